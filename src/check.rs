@@ -1,0 +1,374 @@
+//! The judgement, pure: mail bytes + rules + reception time -> [`Verdict`].
+//!
+//! No clock, no network, no disk: the daemon and `licgate check` both call
+//! [`check`], so what a technician sees offline is what the daemon decides.
+//! A rejected request is a verdict like any other; nothing here fails or panics.
+
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use crate::mail::{self, Mail};
+use crate::reply::{self, Template};
+use crate::request::{self, Action, Field, Fields, Request, Sign, SubjectIssue};
+use crate::rules::{Client, LicenceMatch, Rules, Window};
+use crate::text;
+use crate::verdict::{Outcome, Problem, Verdict, Warning};
+
+/// Bounds on what is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Mails larger than this (in bytes) are rejected as `too_large` from their headers alone.
+    pub max_message_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_size: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Judges one mail.
+///
+/// `received_at` is the reception time (the server's INTERNALDATE in the
+/// daemon); without it, the mail's newest `Received:` date, else its `Date:`.
+pub fn check(
+    raw: &[u8],
+    rules: &Rules,
+    received_at: Option<Timestamp>,
+    limits: &Limits,
+) -> Verdict {
+    let too_large = raw.len() > limits.max_message_size;
+    let mail = if too_large {
+        mail::read_headers(raw)
+    } else {
+        mail::read(raw)
+    }
+    .unwrap_or_default();
+    let received_at = received_at.or(mail.header_time);
+    let mut judgement = Judgement::new(rules);
+
+    if too_large {
+        judgement
+            .problems
+            .push(Problem::too_large(raw.len(), limits.max_message_size));
+    }
+    judgement.subject(mail.subject.as_deref().unwrap_or_default());
+    match &mail.body {
+        Some(body) => judgement.fields(&request::parse_fields(body)),
+        None if !too_large => judgement.problems.push(Problem::unreadable()),
+        None => {}
+    }
+    match received_at {
+        Some(at) => judgement.window(at),
+        None => judgement.warnings.push(Warning::reception_time_unknown()),
+    }
+    judgement.finish(&mail, raw, received_at)
+}
+
+/// What is found while judging one mail.
+struct Judgement<'r> {
+    rules: &'r Rules,
+    problems: Vec<Problem>,
+    warnings: Vec<Warning>,
+    request: Request,
+    /// The client the request is for, once resolved.
+    client: Option<&'r Client>,
+    /// The client as the subject names it.
+    subject_client: Option<String>,
+    /// The values to put back in the template of a refusal.
+    template: Template,
+}
+
+impl<'r> Judgement<'r> {
+    fn new(rules: &'r Rules) -> Judgement<'r> {
+        Judgement {
+            rules,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            request: Request::default(),
+            client: None,
+            subject_client: None,
+            template: Template::default(),
+        }
+    }
+
+    fn subject(&mut self, subject: &str) {
+        let parsed = request::parse_subject(subject);
+        self.request.action = parsed.action;
+        self.template.action = parsed.action;
+        match parsed.issue {
+            Some(SubjectIssue::NotTemplate) => self.problems.push(Problem::subject_not_template()),
+            Some(SubjectIssue::ActionNotChosen) => {
+                self.problems.push(Problem::subject_action_not_chosen())
+            }
+            Some(SubjectIssue::ClientMissing) => {
+                self.problems.push(Problem::subject_client_missing())
+            }
+            None => {}
+        }
+        self.subject_client = parsed.client;
+    }
+
+    fn fields(&mut self, fields: &Fields) {
+        let first = |field: Field| {
+            let values = fields.values(field);
+            let distinct = distinct_values(values);
+            (values.first().map(String::as_str), distinct)
+        };
+        for field in Field::TEMPLATE {
+            let (_, distinct) = first(field);
+            if distinct.len() > 1 {
+                self.problems
+                    .push(Problem::field_duplicate(field, &distinct));
+            }
+        }
+        self.client(first(Field::Client).0);
+        self.licence(first(Field::Licence).0);
+        let count = self.quantity(first(Field::Quantity).0);
+        self.users(first(Field::Users).0, first(Field::Address).0, count);
+        self.remote_desktop(first(Field::RemoteDesktop).0);
+    }
+
+    fn client(&mut self, written: Option<&str>) {
+        let clients = &self.rules.clients;
+        let in_subject = self.subject_client.clone();
+        let subject_known = in_subject.as_deref().and_then(|c| clients.lookup(c));
+        let Some(written) = written else {
+            self.problems.push(Problem::field_missing(Field::Client));
+            if let Some(name) = &in_subject {
+                if subject_known.is_none() {
+                    self.problems.push(Problem::client_unknown(
+                        Field::Subject,
+                        name,
+                        clients.suggest(name),
+                    ));
+                }
+            }
+            self.client = subject_known;
+            self.request.client = subject_known.map(|c| c.name.clone()).or(in_subject);
+            self.template.client = self.request.client.clone();
+            return;
+        };
+        let known = clients.lookup(written);
+        if known.is_none() {
+            self.problems.push(Problem::client_unknown(
+                Field::Client,
+                written,
+                clients.suggest(written),
+            ));
+        }
+        if let Some(name) = &in_subject {
+            let identity = |known: Option<&Client>, raw: &str| {
+                known.map_or_else(|| text::words(raw), |c| text::words(&c.name))
+            };
+            if identity(subject_known, name) != identity(known, written) {
+                self.problems.push(Problem::client_mismatch(name, written));
+            }
+        }
+        self.client = known;
+        self.request.client = Some(known.map_or(written, |c| &c.name).to_owned());
+        self.template.client = self.request.client.clone();
+    }
+
+    fn licence(&mut self, written: Option<&str>) {
+        let Some(written) = written else {
+            return self.problems.push(Problem::field_missing(Field::Licence));
+        };
+        let official = match self.rules.catalog.lookup(written) {
+            LicenceMatch::Exact(official) => Some(official),
+            LicenceMatch::Normalised(official) => {
+                self.warnings
+                    .push(Warning::licence_normalised(written, official));
+                Some(official)
+            }
+            LicenceMatch::Internal(stands_for) => {
+                self.problems
+                    .push(Problem::licence_internal_name(written, stands_for));
+                None
+            }
+            LicenceMatch::Unknown(suggestions) => {
+                self.problems
+                    .push(Problem::licence_unknown(written, &suggestions));
+                None
+            }
+        };
+        if let (Some(official), Some(client)) = (official, self.client) {
+            if client.annual.iter().any(|annual| annual == official) {
+                self.warnings
+                    .push(Warning::annual_licence(official, &client.name));
+            }
+        }
+        self.request.licence = Some(official.unwrap_or(written).to_owned());
+        self.template
+            .set(Field::Licence, official.unwrap_or(written));
+    }
+
+    /// Checks the quantity; returns the count of licences when it is readable.
+    fn quantity(&mut self, written: Option<&str>) -> Option<u32> {
+        let Some(written) = written else {
+            self.problems.push(Problem::field_missing(Field::Quantity));
+            return None;
+        };
+        self.template.set(Field::Quantity, written);
+        let Some(quantity) = request::parse_quantity(written) else {
+            self.problems.push(Problem::quantity_invalid(written));
+            return None;
+        };
+        let count = i64::from(quantity.count);
+        let signed = match (quantity.sign, self.request.action) {
+            (Some(Sign::Minus), Some(Action::Ajout)) => {
+                self.problems.push(Problem::quantity_sign(Action::Ajout));
+                -count
+            }
+            (Some(Sign::Plus), Some(Action::Suppression)) => {
+                self.problems
+                    .push(Problem::quantity_sign(Action::Suppression));
+                count
+            }
+            (Some(Sign::Minus), _) => -count,
+            (Some(Sign::Plus), _) => count,
+            (None, action) => {
+                let signed = if action == Some(Action::Suppression) {
+                    -count
+                } else {
+                    count
+                };
+                if action.is_some() {
+                    self.warnings.push(Warning::quantity_unsigned(signed));
+                }
+                signed
+            }
+        };
+        self.request.quantity = Some(signed);
+        Some(quantity.count)
+    }
+
+    fn users(&mut self, names: Option<&str>, address: Option<&str>, count: Option<u32>) {
+        let users = names.map(request::split_users).unwrap_or_default();
+        if users.is_empty() && address.is_none() {
+            self.problems.push(Problem::user_missing());
+        }
+        if let Some(count) = count.filter(|c| !users.is_empty() && users.len() != *c as usize) {
+            self.problems.push(Problem::users_count(users.len(), count));
+        }
+        self.template.set(Field::Users, &users.join(", "));
+        self.request.users = users;
+        let Some(address) = address else { return };
+        self.template.set(Field::Address, address);
+        self.request.address = Some(address.to_owned());
+        if !request::is_email_address(address) {
+            return self.problems.push(Problem::address_invalid(address));
+        }
+        let domain = address
+            .rsplit('@')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        if let Some(client) = self.client.filter(|c| !c.domains.is_empty()) {
+            if !client.domains.contains(&domain) {
+                self.problems.push(Problem::address_domain(
+                    address,
+                    &client.name,
+                    &client.domains,
+                ));
+            }
+        }
+    }
+
+    fn remote_desktop(&mut self, written: Option<&str>) {
+        let Some(written) = written else {
+            return self
+                .problems
+                .push(Problem::field_missing(Field::RemoteDesktop));
+        };
+        self.template.set(Field::RemoteDesktop, written);
+        match request::parse_yes_no(written) {
+            Some(yes) => {
+                self.request.remote_desktop = Some(yes);
+                self.template
+                    .set(Field::RemoteDesktop, if yes { "OUI" } else { "NON" });
+            }
+            None => self.problems.push(Problem::remote_desktop_invalid(written)),
+        }
+    }
+
+    fn window(&mut self, received_at: Timestamp) {
+        let calendar = &self.rules.calendar;
+        match calendar.window(received_at) {
+            Window::Open => {}
+            Window::OutsideHours { next_opening } => {
+                self.warnings
+                    .push(Warning::outside_office_hours(calendar, &next_opening));
+            }
+            Window::FirstOfMonth { resend_from } => {
+                self.problems
+                    .push(Problem::window_first_of_month(&resend_from));
+            }
+            Window::AfterCutoff {
+                cutoff,
+                resend_from,
+            } => {
+                self.problems
+                    .push(Problem::window_after_cutoff(&cutoff, &resend_from));
+            }
+        }
+    }
+
+    fn finish(mut self, mail: &Mail, raw: &[u8], received_at: Option<Timestamp>) -> Verdict {
+        let outcome = if let Some(reason) = &mail.automatic {
+            self.problems = vec![Problem::auto_submitted(reason)];
+            self.warnings.clear();
+            Outcome::Ignored
+        } else if self.problems.is_empty() {
+            Outcome::Accepted
+        } else {
+            Outcome::Rejected
+        };
+        if self.template.client.is_none() {
+            self.template.client = self.subject_client.clone();
+        }
+        let mut verdict = Verdict {
+            outcome,
+            request_id: request_id(mail, raw),
+            received_at,
+            from: mail.from.clone(),
+            message_id: mail.message_id.clone(),
+            subject: mail.subject.clone(),
+            problems: self.problems,
+            warnings: self.warnings,
+            request: self.request,
+            reply: None,
+        };
+        if outcome != Outcome::Ignored {
+            verdict.reply = Some(reply::build(&verdict, &self.template));
+        }
+        verdict
+    }
+}
+
+/// The values given for a field, without repeats (compared loosely), in order.
+fn distinct_values(values: &[String]) -> Vec<&str> {
+    let mut distinct: Vec<&str> = Vec::new();
+    for value in values {
+        if !distinct
+            .iter()
+            .any(|seen| text::fold(seen) == text::fold(value))
+        {
+            distinct.push(value);
+        }
+    }
+    distinct
+}
+
+/// `LG-` and the first 10 hex digits of the SHA-256 of the Message-ID (or of
+/// the whole mail when it has none): the same mail always gets the same id.
+fn request_id(mail: &Mail, raw: &[u8]) -> String {
+    let digest = match &mail.message_id {
+        Some(id) => Sha256::digest(id.as_bytes()),
+        None => Sha256::digest(raw),
+    };
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02X}")).collect();
+    format!("LG-{hex}")
+}

@@ -1,0 +1,158 @@
+//! `licgate check`: judges mail files (or stdin) and prints verdicts as text or JSON.
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use jiff::Timestamp;
+use licgate::{Limits, Outcome, Rules, Verdict, check};
+use serde::Serialize;
+
+use super::{EXIT_ERROR, Format, RulesDir};
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    rules: RulesDir,
+    /// Reception time (RFC 3339, e.g. 2026-11-23T10:15:00+01:00). Default: the
+    /// newest Received: header's date, else the Date: header.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<Timestamp>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Mails larger than this many bytes are rejected as too_large.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_size)]
+    max_size: usize,
+    /// Mail files (RFC 5322, .eml); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+/// One line of `--format json`.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    file: String,
+    #[serde(flatten)]
+    verdict: &'a Verdict,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let rules = Rules::load(&args.rules.dir)?;
+    let limits = Limits {
+        max_message_size: args.max_size,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let (mut all_accepted, mut io_error) = (true, false);
+    for path in &args.files {
+        let name = path.display().to_string();
+        let raw = match read_mail(path) {
+            Ok(raw) => raw,
+            Err(err) => {
+                eprintln!("licgate: {name}: {err:#}");
+                io_error = true;
+                continue;
+            }
+        };
+        let verdict = check(&raw, &rules, args.at, &limits);
+        all_accepted &= verdict.outcome == Outcome::Accepted;
+        let output = match args.format {
+            Format::Json => {
+                serde_json::to_string(&JsonReport {
+                    file: name,
+                    verdict: &verdict,
+                })? + "\n"
+            }
+            Format::Text => render_text(&name, &verdict, &rules),
+        };
+        stdout
+            .write_all(output.as_bytes())
+            .context("cannot write to standard output")?;
+    }
+    Ok(match (io_error, all_accepted) {
+        (true, _) => ExitCode::from(EXIT_ERROR),
+        (false, true) => ExitCode::SUCCESS,
+        (false, false) => ExitCode::from(1),
+    })
+}
+
+fn read_mail(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut raw)
+            .context("cannot read standard input")?;
+    } else {
+        raw = std::fs::read(path).context("cannot read the file")?;
+    }
+    Ok(raw)
+}
+
+/// The verdict for a person: one line per fact, the reply indented below.
+fn render_text(name: &str, verdict: &Verdict, rules: &Rules) -> String {
+    let outcome = match verdict.outcome {
+        Outcome::Accepted => "ACCEPTED",
+        Outcome::Rejected => "REJECTED",
+        Outcome::Ignored => "IGNORED",
+    };
+    let mut out = format!("{name}: {outcome} ({})\n", verdict.request_id);
+    let mut line = |label: &str, value: &str| {
+        let _ = writeln!(out, "  {label:<9} {value}");
+    };
+    if let Some(at) = verdict.received_at {
+        line(
+            "received",
+            &at.to_zoned(rules.calendar.time_zone.clone()).to_string(),
+        );
+    }
+    line("from", verdict.from.as_deref().unwrap_or("-"));
+    line("subject", verdict.subject.as_deref().unwrap_or("-"));
+    let request = &verdict.request;
+    let parts = [
+        request.action.map_or("-", |a| a.tag()).to_owned(),
+        request.client.clone().unwrap_or_else(|| "-".into()),
+        request.licence.clone().unwrap_or_else(|| "-".into()),
+        request
+            .quantity
+            .map_or_else(|| "-".into(), |q| format!("{q:+}")),
+        if request.users.is_empty() {
+            "-".into()
+        } else {
+            request.users.join(", ")
+        },
+        request.address.clone().unwrap_or_else(|| "-".into()),
+        match request.remote_desktop {
+            Some(true) => "bureau à distance: OUI".into(),
+            Some(false) => "bureau à distance: NON".into(),
+            None => "bureau à distance: -".into(),
+        },
+    ];
+    line("request", &parts.join(" | "));
+    for problem in &verdict.problems {
+        let field = problem
+            .field
+            .map(|f| format!(" [{}]", f.label()))
+            .unwrap_or_default();
+        line(
+            "problem",
+            &format!("{}{field}: {}", problem.code.as_str(), problem.message),
+        );
+    }
+    for warning in &verdict.warnings {
+        line(
+            "warning",
+            &format!("{}: {}", warning.code.as_str(), warning.message),
+        );
+    }
+    if let Some(reply) = &verdict.reply {
+        line("reply", &reply.subject);
+        for body_line in reply.body.lines() {
+            let _ = writeln!(out, "  {:<9} | {body_line}", "");
+        }
+    }
+    out.push('\n');
+    out
+}

@@ -1,0 +1,57 @@
+//! Command-line arguments (clap) and the dispatch to each command.
+
+mod check;
+mod rules;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code of a usage or I/O error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// licgate: checks Microsoft 365 licence orders sent by mail against the procedure.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None, propagate_version = true)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Judge mail files offline, as the daemon would, and show the reply.
+    ///
+    /// Exit status: 0 when every file is accepted, 1 when any is rejected or
+    /// ignored, 2 on a usage or I/O error.
+    Check(check::CheckArgs),
+    /// Validate or refresh the rules files.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+}
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// For a person.
+    Text,
+    /// One JSON object per file, one per line.
+    Json,
+}
+
+/// The `--rules` option shared by the commands that read rules.
+#[derive(Debug, clap::Args)]
+struct RulesDir {
+    /// Folder holding licences.toml, clients.toml and calendar.toml.
+    #[arg(long = "rules", value_name = "DIR", default_value = "rules")]
+    dir: PathBuf,
+}
+
+/// Runs the command; returns the exit code, or an error for exit code 2.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Check(check) => check::run(check),
+        Command::Rules(command) => rules::run(command),
+    }
+}

@@ -1,0 +1,184 @@
+//! HTML to plain text, line by line, for mails that come without a usable
+//! text/plain part (Outlook, OWA, Gmail).
+//!
+//! Unlike a renderer it only has to keep the template's lines apart: block
+//! elements (`p`, `div`, `li`, `br`, `tr`...) end a line, table cells are
+//! separated by a tab, entities are decoded, and what a reader never sees
+//! (`head`, `style`, `script`, comments, Outlook's conditional comments) or
+//! should not count (`blockquote`: quoted history) is dropped.
+
+use mail_parser::decoders::html::add_html_token;
+
+/// Elements whose whole content is dropped.
+const SKIPPED: &[&str] = &["head", "style", "script", "title", "template", "blockquote"];
+
+/// Elements that start or end a line of text.
+const BLOCKS: &[&str] = &[
+    "p", "div", "br", "li", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+    "pre", "dt", "dd", "body", "section", "article", "header", "footer",
+];
+
+/// Converts an HTML document or fragment to text, one line per block.
+///
+/// Never fails: unterminated tags, comments or entities end the text.
+pub fn to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    // Names of the dropped elements we are inside, innermost last.
+    let mut skipped: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("<!--") {
+            rest = after.find("-->").map_or("", |end| &after[end + 3..]);
+            continue;
+        }
+        if c == '<' {
+            let Some(end) = rest.find('>') else { break };
+            let tag = Tag::parse(&rest[1..end]);
+            rest = &rest[end + 1..];
+            if let Some(inner) = skipped.last() {
+                if tag.name == *inner {
+                    if tag.closing {
+                        skipped.pop();
+                    } else if !tag.self_closing {
+                        skipped.push(tag.name);
+                    }
+                }
+            } else if SKIPPED.contains(&tag.name.as_str()) && !tag.closing && !tag.self_closing {
+                skipped.push(tag.name);
+            } else if BLOCKS.contains(&tag.name.as_str()) {
+                end_line(&mut out);
+            } else if tag.closing && matches!(tag.name.as_str(), "td" | "th") {
+                out.push('\t');
+            }
+            continue;
+        }
+        if !skipped.is_empty() {
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        if c == '&' {
+            if let Some(len) = entity_len(rest) {
+                add_html_token(&mut out, rest[..len].as_bytes(), false);
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        if matches!(c, ' ' | '\t' | '\r' | '\n') {
+            if !out.is_empty() && !out.ends_with([' ', '\n', '\t']) {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    end_line(&mut out);
+    out
+}
+
+/// The parts of a tag that matter here.
+struct Tag {
+    /// Lower-case element name, empty for `<!...>` declarations.
+    name: String,
+    /// `</name>`.
+    closing: bool,
+    /// `<name/>`.
+    self_closing: bool,
+}
+
+impl Tag {
+    /// Parses the inside of `<...>`.
+    fn parse(inner: &str) -> Tag {
+        let closing = inner.starts_with('/');
+        let name = inner
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        Tag {
+            name,
+            closing,
+            self_closing: inner.ends_with('/'),
+        }
+    }
+}
+
+/// Length of the entity (`&name;`, `&#123;`, `&#x1F;`) at the start of `s`, if it is one.
+fn entity_len(s: &str) -> Option<usize> {
+    let body = s.get(1..s.len().min(34))?;
+    let end = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))?;
+    (end > 0 && body[end..].starts_with(';')).then_some(end + 2)
+}
+
+/// Ends the current line: drops its trailing spaces, and never leaves more than
+/// one empty line in a row.
+fn end_line(out: &mut String) {
+    while out.ends_with(' ') {
+        out.pop();
+    }
+    if !out.is_empty() && !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_text;
+
+    #[test]
+    fn blocks_end_lines_and_entities_are_decoded() {
+        let html = "<html><head><style>p {color:red}</style></head><body>\
+            <div>Nom du client&nbsp;: Boulangerie&#160;Martin</div>\
+            <p>Quantit&eacute; : +2<br>Bureau &agrave; distance : NON</p></body></html>";
+        assert_eq!(
+            to_text(html),
+            "Nom du client\u{a0}: Boulangerie\u{a0}Martin\nQuantité : +2\nBureau à distance : NON\n"
+        );
+    }
+
+    #[test]
+    fn outlook_list_paragraph_keeps_its_bullet_on_the_line() {
+        let html = "<p class=MsoListParagraph style='mso-list:l0 level1 lfo1'><![if !supportLists]>\
+            <span style='font-family:Symbol'><span style='mso-list:Ignore'>&middot;<span \
+            style='font:7.0pt \"Times New Roman\"'>&nbsp;&nbsp;&nbsp; </span></span></span>\
+            <![endif]>Type de licence : Exchange Online (Plan 1)<o:p></o:p></p>";
+        let text = to_text(html);
+        assert!(text.starts_with('·'), "{text:?}");
+        assert!(
+            text.trim_end()
+                .ends_with("Type de licence : Exchange Online (Plan 1)"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn comments_scripts_and_blockquotes_are_dropped() {
+        let html = "<!-- hidden --><script>alert(1)</script>Visible<blockquote>quoted \
+            <blockquote>deeper</blockquote> still quoted</blockquote><div>after</div>";
+        assert_eq!(to_text(html), "Visible\nafter\n");
+    }
+
+    #[test]
+    fn table_cells_are_separated_by_tabs() {
+        let html = "<table><tr><td>Quantité</td><td>+1</td></tr></table>";
+        assert_eq!(to_text(html), "Quantité\t+1\t\n");
+    }
+
+    #[test]
+    fn broken_markup_never_panics() {
+        for html in [
+            "<",
+            "<!--",
+            "&",
+            "&#xFFFFFFFF;",
+            "<p",
+            "é<",
+            "&amp",
+            "<b>é&#233;</",
+        ] {
+            to_text(html);
+        }
+        assert_eq!(to_text("a &amp b &#233;"), "a &amp b é\n");
+    }
+}

@@ -1,0 +1,278 @@
+//! The MIME side of a mail: parses the raw bytes once with mail-parser and keeps
+//! only what the judgement needs. The parsed `Message` never leaves this file.
+//!
+//! The body is the *new* text of the mail: text/plain when it has content, the
+//! HTML converted to text otherwise, without quoted history or signature.
+
+use jiff::Timestamp;
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+
+use crate::{html, text};
+
+/// What the judgement reads from a mail.
+#[derive(Debug, Clone, Default)]
+pub struct Mail {
+    /// Decoded subject (RFC 2047 words resolved).
+    pub subject: Option<String>,
+    /// Address of the first `From:` mailbox.
+    pub from: Option<String>,
+    /// `Message-ID` without angle brackets.
+    pub message_id: Option<String>,
+    /// Reception time read from the headers: the newest `Received:` date, else `Date:`.
+    pub header_time: Option<Timestamp>,
+    /// Why the mail was sent by a machine (auto-reply, bounce, list), if it was.
+    pub automatic: Option<String>,
+    /// The new text of the body; `None` when the mail has no readable text at all.
+    pub body: Option<String>,
+}
+
+/// Parses a whole mail. `None` when not even a header can be found.
+pub fn read(raw: &[u8]) -> Option<Mail> {
+    let message = MessageParser::default().parse(raw)?;
+    let mut mail = read_envelope(&message);
+    mail.body = body_text(&message).map(|text| strip_history(&text));
+    Some(mail)
+}
+
+/// Parses the headers only, for mails too large to be read whole.
+pub fn read_headers(raw: &[u8]) -> Option<Mail> {
+    let message = MessageParser::default().parse_headers(raw)?;
+    Some(read_envelope(&message))
+}
+
+fn read_envelope(message: &Message) -> Mail {
+    let received = message
+        .received_all()
+        .filter_map(|received| received.date())
+        .filter(|date| date.is_valid())
+        .map(|date| date.to_timestamp())
+        .max();
+    let dated = message
+        .date()
+        .filter(|date| date.is_valid())
+        .map(|date| date.to_timestamp());
+    Mail {
+        subject: message.subject().map(str::to_owned),
+        from: message
+            .from()
+            .and_then(|from| from.first())
+            .and_then(|addr| addr.address())
+            .map(str::to_owned),
+        message_id: message.message_id().map(str::to_owned),
+        header_time: received
+            .or(dated)
+            .and_then(|secs| Timestamp::from_second(secs).ok()),
+        automatic: automatic_reason(message),
+        body: None,
+    }
+}
+
+/// Local parts of addresses that only machines send from.
+const MACHINE_SENDERS: &[&str] = &[
+    "mailer-daemon",
+    "postmaster",
+    "no-reply",
+    "noreply",
+    "donotreply",
+    "do-not-reply",
+    "ne-pas-repondre",
+    "nepasrepondre",
+];
+
+/// The reason a mail must never be answered (RFC 3834 and common practice), if any.
+fn automatic_reason(message: &Message) -> Option<String> {
+    let raw = |name: &'static str| message.header_raw(name).map(text::trim);
+    if let Some(value) = raw("Auto-Submitted").filter(|v| !v.eq_ignore_ascii_case("no")) {
+        return Some(format!("en-tête Auto-Submitted: {value}"));
+    }
+    if let Some(value) = raw("Precedence")
+        .filter(|v| ["bulk", "list", "junk", "auto_reply"].contains(&text::fold(v).as_str()))
+    {
+        return Some(format!("en-tête Precedence: {value}"));
+    }
+    if let Some(header) = message.headers().iter().find(|h| {
+        h.name()
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("list-"))
+    }) {
+        return Some(format!(
+            "message de liste de diffusion (en-tête {})",
+            header.name()
+        ));
+    }
+    if let Some(ct) = message.content_type() {
+        if ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        {
+            return Some("rapport de remise (multipart/report)".to_owned());
+        }
+    }
+    if let Some(from) = message
+        .from()
+        .and_then(|f| f.first())
+        .and_then(|a| a.address())
+    {
+        let local = text::fold(from.split('@').next().unwrap_or_default());
+        if MACHINE_SENDERS.contains(&local.as_str()) {
+            return Some(format!("expéditeur automatique ({from})"));
+        }
+    }
+    if let Some(value) = raw("X-Auto-Response-Suppress") {
+        return Some(format!("en-tête X-Auto-Response-Suppress: {value}"));
+    }
+    if raw("Return-Path")
+        .is_some_and(|v| v.trim_matches(|c| c == '<' || c == '>').trim().is_empty())
+    {
+        return Some("Return-Path vide (avis de non-remise)".to_owned());
+    }
+    None
+}
+
+/// The first text/plain part with content, else the first HTML part as text.
+fn body_text(message: &Message) -> Option<String> {
+    let plain = message.text_bodies().find_map(|part| match &part.body {
+        PartType::Text(t) if !text::trim(t).is_empty() => Some(t.to_string()),
+        _ => None,
+    });
+    let text = plain.or_else(|| {
+        message.html_bodies().find_map(|part| match &part.body {
+            PartType::Html(h) => Some(html::to_text(h)),
+            _ => None,
+        })
+    })?;
+    (!text::trim(&text).is_empty()).then_some(text)
+}
+
+/// Keeps the text above the first mark of quoted history or signature, and
+/// drops `>` quoted lines.
+pub fn strip_history(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept = String::with_capacity(text.len());
+    for (i, line) in lines.iter().enumerate() {
+        if starts_history(&lines[i..]) {
+            break;
+        }
+        if !text::trim(line).starts_with('>') {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
+/// True when `lines[0]` opens quoted history, a forwarded mail or a signature.
+fn starts_history(lines: &[&str]) -> bool {
+    let line = text::fold(text::trim(lines[0]));
+    if line == "--" || (line.len() >= 10 && line.chars().all(|c| c == '_')) {
+        return true;
+    }
+    // -----Message d'origine-----, -----Original Message-----, -------- Message transféré --------
+    if line.len() > 10 && line.starts_with("-----") && line.ends_with("-----") {
+        return true;
+    }
+    // Outlook's header block: "De : ..." then "Envoyé : ..." / "Date : ..." / "À : ...".
+    if matches!(header_label(&line), Some("de" | "from")) {
+        return lines[1..].iter().take(4).any(|next| {
+            let next = text::fold(text::trim(next));
+            matches!(
+                header_label(&next),
+                Some("envoye" | "sent" | "date" | "a" | "to" | "objet" | "subject" | "cc")
+            )
+        });
+    }
+    // "Le lun. 2 nov. 2026 à 10:00, Jean <jean@x.fr> a écrit :" (may wrap), "On ... wrote:".
+    if line.starts_with("le ") || line.starts_with("on ") {
+        return lines.iter().take(3).any(|l| {
+            let l = text::fold(text::trim(l));
+            l.ends_with("a ecrit :") || l.ends_with("a ecrit:") || l.ends_with("wrote:")
+        });
+    }
+    false
+}
+
+/// The label of a `Label : value` line, when the label is one short word.
+fn header_label(folded: &str) -> Option<&str> {
+    let (label, _) = folded.split_once(':')?;
+    let label = label.trim();
+    (!label.is_empty() && !label.contains(' ')).then_some(label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_after_outlook_header_block_is_dropped() {
+        let text = "Nom du client : A\n\nDe : Jean Dupont\nEnvoyé : lundi 2 novembre 2026 10:00\nÀ : Licences\nNom du client : B\n";
+        assert_eq!(strip_history(text), "Nom du client : A\n\n");
+    }
+
+    #[test]
+    fn quoted_lines_original_message_and_signature_are_dropped() {
+        assert_eq!(
+            strip_history("a\n> b\nc\n-----Message d'origine-----\nd\n"),
+            "a\nc\n"
+        );
+        assert_eq!(strip_history("a\n-- \nJean\n"), "a\n");
+        assert_eq!(
+            strip_history("a\n________________________________\nDe: x\n"),
+            "a\n"
+        );
+    }
+
+    #[test]
+    fn wrapped_a_ecrit_line_is_history() {
+        let text =
+            "a\nLe lun. 2 nov. 2026 à 10:00, Jean Dupont <\njean@example.fr> a écrit :\n> b\n";
+        assert_eq!(strip_history(text), "a\n");
+        assert_eq!(
+            strip_history("Le client veut 2 licences\nmerci\n"),
+            "Le client veut 2 licences\nmerci\n"
+        );
+    }
+
+    #[test]
+    fn a_de_line_without_header_block_is_kept() {
+        assert_eq!(
+            strip_history("De : moi\nQuantité : +1\n"),
+            "De : moi\nQuantité : +1\n"
+        );
+    }
+
+    #[test]
+    fn automatic_mails_are_recognised() {
+        let cases = [
+            "Auto-Submitted: auto-replied\r\n",
+            "Precedence: bulk\r\n",
+            "List-Id: <x.example.fr>\r\n",
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n",
+            "X-Auto-Response-Suppress: All\r\n",
+            "Return-Path: <>\r\n",
+        ];
+        for header in cases {
+            let raw = format!("From: a@example.fr\r\nSubject: s\r\n{header}\r\nbody\r\n");
+            assert!(
+                read(raw.as_bytes()).unwrap().automatic.is_some(),
+                "{header}"
+            );
+        }
+        let bounce = "From: MAILER-DAEMON@example.fr\r\nSubject: s\r\n\r\nbody\r\n";
+        assert!(read(bounce.as_bytes()).unwrap().automatic.is_some());
+        let human = "From: a@example.fr\r\nAuto-Submitted: no\r\nSubject: s\r\n\r\nbody\r\n";
+        assert!(read(human.as_bytes()).unwrap().automatic.is_none());
+    }
+
+    #[test]
+    fn newest_received_date_wins_over_date() {
+        let raw = "Received: from a by b; Mon, 2 Nov 2026 10:00:00 +0100\r\n\
+                   Received: from c by d; Mon, 2 Nov 2026 09:59:00 +0100\r\n\
+                   Date: Sun, 1 Nov 2026 08:00:00 +0100\r\nSubject: s\r\n\r\nbody\r\n";
+        let mail = read(raw.as_bytes()).unwrap();
+        assert_eq!(
+            mail.header_time.unwrap().to_string(),
+            "2026-11-02T09:00:00Z"
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! The answer to a technician, pure: built from the verdict, never sent here.
+//!
+//! A refusal lists one line per problem (what is wrong, how to fix it), then
+//! gives the template back, filled with what was understood, ready to correct
+//! and resend. An acceptance sums up what will be ordered, with the request id.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::request::{Action, Field};
+use crate::verdict::{Outcome, Verdict};
+
+/// Subject and plain-text body of a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    /// `[REFUSÉE] <original subject>` or `[ACCEPTÉE] <original subject>`.
+    pub subject: String,
+    /// French text, lines separated by `\n`.
+    pub body: String,
+}
+
+/// The values given back in the template of a refusal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Template {
+    /// The action, when the subject named one.
+    pub action: Option<Action>,
+    /// The client, resolved when possible.
+    pub client: Option<String>,
+    /// The other fields, as understood.
+    fields: Vec<(Field, String)>,
+}
+
+impl Template {
+    /// Sets the value given back for `field`.
+    pub fn set(&mut self, field: Field, value: &str) {
+        self.fields.retain(|(f, _)| *f != field);
+        self.fields.push((field, value.to_owned()));
+    }
+
+    fn get(&self, field: Field) -> &str {
+        if field == Field::Client {
+            return self.client.as_deref().unwrap_or_default();
+        }
+        self.fields
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or("", |(_, v)| v)
+    }
+
+    fn subject(&self) -> String {
+        let tag = self.action.map_or("AJOUT ou SUPPRESSION", Action::tag);
+        format!(
+            "[{tag}] Licence Office 365 - {}",
+            self.client.as_deref().unwrap_or("<Client>")
+        )
+    }
+}
+
+const SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Microsoft 365\n\
+                         Message automatique, envoyé à la réception de votre demande.\n";
+
+/// Builds the reply to an accepted or rejected mail.
+pub fn build(verdict: &Verdict, template: &Template) -> Reply {
+    let original = verdict
+        .subject
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let original = original.unwrap_or("(sans objet)");
+    match verdict.outcome {
+        Outcome::Accepted => Reply {
+            subject: format!("[ACCEPTÉE] {original}"),
+            body: acceptance(verdict),
+        },
+        Outcome::Rejected | Outcome::Ignored => Reply {
+            subject: format!("[REFUSÉE] {original}"),
+            body: refusal(verdict, original, template),
+        },
+    }
+}
+
+fn acceptance(verdict: &Verdict) -> String {
+    let request = &verdict.request;
+    let quantity = request.quantity.unwrap_or_default();
+    let what = match request.action {
+        Some(Action::Suppression) => {
+            format!("suppression de {} licence(s)", quantity.unsigned_abs())
+        }
+        _ => format!("ajout de {} licence(s)", quantity.unsigned_abs()),
+    };
+    let none = "(aucun)";
+    let mut body =
+        String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n\n");
+    let _ = writeln!(body, "Référence : {}", verdict.request_id);
+    let _ = writeln!(body, "Commande : {what}");
+    let _ = writeln!(
+        body,
+        "Client : {}",
+        request.client.as_deref().unwrap_or(none)
+    );
+    let _ = writeln!(
+        body,
+        "Licence : {}",
+        request.licence.as_deref().unwrap_or(none)
+    );
+    let users = if request.users.is_empty() {
+        none.to_owned()
+    } else {
+        request.users.join(", ")
+    };
+    let _ = writeln!(body, "Utilisateur(s) : {users}");
+    let _ = writeln!(
+        body,
+        "Adresse à créer : {}",
+        request.address.as_deref().unwrap_or(none)
+    );
+    let desktop = if request.remote_desktop == Some(true) {
+        "OUI"
+    } else {
+        "NON"
+    };
+    let _ = writeln!(body, "Bureau à distance associé : {desktop}");
+    if request.action == Some(Action::Suppression) {
+        body.push_str(
+            "\nLa suppression n'apparaîtra dans la console qu'après le 1er du mois prochain \
+             (renouvellement des licences).\n",
+        );
+    }
+    push_warnings(&mut body, verdict);
+    body.push('\n');
+    body.push_str(SIGNATURE);
+    body
+}
+
+fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
+    let count = verdict.problems.len();
+    let mut body = format!(
+        "Bonjour,\n\nVotre demande « {original} » n'a pas été traitée : {}.\n\n",
+        if count == 1 {
+            "un point est à corriger".to_owned()
+        } else {
+            format!("{count} points sont à corriger")
+        }
+    );
+    for problem in &verdict.problems {
+        match problem.field {
+            Some(field) => {
+                let _ = writeln!(body, "- {} : {}", field.label(), problem.message);
+            }
+            None => {
+                let _ = writeln!(body, "- {}", problem.message);
+            }
+        }
+    }
+    push_warnings(&mut body, verdict);
+    body.push_str(
+        "\nCorrigez la demande et renvoyez-la avec le modèle ci-dessous, \
+         rempli avec ce qui a été compris :\n\n",
+    );
+    let _ = writeln!(body, "Objet : {}\n", template.subject());
+    for field in Field::TEMPLATE {
+        let _ = writeln!(body, "{} : {}", field.label(), template.get(field));
+    }
+    let _ = writeln!(body, "\nRéférence : {}\n", verdict.request_id);
+    body.push_str(SIGNATURE);
+    body
+}
+
+fn push_warnings(body: &mut String, verdict: &Verdict) {
+    if verdict.warnings.is_empty() {
+        return;
+    }
+    body.push_str("\nÀ noter :\n");
+    for warning in &verdict.warnings {
+        let _ = writeln!(body, "- {}", warning.message);
+    }
+}

@@ -1,0 +1,528 @@
+//! Reads the request itself from the subject and the new text of the body:
+//! the action and client of the subject, and the six fields of the template.
+//!
+//! Everything here is tolerant parsing of text into raw values; whether the
+//! values are right is the business of [`crate::check`].
+
+use serde::Serialize;
+
+use crate::text;
+
+/// What the technician asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// `[AJOUT]`: licences to add.
+    Ajout,
+    /// `[SUPPRESSION]`: licences to remove.
+    Suppression,
+}
+
+impl Action {
+    /// The subject tag, as the template writes it.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Action::Ajout => "AJOUT",
+            Action::Suppression => "SUPPRESSION",
+        }
+    }
+}
+
+/// What is wrong with a subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectIssue {
+    /// Not `[ACTION] Licence Office 365 - Client` at all.
+    NotTemplate,
+    /// The tag still reads `[AJOUT / SUPPRESSION]`, or names no known action.
+    ActionNotChosen,
+    /// Nothing after the dash.
+    ClientMissing,
+}
+
+/// The parts of a subject.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// The action of the `[...]` tag, when it names exactly one.
+    pub action: Option<Action>,
+    /// The client after the dash, when there is one.
+    pub client: Option<String>,
+    /// The first thing found wrong, if any.
+    pub issue: Option<SubjectIssue>,
+}
+
+/// What could be read of a request: resolved names where they resolved,
+/// the values as written otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Request {
+    /// From the subject's tag.
+    pub action: Option<Action>,
+    /// Canonical client name when known, else as written.
+    pub client: Option<String>,
+    /// Official licence name when recognised, else as written.
+    pub licence: Option<String>,
+    /// Signed: positive to add, negative to remove.
+    pub quantity: Option<i64>,
+    /// User names, one per licence.
+    pub users: Vec<String>,
+    /// Generic address to create.
+    pub address: Option<String>,
+    /// `Bureau à distance associé`.
+    pub remote_desktop: Option<bool>,
+}
+
+/// Reply and forward prefixes of the usual mail clients, in several languages.
+const PREFIXES: &[&str] = &[
+    "re", "tr", "fw", "fwd", "aw", "wg", "rv", "sv", "vs", "antw", "ref", "réf",
+];
+
+/// Parses `[AJOUT] Licence Office 365 - Client`, tolerating case, spacing,
+/// dash variants and reply/forward prefixes.
+pub fn parse_subject(subject: &str) -> Subject {
+    let rest = strip_prefixes(text::trim(subject));
+    let Some((tag, rest)) = rest.strip_prefix('[').and_then(|r| r.split_once(']')) else {
+        return Subject {
+            issue: Some(SubjectIssue::NotTemplate),
+            ..Subject::default()
+        };
+    };
+    let action = match text::words(tag).as_str() {
+        "ajout" => Some(Action::Ajout),
+        "suppression" => Some(Action::Suppression),
+        _ => None,
+    };
+    let (product, client) = match rest.find(text::is_dash) {
+        Some(at) => {
+            let dash_len = rest[at..].chars().next().map_or(1, char::len_utf8);
+            (&rest[..at], value_or_none(&rest[at + dash_len..]))
+        }
+        None => (rest, None),
+    };
+    let product_ok = matches!(
+        text::words(product).as_str(),
+        "licence office 365" | "license office 365" | "licences office 365" | "licence office365"
+    );
+    let issue = if !product_ok || !rest.contains(text::is_dash) {
+        Some(SubjectIssue::NotTemplate)
+    } else if action.is_none() {
+        Some(SubjectIssue::ActionNotChosen)
+    } else if client.is_none() {
+        Some(SubjectIssue::ClientMissing)
+    } else {
+        None
+    };
+    Subject {
+        action,
+        client,
+        issue,
+    }
+}
+
+/// Removes any number of `RE:`, `TR :`, `Fwd[2]:` prefixes, and the tags of
+/// licgate's own replies (`[REFUSÉE]`), so that answering a refusal works.
+fn strip_prefixes(mut s: &str) -> &str {
+    loop {
+        if let Some(rest) = s.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            if matches!(text::words(rest.0).as_str(), "refusee" | "acceptee") {
+                s = text::trim(rest.1);
+                continue;
+            }
+        }
+        let Some((head, tail)) = s.split_once(':') else {
+            return s;
+        };
+        let word = head
+            .trim()
+            .trim_end_matches(|c: char| c.is_ascii_digit() || "[]() ".contains(c));
+        if !PREFIXES.contains(&word.to_lowercase().as_str()) {
+            return s;
+        }
+        s = text::trim(tail);
+    }
+}
+
+/// The six fields of the template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Field {
+    #[serde(rename = "Nom du client")]
+    Client,
+    #[serde(rename = "Type de licence")]
+    Licence,
+    #[serde(rename = "Quantité")]
+    Quantity,
+    #[serde(rename = "Nom Prénom de l'utilisateur")]
+    Users,
+    #[serde(rename = "Adresse à créer (si non nominatif)")]
+    Address,
+    #[serde(rename = "Bureau à distance associé")]
+    RemoteDesktop,
+    /// Not a body field: the subject line, named in problems about it.
+    #[serde(rename = "Objet")]
+    Subject,
+}
+
+impl Field {
+    /// The body fields, in the template's order.
+    pub const TEMPLATE: [Field; 6] = [
+        Field::Client,
+        Field::Licence,
+        Field::Quantity,
+        Field::Users,
+        Field::Address,
+        Field::RemoteDesktop,
+    ];
+
+    /// The label as the template writes it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Client => "Nom du client",
+            Field::Licence => "Type de licence",
+            Field::Quantity => "Quantité",
+            Field::Users => "Nom Prénom de l'utilisateur",
+            Field::Address => "Adresse à créer (si non nominatif)",
+            Field::RemoteDesktop => "Bureau à distance associé",
+            Field::Subject => "Objet",
+        }
+    }
+
+    /// Recognises a label, whatever its case, accents, apostrophe or spacing.
+    fn from_label(label: &str) -> Option<Field> {
+        let words = text::words(label);
+        let field = match words.as_str() {
+            "nom du client" | "nom client" | "client" => Field::Client,
+            "type de licence" | "type de license" | "type de licences" | "type licence" => {
+                Field::Licence
+            }
+            "quantite" => Field::Quantity,
+            w if w.starts_with("adresse a creer") => Field::Address,
+            w if w.starts_with("bureau a distance") => Field::RemoteDesktop,
+            w if (w.starts_with("nom") || w.starts_with("prenom")) && w.contains("utilisateur") => {
+                Field::Users
+            }
+            "utilisateur" | "utilisateurs" => Field::Users,
+            _ => return None,
+        };
+        Some(field)
+    }
+}
+
+/// Every value given for each field, in order of appearance (empty values and
+/// placeholders left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    values: [Vec<String>; 6],
+}
+
+impl Fields {
+    /// The values given for `field`.
+    pub fn values(&self, field: Field) -> &[String] {
+        Field::TEMPLATE
+            .iter()
+            .position(|f| *f == field)
+            .map_or(&[], |i| &self.values[i])
+    }
+
+    fn values_mut(&mut self, field: Field) -> &mut Vec<String> {
+        let i = Field::TEMPLATE
+            .iter()
+            .position(|f| *f == field)
+            .expect("body field");
+        &mut self.values[i]
+    }
+}
+
+/// Openings of a sign-off, which end a list of users written on several lines.
+const SIGN_OFFS: &[&str] = &[
+    "cordialement",
+    "bien cordialement",
+    "merci",
+    "bonne journee",
+    "bonne soiree",
+    "salutations",
+    "bien a vous",
+    "regards",
+    "best regards",
+];
+
+/// Reads the template's fields from the new text of a body.
+///
+/// A value may stand on the line after its label; the users may go on over
+/// several lines, until a blank line, another label or a sign-off.
+pub fn parse_fields(body: &str) -> Fields {
+    let mut fields = Fields::default();
+    // The field that the next lines may still add to, and whether it has a value yet.
+    let mut open: Option<(Field, bool)> = None;
+    for line in body.lines() {
+        let line = strip_bullet(line);
+        if line.is_empty() {
+            open = None;
+            continue;
+        }
+        if let Some((field, value)) = split_label(line) {
+            let value = value_or_none(value);
+            let has_value = value.is_some();
+            fields.values_mut(field).extend(value);
+            open = Some((field, has_value));
+            continue;
+        }
+        let words = text::words(line);
+        if SIGN_OFFS.iter().any(|s| words.starts_with(s)) {
+            open = None;
+            continue;
+        }
+        match open {
+            Some((field, false)) => {
+                fields.values_mut(field).extend(value_or_none(line));
+                open = Some((field, true));
+            }
+            Some((Field::Users, true)) => {
+                if let Some(last) = fields.values_mut(Field::Users).last_mut() {
+                    last.push('\n');
+                    last.push_str(line);
+                }
+            }
+            _ => open = None,
+        }
+    }
+    fields
+}
+
+/// Splits `Label : value` (or `Label<TAB>value`, from an HTML table) when the
+/// label is one of the template's.
+fn split_label(line: &str) -> Option<(Field, &str)> {
+    let (label, value) = line
+        .split_once([':', '\u{FF1A}'])
+        .or_else(|| line.split_once('\t'))?;
+    Some((Field::from_label(label)?, value))
+}
+
+/// Removes list bullets (`•`, `·`, `-`, `*`, Symbol and Wingdings glyphs) and
+/// the spacing around them.
+fn strip_bullet(line: &str) -> &str {
+    let line = text::trim(line);
+    let rest = line.trim_start_matches(|c: char| {
+        matches!(
+            c,
+            '•' | '·' | '‣' | '◦' | '▪' | '■' | '□' | '●' | '○' | '*' | '§' | '\u{F000}'
+                ..='\u{F0FF}'
+        ) || text::is_dash(c)
+    });
+    if rest.len() != line.len() && (rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+        text::trim(rest)
+    } else {
+        line
+    }
+}
+
+/// The trimmed value, or `None` when it is empty or a placeholder left as is
+/// (`[ENTREPRISE CLIENT]`, `<Client>`).
+fn value_or_none(value: &str) -> Option<String> {
+    let value = text::trim(value);
+    let placeholder = (value.starts_with('[') && value.ends_with(']'))
+        || (value.starts_with('<') && value.ends_with('>') && !value.contains('@'));
+    (!value.is_empty() && !placeholder).then(|| value.to_owned())
+}
+
+/// The user names of the `Nom Prénom` field, separated by `,`, `;` or lines.
+pub fn split_users(value: &str) -> Vec<String> {
+    value
+        .split([',', ';', '\n'])
+        .filter_map(|name| value_or_none(strip_bullet(name)))
+        .collect()
+}
+
+/// The sign written before a quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    Plus,
+    Minus,
+}
+
+/// A quantity as written: optional sign, then a positive count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity {
+    /// The sign, when one was written.
+    pub sign: Option<Sign>,
+    /// The number of licences, at least 1.
+    pub count: u32,
+}
+
+/// Parses `+2`, `-1`, `3`, `+ 2` or `−1` (minus sign). `None` unless it is a non-zero integer.
+pub fn parse_quantity(value: &str) -> Option<Quantity> {
+    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+    let (sign, digits) = match compact.chars().next()? {
+        '+' => (Some(Sign::Plus), &compact[1..]),
+        c if text::is_dash(c) => (Some(Sign::Minus), &compact[c.len_utf8()..]),
+        _ => (None, compact.as_str()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let count: u32 = digits.parse().ok().filter(|n| *n > 0)?;
+    Some(Quantity { sign, count })
+}
+
+/// `OUI` -> true, `NON` -> false, whatever the case and accents.
+pub fn parse_yes_no(value: &str) -> Option<bool> {
+    match text::words(value).as_str() {
+        "oui" => Some(true),
+        "non" => Some(false),
+        _ => None,
+    }
+}
+
+/// A plain `local@domain.tld` address (no display name, no spaces).
+pub fn is_email_address(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    let domain_ok = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    let local_ok = !local.is_empty()
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    local_ok && domain_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(s: &str) -> (Option<Action>, Option<String>, Option<SubjectIssue>) {
+        let parsed = parse_subject(s);
+        (parsed.action, parsed.client, parsed.issue)
+    }
+
+    #[test]
+    fn subject_tolerates_case_spacing_dashes_and_prefixes() {
+        let ok = (
+            Some(Action::Ajout),
+            Some("Boulangerie Martin".to_owned()),
+            None,
+        );
+        assert_eq!(
+            subject("[AJOUT] Licence Office 365 - Boulangerie Martin"),
+            ok
+        );
+        assert_eq!(
+            subject("RE: TR : [ajout]   licence office 365 – Boulangerie Martin"),
+            ok
+        );
+        assert_eq!(
+            subject("Fwd[2]: AW: [ Ajout ]Licence Office 365—Boulangerie Martin "),
+            ok
+        );
+        assert_eq!(
+            subject("[SUPPRESSION] Licence Office 365 - Boulangerie-Martin"),
+            (
+                Some(Action::Suppression),
+                Some("Boulangerie-Martin".to_owned()),
+                None
+            )
+        );
+        assert_eq!(
+            subject("RE: [REFUSÉE] [AJOUT] Licence Office 365 - Boulangerie Martin"),
+            ok
+        );
+    }
+
+    #[test]
+    fn subject_issues() {
+        assert_eq!(
+            subject("Licence pour Martin").2,
+            Some(SubjectIssue::NotTemplate)
+        );
+        assert_eq!(
+            subject("[AJOUT] Office 365 - Martin").2,
+            Some(SubjectIssue::NotTemplate)
+        );
+        assert_eq!(
+            subject("[AJOUT] Licence Office 365 Martin").2,
+            Some(SubjectIssue::NotTemplate)
+        );
+        assert_eq!(
+            subject("[AJOUT / SUPPRESSION] Licence Office 365 - Martin").2,
+            Some(SubjectIssue::ActionNotChosen)
+        );
+        assert_eq!(
+            subject("[AJOUT] Licence Office 365 - ").2,
+            Some(SubjectIssue::ClientMissing)
+        );
+        assert_eq!(
+            subject("[AJOUT] Licence Office 365 - <Client>").2,
+            Some(SubjectIssue::ClientMissing)
+        );
+    }
+
+    #[test]
+    fn fields_tolerate_labels_bullets_and_placeholders() {
+        let body = "Bonjour,\n\n• NOM DU CLIENT\u{a0}: Boulangerie Martin\n\
+                    ·\u{a0}\u{a0}Type de licence: Exchange Online (Plan 1)\n\
+                    - quantite :+1\n\
+                    * Nom Prénom de l’utilisateur : [Prénom NOM]\n\
+                    \u{F0B7}  Adresse à créer : contact@boulangerie-martin.fr\n\
+                    Bureau a distance associe : non\nCordialement\n";
+        let fields = parse_fields(body);
+        assert_eq!(fields.values(Field::Client), ["Boulangerie Martin"]);
+        assert_eq!(fields.values(Field::Licence), ["Exchange Online (Plan 1)"]);
+        assert_eq!(fields.values(Field::Quantity), ["+1"]);
+        assert!(fields.values(Field::Users).is_empty());
+        assert_eq!(
+            fields.values(Field::Address),
+            ["contact@boulangerie-martin.fr"]
+        );
+        assert_eq!(fields.values(Field::RemoteDesktop), ["non"]);
+    }
+
+    #[test]
+    fn users_may_span_lines_until_a_blank_line_or_sign_off() {
+        let body =
+            "Nom Prénom de l'utilisateur :\n- Jean Dupont\n- Marie Curie\nCordialement\nPaul\n";
+        let fields = parse_fields(body);
+        assert_eq!(fields.values(Field::Users), ["Jean Dupont\nMarie Curie"]);
+        assert_eq!(
+            split_users(&fields.values(Field::Users)[0]),
+            ["Jean Dupont", "Marie Curie"]
+        );
+        assert_eq!(split_users("A B, C D; E F"), ["A B", "C D", "E F"]);
+    }
+
+    #[test]
+    fn value_on_next_line_and_duplicates_are_kept() {
+        let fields =
+            parse_fields("Nom du client :\nBoulangerie Martin\nQuantité : +1\nQuantité : +2\n");
+        assert_eq!(fields.values(Field::Client), ["Boulangerie Martin"]);
+        assert_eq!(fields.values(Field::Quantity), ["+1", "+2"]);
+    }
+
+    #[test]
+    fn quantities() {
+        let q = |sign, count| Some(Quantity { sign, count });
+        assert_eq!(parse_quantity("+2"), q(Some(Sign::Plus), 2));
+        assert_eq!(parse_quantity("- 1"), q(Some(Sign::Minus), 1));
+        assert_eq!(parse_quantity("−3"), q(Some(Sign::Minus), 3));
+        assert_eq!(parse_quantity("4"), q(None, 4));
+        for bad in ["0", "+0", "deux", "+", "1.5", "+X", "99999999999", ""] {
+            assert_eq!(parse_quantity(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn yes_no_and_addresses() {
+        assert_eq!(parse_yes_no("OUI"), Some(true));
+        assert_eq!(parse_yes_no(" Non "), Some(false));
+        assert_eq!(parse_yes_no("OUI/NON"), None);
+        assert!(is_email_address("contact@boulangerie-martin.fr"));
+        for bad in ["contact", "a@b", "a b@c.fr", "@c.fr", "a@-c.fr", "a@c..fr"] {
+            assert!(!is_email_address(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! The licence catalog: Microsoft's official product names (with their SKUs)
+//! and the internal names used with clients, from `licences.toml`.
+//!
+//! A name is matched exactly, then with case and spacing ignored (accepted with
+//! a warning), then against the internal names (refused: the official name is
+//! required); anything else is unknown and gets up to three suggestions.
+//! Nothing is ever corrected silently.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::SourceError;
+use crate::text;
+
+/// One official licence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Licence {
+    /// Microsoft's `Product_Display_Name`.
+    pub name: String,
+    /// The SKUs sold under that name.
+    pub skus: Vec<Sku>,
+}
+
+/// One SKU of an official licence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sku {
+    /// Microsoft's `String_Id`, e.g. `O365_BUSINESS_PREMIUM`.
+    pub string_id: String,
+    /// Microsoft's SKU `GUID`.
+    pub guid: String,
+}
+
+/// A client-facing name and the official licences it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InternalName {
+    name: String,
+    stands_for: Vec<String>,
+}
+
+/// How a written licence name relates to the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LicenceMatch<'a> {
+    /// The official name, to the letter.
+    Exact(&'a str),
+    /// An official name written with other case, spacing or dashes.
+    Normalised(&'a str),
+    /// An internal name; these are the official names it stands for.
+    Internal(&'a [String]),
+    /// Not a licence name; the closest official names, best first (at most 3).
+    Unknown(Vec<&'a str>),
+}
+
+/// Official and internal licence names.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    licences: Vec<Licence>,
+    /// Index in `licences` by exact name.
+    exact: HashMap<String, usize>,
+    /// Index in `licences` by [`text::squash`] of the name.
+    squashed: HashMap<String, usize>,
+    /// [`text::words`] of each licence name, split, for suggestions.
+    tokens: Vec<Vec<String>>,
+    internal: Vec<InternalName>,
+    /// Index in `internal` by [`text::words`] of the name.
+    internal_by_words: HashMap<String, usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    #[serde(default)]
+    internal: Vec<RawInternal>,
+    #[serde(default)]
+    licence: Vec<RawLicence>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInternal {
+    name: Spanned<String>,
+    stands_for: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLicence {
+    name: Spanned<String>,
+    #[serde(default)]
+    skus: Vec<Sku>,
+}
+
+impl Catalog {
+    /// Parses and checks the text of `licences.toml`.
+    pub fn from_toml(source: &str) -> Result<Catalog, SourceError> {
+        let raw: RawCatalog =
+            toml::from_str(source).map_err(|e| SourceError::from_toml(source, e))?;
+        let mut catalog = Catalog {
+            licences: Vec::with_capacity(raw.licence.len()),
+            exact: HashMap::new(),
+            squashed: HashMap::new(),
+            tokens: Vec::new(),
+            internal: Vec::new(),
+            internal_by_words: HashMap::new(),
+        };
+        for licence in raw.licence {
+            let name = text::trim(licence.name.get_ref()).to_owned();
+            let span = licence.name.span();
+            if name.is_empty() {
+                return Err(SourceError::at(
+                    source,
+                    span,
+                    "licence.name: empty name".into(),
+                ));
+            }
+            if catalog.squashed.contains_key(&text::squash(&name)) {
+                let msg =
+                    format!("licence.name: « {name} » is listed twice (case and spacing ignored)");
+                return Err(SourceError::at(source, span, msg));
+            }
+            let index = catalog.licences.len();
+            catalog.exact.insert(name.clone(), index);
+            catalog.squashed.insert(text::squash(&name), index);
+            catalog.tokens.push(tokens(&name));
+            catalog.licences.push(Licence {
+                name,
+                skus: licence.skus,
+            });
+        }
+        for internal in raw.internal {
+            let name = text::trim(internal.name.get_ref()).to_owned();
+            let key = text::words(&name);
+            if key.is_empty() || catalog.internal_by_words.contains_key(&key) {
+                let msg = format!("internal.name: « {name} » is empty or listed twice");
+                return Err(SourceError::at(source, internal.name.span(), msg));
+            }
+            if catalog.squashed.contains_key(&text::squash(&name)) {
+                let msg = format!("internal.name: « {name} » is also an official licence name");
+                return Err(SourceError::at(source, internal.name.span(), msg));
+            }
+            let mut stands_for = Vec::new();
+            for official in &internal.stands_for {
+                if !catalog.exact.contains_key(official.get_ref()) {
+                    let msg = format!(
+                        "internal.stands_for: « {} » is not an official licence name",
+                        official.get_ref()
+                    );
+                    return Err(SourceError::at(source, official.span(), msg));
+                }
+                stands_for.push(official.get_ref().clone());
+            }
+            if stands_for.is_empty() {
+                let msg = format!("internal.stands_for: « {name} » stands for no licence");
+                return Err(SourceError::at(source, internal.name.span(), msg));
+            }
+            catalog
+                .internal_by_words
+                .insert(key, catalog.internal.len());
+            catalog.internal.push(InternalName { name, stands_for });
+        }
+        Ok(catalog)
+    }
+
+    /// Number of official licences.
+    pub fn len(&self) -> usize {
+        self.licences.len()
+    }
+
+    /// True when the catalog lists no official licence.
+    pub fn is_empty(&self) -> bool {
+        self.licences.is_empty()
+    }
+
+    /// The official licence of that exact name.
+    pub fn get(&self, name: &str) -> Option<&Licence> {
+        self.exact.get(name).map(|i| &self.licences[*i])
+    }
+
+    /// Relates a written licence name to the catalog.
+    pub fn lookup(&self, written: &str) -> LicenceMatch<'_> {
+        let written = text::trim(written);
+        if let Some(i) = self.exact.get(written) {
+            return LicenceMatch::Exact(&self.licences[*i].name);
+        }
+        if let Some(i) = self.squashed.get(&text::squash(written)) {
+            return LicenceMatch::Normalised(&self.licences[*i].name);
+        }
+        if let Some(i) = self.internal_by_words.get(&text::words(written)) {
+            return LicenceMatch::Internal(&self.internal[*i].stands_for);
+        }
+        LicenceMatch::Unknown(self.suggest(written))
+    }
+
+    /// Up to three official names close to `written`, best first.
+    fn suggest(&self, written: &str) -> Vec<&str> {
+        let query = tokens(written);
+        let mut scored: Vec<(f64, &str)> = self
+            .tokens
+            .iter()
+            .zip(&self.licences)
+            .map(|(candidate, licence)| (similarity(&query, candidate), licence.name.as_str()))
+            .filter(|(score, _)| *score >= 0.5)
+            .collect();
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(a.1.len().cmp(&b.1.len()))
+                .then(a.1.cmp(b.1))
+        });
+        scored.into_iter().take(3).map(|(_, name)| name).collect()
+    }
+
+    /// The internal names, with the official names they stand for.
+    pub fn internal_names(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.internal
+            .iter()
+            .map(|i| (i.name.as_str(), i.stands_for.as_slice()))
+    }
+}
+
+fn tokens(s: &str) -> Vec<String> {
+    text::words(s)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// How well the words of a written name match a candidate's, from 0 to 1:
+/// mostly how many written words the candidate has (typos forgiven, numbers
+/// exact), a little how few words it has besides.
+fn similarity(query: &[String], candidate: &[String]) -> f64 {
+    if query.is_empty() || candidate.is_empty() {
+        return 0.0;
+    }
+    let mut used = vec![false; candidate.len()];
+    let mut covered = 0.0;
+    for word in query {
+        let best = candidate
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used[*i])
+            .map(|(i, c)| (i, word_similarity(word, c)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((i, score)) = best.filter(|(_, score)| *score > 0.0) {
+            used[i] = true;
+            covered += score;
+        }
+    }
+    let coverage = covered / query.len() as f64;
+    let precision = used.iter().filter(|u| **u).count() as f64 / candidate.len() as f64;
+    0.7 * coverage + 0.3 * precision
+}
+
+fn word_similarity(a: &str, b: &str) -> f64 {
+    if a == b {
+        return 1.0;
+    }
+    if a.chars().chain(b.chars()).any(|c| c.is_ascii_digit()) {
+        return 0.0;
+    }
+    let score = strsim::normalized_levenshtein(a, b);
+    if score >= 0.7 { score } else { 0.0 }
+}
+
+/// Rewrites `licences.toml` from Microsoft's product CSV ("Product names and
+/// service plan identifiers for licensing"): one `[[licence]]` per distinct
+/// `Product_Display_Name`, with its SKUs; the `[[internal]]` entries of
+/// `current` are kept as they are.
+pub fn import_products(csv: &str, current: &str) -> Result<String, String> {
+    let existing =
+        Catalog::from_toml(current).map_err(|e| format!("current licences file: {}", e.message))?;
+    let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("CSV has no `{name}` column"))
+    };
+    let (name_col, id_col, guid_col) = (
+        column("Product_Display_Name")?,
+        column("String_Id")?,
+        column("GUID")?,
+    );
+    let mut products: std::collections::BTreeMap<String, Vec<Sku>> = Default::default();
+    for (row, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("CSV row {}: {e}", row + 2))?;
+        let field = |i: usize| text::trim(record.get(i).unwrap_or_default()).to_owned();
+        let sku = Sku {
+            string_id: field(id_col),
+            guid: field(guid_col),
+        };
+        let skus = products.entry(field(name_col)).or_default();
+        if !skus.contains(&sku) {
+            skus.push(sku);
+        }
+    }
+    let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let mut out = String::from(LICENCES_HEADER);
+    for (name, stands_for) in existing.internal_names() {
+        let list: Vec<String> = stands_for.iter().map(|s| quote(s)).collect();
+        let _ = write!(
+            out,
+            "\n[[internal]]\nname = {}\nstands_for = [{}]\n",
+            quote(name),
+            list.join(", ")
+        );
+    }
+    out.push_str("\n# Official names, generated from Microsoft's CSV: do not edit by hand.\n");
+    for (name, skus) in products.iter().filter(|(name, _)| !name.is_empty()) {
+        let skus: Vec<String> = skus
+            .iter()
+            .map(|s| {
+                format!(
+                    "{{ string_id = {}, guid = {} }}",
+                    quote(&s.string_id),
+                    quote(&s.guid)
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "\n[[licence]]\nname = {}\nskus = [{}]\n",
+            quote(name),
+            skus.join(", ")
+        );
+    }
+    Catalog::from_toml(&out).map_err(|e| {
+        format!(
+            "generated file is invalid: line {:?}: {}",
+            e.line, e.message
+        )
+    })?;
+    Ok(out)
+}
+
+const LICENCES_HEADER: &str = "\
+# Licence names known to licgate.
+#
+# [[internal]]: the names used with clients (never in an order), and the
+#   official licence(s) each stands for. Edit these by hand:
+#     name       = the client-facing name, matched whatever the case and accents
+#     stands_for = official names from the [[licence]] list below
+#
+# [[licence]]: Microsoft's official product names (Product_Display_Name) and
+#   their SKUs (String_Id, GUID). Refresh them when Microsoft updates its list:
+#     licgate rules import-products --csv \"Product names and service plan identifiers for licensing.csv\"
+#   which rewrites this file and keeps the [[internal]] entries.
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        Catalog::from_toml(
+            r#"
+            [[internal]]
+            name = "Boîte mail simple"
+            stands_for = ["Exchange Online (Plan 1)"]
+            [[licence]]
+            name = "Exchange Online (Plan 1)"
+            [[licence]]
+            name = "Exchange Online (Plan 2)"
+            [[licence]]
+            name = "Microsoft 365 Business Premium"
+            [[licence]]
+            name = "Microsoft 365 Business Premium (no Teams)"
+            [[licence]]
+            name = "Microsoft 365 Business Standard"
+            [[licence]]
+            name = "Microsoft 365 Business Standard (no Teams)"
+            [[licence]]
+            name = "Microsoft 365 E3"
+            "#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn exact_normalised_and_internal() {
+        let c = catalog();
+        assert_eq!(
+            c.lookup("Exchange Online (Plan 1)"),
+            LicenceMatch::Exact("Exchange Online (Plan 1)")
+        );
+        assert_eq!(
+            c.lookup(" exchange online(PLAN 1) "),
+            LicenceMatch::Normalised("Exchange Online (Plan 1)")
+        );
+        let LicenceMatch::Internal(official) = c.lookup("BOITE MAIL SIMPLE") else {
+            panic!()
+        };
+        assert_eq!(official, ["Exchange Online (Plan 1)"]);
+    }
+
+    #[test]
+    fn unknown_names_get_the_closest_official_names_first() {
+        let c = catalog();
+        let first = |written: &str| match c.lookup(written) {
+            LicenceMatch::Unknown(s) => s.first().map(|s| s.to_string()),
+            other => panic!("{written}: {other:?}"),
+        };
+        assert_eq!(
+            first("Business Premium").as_deref(),
+            Some("Microsoft 365 Business Premium")
+        );
+        assert_eq!(
+            first("Exchange Online Plan 1").as_deref(),
+            Some("Exchange Online (Plan 1)")
+        );
+        assert_eq!(
+            first("Microsoft 365 Business Standart").as_deref(),
+            Some("Microsoft 365 Business Standard")
+        );
+        assert_eq!(first("Office"), None);
+        let LicenceMatch::Unknown(all) = c.lookup("Business") else {
+            panic!()
+        };
+        assert!(all.len() <= 3);
+    }
+
+    #[test]
+    fn plan_numbers_must_match_exactly() {
+        let LicenceMatch::Unknown(s) = catalog().lookup("Exchange Online Plan 2") else {
+            panic!()
+        };
+        assert_eq!(s[0], "Exchange Online (Plan 2)");
+    }
+
+    #[test]
+    fn internal_name_must_stand_for_an_official_name() {
+        let err = Catalog::from_toml("[[internal]]\nname = \"X\"\nstands_for = [\"Nope\"]\n")
+            .unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert!(
+            err.message.contains("internal.stands_for"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn import_keeps_internal_names_and_groups_skus() {
+        let csv = "\u{feff}Product_Display_Name,String_Id,GUID,Service_Plan_Name\r\n\
+                   Exchange Online (Plan 1),EXCHANGESTANDARD,4b9405b0,A\r\n\
+                   Exchange Online (Plan 1),EXCHANGESTANDARD,4b9405b0,B\r\n\
+                   \"Windows 365 Business 2 vCPU, 4 GB\",CPC_B,02d8,C\r\n";
+        let current = "[[internal]]\nname = \"Boîte mail simple\"\nstands_for = [\"Exchange Online (Plan 1)\"]\n\
+                       [[licence]]\nname = \"Exchange Online (Plan 1)\"\n";
+        let generated = Catalog::from_toml(&import_products(csv, current).unwrap()).unwrap();
+        assert_eq!(generated.len(), 2);
+        assert_eq!(
+            generated
+                .get("Exchange Online (Plan 1)")
+                .unwrap()
+                .skus
+                .len(),
+            1
+        );
+        assert!(generated.get("Windows 365 Business 2 vCPU, 4 GB").is_some());
+        assert_eq!(generated.internal_names().count(), 1);
+    }
+}

@@ -1,0 +1,147 @@
+//! Text normalisation shared by the parsers and the rules: how two spellings of
+//! a label, a client or a licence are compared.
+//!
+//! Three strengths, from strict to loose:
+//! - [`squash`]: case, spacing and dash variants only (the licence catalog's
+//!   "normalised" match, which still earns a warning);
+//! - [`fold`]: also accents, typographic apostrophes and exotic spaces;
+//! - [`words`]: [`fold`] reduced to its letters and digits, one space between
+//!   words (labels, client names, suggestions).
+
+/// Lower-cases `s`, turns every dash variant into `-` and drops all white space.
+///
+/// `Exchange Online(Plan 1)` and `exchange online (plan 1)` give the same key.
+pub fn squash(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if is_dash(c) { '-' } else { c })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Lower-cases `s`, removes French accents, unifies apostrophes and dashes, and
+/// collapses every run of white space (NBSP included) into one space.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        match c {
+            '\u{2018}' | '\u{2019}' | '\u{02BC}' | '`' | '\u{00B4}' => out.push('\''),
+            c if is_dash(c) => out.push('-'),
+            c => push_unaccented(&mut out, c),
+        }
+    }
+    out
+}
+
+/// [`fold`], then keeps only letters and digits: words are separated by one space.
+///
+/// `Nom Prénom de l’utilisateur` gives `nom prenom de l utilisateur`.
+pub fn words(s: &str) -> String {
+    let folded = fold(s);
+    let mut out = String::with_capacity(folded.len());
+    for word in folded.split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// True for the hyphen and every dash or minus sign a mail client may put in its place.
+pub fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '\u{2010}'
+            | '\u{2011}'
+            | '\u{2012}'
+            | '\u{2013}'
+            | '\u{2014}'
+            | '\u{2015}'
+            | '\u{2212}'
+    )
+}
+
+/// Trims white space, NBSP and zero-width characters from both ends.
+pub fn trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || matches!(c, '\u{200B}' | '\u{FEFF}'))
+}
+
+fn push_unaccented(out: &mut String, c: char) {
+    let base = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+        'ç' | 'Ç' => 'c',
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+        'ñ' | 'Ñ' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
+        'ý' | 'ÿ' | 'Ý' | 'Ÿ' => 'y',
+        'œ' | 'Œ' => return out.push_str("oe"),
+        'æ' | 'Æ' => return out.push_str("ae"),
+        c => return out.extend(c.to_lowercase()),
+    };
+    out.push(base);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn squash_ignores_case_spacing_and_dashes() {
+        assert_eq!(
+            squash("Exchange Online(Plan 1)"),
+            squash("exchange  online (PLAN 1)")
+        );
+        assert_eq!(squash("A – B"), squash("a-b"));
+        assert_ne!(
+            squash("Exchange Online Plan 1"),
+            squash("Exchange Online (Plan 1)")
+        );
+    }
+
+    #[test]
+    fn fold_removes_accents_and_unifies_apostrophes() {
+        assert_eq!(
+            fold("  Nom Prénom de l’utilisateur\u{a0}"),
+            "nom prenom de l'utilisateur"
+        );
+        assert_eq!(fold("QUANTITÉ"), "quantite");
+        assert_eq!(
+            fold("Bureau à distance associé"),
+            "bureau a distance associe"
+        );
+        assert_eq!(fold("Cœur"), "coeur");
+    }
+
+    #[test]
+    fn words_keeps_letters_and_digits_only() {
+        assert_eq!(
+            words("Adresse à créer (si non nominatif)"),
+            "adresse a creer si non nominatif"
+        );
+        assert_eq!(
+            words("Boîte mail + Suite Office"),
+            "boite mail suite office"
+        );
+        assert_eq!(words("--"), "");
+    }
+
+    #[test]
+    fn trim_removes_nbsp_and_zero_width() {
+        assert_eq!(trim("\u{a0}\u{200B} OUI \u{feff}"), "OUI");
+    }
+}

@@ -1,0 +1,405 @@
+//! The verdict on one mail: its outcome, the problems and warnings with their
+//! stable codes, and the French wording of each, which the reply quotes.
+//!
+//! The codes are a contract (tests and other tools match on them); the
+//! wording may improve freely.
+
+use jiff::{Timestamp, Zoned};
+use serde::Serialize;
+
+use crate::reply::Reply;
+use crate::request::{Action, Field};
+use crate::rules::{Calendar, french_date_time};
+
+/// What happens to the mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// A correct request, inside the window: purchasing orders it.
+    Accepted,
+    /// The technician must fix and resend it.
+    Rejected,
+    /// Sent by a machine: never answered.
+    Ignored,
+}
+
+/// Declares a code enum whose variants serialise as the given stable strings.
+macro_rules! codes {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $code:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// The stable code, as in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $code,)*
+                }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+codes! {
+    /// Why a mail is rejected or ignored.
+    ProblemCode {
+        SubjectFormat => "subject_format",
+        FieldMissing => "field_missing",
+        FieldDuplicate => "field_duplicate",
+        ClientUnknown => "client_unknown",
+        ClientMismatch => "client_mismatch",
+        LicenceUnknown => "licence_unknown",
+        LicenceInternalName => "licence_internal_name",
+        QuantityInvalid => "quantity_invalid",
+        QuantitySign => "quantity_sign",
+        UserMissing => "user_missing",
+        UsersCount => "users_count",
+        AddressInvalid => "address_invalid",
+        AddressDomain => "address_domain",
+        RemoteDesktopInvalid => "remote_desktop_invalid",
+        WindowFirstOfMonth => "window_first_of_month",
+        WindowAfterCutoff => "window_after_cutoff",
+        Unreadable => "unreadable",
+        TooLarge => "too_large",
+        /// The only code of an ignored mail.
+        AutoSubmitted => "auto_submitted",
+    }
+}
+
+codes! {
+    /// What a person should know about an accepted request.
+    WarningCode {
+        LicenceNormalised => "licence_normalised",
+        QuantityUnsigned => "quantity_unsigned",
+        OutsideOfficeHours => "outside_office_hours",
+        AnnualLicence => "annual_licence",
+        /// No `--at`, `Received:` nor `Date:`: the window could not be checked.
+        ReceptionTimeUnknown => "reception_time_unknown",
+    }
+}
+
+/// One reason to reject or ignore a mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Stable code.
+    pub code: ProblemCode,
+    /// The template field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<Field>,
+    /// What is wrong and how to fix it, in French.
+    pub message: String,
+}
+
+/// One thing to know about a request that is still accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// Stable code.
+    pub code: WarningCode,
+    /// The explanation, in French.
+    pub message: String,
+}
+
+/// The judgement of one mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// Accepted, rejected or ignored.
+    #[serde(rename = "verdict")]
+    pub outcome: Outcome,
+    /// Stable id of the request, quoted in replies (`LG-` and 10 hex digits).
+    pub request_id: String,
+    /// The reception time the window was judged on.
+    pub received_at: Option<Timestamp>,
+    /// Sender address.
+    pub from: Option<String>,
+    /// Message-ID of the mail.
+    pub message_id: Option<String>,
+    /// Decoded subject.
+    pub subject: Option<String>,
+    /// Why the mail is rejected or ignored; empty when accepted.
+    pub problems: Vec<Problem>,
+    /// Remarks that do not prevent acceptance.
+    pub warnings: Vec<Warning>,
+    /// What could be read of the request.
+    pub request: crate::request::Request,
+    /// The answer to send; `None` for an ignored mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Reply>,
+}
+
+/// `« a », « b »`.
+fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("« {s} »"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn problem(code: ProblemCode, field: Option<Field>, message: String) -> Problem {
+    Problem {
+        code,
+        field,
+        message,
+    }
+}
+
+impl Problem {
+    pub fn subject_not_template() -> Problem {
+        let message = "L'objet doit suivre le modèle « [AJOUT] Licence Office 365 - <Client> » \
+                       ou « [SUPPRESSION] Licence Office 365 - <Client> »."
+            .to_owned();
+        problem(ProblemCode::SubjectFormat, Some(Field::Subject), message)
+    }
+
+    pub fn subject_action_not_chosen() -> Problem {
+        let message =
+            "L'objet doit indiquer une seule action : [AJOUT] ou [SUPPRESSION].".to_owned();
+        problem(ProblemCode::SubjectFormat, Some(Field::Subject), message)
+    }
+
+    pub fn subject_client_missing() -> Problem {
+        let message =
+            "L'objet ne nomme pas le client : ajoutez son nom après « Licence Office 365 - »."
+                .to_owned();
+        problem(ProblemCode::SubjectFormat, Some(Field::Subject), message)
+    }
+
+    pub fn field_missing(field: Field) -> Problem {
+        let hint = match field {
+            Field::RemoteDesktop => " (OUI ou NON)",
+            Field::Quantity => " (+N pour un ajout, -N pour une suppression)",
+            Field::Licence => " (nom officiel Microsoft complet)",
+            _ => "",
+        };
+        let message = format!(
+            "Le champ « {} » est absent ou vide : remplissez-le{hint}.",
+            field.label()
+        );
+        problem(ProblemCode::FieldMissing, Some(field), message)
+    }
+
+    pub fn field_duplicate(field: Field, values: &[&str]) -> Problem {
+        let message = format!(
+            "Le champ « {} » est donné plusieurs fois avec des valeurs différentes ({}) : n'en gardez qu'une.",
+            field.label(),
+            quoted_list(values)
+        );
+        problem(ProblemCode::FieldDuplicate, Some(field), message)
+    }
+
+    pub fn client_unknown(field: Field, written: &str, suggestion: Option<&str>) -> Problem {
+        let hint = match suggestion {
+            Some(name) => {
+                format!("Vouliez-vous dire « {name} » ? Indiquez le nom exact du client.")
+            }
+            None => "Vérifiez le nom, ou demandez son ajout à la liste des clients.".to_owned(),
+        };
+        let message =
+            format!("Le client « {written} » n'est pas dans la liste des clients. {hint}");
+        problem(ProblemCode::ClientUnknown, Some(field), message)
+    }
+
+    pub fn client_mismatch(in_subject: &str, in_body: &str) -> Problem {
+        let message = format!(
+            "L'objet nomme le client « {in_subject} » mais le champ « Nom du client » nomme « {in_body} » : \
+             indiquez le même client aux deux endroits."
+        );
+        problem(ProblemCode::ClientMismatch, Some(Field::Client), message)
+    }
+
+    pub fn licence_unknown(written: &str, suggestions: &[&str]) -> Problem {
+        let hint = if suggestions.is_empty() {
+            "Indiquez le nom officiel complet, par exemple « Microsoft 365 Business Standard »."
+                .to_owned()
+        } else {
+            format!(
+                "Noms officiels proches : {}. Indiquez le nom officiel complet.",
+                quoted_list(suggestions)
+            )
+        };
+        let message =
+            format!("« {written} » n'est pas un nom officiel de licence Microsoft. {hint}");
+        problem(ProblemCode::LicenceUnknown, Some(Field::Licence), message)
+    }
+
+    pub fn licence_internal_name(written: &str, stands_for: &[String]) -> Problem {
+        let names: Vec<&str> = stands_for.iter().map(String::as_str).collect();
+        let official = match names.as_slice() {
+            [one] => format!("le nom officiel « {one} »"),
+            many => format!("le nom officiel voulu parmi {}", quoted_list(many)),
+        };
+        let message = format!(
+            "« {written} » est le nom utilisé avec les clients, pas celui de la licence : indiquez {official}."
+        );
+        problem(
+            ProblemCode::LicenceInternalName,
+            Some(Field::Licence),
+            message,
+        )
+    }
+
+    pub fn quantity_invalid(written: &str) -> Problem {
+        let message = format!(
+            "La quantité « {written} » n'est pas un nombre entier non nul : écrivez +N pour un ajout \
+             ou -N pour une suppression (par exemple +1)."
+        );
+        problem(ProblemCode::QuantityInvalid, Some(Field::Quantity), message)
+    }
+
+    pub fn quantity_sign(action: Action) -> Problem {
+        let message = match action {
+            Action::Ajout => {
+                "La quantité est négative alors que l'objet demande un [AJOUT] : \
+                              écrivez +N, ou mettez [SUPPRESSION] dans l'objet."
+            }
+            Action::Suppression => {
+                "La quantité est positive alors que l'objet demande une [SUPPRESSION] : \
+                                    écrivez -N, ou mettez [AJOUT] dans l'objet."
+            }
+        };
+        problem(
+            ProblemCode::QuantitySign,
+            Some(Field::Quantity),
+            message.to_owned(),
+        )
+    }
+
+    pub fn user_missing() -> Problem {
+        let message =
+            "Ni utilisateur ni adresse générique : indiquez le Nom Prénom de l'utilisateur, \
+                       ou l'adresse à créer s'il s'agit d'un compte non nominatif."
+                .to_owned();
+        problem(ProblemCode::UserMissing, Some(Field::Users), message)
+    }
+
+    pub fn users_count(names: usize, quantity: u32) -> Problem {
+        let message = format!(
+            "{names} nom(s) d'utilisateur indiqué(s) pour une quantité de {quantity} : \
+             indiquez un utilisateur par licence."
+        );
+        problem(ProblemCode::UsersCount, Some(Field::Users), message)
+    }
+
+    pub fn address_invalid(written: &str) -> Problem {
+        let message = format!(
+            "« {written} » n'est pas une adresse e-mail valide : écrivez-la sous la forme nom@domaine.fr."
+        );
+        problem(ProblemCode::AddressInvalid, Some(Field::Address), message)
+    }
+
+    pub fn address_domain(address: &str, client: &str, domains: &[String]) -> Problem {
+        let known: Vec<&str> = domains.iter().map(String::as_str).collect();
+        let message = format!(
+            "Le domaine de l'adresse « {address} » n'est pas un domaine du client {client} \
+             (domaines connus : {}) : corrigez l'adresse.",
+            known.join(", ")
+        );
+        problem(ProblemCode::AddressDomain, Some(Field::Address), message)
+    }
+
+    pub fn remote_desktop_invalid(written: &str) -> Problem {
+        let message = format!("« {written} » n'est pas une réponse valide : écrivez OUI ou NON.");
+        problem(
+            ProblemCode::RemoteDesktopInvalid,
+            Some(Field::RemoteDesktop),
+            message,
+        )
+    }
+
+    pub fn window_first_of_month(resend_from: &Zoned) -> Problem {
+        let message = format!(
+            "Aucune modification n'est possible le 1er du mois : c'est le jour où la console renouvelle \
+             toutes les licences. Renvoyez la demande à partir du {}.",
+            french_date_time(resend_from)
+        );
+        problem(ProblemCode::WindowFirstOfMonth, None, message)
+    }
+
+    pub fn window_after_cutoff(cutoff: &Zoned, resend_from: &Zoned) -> Problem {
+        let message = format!(
+            "Les commandes du mois sont closes depuis le {} (dernier jour ouvré du mois). \
+             Renvoyez la demande à partir du {}.",
+            french_date_time(cutoff),
+            french_date_time(resend_from)
+        );
+        problem(ProblemCode::WindowAfterCutoff, None, message)
+    }
+
+    pub fn unreadable() -> Problem {
+        let message = "Le message ne contient aucun texte lisible (pièce jointe seule ou format non reconnu) : \
+                       écrivez la demande dans le corps du message, en suivant le modèle."
+            .to_owned();
+        problem(ProblemCode::Unreadable, None, message)
+    }
+
+    pub fn too_large(size: usize, limit: usize) -> Problem {
+        let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+        let message = format!(
+            "Le message fait {:.1} Mo, au-delà de la limite de {:.0} Mo : renvoyez la demande sans pièce jointe.",
+            mib(size),
+            mib(limit)
+        );
+        problem(ProblemCode::TooLarge, None, message)
+    }
+
+    pub fn auto_submitted(reason: &str) -> Problem {
+        let message = format!("Message automatique ({reason}) : il n'est ni traité ni répondu.");
+        problem(ProblemCode::AutoSubmitted, None, message)
+    }
+}
+
+fn warning(code: WarningCode, message: String) -> Warning {
+    Warning { code, message }
+}
+
+impl Warning {
+    pub fn licence_normalised(written: &str, official: &str) -> Warning {
+        let message = format!(
+            "« {written} » a été lu comme le nom officiel « {official} » (majuscules ou espaces différents)."
+        );
+        warning(WarningCode::LicenceNormalised, message)
+    }
+
+    pub fn quantity_unsigned(signed: i64) -> Warning {
+        let message = format!(
+            "La quantité n'a pas de signe : elle est lue comme {signed:+} d'après l'objet. \
+             Écrivez le signe la prochaine fois."
+        );
+        warning(WarningCode::QuantityUnsigned, message)
+    }
+
+    pub fn outside_office_hours(calendar: &Calendar, next_opening: &Zoned) -> Warning {
+        let message = format!(
+            "Demande reçue hors des heures de bureau ({}h{:02}-{}h{:02}, jours ouvrés) : \
+             elle sera traitée le {}.",
+            calendar.office_start.hour(),
+            calendar.office_start.minute(),
+            calendar.office_end.hour(),
+            calendar.office_end.minute(),
+            french_date_time(next_opening)
+        );
+        warning(WarningCode::OutsideOfficeHours, message)
+    }
+
+    pub fn annual_licence(licence: &str, client: &str) -> Warning {
+        let message = format!(
+            "« {licence} » est facturée à l'année pour {client} : la commande engage pour 12 mois."
+        );
+        warning(WarningCode::AnnualLicence, message)
+    }
+
+    pub fn reception_time_unknown() -> Warning {
+        let message =
+            "Heure de réception inconnue : la période de commande n'a pas été vérifiée.".to_owned();
+        warning(WarningCode::ReceptionTimeUnknown, message)
+    }
+}
