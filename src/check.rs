@@ -137,14 +137,14 @@ impl<'r> Judgement<'r> {
         let subject_known = in_subject.as_deref().and_then(|c| clients.lookup(c));
         let Some(written) = written else {
             self.problems.push(Problem::field_missing(Field::Client));
-            if let Some(name) = &in_subject {
-                if subject_known.is_none() {
-                    self.problems.push(Problem::client_unknown(
-                        Field::Subject,
-                        name,
-                        clients.suggest(name),
-                    ));
-                }
+            if let Some(name) = &in_subject
+                && subject_known.is_none()
+            {
+                self.problems.push(Problem::client_unknown(
+                    Field::Subject,
+                    name,
+                    clients.suggest(name),
+                ));
             }
             self.client = subject_known;
             self.request.client = subject_known.map(|c| c.name.clone()).or(in_subject);
@@ -194,11 +194,11 @@ impl<'r> Judgement<'r> {
                 None
             }
         };
-        if let (Some(official), Some(client)) = (official, self.client) {
-            if client.annual.iter().any(|annual| annual == official) {
-                self.warnings
-                    .push(Warning::annual_licence(official, &client.name));
-            }
+        if let (Some(official), Some(client)) = (official, self.client)
+            && client.annual.iter().any(|annual| annual == official)
+        {
+            self.warnings
+                .push(Warning::annual_licence(official, &client.name));
         }
         self.request.licence = Some(official.unwrap_or(written).to_owned());
         self.template
@@ -266,14 +266,14 @@ impl<'r> Judgement<'r> {
             .next()
             .unwrap_or_default()
             .to_lowercase();
-        if let Some(client) = self.client.filter(|c| !c.domains.is_empty()) {
-            if !client.domains.contains(&domain) {
-                self.problems.push(Problem::address_domain(
-                    address,
-                    &client.name,
-                    &client.domains,
-                ));
-            }
+        if let Some(client) = self.client.filter(|c| !c.domains.is_empty())
+            && !client.domains.contains(&domain)
+        {
+            self.problems.push(Problem::address_domain(
+                address,
+                &client.name,
+                &client.domains,
+            ));
         }
     }
 

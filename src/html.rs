@@ -12,10 +12,10 @@ use mail_parser::decoders::html::add_html_token;
 /// Elements whose whole content is dropped.
 const SKIPPED: &[&str] = &["head", "style", "script", "title", "template", "blockquote"];
 
-/// Elements that start or end a line of text.
+/// Elements that start or end a line of text (`br` always ends one).
 const BLOCKS: &[&str] = &[
-    "p", "div", "br", "li", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-    "pre", "dt", "dd", "body", "section", "article", "header", "footer",
+    "p", "div", "li", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "pre",
+    "dt", "dd", "body", "section", "article", "header", "footer",
 ];
 
 /// Converts an HTML document or fragment to text, one line per block.
@@ -45,6 +45,9 @@ pub fn to_text(html: &str) -> String {
                 }
             } else if SKIPPED.contains(&tag.name.as_str()) && !tag.closing && !tag.self_closing {
                 skipped.push(tag.name);
+            } else if tag.name == "br" {
+                trim_line_end(&mut out);
+                out.push('\n');
             } else if BLOCKS.contains(&tag.name.as_str()) {
                 end_line(&mut out);
             } else if tag.closing && matches!(tag.name.as_str(), "td" | "th") {
@@ -56,12 +59,12 @@ pub fn to_text(html: &str) -> String {
             rest = &rest[c.len_utf8()..];
             continue;
         }
-        if c == '&' {
-            if let Some(len) = entity_len(rest) {
-                add_html_token(&mut out, rest[..len].as_bytes(), false);
-                rest = &rest[len..];
-                continue;
-            }
+        if c == '&'
+            && let Some(len) = entity_len(rest)
+        {
+            add_html_token(&mut out, &rest.as_bytes()[..len], false);
+            rest = &rest[len..];
+            continue;
         }
         if matches!(c, ' ' | '\t' | '\r' | '\n') {
             if !out.is_empty() && !out.ends_with([' ', '\n', '\t']) {
@@ -111,14 +114,17 @@ fn entity_len(s: &str) -> Option<usize> {
     (end > 0 && body[end..].starts_with(';')).then_some(end + 2)
 }
 
-/// Ends the current line: drops its trailing spaces, and never leaves more than
-/// one empty line in a row.
+/// Ends the current line, unless nothing was written on it since the last one.
 fn end_line(out: &mut String) {
+    trim_line_end(out);
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
+fn trim_line_end(out: &mut String) {
     while out.ends_with(' ') {
         out.pop();
-    }
-    if !out.is_empty() && !out.ends_with("\n\n") {
-        out.push('\n');
     }
 }
 

@@ -100,14 +100,13 @@ fn automatic_reason(message: &Message) -> Option<String> {
             header.name()
         ));
     }
-    if let Some(ct) = message.content_type() {
-        if ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-        {
-            return Some("rapport de remise (multipart/report)".to_owned());
-        }
+    if let Some(ct) = message.content_type()
+        && ct.ctype().eq_ignore_ascii_case("multipart")
+        && ct
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    {
+        return Some("rapport de remise (multipart/report)".to_owned());
     }
     if let Some(from) = message
         .from()

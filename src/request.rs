@@ -121,11 +121,11 @@ pub fn parse_subject(subject: &str) -> Subject {
 /// licgate's own replies (`[REFUSÉE]`), so that answering a refusal works.
 fn strip_prefixes(mut s: &str) -> &str {
     loop {
-        if let Some(rest) = s.strip_prefix('[').and_then(|r| r.split_once(']')) {
-            if matches!(text::words(rest.0).as_str(), "refusee" | "acceptee") {
-                s = text::trim(rest.1);
-                continue;
-            }
+        if let Some(rest) = s.strip_prefix('[').and_then(|r| r.split_once(']'))
+            && matches!(text::words(rest.0).as_str(), "refusee" | "acceptee")
+        {
+            s = text::trim(rest.1);
+            continue;
         }
         let Some((head, tail)) = s.split_once(':') else {
             return s;

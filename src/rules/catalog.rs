@@ -425,7 +425,8 @@ mod tests {
 
     #[test]
     fn plan_numbers_must_match_exactly() {
-        let LicenceMatch::Unknown(s) = catalog().lookup("Exchange Online Plan 2") else {
+        let catalog = catalog();
+        let LicenceMatch::Unknown(s) = catalog.lookup("Exchange Online Plan 2") else {
             panic!()
         };
         assert_eq!(s[0], "Exchange Online (Plan 2)");

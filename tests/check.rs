@@ -1,0 +1,507 @@
+//! Every problem and warning code of the judgement, one small mail each,
+//! against the shipped rules folder.
+
+use jiff::Timestamp;
+use licgate::rules::Rules;
+use licgate::{Limits, Outcome, Verdict, check};
+
+/// Monday 23 November 2026, 10:00 in Paris: a business day, office hours.
+const MONDAY_10H: &str = "2026-11-23T10:00:00+01:00";
+
+const LABELS: [&str; 6] = [
+    "Nom du client",
+    "Type de licence",
+    "Quantité",
+    "Nom Prénom de l'utilisateur",
+    "Adresse à créer (si non nominatif)",
+    "Bureau à distance associé",
+];
+
+/// A valid request: subject and the six fields.
+struct Draft {
+    subject: String,
+    fields: Vec<(String, String)>,
+    headers: String,
+}
+
+impl Draft {
+    fn new() -> Draft {
+        let values = [
+            "Boulangerie Martin",
+            "Microsoft 365 Business Standard",
+            "+2",
+            "Jean Dupont, Marie Curie",
+            "",
+            "NON",
+        ];
+        Draft {
+            subject: "[AJOUT] Licence Office 365 - Boulangerie Martin".into(),
+            fields: LABELS
+                .iter()
+                .zip(values)
+                .map(|(l, v)| (l.to_string(), v.to_string()))
+                .collect(),
+            headers: String::new(),
+        }
+    }
+
+    fn subject(mut self, subject: &str) -> Draft {
+        self.subject = subject.into();
+        self
+    }
+
+    fn set(mut self, label: &str, value: &str) -> Draft {
+        self.fields
+            .iter_mut()
+            .find(|(l, _)| l == label)
+            .expect("known label")
+            .1 = value.into();
+        self
+    }
+
+    fn remove(mut self, label: &str) -> Draft {
+        self.fields.retain(|(l, _)| l != label);
+        self
+    }
+
+    fn add(mut self, label: &str, value: &str) -> Draft {
+        self.fields.push((label.into(), value.into()));
+        self
+    }
+
+    fn header(mut self, header: &str) -> Draft {
+        self.headers.push_str(header);
+        self.headers.push_str("\r\n");
+        self
+    }
+
+    fn raw(&self) -> Vec<u8> {
+        let body: String = self
+            .fields
+            .iter()
+            .map(|(l, v)| format!("{l} : {v}\r\n"))
+            .collect();
+        format!(
+            "From: Julie Bernard <julie.bernard@infogerance.example>\r\nTo: licences@infogerance.example\r\n\
+             Subject: {}\r\nMessage-ID: <t@infogerance.example>\r\n{}MIME-Version: 1.0\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nBonjour,\r\n\r\n{body}\r\nMerci\r\n",
+            self.subject, self.headers
+        )
+        .into_bytes()
+    }
+
+    fn judge(&self) -> Verdict {
+        judge_at(&self.raw(), MONDAY_10H)
+    }
+}
+
+fn rules() -> &'static Rules {
+    static RULES: std::sync::OnceLock<Rules> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        Rules::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/rules"
+        )))
+        .unwrap()
+    })
+}
+
+fn judge_at(raw: &[u8], at: &str) -> Verdict {
+    check(
+        raw,
+        rules(),
+        Some(at.parse::<Timestamp>().unwrap()),
+        &Limits::default(),
+    )
+}
+
+fn problems(verdict: &Verdict) -> Vec<&'static str> {
+    verdict.problems.iter().map(|p| p.code.as_str()).collect()
+}
+
+fn warnings(verdict: &Verdict) -> Vec<&'static str> {
+    verdict.warnings.iter().map(|w| w.code.as_str()).collect()
+}
+
+fn reply_body(verdict: &Verdict) -> &str {
+    &verdict.reply.as_ref().expect("a reply").body
+}
+
+#[test]
+fn a_valid_request_is_accepted_with_a_summary() {
+    let verdict = Draft::new().judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    assert!(verdict.warnings.is_empty(), "{:?}", verdict.warnings);
+    let request = &verdict.request;
+    assert_eq!(request.client.as_deref(), Some("Boulangerie Martin"));
+    assert_eq!(
+        request.licence.as_deref(),
+        Some("Microsoft 365 Business Standard")
+    );
+    assert_eq!(request.quantity, Some(2));
+    assert_eq!(request.users, ["Jean Dupont", "Marie Curie"]);
+    assert_eq!(request.remote_desktop, Some(false));
+    let reply = verdict.reply.as_ref().unwrap();
+    assert_eq!(
+        reply.subject,
+        "[ACCEPTÉE] [AJOUT] Licence Office 365 - Boulangerie Martin"
+    );
+    assert!(reply.body.contains(&verdict.request_id), "{}", reply.body);
+    assert!(
+        reply.body.contains("ajout de 2 licence(s)"),
+        "{}",
+        reply.body
+    );
+}
+
+#[test]
+fn subject_format() {
+    for subject in [
+        "Licence pour la boulangerie",
+        "[AJOUT / SUPPRESSION] Licence Office 365 - Boulangerie Martin",
+        "[AJOUT] Licence Office 365 - ",
+    ] {
+        let verdict = Draft::new().subject(subject).judge();
+        assert_eq!(problems(&verdict), ["subject_format"], "{subject}");
+    }
+}
+
+#[test]
+fn field_missing_names_the_field() {
+    for label in [
+        "Nom du client",
+        "Type de licence",
+        "Quantité",
+        "Bureau à distance associé",
+    ] {
+        let verdict = Draft::new().remove(label).judge();
+        assert_eq!(problems(&verdict), ["field_missing"], "{label}");
+        let json = serde_json::to_value(&verdict.problems[0]).unwrap();
+        assert_eq!(json["field"], label);
+        let verdict = Draft::new().set(label, "[À COMPLÉTER]").judge();
+        assert_eq!(
+            problems(&verdict),
+            ["field_missing"],
+            "placeholder in {label}"
+        );
+    }
+}
+
+#[test]
+fn field_duplicate_only_when_values_differ() {
+    let verdict = Draft::new().add("Quantité", "+3").judge();
+    assert_eq!(problems(&verdict), ["field_duplicate"]);
+    let verdict = Draft::new().add("quantité", "+2").judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted);
+}
+
+#[test]
+fn client_unknown_suggests_the_closest() {
+    let verdict = Draft::new()
+        .subject("[AJOUT] Licence Office 365 - Boulangerie Martine")
+        .set("Nom du client", "Boulangerie Martine")
+        .judge();
+    assert_eq!(problems(&verdict), ["client_unknown"]);
+    assert!(
+        verdict.problems[0]
+            .message
+            .contains("« Boulangerie Martin »")
+    );
+}
+
+#[test]
+fn client_aliases_and_accents_match() {
+    let verdict = Draft::new()
+        .set("Nom du client", "BOULANGERIE MARTIN SARL")
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    assert_eq!(
+        verdict.request.client.as_deref(),
+        Some("Boulangerie Martin")
+    );
+}
+
+#[test]
+fn client_mismatch() {
+    let verdict = Draft::new()
+        .set("Nom du client", "Garage du Centre")
+        .judge();
+    assert_eq!(problems(&verdict), ["client_mismatch"]);
+}
+
+#[test]
+fn licence_unknown_suggests_official_names_and_never_corrects() {
+    for (written, expected) in [
+        ("Business Premium", "Microsoft 365 Business Premium"),
+        ("Exchange Online Plan 1", "Exchange Online (Plan 1)"),
+        (
+            "Microsoft 365 Business Standart",
+            "Microsoft 365 Business Standard",
+        ),
+    ] {
+        let verdict = Draft::new().set("Type de licence", written).judge();
+        assert_eq!(problems(&verdict), ["licence_unknown"], "{written}");
+        assert_eq!(verdict.request.licence.as_deref(), Some(written));
+        assert!(
+            reply_body(&verdict).contains(&format!("« {expected} »")),
+            "{written}: {}",
+            reply_body(&verdict)
+        );
+    }
+}
+
+#[test]
+fn licence_internal_name_names_the_official_licence() {
+    for (written, official) in [
+        ("Boîte mail simple", "Exchange Online (Plan 1)"),
+        (
+            "boite mail + suite office",
+            "Microsoft 365 Business Standard",
+        ),
+        ("Archivage inclus", "Exchange Online (Plan 2)"),
+    ] {
+        let verdict = Draft::new().set("Type de licence", written).judge();
+        assert_eq!(problems(&verdict), ["licence_internal_name"], "{written}");
+        assert!(
+            verdict.problems[0].message.contains(official),
+            "{}",
+            verdict.problems[0].message
+        );
+    }
+}
+
+#[test]
+fn licence_normalised_is_a_warning() {
+    let verdict = Draft::new()
+        .set("Type de licence", "microsoft 365  business standard")
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted);
+    assert_eq!(warnings(&verdict), ["licence_normalised"]);
+    assert_eq!(
+        verdict.request.licence.as_deref(),
+        Some("Microsoft 365 Business Standard")
+    );
+}
+
+#[test]
+fn annual_licence_is_a_warning() {
+    let verdict = Draft::new()
+        .set("Type de licence", "Microsoft 365 Business Premium")
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted);
+    assert_eq!(warnings(&verdict), ["annual_licence"]);
+}
+
+#[test]
+fn quantity_invalid_and_sign() {
+    for written in ["deux", "0", "+X", "1,5"] {
+        let verdict = Draft::new()
+            .set("Quantité", written)
+            .set("Nom Prénom de l'utilisateur", "")
+            .set(
+                "Adresse à créer (si non nominatif)",
+                "contact@boulangerie-martin.fr",
+            );
+        assert_eq!(
+            problems(&verdict.judge()),
+            ["quantity_invalid"],
+            "{written}"
+        );
+    }
+    let verdict = Draft::new().set("Quantité", "-2").judge();
+    assert_eq!(problems(&verdict), ["quantity_sign"]);
+    let verdict = Draft::new()
+        .subject("[SUPPRESSION] Licence Office 365 - Boulangerie Martin")
+        .judge();
+    assert_eq!(problems(&verdict), ["quantity_sign"]);
+}
+
+#[test]
+fn quantity_unsigned_follows_the_action() {
+    let verdict = Draft::new()
+        .subject("[SUPPRESSION] Licence Office 365 - Boulangerie Martin")
+        .set("Quantité", "2")
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    assert_eq!(warnings(&verdict), ["quantity_unsigned"]);
+    assert_eq!(verdict.request.quantity, Some(-2));
+}
+
+#[test]
+fn user_missing_and_users_count() {
+    let verdict = Draft::new().set("Nom Prénom de l'utilisateur", "").judge();
+    assert_eq!(problems(&verdict), ["user_missing"]);
+    let verdict = Draft::new()
+        .set("Nom Prénom de l'utilisateur", "Jean Dupont")
+        .judge();
+    assert_eq!(problems(&verdict), ["users_count"]);
+    let verdict = Draft::new()
+        .set("Quantité", "+1")
+        .set("Nom Prénom de l'utilisateur", "")
+        .set(
+            "Adresse à créer (si non nominatif)",
+            "contact@boulangerie-martin.fr",
+        )
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+}
+
+#[test]
+fn address_invalid_and_domain() {
+    let generic = |address: &str| {
+        Draft::new()
+            .set("Quantité", "+1")
+            .set("Nom Prénom de l'utilisateur", "")
+            .set("Adresse à créer (si non nominatif)", address)
+            .judge()
+    };
+    assert_eq!(
+        problems(&generic("contact boulangerie")),
+        ["address_invalid"]
+    );
+    assert_eq!(
+        problems(&generic("contact@garageducentre.fr")),
+        ["address_domain"]
+    );
+    assert_eq!(
+        generic("Contact@Boulangerie-Martin.FR").outcome,
+        Outcome::Accepted
+    );
+}
+
+#[test]
+fn remote_desktop_invalid() {
+    for written in ["OUI/NON", "peut-être", "1"] {
+        let verdict = Draft::new()
+            .set("Bureau à distance associé", written)
+            .judge();
+        assert_eq!(problems(&verdict), ["remote_desktop_invalid"], "{written}");
+    }
+    assert_eq!(
+        Draft::new()
+            .set("Bureau à distance associé", "oui")
+            .judge()
+            .request
+            .remote_desktop,
+        Some(true)
+    );
+}
+
+#[test]
+fn windows_first_of_month_and_after_cutoff_give_a_resend_date() {
+    let raw = Draft::new().raw();
+    let verdict = judge_at(&raw, "2026-12-01T10:00:00+01:00");
+    assert_eq!(problems(&verdict), ["window_first_of_month"]);
+    assert!(
+        reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9h00"),
+        "{}",
+        reply_body(&verdict)
+    );
+    let verdict = judge_at(&raw, "2026-11-30T17:30:00+01:00");
+    assert_eq!(problems(&verdict), ["window_after_cutoff"]);
+    assert!(reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9h00"));
+    assert_eq!(
+        judge_at(&raw, "2026-11-30T17:29:59+01:00").outcome,
+        Outcome::Accepted
+    );
+}
+
+#[test]
+fn outside_office_hours_is_a_warning_with_the_next_opening() {
+    let verdict = judge_at(&Draft::new().raw(), "2026-11-21T11:00:00+01:00");
+    assert_eq!(verdict.outcome, Outcome::Accepted);
+    assert_eq!(warnings(&verdict), ["outside_office_hours"]);
+    assert!(
+        verdict.warnings[0]
+            .message
+            .contains("lundi 23 novembre 2026 à 9h00")
+    );
+}
+
+#[test]
+fn reception_time_comes_from_headers_without_at() {
+    let raw = Draft::new()
+        .header("Received: from a by b; Tue, 1 Dec 2026 08:00:00 +0100")
+        .raw();
+    let verdict = check(&raw, rules(), None, &Limits::default());
+    assert_eq!(problems(&verdict), ["window_first_of_month"]);
+    let verdict = check(&Draft::new().raw(), rules(), None, &Limits::default());
+    assert_eq!(verdict.outcome, Outcome::Accepted);
+    assert_eq!(warnings(&verdict), ["reception_time_unknown"]);
+}
+
+#[test]
+fn unreadable_mail_without_text() {
+    let raw = "From: a@infogerance.example\r\nSubject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\
+               Content-Type: application/pdf; name=commande.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n";
+    let verdict = judge_at(raw.as_bytes(), MONDAY_10H);
+    assert_eq!(problems(&verdict), ["unreadable"]);
+    assert_eq!(
+        problems(&judge_at(b"", MONDAY_10H)),
+        ["subject_format", "unreadable"]
+    );
+}
+
+#[test]
+fn too_large_mail_is_judged_on_its_headers() {
+    let raw = Draft::new().raw();
+    let limits = Limits {
+        max_message_size: raw.len() - 1,
+    };
+    let verdict = check(&raw, rules(), Some(MONDAY_10H.parse().unwrap()), &limits);
+    assert_eq!(problems(&verdict), ["too_large"]);
+    assert!(
+        verdict
+            .reply
+            .unwrap()
+            .subject
+            .starts_with("[REFUSÉE] [AJOUT]")
+    );
+}
+
+#[test]
+fn automatic_mails_are_ignored_without_reply() {
+    for header in [
+        "Auto-Submitted: auto-replied",
+        "Precedence: junk",
+        "List-Unsubscribe: <mailto:x@example.fr>",
+        "X-Auto-Response-Suppress: All",
+        "Return-Path: <>",
+    ] {
+        let verdict = Draft::new().header(header).judge();
+        assert_eq!(verdict.outcome, Outcome::Ignored, "{header}");
+        assert_eq!(problems(&verdict), ["auto_submitted"]);
+        assert!(verdict.reply.is_none());
+    }
+}
+
+#[test]
+fn a_refusal_gives_the_template_back_filled() {
+    let verdict = Draft::new()
+        .set("Type de licence", "Business Premium")
+        .judge();
+    let body = reply_body(&verdict);
+    assert!(
+        body.contains("Objet : [AJOUT] Licence Office 365 - Boulangerie Martin"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Type de licence : Business Premium\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Nom Prénom de l'utilisateur : Jean Dupont, Marie Curie\n"),
+        "{body}"
+    );
+    assert_eq!(
+        verdict.reply.as_ref().unwrap().subject,
+        "[REFUSÉE] [AJOUT] Licence Office 365 - Boulangerie Martin"
+    );
+}
+
+#[test]
+fn the_same_mail_gets_the_same_request_id() {
+    let first = Draft::new().judge();
+    assert_eq!(first.request_id, Draft::new().judge().request_id);
+    assert!(first.request_id.starts_with("LG-") && first.request_id.len() == 13);
+}
