@@ -13,6 +13,25 @@
 //! - [`text`]: case, accent and spacing folding shared by all of the above.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) is glue: arguments, files, output.
+//!
+//! # Example
+//! ```
+//! use licgate::{Limits, Outcome, Rules, check};
+//!
+//! let rules = Rules::load("rules".as_ref()).expect("valid rules");
+//! let mail = "From: julie@infogerance.example\r\n\
+//!     Subject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\r\n\
+//!     Nom du client : Boulangerie Martin\r\n\
+//!     Type de licence : Business Premium\r\n\
+//!     Quantité : +1\r\n\
+//!     Nom Prénom de l'utilisateur : Jean Dupont\r\n\
+//!     Bureau à distance associé : NON\r\n";
+//! let received = "2026-11-23T10:00:00+01:00".parse().ok();
+//! let verdict = check(mail.as_bytes(), &rules, received, &Limits::default());
+//! assert_eq!(verdict.outcome, Outcome::Rejected);
+//! assert_eq!(verdict.problems[0].code.as_str(), "licence_unknown");
+//! assert!(verdict.reply.unwrap().body.contains("« Microsoft 365 Business Premium »"));
+//! ```
 
 pub mod check;
 pub mod html;
