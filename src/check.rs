@@ -39,7 +39,30 @@ pub fn check(
     received_at: Option<Timestamp>,
     limits: &Limits,
 ) -> Verdict {
-    let too_large = raw.len() > limits.max_message_size;
+    judge(raw, raw.len(), rules, received_at, limits)
+}
+
+/// Judges a mail known only by its header and its size, as a mailbox server
+/// announces them: a mail over the size limit need not be downloaded whole.
+/// A mail within the limit gets `unreadable`: fetch it whole and call [`check`].
+pub fn check_header(
+    header: &[u8],
+    size: usize,
+    rules: &Rules,
+    received_at: Option<Timestamp>,
+    limits: &Limits,
+) -> Verdict {
+    judge(header, size.max(header.len()), rules, received_at, limits)
+}
+
+fn judge(
+    raw: &[u8],
+    size: usize,
+    rules: &Rules,
+    received_at: Option<Timestamp>,
+    limits: &Limits,
+) -> Verdict {
+    let too_large = size > limits.max_message_size;
     let mail = if too_large {
         mail::read_headers(raw)
     } else {
@@ -52,7 +75,7 @@ pub fn check(
     if too_large {
         judgement
             .problems
-            .push(Problem::too_large(raw.len(), limits.max_message_size));
+            .push(Problem::too_large(size, limits.max_message_size));
     }
     judgement.subject(mail.subject.as_deref().unwrap_or_default());
     match &mail.body {
@@ -365,10 +388,19 @@ fn distinct_values(values: &[String]) -> Vec<&str> {
 /// `LG-` and the first 10 hex digits of the SHA-256 of the Message-ID (or of
 /// the whole mail when it has none): the same mail always gets the same id.
 fn request_id(mail: &Mail, raw: &[u8]) -> String {
-    let digest = match &mail.message_id {
-        Some(id) => Sha256::digest(id.as_bytes()),
-        None => Sha256::digest(raw),
-    };
-    let hex: String = digest.iter().take(5).map(|b| format!("{b:02X}")).collect();
+    match &mail.message_id {
+        Some(id) => id_of(id.as_bytes()),
+        None => id_of(raw),
+    }
+}
+
+/// The request id derived from some bytes (a Message-ID, or a whole mail
+/// that could not be judged).
+pub fn id_of(bytes: &[u8]) -> String {
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .take(5)
+        .map(|b| format!("{b:02X}"))
+        .collect();
     format!("LG-{hex}")
 }

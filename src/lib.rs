@@ -34,12 +34,18 @@
 //! ```
 
 pub mod check;
+pub mod config;
+pub mod daemon;
 pub mod html;
+pub mod imap;
 pub mod mail;
 pub mod reply;
 pub mod request;
 pub mod rules;
+pub mod smtp;
+pub mod store;
 pub mod text;
+pub mod tls;
 pub mod verdict;
 
 pub use check::{Limits, check};

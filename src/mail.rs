@@ -5,7 +5,7 @@
 //! HTML converted to text otherwise, without quoted history or signature.
 
 use jiff::Timestamp;
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use crate::{html, text};
 
@@ -18,6 +18,10 @@ pub struct Mail {
     pub from: Option<String>,
     /// `Message-ID` without angle brackets.
     pub message_id: Option<String>,
+    /// `References` of the mail, without angle brackets.
+    pub references: Vec<String>,
+    /// Addresses of `To:` and `Cc:`, lower case.
+    pub recipients: Vec<String>,
     /// Reception time read from the headers: the newest `Received:` date, else `Date:`.
     pub header_time: Option<Timestamp>,
     /// Why the mail was sent by a machine (auto-reply, bounce, list), if it was.
@@ -59,6 +63,19 @@ fn read_envelope(message: &Message) -> Mail {
             .and_then(|addr| addr.address())
             .map(str::to_owned),
         message_id: message.message_id().map(str::to_owned),
+        references: match message.references() {
+            HeaderValue::Text(id) => vec![id.to_string()],
+            HeaderValue::TextList(ids) => ids.iter().map(|id| id.to_string()).collect(),
+            _ => Vec::new(),
+        },
+        recipients: message
+            .to()
+            .into_iter()
+            .chain(message.cc())
+            .flat_map(|list| list.iter())
+            .filter_map(|addr| addr.address())
+            .map(str::to_lowercase)
+            .collect(),
         header_time: received
             .or(dated)
             .and_then(|secs| Timestamp::from_second(secs).ok()),

@@ -2,6 +2,7 @@
 
 mod check;
 mod rules;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,21 @@ enum Command {
     /// Validate or refresh the rules files.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Watch the shared mailbox: judge, answer, file and record every mail.
+    ///
+    /// Stops cleanly on SIGTERM or SIGINT (the mail in hand is finished);
+    /// rules are reloaded when their files change or on SIGHUP. Logs go to
+    /// standard error (LICGATE_LOG sets the level, e.g. `debug`).
+    Run(run::ConfigArg),
+    /// Check the daemon's configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the file and print the effective configuration, secrets masked.
+    Check(run::ConfigArg),
 }
 
 /// Output format of `check`.
@@ -53,5 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Check(check) => check::run(check),
         Command::Rules(command) => rules::run(command),
+        Command::Run(config) => run::run(config),
+        Command::Config(ConfigCommand::Check(config)) => run::check(config),
     }
 }

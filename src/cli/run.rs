@@ -1,0 +1,50 @@
+//! `licgate run` (the daemon) and `licgate config check`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use licgate::config::{Config, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+/// The `--config` option.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// The configuration file (see config/licgate.example.toml).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+}
+
+/// `licgate run`: watches the mailbox until SIGTERM or SIGINT.
+pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    let filter = EnvFilter::try_from_env("LICGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match config.log {
+        LogFormat::Text => subscriber.init(),
+        LogFormat::Json => subscriber.json().init(),
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        licgate::daemon::run(config, shutdown).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `licgate config check`: validates the file and prints the effective
+/// configuration, secrets masked.
+pub fn check(args: ConfigArg) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    println!("{}: valid\n{config:#?}", args.config.display());
+    Ok(ExitCode::SUCCESS)
+}

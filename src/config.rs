@@ -1,0 +1,433 @@
+//! The daemon's configuration: a TOML file read into [`RawConfig`] (serde, every
+//! key checked), then turned into [`Config`] by [`Config::from_raw`], which
+//! resolves secrets from the environment or files and cross-checks values.
+//! Errors name the file, the line when known, and the key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::check::Limits;
+
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS (IMAP 143, submission 587).
+    Starttls,
+    /// No TLS at all: allowed only for a loopback host.
+    None,
+}
+
+/// A secret value; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawConfig {
+    pub imap: RawImap,
+    pub smtp: RawSmtp,
+    #[serde(default)]
+    pub senders: RawSenders,
+    #[serde(default)]
+    pub purchasing: RawPurchasing,
+    pub store: RawStore,
+    pub rules: RawRules,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawImap {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    #[serde(default)]
+    pub folders: RawFolders,
+    #[serde(default = "default_true")]
+    pub idle: bool,
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: u64,
+    #[serde(default = "default_timeout")]
+    pub timeout: u64,
+    pub ca_file: Option<PathBuf>,
+    pub auth: RawAuth,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawFolders {
+    pub accepted: String,
+    pub rejected: String,
+    pub ignored: String,
+    pub quarantine: String,
+}
+
+impl Default for RawFolders {
+    fn default() -> RawFolders {
+        RawFolders {
+            accepted: "licgate/acceptees".into(),
+            rejected: "licgate/refusees".into(),
+            ignored: "licgate/ignorees".into(),
+            quarantine: "licgate/quarantaine".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub from: String,
+    #[serde(default = "default_timeout")]
+    pub timeout: u64,
+    pub ca_file: Option<PathBuf>,
+    pub auth: Option<RawAuth>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, tag = "method")]
+pub enum RawAuth {
+    /// A password from an environment variable or a file.
+    #[serde(rename = "password", rename_all = "kebab-case")]
+    Password {
+        password_env: Option<String>,
+        password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawSenders {
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawPurchasing {
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawStore {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawRules {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(default = "default_max_size")]
+    pub max_message_size: usize,
+    #[serde(default = "default_replies_per_hour")]
+    pub replies_per_sender_per_hour: u32,
+}
+
+impl Default for RawLimits {
+    fn default() -> RawLimits {
+        RawLimits {
+            max_message_size: default_max_size(),
+            replies_per_sender_per_hour: default_replies_per_hour(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawLog {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_poll_interval() -> u64 {
+    60
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_max_size() -> usize {
+    Limits::default().max_message_size
+}
+fn default_replies_per_hour() -> u32 {
+    20
+}
+
+/// Credentials, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// LOGIN / AUTH PLAIN with a password.
+    Password(Secret),
+}
+
+/// One server to connect to.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Host name (also checked against the certificate).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Transport security.
+    pub tls: TlsMode,
+    /// Extra trusted CA (PEM), on top of the web PKI roots.
+    pub ca_file: Option<PathBuf>,
+    /// Time allowed for each network call.
+    pub timeout: Duration,
+    /// Login name.
+    pub username: Option<String>,
+    /// How to log in; `None` sends without authentication (SMTP relay on the LAN).
+    pub auth: Option<Auth>,
+}
+
+/// The daemon's configuration, checked and with secrets resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The shared mailbox.
+    pub imap: Server,
+    /// Folder watched for requests.
+    pub mailbox: String,
+    /// Folders decided mails are moved to.
+    pub folders: RawFolders,
+    /// Use IDLE when the server offers it.
+    pub idle: bool,
+    /// Time between two polls (and the longest IDLE wait).
+    pub poll_interval: Duration,
+    /// Where replies are sent through.
+    pub smtp: Server,
+    /// The gateway's own address: the From of replies, never answered.
+    pub from: String,
+    /// Sender patterns whose mails are judged; others go to quarantine.
+    pub allow: Vec<String>,
+    /// Purchasing addresses: they get a copy of refusals of mails they received.
+    pub purchasing: Vec<String>,
+    /// sled database folder.
+    pub store: PathBuf,
+    /// Rules folder.
+    pub rules: PathBuf,
+    /// Size limit of the judgement.
+    pub limits: Limits,
+    /// Replies to one sender in one hour, at most.
+    pub replies_per_sender_per_hour: u32,
+    /// Log format.
+    pub log: LogFormat,
+}
+
+impl Config {
+    /// Reads, parses and checks a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let raw =
+            RawConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::from_raw(raw, base).with_context(|| format!("{}", path.display()))
+    }
+
+    /// Turns a parsed configuration into a checked one; relative paths are
+    /// taken from `base` (the config file's folder).
+    pub fn from_raw(raw: RawConfig, base: &Path) -> anyhow::Result<Config> {
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_owned()
+            } else {
+                base.join(p)
+            }
+        };
+        for (key, host, tls) in [
+            ("imap", &raw.imap.host, raw.imap.tls),
+            ("smtp", &raw.smtp.host, raw.smtp.tls),
+        ] {
+            if tls == TlsMode::None && !is_loopback(host) {
+                bail!("{key}.tls: \"none\" is allowed only for a loopback host, not {host}");
+            }
+        }
+        let imap_auth = resolve_auth("imap.auth", &raw.imap.auth, base)?;
+        let smtp_auth = raw
+            .smtp
+            .auth
+            .as_ref()
+            .map(|a| resolve_auth("smtp.auth", a, base))
+            .transpose()?;
+        if smtp_auth.is_some() && raw.smtp.username.is_none() {
+            bail!("smtp.username: required with smtp.auth");
+        }
+        if !crate::request::is_email_address(&raw.smtp.from) {
+            bail!("smtp.from: « {} » is not an e-mail address", raw.smtp.from);
+        }
+        for pattern in &raw.senders.allow {
+            let address = pattern
+                .strip_prefix('*')
+                .map_or(pattern.clone(), |d| format!("x{d}"));
+            if !crate::request::is_email_address(&address) {
+                bail!("senders.allow: « {pattern} » is neither an address nor *@domain");
+            }
+        }
+        for address in &raw.purchasing.addresses {
+            if !crate::request::is_email_address(address) {
+                bail!("purchasing.addresses: « {address} » is not an e-mail address");
+            }
+        }
+        if raw.imap.poll_interval == 0 || raw.imap.timeout == 0 || raw.smtp.timeout == 0 {
+            bail!("imap.poll-interval, imap.timeout and smtp.timeout must be at least 1 second");
+        }
+        Ok(Config {
+            imap: Server {
+                host: raw.imap.host,
+                port: raw.imap.port,
+                tls: raw.imap.tls,
+                ca_file: raw.imap.ca_file.as_deref().map(resolve),
+                timeout: Duration::from_secs(raw.imap.timeout),
+                username: Some(raw.imap.username),
+                auth: Some(imap_auth),
+            },
+            mailbox: raw.imap.mailbox,
+            folders: raw.imap.folders,
+            idle: raw.imap.idle,
+            poll_interval: Duration::from_secs(raw.imap.poll_interval),
+            smtp: Server {
+                host: raw.smtp.host,
+                port: raw.smtp.port,
+                tls: raw.smtp.tls,
+                ca_file: raw.smtp.ca_file.as_deref().map(resolve),
+                timeout: Duration::from_secs(raw.smtp.timeout),
+                username: raw.smtp.username,
+                auth: smtp_auth,
+            },
+            from: raw.smtp.from.to_lowercase(),
+            allow: raw.senders.allow.iter().map(|p| p.to_lowercase()).collect(),
+            purchasing: raw
+                .purchasing
+                .addresses
+                .iter()
+                .map(|a| a.to_lowercase())
+                .collect(),
+            store: resolve(&raw.store.path),
+            rules: resolve(&raw.rules.dir),
+            limits: Limits {
+                max_message_size: raw.limits.max_message_size,
+            },
+            replies_per_sender_per_hour: raw.limits.replies_per_sender_per_hour,
+            log: raw.log.format,
+        })
+    }
+
+    /// True when `sender` matches an `allow` pattern (an address, or `*@domain`).
+    pub fn is_allowed(&self, sender: &str) -> bool {
+        let sender = sender.to_lowercase();
+        self.allow
+            .iter()
+            .any(|pattern| match pattern.strip_prefix('*') {
+                Some(domain) => sender.ends_with(domain),
+                None => *pattern == sender,
+            })
+    }
+}
+
+impl RawConfig {
+    /// Parses the text of a configuration file; the error starts with the line.
+    pub fn from_toml(text: &str) -> Result<RawConfig, String> {
+        toml::from_str(text).map_err(|err| {
+            let line = err
+                .span()
+                .map(|s| text[..s.start].matches('\n').count() + 1);
+            let place = line.map(|l| format!("{l}: ")).unwrap_or_else(|| " ".into());
+            format!("{place}{}", err.message())
+        })
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn read_secret(
+    key: &str,
+    env: Option<&String>,
+    file: Option<&PathBuf>,
+    base: &Path,
+) -> anyhow::Result<Secret> {
+    match (env, file) {
+        (Some(var), None) => {
+            let value = std::env::var(var)
+                .with_context(|| format!("{key}: environment variable {var} is not set"))?;
+            Ok(Secret(value.trim_end_matches(['\r', '\n']).to_owned()))
+        }
+        (None, Some(path)) => {
+            let path = if path.is_absolute() {
+                path.clone()
+            } else {
+                base.join(path)
+            };
+            let value = std::fs::read_to_string(&path)
+                .with_context(|| format!("{key}: cannot read secret file {}", path.display()))?;
+            Ok(Secret(value.trim_end_matches(['\r', '\n']).to_owned()))
+        }
+        _ => bail!("{key}: give exactly one of the -env and -file keys"),
+    }
+}
+
+fn resolve_auth(key: &str, raw: &RawAuth, base: &Path) -> anyhow::Result<Auth> {
+    Ok(match raw {
+        RawAuth::Password {
+            password_env,
+            password_file,
+        } => Auth::Password(read_secret(
+            &format!("{key}.password"),
+            password_env.as_ref(),
+            password_file.as_ref(),
+            base,
+        )?),
+    })
+}

@@ -1,0 +1,393 @@
+//! The daemon, the imperative shell around [`crate::check`]: watches the
+//! mailbox, judges each new mail, stores the decision, moves the mail to its
+//! folder, and sends replies from the outbox.
+//!
+//! The order of the steps is the safety net: fetch -> judge -> store the
+//! decision, the raw mail and the reply in one flushed transaction -> move the
+//! mail. A crash before the store leaves the mail in the mailbox, untouched; a
+//! crash after it leaves a decided mail that the next round only moves. Replies
+//! leave the outbox only once the SMTP server accepted them.
+//!
+//! Shutdown stops the waiting (IDLE, sleeps, backoffs), never a mail in hand.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use jiff::Timestamp;
+use tokio::sync::{Notify, watch};
+use tracing::{error, info, warn};
+
+use crate::check::{self, check, check_header};
+use crate::config::Config;
+use crate::imap::{Envelope, Mailbox};
+use crate::mail;
+use crate::reply::{self, Addressing};
+use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, LICENCES_FILE, Rules};
+use crate::smtp::Sender;
+use crate::store::{Decision, Disposition, OutboxItem, Store};
+use crate::verdict::{Outcome, Verdict};
+
+/// Longest wait between two attempts to reach a server.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Runs until `shutdown` completes, then finishes the mail in hand, flushes and returns.
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let store = Store::open(&config.store)?;
+    let rules = Rules::load(&config.rules)?;
+    let shared = Shared {
+        config: Arc::new(config),
+        store,
+        rules: Arc::new(RwLock::new(rules)),
+        outbox_ready: Arc::new(Notify::new()),
+    };
+    let (stop_tx, stop) = watch::channel(false);
+    let outbox = tokio::spawn(outbox_loop(shared.clone(), stop.clone()));
+    let reload = tokio::spawn(reload_loop(shared.clone(), stop.clone()));
+    let mailbox = tokio::spawn(mailbox_loop(shared.clone(), stop.clone()));
+    shutdown.await;
+    info!("shutting down: finishing the mail in hand");
+    let _ = stop_tx.send(true);
+    let (mailbox, outbox, reload) = tokio::join!(mailbox, outbox, reload);
+    mailbox??;
+    outbox??;
+    reload?;
+    shared.store.flush().await?;
+    info!("stopped");
+    Ok(())
+}
+
+/// What the daemon's tasks share.
+#[derive(Clone)]
+struct Shared {
+    config: Arc<Config>,
+    store: Store,
+    /// The rules in force; replaced whole when the files change.
+    rules: Arc<RwLock<Rules>>,
+    /// Wakes the outbox when a reply is queued.
+    outbox_ready: Arc<Notify>,
+}
+
+/// Completes when the stop flag is set.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Sleeps `duration`; returns false when the stop flag interrupted it.
+async fn pause(duration: Duration, stop: &watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => true,
+        _ = stopped(stop.clone()) => false,
+    }
+}
+
+async fn mailbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let mut backoff = Duration::from_secs(1);
+    while !*stop.borrow() {
+        match watch_mailbox(&shared, &stop, &mut backoff).await {
+            Ok(()) => break,
+            Err(err) => {
+                error!(cause = %format!("{err:#}"), retry_in = ?backoff, "mailbox connection failed");
+                if !pause(backoff, &stop).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One connection: process what is there, wait for news, again, until stopped.
+async fn watch_mailbox(
+    shared: &Shared,
+    stop: &watch::Receiver<bool>,
+    backoff: &mut Duration,
+) -> anyhow::Result<()> {
+    let config = &shared.config;
+    let mut mailbox = Mailbox::connect(&config.imap).await?;
+    let folders = &config.folders;
+    mailbox
+        .ensure_folders(&[
+            &folders.accepted,
+            &folders.rejected,
+            &folders.ignored,
+            &folders.quarantine,
+        ])
+        .await?;
+    info!(host = %config.imap.host, idle = mailbox.idle && config.idle, "connected to the mailbox");
+    *backoff = Duration::from_secs(1);
+    loop {
+        let uid_validity = mailbox.select(&config.mailbox).await?;
+        for envelope in mailbox.envelopes().await? {
+            if *stop.borrow() {
+                break;
+            }
+            process(shared, &mut mailbox, uid_validity, envelope).await?;
+        }
+        shared.store.set_last_poll(Timestamp::now())?;
+        if *stop.borrow() {
+            mailbox.logout().await;
+            return Ok(());
+        }
+        if !config.idle {
+            mailbox.idle = false;
+        }
+        mailbox = mailbox
+            .wait(config.poll_interval, stopped(stop.clone()))
+            .await?;
+    }
+}
+
+/// Decides one message (or finishes an interrupted decision) and moves it.
+async fn process(
+    shared: &Shared,
+    mailbox: &mut Mailbox,
+    uid_validity: u32,
+    envelope: Envelope,
+) -> anyhow::Result<()> {
+    let key = format!("{uid_validity}:{}", envelope.uid);
+    let store = &shared.store;
+    if let Some(request_id) = store.decided_mail(&key)? {
+        let decision = store
+            .decision(&request_id)?
+            .context("decided mail without decision")?;
+        mailbox.move_to(envelope.uid, &decision.folder).await?;
+        info!(%request_id, folder = %decision.folder, "moved a mail decided before a restart");
+        return Ok(());
+    }
+    let too_large = envelope.size as usize > shared.config.limits.max_message_size;
+    let Some(raw) = mailbox.fetch(envelope.uid, too_large).await? else {
+        warn!(
+            uid = envelope.uid,
+            "message vanished before it could be fetched"
+        );
+        return Ok(());
+    };
+    let decision_time = Timestamp::now();
+    let (decision, reply) = decide(shared, &key, &raw, envelope, decision_time)?;
+    if let Some(previous) = store.decision(&decision.request_id)? {
+        // Same Message-ID already decided: never decide nor answer twice.
+        store.link_mail(&key, &previous.request_id).await?;
+        mailbox.move_to(envelope.uid, &previous.folder).await?;
+        info!(request_id = %previous.request_id, "duplicate of a mail already decided");
+        return Ok(());
+    }
+    store.record(&decision, &raw, reply.as_ref()).await?;
+    if reply.is_some() {
+        shared.outbox_ready.notify_one();
+    }
+    mailbox.move_to(envelope.uid, &decision.folder).await?;
+    info!(
+        request_id = %decision.request_id,
+        disposition = ?decision.disposition,
+        folder = %decision.folder,
+        reply = decision.reply_queued,
+        note = decision.note.as_deref().unwrap_or(""),
+        "decided"
+    );
+    Ok(())
+}
+
+/// Judges a fetched mail and prepares its decision and reply: pure but for
+/// the rate-limit count read from the store.
+fn decide(
+    shared: &Shared,
+    key: &str,
+    raw: &[u8],
+    envelope: Envelope,
+    now: Timestamp,
+) -> anyhow::Result<(Decision, Option<OutboxItem>)> {
+    let config = &shared.config;
+    let judged = {
+        let rules = shared
+            .rules
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            if envelope.size as usize > config.limits.max_message_size {
+                check_header(
+                    raw,
+                    envelope.size as usize,
+                    &rules,
+                    envelope.internal_date,
+                    &config.limits,
+                )
+            } else {
+                check(raw, &rules, envelope.internal_date, &config.limits)
+            }
+        }))
+    };
+    let mut decision = Decision {
+        request_id: check::id_of(raw),
+        mailbox_key: key.to_owned(),
+        decided_at: now,
+        received_at: envelope.internal_date,
+        sender: None,
+        disposition: Disposition::Quarantined,
+        folder: config.folders.quarantine.clone(),
+        note: None,
+        verdict: None,
+        reply_queued: false,
+    };
+    let verdict = match judged {
+        Ok(verdict) => verdict,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            error!(request_id = %decision.request_id, %message, "the judgement failed: mail quarantined");
+            decision.note = Some(format!("judgement failed: {message}"));
+            return Ok((decision, None));
+        }
+    };
+    decision.request_id = verdict.request_id.clone();
+    decision.sender = verdict.from.as_deref().map(str::to_lowercase);
+    decision.verdict = Some(serde_json::to_value(&verdict)?);
+    let Some(sender) = decision.sender.clone().filter(|s| config.is_allowed(s)) else {
+        decision.note = Some("sender not in senders.allow: quarantined, not answered".into());
+        return Ok((decision, None));
+    };
+    (decision.disposition, decision.folder) = match verdict.outcome {
+        Outcome::Accepted => (Disposition::Accepted, config.folders.accepted.clone()),
+        Outcome::Rejected => (Disposition::Rejected, config.folders.rejected.clone()),
+        Outcome::Ignored => (Disposition::Ignored, config.folders.ignored.clone()),
+    };
+    let Some(answer) = &verdict.reply else {
+        return Ok((decision, None));
+    };
+    if sender == config.from {
+        decision.note = Some("sent by the gateway's own address: not answered".into());
+        return Ok((decision, None));
+    }
+    if shared.store.replies_in_hour(&sender, now)? >= config.replies_per_sender_per_hour {
+        decision.note = Some(format!(
+            "more than {} replies to this sender this hour: not answered",
+            config.replies_per_sender_per_hour
+        ));
+        return Ok((decision, None));
+    }
+    let item = outbox_item(config, &verdict, answer, raw, &sender, now)?;
+    decision.reply_queued = true;
+    Ok((decision, Some(item)))
+}
+
+fn outbox_item(
+    config: &Config,
+    verdict: &Verdict,
+    answer: &reply::Reply,
+    raw: &[u8],
+    sender: &str,
+    now: Timestamp,
+) -> anyhow::Result<OutboxItem> {
+    let threading = mail::read_headers(raw).unwrap_or_default();
+    let cc: Vec<String> = if verdict.outcome == Outcome::Rejected {
+        config
+            .purchasing
+            .iter()
+            .filter(|p| threading.recipients.contains(p))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let addressing = Addressing {
+        from: &config.from,
+        to: sender,
+        cc: &cc,
+        request_id: &verdict.request_id,
+        in_reply_to: verdict.message_id.as_deref(),
+        references: &threading.references,
+        date: now,
+    };
+    let message = reply::to_mime(answer, &addressing)?;
+    let mut to = vec![sender.to_owned()];
+    to.extend(cc);
+    Ok(OutboxItem {
+        request_id: verdict.request_id.clone(),
+        from: config.from.clone(),
+        to,
+        message,
+        queued_at: now,
+    })
+}
+
+async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let sender = Sender::new(&shared.config.smtp)?;
+    let mut backoff = Duration::from_secs(1);
+    while !*stop.borrow() {
+        let Some((id, item)) = shared.store.outbox_first()? else {
+            tokio::select! {
+                _ = shared.outbox_ready.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = stopped(stop.clone()) => {}
+            }
+            continue;
+        };
+        match sender.send(&item).await {
+            Ok(()) => {
+                shared.store.outbox_remove(id).await?;
+                backoff = Duration::from_secs(1);
+                info!(request_id = %item.request_id, to = ?item.to, "reply sent");
+            }
+            Err(err) => {
+                warn!(request_id = %item.request_id, cause = %format!("{err:#}"), retry_in = ?backoff, "reply not sent yet");
+                if !pause(backoff, &stop).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reloads the rules when a file changes or on SIGHUP; a broken file keeps
+/// the rules in force and logs the error.
+async fn reload_loop(shared: Shared, stop: watch::Receiver<bool>) {
+    let dir = shared.config.rules.clone();
+    let mut seen = modification_times(&dir);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        let signalled = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => false,
+            _ = async { match hangup.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => true,
+            _ = stopped(stop.clone()) => return,
+        };
+        let now = modification_times(&dir);
+        if !signalled && now == seen {
+            continue;
+        }
+        seen = now;
+        match Rules::load(&dir) {
+            Ok(rules) => {
+                *shared
+                    .rules
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = rules;
+                info!(dir = %dir.display(), "rules reloaded");
+            }
+            Err(err) => {
+                error!(cause = %err, "rules not reloaded: the previous rules stay in force")
+            }
+        }
+    }
+}
+
+fn modification_times(dir: &Path) -> Vec<Option<SystemTime>> {
+    [LICENCES_FILE, CLIENTS_FILE, CALENDAR_FILE]
+        .iter()
+        .map(|name| {
+            std::fs::metadata(PathBuf::from(dir).join(name))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+        .collect()
+}

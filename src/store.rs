@@ -1,0 +1,292 @@
+//! Durable state in sled: each decision (with the raw mail), which mailbox
+//! message it was made for, the outbox of replies, and reply counts per
+//! sender and hour.
+//!
+//! A decision, its mailbox key and its queued reply are written in one
+//! transaction and flushed before the daemon touches the mailbox, so a crash
+//! leaves each mail either undecided or fully decided.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+/// Where a decided mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Disposition {
+    Accepted,
+    Rejected,
+    Ignored,
+    /// Not judged (sender not allowed) or judging failed: kept aside, never answered.
+    Quarantined,
+}
+
+/// One decision of the daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The request id of the verdict (same Message-ID, same id).
+    pub request_id: String,
+    /// `UIDVALIDITY:UID` of the message in the watched mailbox.
+    pub mailbox_key: String,
+    /// When the daemon decided.
+    pub decided_at: Timestamp,
+    /// The server's INTERNALDATE, the reception time judged.
+    pub received_at: Option<Timestamp>,
+    /// Sender address.
+    pub sender: Option<String>,
+    /// What happens to the mail.
+    pub disposition: Disposition,
+    /// The folder the mail is moved to.
+    pub folder: String,
+    /// Why it was quarantined, or why no reply was sent.
+    pub note: Option<String>,
+    /// The verdict of the judgement, as `licgate check --format json` shows it.
+    pub verdict: Option<serde_json::Value>,
+    /// True when a reply was queued.
+    pub reply_queued: bool,
+}
+
+/// A reply waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// The request it answers.
+    pub request_id: String,
+    /// Envelope sender.
+    pub from: String,
+    /// Envelope recipients.
+    pub to: Vec<String>,
+    /// The whole message, ready to send.
+    pub message: String,
+    /// When it was queued.
+    pub queued_at: Timestamp,
+}
+
+/// The sled database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    /// `UIDVALIDITY:UID` -> request id.
+    mails: sled::Tree,
+    /// request id -> [`Decision`] (JSON).
+    decisions: sled::Tree,
+    /// request id -> raw mail.
+    raw: sled::Tree,
+    /// big-endian sequence number -> [`OutboxItem`] (JSON).
+    outbox: sled::Tree,
+    /// `sender|YYYY-MM-DDTHH` -> replies sent that hour (u32 big-endian).
+    rate: sled::Tree,
+    /// named values: `last_poll`.
+    meta: sled::Tree,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<serde_json::Error>>;
+
+impl Store {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: &std::path::Path) -> anyhow::Result<Store> {
+        let db = sled::open(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot open the store: {e}", path.display()))?;
+        Ok(Store {
+            mails: db.open_tree("mails")?,
+            decisions: db.open_tree("decisions")?,
+            raw: db.open_tree("raw")?,
+            outbox: db.open_tree("outbox")?,
+            rate: db.open_tree("rate")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// The request id decided for a mailbox message, if any.
+    pub fn decided_mail(&self, mailbox_key: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .mails
+            .get(mailbox_key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The decision made for a request id, if any.
+    pub fn decision(&self, request_id: &str) -> anyhow::Result<Option<Decision>> {
+        match self.decisions.get(request_id)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records that `mailbox_key` holds a mail already decided as `request_id`
+    /// (a duplicate by Message-ID), and flushes.
+    pub async fn link_mail(&self, mailbox_key: &str, request_id: &str) -> anyhow::Result<()> {
+        self.mails.insert(mailbox_key, request_id.as_bytes())?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Replies already counted for `sender` in the hour of `at`.
+    pub fn replies_in_hour(&self, sender: &str, at: Timestamp) -> anyhow::Result<u32> {
+        Ok(self
+            .rate
+            .get(rate_key(sender, at))?
+            .map_or(0, |v| decode_u32(&v)))
+    }
+
+    /// Stores a decision, the raw mail, the mailbox key and the reply (if any)
+    /// in one transaction, then flushes to disk.
+    pub async fn record(
+        &self,
+        decision: &Decision,
+        raw: &[u8],
+        reply: Option<&OutboxItem>,
+    ) -> anyhow::Result<()> {
+        let decision_json = serde_json::to_vec(decision)?;
+        let reply_json = reply.map(serde_json::to_vec).transpose()?;
+        let outbox_id = match reply {
+            Some(_) => Some(self.db.generate_id()?),
+            None => None,
+        };
+        let rate = reply
+            .and(decision.sender.as_deref())
+            .map(|sender| rate_key(sender, decision.decided_at));
+        let result: Result<(), TransactionError<serde_json::Error>> = (
+            &self.mails,
+            &self.decisions,
+            &self.raw,
+            &self.outbox,
+            &self.rate,
+        )
+            .transaction(|(mails, decisions, raws, outbox, rates)| -> TxResult<()> {
+                mails.insert(
+                    decision.mailbox_key.as_bytes(),
+                    decision.request_id.as_bytes(),
+                )?;
+                decisions.insert(decision.request_id.as_bytes(), decision_json.as_slice())?;
+                raws.insert(decision.request_id.as_bytes(), raw)?;
+                if let (Some(id), Some(json)) = (outbox_id, &reply_json) {
+                    outbox.insert(&id.to_be_bytes(), json.as_slice())?;
+                }
+                if let Some(key) = &rate {
+                    let count = rates.get(key.as_bytes())?.map_or(0, |v| decode_u32(&v));
+                    rates.insert(key.as_bytes(), &(count + 1).to_be_bytes())?;
+                }
+                Ok(())
+            });
+        result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// The oldest queued reply.
+    pub fn outbox_first(&self) -> anyhow::Result<Option<(u64, OutboxItem)>> {
+        match self.outbox.first()? {
+            Some((key, value)) => {
+                let id = u64::from_be_bytes(key.as_ref().try_into()?);
+                Ok(Some((id, serde_json::from_slice(&value)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Removes a reply the SMTP server accepted, and flushes.
+    pub async fn outbox_remove(&self, id: u64) -> anyhow::Result<()> {
+        self.outbox.remove(id.to_be_bytes())?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Number of queued replies.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Notes the time of the last successful look at the mailbox.
+    pub fn set_last_poll(&self, at: Timestamp) -> anyhow::Result<()> {
+        self.meta.insert("last_poll", at.to_string().as_bytes())?;
+        Ok(())
+    }
+
+    /// The time of the last successful look at the mailbox.
+    pub fn last_poll(&self) -> anyhow::Result<Option<Timestamp>> {
+        Ok(self
+            .meta
+            .get("last_poll")?
+            .and_then(|v| String::from_utf8_lossy(&v).parse().ok()))
+    }
+
+    /// Every decision, in request-id order.
+    pub fn decisions(&self) -> impl Iterator<Item = anyhow::Result<Decision>> + '_ {
+        self.decisions
+            .iter()
+            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+    }
+
+    /// Flushes everything written so far.
+    pub async fn flush(&self) -> anyhow::Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+fn rate_key(sender: &str, at: Timestamp) -> String {
+    let hour = at.to_string();
+    format!("{}|{}", sender.to_lowercase(), &hour[..hour.len().min(13)])
+}
+
+fn decode_u32(bytes: &[u8]) -> u32 {
+    bytes.try_into().map(u32::from_be_bytes).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(id: &str, key: &str) -> Decision {
+        Decision {
+            request_id: id.into(),
+            mailbox_key: key.into(),
+            decided_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+            received_at: None,
+            sender: Some("tech@example.test".into()),
+            disposition: Disposition::Rejected,
+            folder: "licgate/refusees".into(),
+            note: None,
+            verdict: None,
+            reply_queued: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_decision_and_its_reply_are_stored_together_and_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("licgate-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let store = Store::open(&dir).unwrap();
+            let reply = OutboxItem {
+                request_id: "LG-1".into(),
+                from: "licences@example.test".into(),
+                to: vec!["tech@example.test".into()],
+                message: "Subject: x\r\n\r\nbody\r\n".into(),
+                queued_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+            };
+            store
+                .record(&decision("LG-1", "7:1"), b"raw", Some(&reply))
+                .await
+                .unwrap();
+            store
+                .record(&decision("LG-2", "7:2"), b"raw", None)
+                .await
+                .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.decided_mail("7:1").unwrap().as_deref(), Some("LG-1"));
+        assert_eq!(store.decision("LG-2").unwrap().unwrap().mailbox_key, "7:2");
+        assert_eq!(store.outbox_len(), 1);
+        let (id, item) = store.outbox_first().unwrap().unwrap();
+        assert_eq!(item.request_id, "LG-1");
+        let at = "2026-11-23T10:59:00Z".parse().unwrap();
+        assert_eq!(store.replies_in_hour("TECH@example.test", at).unwrap(), 1);
+        store.outbox_remove(id).await.unwrap();
+        assert_eq!(store.outbox_len(), 0);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

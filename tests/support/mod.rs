@@ -1,0 +1,290 @@
+//! Fixtures of the end-to-end tests: a real mail stack (`tests/mailstack/mailstack`)
+//! in a fresh run directory, the `licgate` daemon as a child process, and an
+//! IMAP client to look at mailboxes as a person would.
+
+#![allow(dead_code)] // each test file uses its own part of the fixtures
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use async_imap::Session;
+use futures::TryStreamExt;
+use tokio::net::TcpStream;
+
+pub const PASSWORD: &str = "secret";
+pub const GATEWAY: &str = "licences@example.test";
+pub const TECH: &str = "tech@example.test";
+pub const PURCHASING: &str = "achats@example.test";
+pub const OUTSIDER: &str = "other@example.test";
+
+/// Monday 23 November 2026, 10:00 in Paris, as an IMAP INTERNALDATE.
+pub const MONDAY_10H: &str = "23-Nov-2026 10:00:00 +0100";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Dovecot and Postfix running in their own folder and ports.
+pub struct Stack {
+    pub run: PathBuf,
+    pub imap_port: u16,
+    pub smtp_port: u16,
+    pub submission_port: u16,
+    pub ca: PathBuf,
+}
+
+static NEXT_BASE: AtomicU16 = AtomicU16::new(0);
+
+impl Stack {
+    pub fn start() -> Stack {
+        let slot = NEXT_BASE.fetch_add(1, Ordering::SeqCst);
+        let base = 20000 + (std::process::id() % 300) as u16 * 30 + slot * 10;
+        let run = std::env::temp_dir().join(format!("licgate-e2e-{}-{slot}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&run);
+        mailstack(&["start", run.to_str().unwrap(), &base.to_string()]);
+        Stack {
+            ca: run.join("tls/ca.crt"),
+            run,
+            imap_port: base,
+            smtp_port: base + 3,
+            submission_port: base + 4,
+        }
+    }
+
+    pub fn stop_smtp(&self) {
+        mailstack(&["stop-smtp", self.run.to_str().unwrap()]);
+    }
+
+    pub fn start_smtp(&self) {
+        mailstack(&["start-smtp", self.run.to_str().unwrap()]);
+    }
+
+    pub fn stop_imap(&self) {
+        mailstack(&["stop-imap", self.run.to_str().unwrap()]);
+    }
+
+    pub fn start_imap(&self) {
+        mailstack(&["start-imap", self.run.to_str().unwrap()]);
+    }
+
+    /// Writes a daemon configuration for this stack; `extra` is appended.
+    pub fn config(&self, extra: &str) -> PathBuf {
+        let password = self.run.join("gateway-password");
+        std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+        let path = self.run.join("licgate.toml");
+        let text = format!(
+            r#"
+[imap]
+host = "127.0.0.1"
+port = {imap}
+tls = "starttls"
+username = "{GATEWAY}"
+poll-interval = 30
+timeout = 10
+ca-file = "{ca}"
+[imap.auth]
+method = "password"
+password-file = "{password}"
+
+[smtp]
+host = "127.0.0.1"
+port = {submission}
+tls = "starttls"
+username = "{GATEWAY}"
+from = "{GATEWAY}"
+timeout = 10
+ca-file = "{ca}"
+[smtp.auth]
+method = "password"
+password-file = "{password}"
+
+[senders]
+allow = ["{TECH}", "{PURCHASING}"]
+
+[purchasing]
+addresses = ["{PURCHASING}"]
+
+[store]
+path = "{store}"
+
+[rules]
+dir = "{rules}"
+{extra}
+"#,
+            imap = self.imap_port,
+            submission = self.submission_port,
+            ca = self.ca.display(),
+            password = password.display(),
+            store = self.run.join("store").display(),
+            rules = root().join("rules").display(),
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Logs in as `user` (plain IMAP: Dovecot allows it on loopback).
+    pub async fn imap(&self, user: &str) -> Session<TcpStream> {
+        let tcp = TcpStream::connect(("127.0.0.1", self.imap_port))
+            .await
+            .unwrap();
+        let mut client = async_imap::Client::new(tcp);
+        client.read_response().await.unwrap().unwrap();
+        client
+            .login(user, PASSWORD)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap()
+    }
+
+    /// Puts a mail into `user`'s INBOX with a given reception time.
+    pub async fn append(&self, user: &str, mail: &str, internal_date: &str) {
+        let mut session = self.imap(user).await;
+        session
+            .append(
+                "INBOX",
+                None,
+                Some(&format!("\"{internal_date}\"")),
+                mail.as_bytes(),
+            )
+            .await
+            .unwrap();
+        session.logout().await.unwrap();
+    }
+
+    /// Sends a mail over SMTP (port 25 role), as a technician's client would.
+    pub async fn send(&self, from: &str, to: &[&str], mail: &str) {
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor, address::Envelope};
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(self.smtp_port)
+            .build();
+        let envelope = Envelope::new(
+            Some(from.parse().unwrap()),
+            to.iter().map(|t| t.parse().unwrap()).collect(),
+        )
+        .unwrap();
+        transport
+            .send_raw(&envelope, mail.as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// Number of messages in a folder of `user`'s mailbox (0 when it does not
+    /// exist); `/` separates levels, as in licgate's configuration.
+    pub async fn count(&self, user: &str, folder: &str) -> u32 {
+        let folder = folder.replace('/', ".");
+        let mut session = self.imap(user).await;
+        let count = match session.status(&folder, "(MESSAGES)").await {
+            Ok(mailbox) => mailbox.exists,
+            Err(_) => 0,
+        };
+        session.logout().await.unwrap();
+        count
+    }
+
+    /// Every message of a folder of `user`'s mailbox, raw.
+    pub async fn messages(&self, user: &str, folder: &str) -> Vec<String> {
+        let mut session = self.imap(user).await;
+        session.select(folder).await.unwrap();
+        let fetched: Vec<_> = session
+            .fetch("1:*", "BODY.PEEK[]")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap_or_default();
+        let messages = fetched
+            .iter()
+            .filter_map(|f| f.body())
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        session.logout().await.unwrap();
+        messages
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        mailstack(&["stop", self.run.to_str().unwrap()]);
+    }
+}
+
+fn mailstack(args: &[&str]) {
+    let status = Command::new(root().join("tests/mailstack/mailstack"))
+        .args(args)
+        .stdin(Stdio::null())
+        .status()
+        .expect("tests/mailstack/mailstack runs");
+    assert!(status.success(), "mailstack {args:?} failed");
+}
+
+/// The daemon, as a child process.
+pub struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    pub fn start(config: &Path) -> Daemon {
+        let log = std::fs::File::create(config.with_extension("log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_licgate"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("LICGATE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Daemon { child }
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns whether it exited 0.
+    pub fn terminate(mut self) -> bool {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        status.success()
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `probe` until it returns true, for at most `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !probe().await {
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A licence request mail from the technician.
+pub fn request(id: &str, subject: &str, licence: &str, extra_headers: &str) -> String {
+    format!(
+        "From: Julie Bernard <{TECH}>\r\nTo: {GATEWAY}\r\n{extra_headers}Subject: {subject}\r\n\
+         Message-ID: <{id}@example.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Nom du client : Boulangerie Martin\r\nType de licence : {licence}\r\nQuantité : +1\r\n\
+         Nom Prénom de l'utilisateur : Jean Dupont\r\nBureau à distance associé : NON\r\n"
+    )
+}
