@@ -206,3 +206,152 @@ async fn an_auto_reply_storm_gets_no_reply() {
         "no reply to automatic mails"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_moments_leaves_every_mail_decided_once() {
+    let stack = Stack::start();
+    let config = stack.config("[limits]\nreplies-per-sender-per-hour = 1000\n");
+    let subject = "[SUPPRESSION] Licence Office 365 - Boulangerie Martin";
+    for i in 0..200 {
+        let mail = request(
+            &format!("crash-{i}"),
+            subject,
+            "Microsoft 365 Business Standard",
+            "",
+        )
+        .replace("+1", "-1");
+        stack.append(GATEWAY, &mail, MONDAY_10H).await;
+    }
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    println!("kill -9 seed: {seed}");
+    let mut rng = seed | 1;
+    let mut kills = 0;
+    while stack.count(GATEWAY, "INBOX").await > 0 && kills < 8 {
+        let daemon = Daemon::start(&config);
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        tokio::time::sleep(Duration::from_millis(150 + rng % 600)).await;
+        daemon.kill();
+        kills += 1;
+    }
+    let daemon = Daemon::start(&config);
+    eventually(
+        Duration::from_secs(120),
+        "every mail decided and answered",
+        || async {
+            stack.count(GATEWAY, "INBOX").await == 0 && stack.count(TECH, "INBOX").await >= 200
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(daemon.terminate());
+    println!("killed {kills} times");
+
+    assert_eq!(
+        stack.count(GATEWAY, ACCEPTED).await,
+        200,
+        "each mail filed exactly once"
+    );
+    let store = licgate::store::Store::open(&stack.run.join("store")).unwrap();
+    let decisions: Vec<_> = store.decisions().collect::<Result<_, _>>().unwrap();
+    assert_eq!(decisions.len(), 200, "one decision per mail");
+    assert_eq!(store.outbox_len(), 0, "no reply left behind");
+    let mut answered: Vec<String> = stack
+        .messages(TECH, "INBOX")
+        .await
+        .iter()
+        .filter_map(|raw| {
+            raw.lines()
+                .find_map(|l| l.strip_prefix("In-Reply-To: "))
+                .map(str::to_owned)
+        })
+        .collect();
+    let replies = answered.len();
+    answered.sort();
+    answered.dedup();
+    assert_eq!(answered.len(), 200, "every mail answered");
+    println!(
+        "replies: {replies} for 200 mails ({} sent twice because of a kill)",
+        replies - 200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_wait_for_smtp_to_come_back_and_none_is_lost() {
+    let stack = Stack::start();
+    stack.stop_smtp();
+    let daemon = Daemon::start(&stack.config(""));
+    let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
+    for i in 0..5 {
+        stack
+            .append(
+                GATEWAY,
+                &request(
+                    &format!("queued-{i}"),
+                    subject,
+                    "Microsoft 365 Business Standard",
+                    "",
+                ),
+                MONDAY_10H,
+            )
+            .await;
+    }
+    eventually(
+        Duration::from_secs(30),
+        "mails decided while SMTP is down",
+        || async { stack.count(GATEWAY, ACCEPTED).await == 5 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stack.start_smtp();
+    eventually(
+        Duration::from_secs(60),
+        "queued replies delivered",
+        || async { stack.count(TECH, "INBOX").await == 5 },
+    )
+    .await;
+    assert!(daemon.terminate());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reconnects_when_the_imap_server_restarts() {
+    let stack = Stack::start();
+    let daemon = Daemon::start(&stack.config(""));
+    let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
+    stack
+        .append(
+            GATEWAY,
+            &request("before", subject, "Microsoft 365 Business Standard", ""),
+            MONDAY_10H,
+        )
+        .await;
+    eventually(Duration::from_secs(30), "first mail decided", || async {
+        stack.count(GATEWAY, ACCEPTED).await == 1
+    })
+    .await;
+    stack.stop_imap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stack.start_imap();
+    stack
+        .append(
+            GATEWAY,
+            &request("after", subject, "Microsoft 365 Business Standard", ""),
+            MONDAY_10H,
+        )
+        .await;
+    eventually(
+        Duration::from_secs(60),
+        "second mail decided after the restart",
+        || async { stack.count(GATEWAY, ACCEPTED).await == 2 },
+    )
+    .await;
+    eventually(Duration::from_secs(30), "both replies", || async {
+        stack.count(TECH, "INBOX").await == 2
+    })
+    .await;
+    assert!(daemon.terminate());
+}
