@@ -4,6 +4,7 @@
 //! Errors name the file, the line when known, and the key.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -56,6 +57,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub metrics: RawMetrics,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -183,6 +186,12 @@ pub struct RawLog {
     pub format: LogFormat,
 }
 
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<SocketAddr>,
+}
+
 fn default_mailbox() -> String {
     "INBOX".into()
 }
@@ -259,6 +268,8 @@ pub struct Config {
     pub replies_per_sender_per_hour: u32,
     /// Log format.
     pub log: LogFormat,
+    /// Loopback address of the Prometheus endpoint, if enabled.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Config {
@@ -319,6 +330,9 @@ impl Config {
         if raw.imap.poll_interval == 0 || raw.imap.timeout == 0 || raw.smtp.timeout == 0 {
             bail!("imap.poll-interval, imap.timeout and smtp.timeout must be at least 1 second");
         }
+        if let Some(listen) = raw.metrics.listen.filter(|l| !l.ip().is_loopback()) {
+            bail!("metrics.listen: {listen} is not a loopback address");
+        }
         Ok(Config {
             imap: Server {
                 host: raw.imap.host,
@@ -357,6 +371,7 @@ impl Config {
             },
             replies_per_sender_per_hour: raw.limits.replies_per_sender_per_hour,
             log: raw.log.format,
+            metrics: raw.metrics.listen,
         })
     }
 

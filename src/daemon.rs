@@ -27,6 +27,7 @@ use crate::mail;
 use crate::reply::{self, Addressing};
 use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, LICENCES_FILE, Rules};
 use crate::smtp::Sender;
+use crate::status::{self, Status};
 use crate::store::{Decision, Disposition, OutboxItem, Store};
 use crate::verdict::{Outcome, Verdict};
 
@@ -50,14 +51,33 @@ pub async fn run(
     let outbox = tokio::spawn(outbox_loop(shared.clone(), stop.clone()));
     let reload = tokio::spawn(reload_loop(shared.clone(), stop.clone()));
     let mailbox = tokio::spawn(mailbox_loop(shared.clone(), stop.clone()));
+    let status = tokio::spawn(status_loop(shared.clone(), stop.clone()));
+    let metrics = match shared.config.metrics {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("metrics.listen: cannot listen on {address}"))?;
+            info!(%address, "serving Prometheus metrics on /metrics");
+            Some(tokio::spawn(status::serve_metrics(
+                listener,
+                shared.store.clone(),
+            )))
+        }
+        None => None,
+    };
     shutdown.await;
     info!("shutting down: finishing the mail in hand");
     let _ = stop_tx.send(true);
-    let (mailbox, outbox, reload) = tokio::join!(mailbox, outbox, reload);
+    let (mailbox, outbox, reload, status) = tokio::join!(mailbox, outbox, reload, status);
     mailbox??;
     outbox??;
     reload?;
+    status?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     shared.store.flush().await?;
+    write_status(&shared);
     info!("stopped");
     Ok(())
 }
@@ -347,6 +367,24 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+/// Keeps the status file up to date for `licgate status`.
+async fn status_loop(shared: Shared, stop: watch::Receiver<bool>) {
+    loop {
+        write_status(&shared);
+        if !pause(Duration::from_secs(5), &stop).await {
+            return;
+        }
+    }
+}
+
+fn write_status(shared: &Shared) {
+    let path = Status::file(&shared.config.store);
+    if let Err(err) = Status::collect(&shared.store, Timestamp::now()).and_then(|s| s.write(&path))
+    {
+        warn!(file = %path.display(), cause = %format!("{err:#}"), "status file not written");
+    }
 }
 
 /// Reloads the rules when a file changes or on SIGHUP; a broken file keeps

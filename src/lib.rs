@@ -43,6 +43,7 @@ pub mod reply;
 pub mod request;
 pub mod rules;
 pub mod smtp;
+pub mod status;
 pub mod store;
 pub mod text;
 pub mod tls;

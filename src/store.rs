@@ -78,6 +78,8 @@ pub struct Store {
     rate: sled::Tree,
     /// named values: `last_poll`.
     meta: sled::Tree,
+    /// `YYYY-MM-DD|disposition` (UTC day of the decision) -> decisions that day (u32 big-endian).
+    daily: sled::Tree,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<serde_json::Error>>;
@@ -94,6 +96,7 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             rate: db.open_tree("rate")?,
             meta: db.open_tree("meta")?,
+            daily: db.open_tree("daily")?,
             db,
         })
     }
@@ -147,29 +150,35 @@ impl Store {
         let rate = reply
             .and(decision.sender.as_deref())
             .map(|sender| rate_key(sender, decision.decided_at));
+        let day = daily_key(decision.decided_at, decision.disposition);
         let result: Result<(), TransactionError<serde_json::Error>> = (
             &self.mails,
             &self.decisions,
             &self.raw,
             &self.outbox,
             &self.rate,
+            &self.daily,
         )
-            .transaction(|(mails, decisions, raws, outbox, rates)| -> TxResult<()> {
-                mails.insert(
-                    decision.mailbox_key.as_bytes(),
-                    decision.request_id.as_bytes(),
-                )?;
-                decisions.insert(decision.request_id.as_bytes(), decision_json.as_slice())?;
-                raws.insert(decision.request_id.as_bytes(), raw)?;
-                if let (Some(id), Some(json)) = (outbox_id, &reply_json) {
-                    outbox.insert(&id.to_be_bytes(), json.as_slice())?;
-                }
-                if let Some(key) = &rate {
-                    let count = rates.get(key.as_bytes())?.map_or(0, |v| decode_u32(&v));
-                    rates.insert(key.as_bytes(), &(count + 1).to_be_bytes())?;
-                }
-                Ok(())
-            });
+            .transaction(
+                |(mails, decisions, raws, outbox, rates, daily)| -> TxResult<()> {
+                    mails.insert(
+                        decision.mailbox_key.as_bytes(),
+                        decision.request_id.as_bytes(),
+                    )?;
+                    decisions.insert(decision.request_id.as_bytes(), decision_json.as_slice())?;
+                    raws.insert(decision.request_id.as_bytes(), raw)?;
+                    if let (Some(id), Some(json)) = (outbox_id, &reply_json) {
+                        outbox.insert(&id.to_be_bytes(), json.as_slice())?;
+                    }
+                    if let Some(key) = &rate {
+                        let count = rates.get(key.as_bytes())?.map_or(0, |v| decode_u32(&v));
+                        rates.insert(key.as_bytes(), &(count + 1).to_be_bytes())?;
+                    }
+                    let count = daily.get(day.as_bytes())?.map_or(0, |v| decode_u32(&v));
+                    daily.insert(day.as_bytes(), &(count + 1).to_be_bytes())?;
+                    Ok(())
+                },
+            );
         result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
         self.db.flush_async().await?;
         Ok(())
@@ -212,6 +221,14 @@ impl Store {
             .and_then(|v| String::from_utf8_lossy(&v).parse().ok()))
     }
 
+    /// Decisions made on the (UTC) day of `at`, with that disposition.
+    pub fn decided_on(&self, at: Timestamp, disposition: Disposition) -> anyhow::Result<u32> {
+        Ok(self
+            .daily
+            .get(daily_key(at, disposition))?
+            .map_or(0, |v| decode_u32(&v)))
+    }
+
     /// Every decision, in request-id order.
     pub fn decisions(&self) -> impl Iterator<Item = anyhow::Result<Decision>> + '_ {
         self.decisions
@@ -229,6 +246,14 @@ impl Store {
 fn rate_key(sender: &str, at: Timestamp) -> String {
     let hour = at.to_string();
     format!("{}|{}", sender.to_lowercase(), &hour[..hour.len().min(13)])
+}
+
+fn daily_key(at: Timestamp, disposition: Disposition) -> String {
+    let day = at.to_string();
+    let name = serde_json::to_value(disposition)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned));
+    format!("{}|{}", &day[..day.len().min(10)], name.unwrap_or_default())
 }
 
 fn decode_u32(bytes: &[u8]) -> u32 {
@@ -284,6 +309,8 @@ mod tests {
         assert_eq!(item.request_id, "LG-1");
         let at = "2026-11-23T10:59:00Z".parse().unwrap();
         assert_eq!(store.replies_in_hour("TECH@example.test", at).unwrap(), 1);
+        assert_eq!(store.decided_on(at, Disposition::Rejected).unwrap(), 2);
+        assert_eq!(store.decided_on(at, Disposition::Accepted).unwrap(), 0);
         store.outbox_remove(id).await.unwrap();
         assert_eq!(store.outbox_len(), 0);
         drop(store);

@@ -284,7 +284,9 @@ async fn kill_9_at_random_moments_leaves_every_mail_decided_once() {
 async fn replies_wait_for_smtp_to_come_back_and_none_is_lost() {
     let stack = Stack::start();
     stack.stop_smtp();
-    let daemon = Daemon::start(&stack.config(""));
+    let metrics = format!("127.0.0.1:{}", stack.imap_port + 5);
+    let config = stack.config(&format!("[metrics]\nlisten = \"{metrics}\"\n"));
+    let daemon = Daemon::start(&config);
     let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
     for i in 0..5 {
         stack
@@ -306,7 +308,26 @@ async fn replies_wait_for_smtp_to_come_back_and_none_is_lost() {
         || async { stack.count(GATEWAY, ACCEPTED).await == 5 },
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The growing outbox shows in `licgate status` and in the metrics.
+    eventually(
+        Duration::from_secs(15),
+        "status and metrics showing the outbox",
+        || async {
+            let status = licgate_status(&config);
+            status.contains("outbox          5 queued")
+                && http_get(&metrics, "/metrics")
+                    .await
+                    .contains("licgate_outbox_depth 5")
+        },
+    )
+    .await;
+    let status = licgate_status(&config);
+    assert!(status.contains("today (UTC)     accepted 5"), "{status}");
+    assert!(
+        http_get(&metrics, "/metrics")
+            .await
+            .contains("licgate_decisions_today{verdict=\"accepted\"} 5")
+    );
     stack.start_smtp();
     eventually(
         Duration::from_secs(60),
@@ -354,4 +375,26 @@ async fn the_daemon_reconnects_when_the_imap_server_restarts() {
     })
     .await;
     assert!(daemon.terminate());
+}
+
+fn licgate_status(config: &std::path::Path) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args(["status", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn http_get(address: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut socket) = tokio::net::TcpStream::connect(address).await else {
+        return String::new();
+    };
+    socket
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.unwrap();
+    response
 }

@@ -36,6 +36,11 @@ enum Command {
     /// rules are reloaded when their files change or on SIGHUP. Logs go to
     /// standard error (LICGATE_LOG sets the level, e.g. `debug`).
     Run(run::ConfigArg),
+    /// Show the daemon's health: last poll, outbox, today's decisions.
+    ///
+    /// Exit status 1 when something looks wrong (daemon stopped, mailbox not
+    /// polled, a reply stuck in the outbox): usable from a monitoring check.
+    Status(run::ConfigArg),
     /// Check the daemon's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -70,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Check(check) => check::run(check),
         Command::Rules(command) => rules::run(command),
         Command::Run(config) => run::run(config),
+        Command::Status(config) => run::status(config),
         Command::Config(ConfigCommand::Check(config)) => run::check(config),
     }
 }

@@ -41,6 +41,24 @@ pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `licgate status`: the daemon's health, from the file it keeps up to date.
+/// Exits 1 when something looks wrong (daemon stopped, mailbox not polled,
+/// reply stuck in the outbox).
+pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    let status = licgate::status::Status::read(&licgate::status::Status::file(&config.store))?;
+    print!("{}", status.render());
+    let problems = status.problems(jiff::Timestamp::now(), config.poll_interval);
+    for problem in &problems {
+        println!("PROBLEM: {problem}");
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// `licgate config check`: validates the file and prints the effective
 /// configuration, secrets masked.
 pub fn check(args: ConfigArg) -> anyhow::Result<ExitCode> {

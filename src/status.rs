@@ -1,0 +1,209 @@
+//! Health of the daemon: last successful poll, outbox depth and age, and
+//! today's decisions. The daemon writes it to a file beside its store (sled
+//! allows one process only) for `licgate status`, and serves it to Prometheus
+//! when `[metrics] listen` is set.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tracing::warn;
+
+use crate::store::{Disposition, Store};
+
+/// A snapshot of the daemon's health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// When this snapshot was taken.
+    pub updated_at: Timestamp,
+    /// Last time the mailbox was looked at successfully.
+    pub last_poll: Option<Timestamp>,
+    /// Replies waiting to be sent.
+    pub outbox_depth: usize,
+    /// When the oldest waiting reply was queued.
+    pub oldest_queued: Option<Timestamp>,
+    /// Decisions of the current UTC day: accepted, rejected, ignored, quarantined.
+    pub today: [u32; 4],
+}
+
+const DISPOSITIONS: [(Disposition, &str); 4] = [
+    (Disposition::Accepted, "accepted"),
+    (Disposition::Rejected, "rejected"),
+    (Disposition::Ignored, "ignored"),
+    (Disposition::Quarantined, "quarantined"),
+];
+
+impl Status {
+    /// Reads the figures from the store.
+    pub fn collect(store: &Store, now: Timestamp) -> anyhow::Result<Status> {
+        let mut today = [0; 4];
+        for (count, (disposition, _)) in today.iter_mut().zip(DISPOSITIONS) {
+            *count = store.decided_on(now, disposition)?;
+        }
+        Ok(Status {
+            updated_at: now,
+            last_poll: store.last_poll()?,
+            outbox_depth: store.outbox_len(),
+            oldest_queued: store.outbox_first()?.map(|(_, item)| item.queued_at),
+            today,
+        })
+    }
+
+    /// The file the daemon keeps up to date, inside the store folder.
+    pub fn file(store: &Path) -> PathBuf {
+        store.join("licgate-status.json")
+    }
+
+    /// Writes the snapshot atomically (temporary file, then rename).
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let temporary = path.with_extension("json.tmp");
+        std::fs::write(&temporary, serde_json::to_vec_pretty(self)?)?;
+        std::fs::rename(&temporary, path)?;
+        Ok(())
+    }
+
+    /// Reads a snapshot written by the daemon.
+    pub fn read(path: &Path) -> anyhow::Result<Status> {
+        let text = std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot read ({e}); is the daemon running?",
+                path.display()
+            )
+        })?;
+        Ok(serde_json::from_slice(&text)?)
+    }
+
+    /// What looks wrong at `now`, for a daemon that polls every `poll_interval`.
+    pub fn problems(&self, now: Timestamp, poll_interval: Duration) -> Vec<String> {
+        let age = |t: Timestamp| Duration::try_from(now.duration_since(t)).unwrap_or_default();
+        let mut problems = Vec::new();
+        if age(self.updated_at) > Duration::from_secs(60) {
+            problems.push(format!(
+                "status not updated since {}: the daemon is not running",
+                self.updated_at
+            ));
+        }
+        match self.last_poll {
+            Some(poll) if age(poll) > poll_interval * 3 + Duration::from_secs(60) => {
+                problems.push(format!("mailbox not polled since {poll}"))
+            }
+            None => problems.push("the mailbox was never polled".into()),
+            _ => {}
+        }
+        if let Some(queued) = self
+            .oldest_queued
+            .filter(|q| age(*q) > Duration::from_secs(900))
+        {
+            problems.push(format!(
+                "a reply has been waiting since {queued}: is the SMTP server reachable?"
+            ));
+        }
+        problems
+    }
+
+    /// The text `licgate status` prints.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let or_never =
+            |t: Option<Timestamp>| t.map_or_else(|| "never".to_owned(), |t| t.to_string());
+        let _ = writeln!(out, "updated at      {}", self.updated_at);
+        let _ = writeln!(out, "last poll       {}", or_never(self.last_poll));
+        let _ = writeln!(
+            out,
+            "outbox          {} queued, oldest {}",
+            self.outbox_depth,
+            or_never(self.oldest_queued)
+        );
+        let counts: Vec<String> = DISPOSITIONS
+            .iter()
+            .zip(self.today)
+            .map(|((_, name), n)| format!("{name} {n}"))
+            .collect();
+        let _ = writeln!(out, "today (UTC)     {}", counts.join(", "));
+        out
+    }
+
+    /// The Prometheus text exposition of the snapshot.
+    pub fn prometheus(&self) -> String {
+        let seconds = |t: Option<Timestamp>| t.map_or(0, |t| t.as_second());
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP licgate_last_poll_timestamp_seconds Last successful look at the mailbox."
+        );
+        let _ = writeln!(out, "# TYPE licgate_last_poll_timestamp_seconds gauge");
+        let _ = writeln!(
+            out,
+            "licgate_last_poll_timestamp_seconds {}",
+            seconds(self.last_poll)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP licgate_outbox_depth Replies waiting to be sent."
+        );
+        let _ = writeln!(out, "# TYPE licgate_outbox_depth gauge");
+        let _ = writeln!(out, "licgate_outbox_depth {}", self.outbox_depth);
+        let _ = writeln!(
+            out,
+            "# HELP licgate_outbox_oldest_timestamp_seconds When the oldest waiting reply was queued (0: none)."
+        );
+        let _ = writeln!(out, "# TYPE licgate_outbox_oldest_timestamp_seconds gauge");
+        let _ = writeln!(
+            out,
+            "licgate_outbox_oldest_timestamp_seconds {}",
+            seconds(self.oldest_queued)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP licgate_decisions_today Decisions of the current UTC day."
+        );
+        let _ = writeln!(out, "# TYPE licgate_decisions_today gauge");
+        for ((_, name), count) in DISPOSITIONS.iter().zip(self.today) {
+            let _ = writeln!(out, "licgate_decisions_today{{verdict=\"{name}\"}} {count}");
+        }
+        out
+    }
+}
+
+/// Serves `GET /metrics` on `listener` from the store, until the task is dropped.
+pub async fn serve_metrics(listener: TcpListener, store: Store) {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            continue;
+        };
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut request = vec![0; 2048];
+            let read =
+                tokio::time::timeout(Duration::from_secs(5), socket.read(&mut request)).await;
+            let Ok(Ok(length)) = read else { return };
+            let line = String::from_utf8_lossy(&request[..length]);
+            let response = if line.starts_with("GET /metrics ") {
+                match Status::collect(&store, Timestamp::now()) {
+                    Ok(status) => {
+                        let body = status.prometheus();
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    }
+                    Err(err) => {
+                        warn!(cause = %format!("{err:#}"), "metrics unavailable");
+                        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+                    }
+                }
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+            };
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                socket.write_all(response.as_bytes()),
+            )
+            .await;
+        });
+    }
+}
