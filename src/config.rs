@@ -30,6 +30,11 @@ pub enum TlsMode {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value obtained at run time (an OAuth2 token).
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
     /// The value, for the one place that sends it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -125,6 +130,15 @@ pub enum RawAuth {
         password_env: Option<String>,
         password_file: Option<PathBuf>,
     },
+    /// SASL XOAUTH2 with a token from an OAuth2 client-credentials flow.
+    #[serde(rename = "xoauth2", rename_all = "kebab-case")]
+    Xoauth2 {
+        token_url: String,
+        client_id: String,
+        client_secret_env: Option<String>,
+        client_secret_file: Option<PathBuf>,
+        scope: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -212,10 +226,12 @@ fn default_replies_per_hour() -> u32 {
 }
 
 /// Credentials, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Auth {
     /// LOGIN / AUTH PLAIN with a password.
     Password(Secret),
+    /// XOAUTH2 with tokens from this source.
+    Xoauth2(crate::oauth::TokenSource),
 }
 
 /// One server to connect to.
@@ -301,12 +317,12 @@ impl Config {
                 bail!("{key}.tls: \"none\" is allowed only for a loopback host, not {host}");
             }
         }
-        let imap_auth = resolve_auth("imap.auth", &raw.imap.auth, base)?;
+        let imap_auth = resolve_auth("imap.auth", &raw.imap.auth, base, raw.imap.timeout)?;
         let smtp_auth = raw
             .smtp
             .auth
             .as_ref()
-            .map(|a| resolve_auth("smtp.auth", a, base))
+            .map(|a| resolve_auth("smtp.auth", a, base, raw.smtp.timeout))
             .transpose()?;
         if smtp_auth.is_some() && raw.smtp.username.is_none() {
             bail!("smtp.username: required with smtp.auth");
@@ -400,7 +416,8 @@ impl RawConfig {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+/// `localhost` or a loopback address.
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
@@ -433,7 +450,7 @@ fn read_secret(
     }
 }
 
-fn resolve_auth(key: &str, raw: &RawAuth, base: &Path) -> anyhow::Result<Auth> {
+fn resolve_auth(key: &str, raw: &RawAuth, base: &Path, timeout: u64) -> anyhow::Result<Auth> {
     Ok(match raw {
         RawAuth::Password {
             password_env,
@@ -444,5 +461,30 @@ fn resolve_auth(key: &str, raw: &RawAuth, base: &Path) -> anyhow::Result<Auth> {
             password_file.as_ref(),
             base,
         )?),
+        RawAuth::Xoauth2 {
+            token_url,
+            client_id,
+            client_secret_env,
+            client_secret_file,
+            scope,
+        } => {
+            let client_secret = read_secret(
+                &format!("{key}.client-secret"),
+                client_secret_env.as_ref(),
+                client_secret_file.as_ref(),
+                base,
+            )?;
+            let credentials = crate::oauth::ClientCredentials {
+                token_url: token_url.clone(),
+                client_id: client_id.clone(),
+                client_secret,
+                scope: scope.clone(),
+            };
+            crate::oauth::validate(&credentials).with_context(|| key.to_string())?;
+            Auth::Xoauth2(crate::oauth::TokenSource::new(
+                credentials,
+                Duration::from_secs(timeout),
+            ))
+        }
     })
 }

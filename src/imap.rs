@@ -95,6 +95,20 @@ impl Mailbox {
             )
             .await?
             .map_err(|(err, _)| anyhow!("IMAP login as {username}: {err}"))?,
+            Some(Auth::Xoauth2(tokens)) => {
+                let token = tokens.token().await?;
+                let xoauth2 = Xoauth2 {
+                    user: username.to_owned(),
+                    token: token.expose().to_owned(),
+                };
+                timed(
+                    limit,
+                    "IMAP AUTHENTICATE XOAUTH2",
+                    client.authenticate("XOAUTH2", xoauth2),
+                )
+                .await?
+                .map_err(|(err, _)| anyhow!("IMAP XOAUTH2 login as {username}: {err}"))?
+            }
             None => bail!("IMAP needs credentials"),
         };
         let mut mailbox = Mailbox {
@@ -300,6 +314,20 @@ impl Mailbox {
     /// Logs out, politely; errors are irrelevant at that point.
     pub async fn logout(mut self) {
         let _ = timed(self.timeout, "LOGOUT", self.session.logout()).await;
+    }
+}
+
+/// The SASL XOAUTH2 initial response.
+struct Xoauth2 {
+    user: String,
+    token: String,
+}
+
+impl async_imap::Authenticator for Xoauth2 {
+    type Response = String;
+
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
     }
 }
 

@@ -39,6 +39,7 @@ pub mod daemon;
 pub mod html;
 pub mod imap;
 pub mod mail;
+pub mod oauth;
 pub mod reply;
 pub mod request;
 pub mod rules;

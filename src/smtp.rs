@@ -1,55 +1,34 @@
 //! Sends queued replies over SMTP with lettre (implicit TLS, STARTTLS or plain
-//! on loopback; AUTH when configured). The message bytes are sent as stored.
+//! on loopback; AUTH PLAIN/LOGIN with a password, or XOAUTH2 with a token).
+//! The message bytes are sent as stored.
 
 use anyhow::Context;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::sync::Mutex;
 
 use crate::config::{Auth, Server, TlsMode};
 use crate::store::OutboxItem;
 
+type Transport = AsyncSmtpTransport<Tokio1Executor>;
+
 /// An SMTP client for the configured server.
 pub struct Sender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    server: Server,
+    /// The transport (and its connection pool), with the token it logs in
+    /// with under XOAUTH2: rebuilt when the token changes.
+    transport: Mutex<Option<(Option<String>, Transport)>>,
 }
 
 impl Sender {
-    /// Prepares the transport; connects only when sending.
+    /// Checks the TLS settings; connects only when sending.
     pub fn new(server: &Server) -> anyhow::Result<Sender> {
-        let tls_parameters = || -> anyhow::Result<TlsParameters> {
-            let mut builder = TlsParameters::builder(server.host.clone());
-            if let Some(path) = &server.ca_file {
-                let pem = std::fs::read(path)
-                    .with_context(|| format!("{}: cannot read CA file", path.display()))?;
-                builder = builder.add_root_certificate(
-                    Certificate::from_pem(&pem)
-                        .with_context(|| format!("{}: bad CA file", path.display()))?,
-                );
-            }
-            Ok(builder.build_rustls()?)
-        };
-        let tls = match server.tls {
-            TlsMode::Implicit => Tls::Wrapper(tls_parameters()?),
-            TlsMode::Starttls => Tls::Required(tls_parameters()?),
-            TlsMode::None => Tls::None,
-        };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.host.clone())
-                .port(server.port)
-                .tls(tls)
-                .timeout(Some(server.timeout));
-        if let (Some(username), Some(Auth::Password(password))) = (&server.username, &server.auth) {
-            builder = builder
-                .credentials(Credentials::new(
-                    username.clone(),
-                    password.expose().to_owned(),
-                ))
-                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-        }
+        build(server, None)?;
         Ok(Sender {
-            transport: builder.build(),
+            server: server.clone(),
+            transport: Mutex::new(None),
         })
     }
 
@@ -63,9 +42,64 @@ impl Sender {
             .collect::<Result<Vec<_>, _>>()
             .context("bad envelope recipient")?;
         let envelope = Envelope::new(Some(from), to)?;
-        self.transport
+        self.transport()
+            .await?
             .send_raw(&envelope, item.message.as_bytes())
             .await?;
         Ok(())
     }
+
+    async fn transport(&self) -> anyhow::Result<Transport> {
+        let token = match &self.server.auth {
+            Some(Auth::Xoauth2(tokens)) => Some(tokens.token().await?.expose().to_owned()),
+            _ => None,
+        };
+        let mut cached = self.transport.lock().await;
+        if let Some((cached_token, transport)) = cached.as_ref()
+            && *cached_token == token
+        {
+            return Ok(transport.clone());
+        }
+        let transport = build(&self.server, token.as_deref())?;
+        *cached = Some((token, transport.clone()));
+        Ok(transport)
+    }
+}
+
+fn build(server: &Server, token: Option<&str>) -> anyhow::Result<Transport> {
+    let tls_parameters = || -> anyhow::Result<TlsParameters> {
+        let mut builder = TlsParameters::builder(server.host.clone());
+        if let Some(path) = &server.ca_file {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("{}: cannot read CA file", path.display()))?;
+            let certificate = Certificate::from_pem(&pem)
+                .with_context(|| format!("{}: bad CA file", path.display()))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        Ok(builder.build_rustls()?)
+    };
+    let tls = match server.tls {
+        TlsMode::Implicit => Tls::Wrapper(tls_parameters()?),
+        TlsMode::Starttls => Tls::Required(tls_parameters()?),
+        TlsMode::None => Tls::None,
+    };
+    let mut builder = Transport::builder_dangerous(server.host.clone())
+        .port(server.port)
+        .tls(tls)
+        .timeout(Some(server.timeout));
+    let username = server.username.clone().unwrap_or_default();
+    match (&server.auth, token) {
+        (Some(Auth::Password(password)), _) => {
+            builder = builder
+                .credentials(Credentials::new(username, password.expose().to_owned()))
+                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+        }
+        (Some(Auth::Xoauth2(_)), Some(token)) => {
+            builder = builder
+                .credentials(Credentials::new(username, token.to_owned()))
+                .authentication(vec![Mechanism::Xoauth2]);
+        }
+        _ => {}
+    }
+    Ok(builder.build())
 }

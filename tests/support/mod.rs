@@ -69,10 +69,21 @@ impl Stack {
         mailstack(&["start-imap", self.run.to_str().unwrap()]);
     }
 
-    /// Writes a daemon configuration for this stack; `extra` is appended.
+    /// Writes a daemon configuration for this stack (password logins);
+    /// `extra` is appended.
     pub fn config(&self, extra: &str) -> PathBuf {
         let password = self.run.join("gateway-password");
         std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+        let auth = format!(
+            "method = \"password\"\npassword-file = \"{}\"",
+            password.display()
+        );
+        self.config_with_auth(&auth, extra)
+    }
+
+    /// Writes a daemon configuration whose `[imap.auth]` and `[smtp.auth]`
+    /// tables hold `auth`; `extra` is appended.
+    pub fn config_with_auth(&self, auth: &str, extra: &str) -> PathBuf {
         let path = self.run.join("licgate.toml");
         let text = format!(
             r#"
@@ -85,8 +96,7 @@ poll-interval = 30
 timeout = 10
 ca-file = "{ca}"
 [imap.auth]
-method = "password"
-password-file = "{password}"
+{auth}
 
 [smtp]
 host = "127.0.0.1"
@@ -97,8 +107,7 @@ from = "{GATEWAY}"
 timeout = 10
 ca-file = "{ca}"
 [smtp.auth]
-method = "password"
-password-file = "{password}"
+{auth}
 
 [senders]
 allow = ["{TECH}", "{PURCHASING}"]
@@ -116,12 +125,16 @@ dir = "{rules}"
             imap = self.imap_port,
             submission = self.submission_port,
             ca = self.ca.display(),
-            password = password.display(),
             store = self.run.join("store").display(),
             rules = root().join("rules").display(),
         );
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// The base64 HS256 key Dovecot validates OAuth2 tokens with.
+    pub fn oauth_key(&self) -> String {
+        std::fs::read_to_string(self.run.join("etc/oauth-keys/default/HS256/default")).unwrap()
     }
 
     /// Logs in as `user` (plain IMAP: Dovecot allows it on loopback).
