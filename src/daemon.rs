@@ -10,6 +10,7 @@
 //!
 //! Shutdown stops the waiting (IDLE, sleeps, backoffs), never a mail in hand.
 
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -28,8 +29,11 @@ use crate::reply::{self, Addressing};
 use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, LICENCES_FILE, Rules};
 use crate::smtp::Sender;
 use crate::status::{self, Status};
-use crate::store::{Decision, Disposition, OutboxItem, Store};
+use crate::store::{Decided, Decision, Disposition, OutboxItem, Store};
 use crate::verdict::{Outcome, Verdict};
+
+/// Mails decided together: one store flush and one move per folder for all.
+const BATCH: usize = 50;
 
 /// Longest wait between two attempts to reach a server.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -144,11 +148,11 @@ async fn watch_mailbox(
     *backoff = Duration::from_secs(1);
     loop {
         let uid_validity = mailbox.select(&config.mailbox).await?;
-        for envelope in mailbox.envelopes().await? {
+        for batch in mailbox.envelopes().await?.chunks(BATCH) {
             if *stop.borrow() {
                 break;
             }
-            process(shared, &mut mailbox, uid_validity, envelope).await?;
+            process(shared, &mut mailbox, uid_validity, batch).await?;
         }
         shared.store.set_last_poll(Timestamp::now())?;
         if *stop.borrow() {
@@ -164,64 +168,114 @@ async fn watch_mailbox(
     }
 }
 
-/// Decides one message (or finishes an interrupted decision) and moves it.
+/// Decides a batch of messages (or finishes interrupted decisions) and moves
+/// them: every decision of the batch is stored and flushed before any move.
 async fn process(
     shared: &Shared,
     mailbox: &mut Mailbox,
     uid_validity: u32,
-    envelope: Envelope,
+    batch: &[Envelope],
 ) -> anyhow::Result<()> {
-    let key = format!("{uid_validity}:{}", envelope.uid);
     let store = &shared.store;
-    if let Some(request_id) = store.decided_mail(&key)? {
-        let decision = store
-            .decision(&request_id)?
-            .context("decided mail without decision")?;
-        mailbox.move_to(envelope.uid, &decision.folder).await?;
-        info!(%request_id, folder = %decision.folder, "moved a mail decided before a restart");
-        return Ok(());
+    let key = |uid: u32| format!("{uid_validity}:{uid}");
+    let mut moves: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let mut pending = Vec::new();
+    for envelope in batch {
+        match store.decided_mail(&key(envelope.uid))? {
+            Some(request_id) => {
+                let decision = store
+                    .decision(&request_id)?
+                    .context("decided mail without decision")?;
+                info!(%request_id, folder = %decision.folder, "moving a mail decided before a restart");
+                moves.entry(decision.folder).or_default().push(envelope.uid);
+            }
+            None => pending.push(*envelope),
+        }
     }
-    let too_large = envelope.size as usize > shared.config.limits.max_message_size;
-    let Some(raw) = mailbox.fetch(envelope.uid, too_large).await? else {
-        warn!(
-            uid = envelope.uid,
-            "message vanished before it could be fetched"
-        );
-        return Ok(());
-    };
-    let decision_time = Timestamp::now();
-    let (decision, reply) = decide(shared, &key, &raw, envelope, decision_time)?;
-    if let Some(previous) = store.decision(&decision.request_id)? {
-        // Same Message-ID already decided: never decide nor answer twice.
-        store.link_mail(&key, &previous.request_id).await?;
-        mailbox.move_to(envelope.uid, &previous.folder).await?;
-        info!(request_id = %previous.request_id, "duplicate of a mail already decided");
-        return Ok(());
+    let limit = shared.config.limits.max_message_size;
+    let (large, small): (Vec<Envelope>, Vec<Envelope>) =
+        pending.iter().partition(|e| e.size as usize > limit);
+    let uids = |list: &[Envelope]| list.iter().map(|e| e.uid).collect::<Vec<_>>();
+    let mut fetched: HashMap<u32, Vec<u8>> = mailbox
+        .fetch(&uids(&small), false)
+        .await?
+        .into_iter()
+        .collect();
+    fetched.extend(mailbox.fetch(&uids(&large), true).await?);
+
+    let now = Timestamp::now();
+    let mut decided: Vec<Decided> = Vec::new();
+    let mut duplicates = Vec::new();
+    // Request ids decided in this batch, with their folder, and replies queued per sender.
+    let mut batch_folders: HashMap<String, String> = HashMap::new();
+    let mut batch_replies: HashMap<String, u32> = HashMap::new();
+    for envelope in pending {
+        let Some(raw) = fetched.remove(&envelope.uid) else {
+            warn!(
+                uid = envelope.uid,
+                "message vanished before it could be fetched"
+            );
+            continue;
+        };
+        let mailbox_key = key(envelope.uid);
+        let (decision, reply) = decide(shared, &mailbox_key, &raw, envelope, now, &batch_replies)?;
+        let earlier = match batch_folders.get(&decision.request_id) {
+            Some(folder) => Some(folder.clone()),
+            None => store.decision(&decision.request_id)?.map(|d| d.folder),
+        };
+        if let Some(folder) = earlier {
+            // Same Message-ID already decided: never decide nor answer twice.
+            info!(request_id = %decision.request_id, "duplicate of a mail already decided");
+            duplicates.push((mailbox_key, decision.request_id));
+            moves.entry(folder).or_default().push(envelope.uid);
+            continue;
+        }
+        if let (Some(sender), true) = (&decision.sender, reply.is_some()) {
+            *batch_replies.entry(sender.clone()).or_default() += 1;
+        }
+        batch_folders.insert(decision.request_id.clone(), decision.folder.clone());
+        moves
+            .entry(decision.folder.clone())
+            .or_default()
+            .push(envelope.uid);
+        decided.push(Decided {
+            decision,
+            raw,
+            reply,
+        });
     }
-    store.record(&decision, &raw, reply.as_ref()).await?;
-    if reply.is_some() {
+    if !decided.is_empty() || !duplicates.is_empty() {
+        store.record(&decided, &duplicates).await?;
+    }
+    if decided.iter().any(|d| d.reply.is_some()) {
         shared.outbox_ready.notify_one();
     }
-    mailbox.move_to(envelope.uid, &decision.folder).await?;
-    info!(
-        request_id = %decision.request_id,
-        disposition = ?decision.disposition,
-        folder = %decision.folder,
-        reply = decision.reply_queued,
-        note = decision.note.as_deref().unwrap_or(""),
-        "decided"
-    );
+    for (folder, uids) in &moves {
+        mailbox.move_to(uids, folder).await?;
+    }
+    for Decided { decision, .. } in &decided {
+        info!(
+            request_id = %decision.request_id,
+            disposition = ?decision.disposition,
+            folder = %decision.folder,
+            reply = decision.reply_queued,
+            note = decision.note.as_deref().unwrap_or(""),
+            "decided"
+        );
+    }
     Ok(())
 }
 
 /// Judges a fetched mail and prepares its decision and reply: pure but for
-/// the rate-limit count read from the store.
+/// the rate-limit count read from the store (plus `batch_replies`, the
+/// replies queued per sender in the batch not yet stored).
 fn decide(
     shared: &Shared,
     key: &str,
     raw: &[u8],
     envelope: Envelope,
     now: Timestamp,
+    batch_replies: &HashMap<String, u32>,
 ) -> anyhow::Result<(Decision, Option<OutboxItem>)> {
     let config = &shared.config;
     let judged = {
@@ -287,7 +341,9 @@ fn decide(
         decision.note = Some("sent by the gateway's own address: not answered".into());
         return Ok((decision, None));
     }
-    if shared.store.replies_in_hour(&sender, now)? >= config.replies_per_sender_per_hour {
+    let already = shared.store.replies_in_hour(&sender, now)?
+        + batch_replies.get(&sender).copied().unwrap_or(0);
+    if already >= config.replies_per_sender_per_hour {
         decision.note = Some(format!(
             "more than {} replies to this sender this hour: not answered",
             config.replies_per_sender_per_hour
@@ -353,7 +409,7 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
         };
         match sender.send(&item).await {
             Ok(()) => {
-                shared.store.outbox_remove(id).await?;
+                shared.store.outbox_remove(id)?;
                 backoff = Duration::from_secs(1);
                 info!(request_id = %item.request_id, to = ?item.to, "reply sent");
             }

@@ -209,8 +209,15 @@ impl Mailbox {
         Ok(envelopes)
     }
 
-    /// The whole message (or only its header), without setting \Seen.
-    pub async fn fetch(&mut self, uid: u32, header_only: bool) -> anyhow::Result<Option<Vec<u8>>> {
+    /// The whole messages (or only their headers), by UID, without setting \Seen.
+    pub async fn fetch(
+        &mut self,
+        uids: &[u32],
+        header_only: bool,
+    ) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
         let query = if header_only {
             "BODY.PEEK[HEADER]"
         } else {
@@ -219,21 +226,26 @@ impl Mailbox {
         let fetches = timed(
             self.timeout,
             "UID FETCH",
-            self.session.uid_fetch(uid.to_string(), query),
+            self.session.uid_fetch(uid_set(uids), query),
         )
         .await??;
         let fetches: Vec<_> =
             timed(self.timeout, "UID FETCH", fetches.try_collect::<Vec<_>>()).await??;
         Ok(fetches
             .iter()
-            .find(|f| f.uid == Some(uid))
-            .and_then(|f| if header_only { f.header() } else { f.body() })
-            .map(<[u8]>::to_vec))
+            .filter_map(|f| {
+                let bytes = if header_only { f.header() } else { f.body() };
+                Some((f.uid?, bytes?.to_vec()))
+            })
+            .collect())
     }
 
-    /// Moves a message to `folder` (MOVE, else COPY + \Deleted + expunge).
-    pub async fn move_to(&mut self, uid: u32, folder: &str) -> anyhow::Result<()> {
-        let set = uid.to_string();
+    /// Moves messages to `folder` (MOVE, else COPY + \Deleted + expunge).
+    pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> anyhow::Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uid_set(uids);
         let folder = &self.folder(folder);
         if self.moves {
             timed(self.timeout, "UID MOVE", self.session.uid_mv(&set, folder)).await??;
@@ -329,6 +341,14 @@ impl async_imap::Authenticator for Xoauth2 {
     fn process(&mut self, _challenge: &[u8]) -> String {
         format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
     }
+}
+
+/// `1,5,7` for a UID command.
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Wraps `stream` in TLS for `server.host`.

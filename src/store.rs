@@ -62,6 +62,26 @@ pub struct OutboxItem {
     pub queued_at: Timestamp,
 }
 
+/// A new decision, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    /// The decision.
+    pub decision: Decision,
+    /// The mail as fetched.
+    pub raw: Vec<u8>,
+    /// The reply to queue, if any.
+    pub reply: Option<OutboxItem>,
+}
+
+/// A [`Decided`] serialised, ready for the transaction.
+struct Row {
+    decision: Vec<u8>,
+    reply: Option<Vec<u8>>,
+    outbox_id: Option<u64>,
+    rate: Option<String>,
+    day: String,
+}
+
 /// The sled database.
 #[derive(Clone)]
 pub struct Store {
@@ -87,7 +107,11 @@ type TxResult<T> = Result<T, ConflictableTransactionError<serde_json::Error>>;
 impl Store {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &std::path::Path) -> anyhow::Result<Store> {
-        let db = sled::open(path)
+        // NOTE: sled caches up to 1 GB by default; decisions are read rarely.
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(8 * 1024 * 1024)
+            .open()
             .map_err(|e| anyhow::anyhow!("{}: cannot open the store: {e}", path.display()))?;
         Ok(Store {
             mails: db.open_tree("mails")?,
@@ -117,14 +141,6 @@ impl Store {
         }
     }
 
-    /// Records that `mailbox_key` holds a mail already decided as `request_id`
-    /// (a duplicate by Message-ID), and flushes.
-    pub async fn link_mail(&self, mailbox_key: &str, request_id: &str) -> anyhow::Result<()> {
-        self.mails.insert(mailbox_key, request_id.as_bytes())?;
-        self.db.flush_async().await?;
-        Ok(())
-    }
-
     /// Replies already counted for `sender` in the hour of `at`.
     pub fn replies_in_hour(&self, sender: &str, at: Timestamp) -> anyhow::Result<u32> {
         Ok(self
@@ -133,24 +149,33 @@ impl Store {
             .map_or(0, |v| decode_u32(&v)))
     }
 
-    /// Stores a decision, the raw mail, the mailbox key and the reply (if any)
-    /// in one transaction, then flushes to disk.
+    /// Stores a batch in one transaction, then flushes to disk: each new
+    /// decision with its raw mail, mailbox key and reply (if any), and each
+    /// mailbox key found to hold a duplicate of a decided request.
     pub async fn record(
         &self,
-        decision: &Decision,
-        raw: &[u8],
-        reply: Option<&OutboxItem>,
+        decided: &[Decided],
+        duplicates: &[(String, String)],
     ) -> anyhow::Result<()> {
-        let decision_json = serde_json::to_vec(decision)?;
-        let reply_json = reply.map(serde_json::to_vec).transpose()?;
-        let outbox_id = match reply {
-            Some(_) => Some(self.db.generate_id()?),
-            None => None,
-        };
-        let rate = reply
-            .and(decision.sender.as_deref())
-            .map(|sender| rate_key(sender, decision.decided_at));
-        let day = daily_key(decision.decided_at, decision.disposition);
+        let mut rows = Vec::with_capacity(decided.len());
+        for entry in decided {
+            let decision = &entry.decision;
+            rows.push(Row {
+                decision: serde_json::to_vec(decision)?,
+                reply: entry.reply.as_ref().map(serde_json::to_vec).transpose()?,
+                outbox_id: if entry.reply.is_some() {
+                    Some(self.db.generate_id()?)
+                } else {
+                    None
+                },
+                rate: entry
+                    .reply
+                    .as_ref()
+                    .and(decision.sender.as_deref())
+                    .map(|sender| rate_key(sender, decision.decided_at)),
+                day: daily_key(decision.decided_at, decision.disposition),
+            });
+        }
         let result: Result<(), TransactionError<serde_json::Error>> = (
             &self.mails,
             &self.decisions,
@@ -161,21 +186,27 @@ impl Store {
         )
             .transaction(
                 |(mails, decisions, raws, outbox, rates, daily)| -> TxResult<()> {
-                    mails.insert(
-                        decision.mailbox_key.as_bytes(),
-                        decision.request_id.as_bytes(),
-                    )?;
-                    decisions.insert(decision.request_id.as_bytes(), decision_json.as_slice())?;
-                    raws.insert(decision.request_id.as_bytes(), raw)?;
-                    if let (Some(id), Some(json)) = (outbox_id, &reply_json) {
-                        outbox.insert(&id.to_be_bytes(), json.as_slice())?;
+                    for (entry, row) in decided.iter().zip(&rows) {
+                        let id = entry.decision.request_id.as_bytes();
+                        mails.insert(entry.decision.mailbox_key.as_bytes(), id)?;
+                        decisions.insert(id, row.decision.as_slice())?;
+                        raws.insert(id, entry.raw.as_slice())?;
+                        if let (Some(key), Some(json)) = (row.outbox_id, &row.reply) {
+                            outbox.insert(&key.to_be_bytes(), json.as_slice())?;
+                        }
+                        for (tree, key) in [
+                            (rates, row.rate.as_deref()),
+                            (daily, Some(row.day.as_str())),
+                        ] {
+                            if let Some(key) = key {
+                                let count = tree.get(key.as_bytes())?.map_or(0, |v| decode_u32(&v));
+                                tree.insert(key.as_bytes(), &(count + 1).to_be_bytes())?;
+                            }
+                        }
                     }
-                    if let Some(key) = &rate {
-                        let count = rates.get(key.as_bytes())?.map_or(0, |v| decode_u32(&v));
-                        rates.insert(key.as_bytes(), &(count + 1).to_be_bytes())?;
+                    for (mailbox_key, request_id) in duplicates {
+                        mails.insert(mailbox_key.as_bytes(), request_id.as_bytes())?;
                     }
-                    let count = daily.get(day.as_bytes())?.map_or(0, |v| decode_u32(&v));
-                    daily.insert(day.as_bytes(), &(count + 1).to_be_bytes())?;
                     Ok(())
                 },
             );
@@ -195,10 +226,13 @@ impl Store {
         }
     }
 
-    /// Removes a reply the SMTP server accepted, and flushes.
-    pub async fn outbox_remove(&self, id: u64) -> anyhow::Result<()> {
+    /// Removes a reply the SMTP server accepted.
+    ///
+    /// NOTE: not flushed here: sled writes it out within 500 ms and at
+    /// shutdown. Only a crash in that window sends the reply again, which an
+    /// fsync per reply would narrow at the cost of most of the outbox's speed.
+    pub fn outbox_remove(&self, id: u64) -> anyhow::Result<()> {
         self.outbox.remove(id.to_be_bytes())?;
-        self.db.flush_async().await?;
         Ok(())
     }
 
@@ -292,17 +326,26 @@ mod tests {
                 message: "Subject: x\r\n\r\nbody\r\n".into(),
                 queued_at: "2026-11-23T10:00:00Z".parse().unwrap(),
             };
+            let decided = [
+                Decided {
+                    decision: decision("LG-1", "7:1"),
+                    raw: b"raw".to_vec(),
+                    reply: Some(reply),
+                },
+                Decided {
+                    decision: decision("LG-2", "7:2"),
+                    raw: b"raw".to_vec(),
+                    reply: None,
+                },
+            ];
             store
-                .record(&decision("LG-1", "7:1"), b"raw", Some(&reply))
-                .await
-                .unwrap();
-            store
-                .record(&decision("LG-2", "7:2"), b"raw", None)
+                .record(&decided, &[("7:3".into(), "LG-1".into())])
                 .await
                 .unwrap();
         }
         let store = Store::open(&dir).unwrap();
         assert_eq!(store.decided_mail("7:1").unwrap().as_deref(), Some("LG-1"));
+        assert_eq!(store.decided_mail("7:3").unwrap().as_deref(), Some("LG-1"));
         assert_eq!(store.decision("LG-2").unwrap().unwrap().mailbox_key, "7:2");
         assert_eq!(store.outbox_len(), 1);
         let (id, item) = store.outbox_first().unwrap().unwrap();
@@ -311,7 +354,7 @@ mod tests {
         assert_eq!(store.replies_in_hour("TECH@example.test", at).unwrap(), 1);
         assert_eq!(store.decided_on(at, Disposition::Rejected).unwrap(), 2);
         assert_eq!(store.decided_on(at, Disposition::Accepted).unwrap(), 0);
-        store.outbox_remove(id).await.unwrap();
+        store.outbox_remove(id).unwrap();
         assert_eq!(store.outbox_len(), 0);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -251,6 +251,11 @@ impl Daemon {
         Daemon { child }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then waits for a clean exit; returns whether it exited 0.
     pub fn terminate(mut self) -> bool {
         Command::new("kill")
