@@ -35,6 +35,9 @@ use crate::verdict::{Outcome, Verdict};
 /// Mails decided together: one store flush and one move per folder for all.
 const BATCH: usize = 50;
 
+/// Replies sent at once, each over its own SMTP connection.
+const REPLIES_IN_FLIGHT: usize = 8;
+
 /// Longest wait between two attempts to reach a server.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -399,27 +402,39 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
     let sender = Sender::new(&shared.config.smtp)?;
     let mut backoff = Duration::from_secs(1);
     while !*stop.borrow() {
-        let Some((id, item)) = shared.store.outbox_first()? else {
+        let queued = shared.store.outbox_oldest(REPLIES_IN_FLIGHT)?;
+        if queued.is_empty() {
             tokio::select! {
                 _ = shared.outbox_ready.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                 _ = stopped(stop.clone()) => {}
             }
             continue;
-        };
-        match sender.send(&item).await {
-            Ok(()) => {
-                shared.store.outbox_remove(id)?;
-                backoff = Duration::from_secs(1);
-                info!(request_id = %item.request_id, to = ?item.to, "reply sent");
-            }
-            Err(err) => {
-                warn!(request_id = %item.request_id, cause = %format!("{err:#}"), retry_in = ?backoff, "reply not sent yet");
-                if !pause(backoff, &stop).await {
-                    break;
+        }
+        // NOTE: the SMTP server syncs each message to disk before accepting
+        // it; sending a few at once over several connections hides that wait.
+        let results =
+            futures::future::join_all(queued.iter().map(|(_, item)| sender.send(item))).await;
+        let mut failed = false;
+        for ((id, item), result) in queued.iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    shared.store.outbox_remove(*id)?;
+                    info!(request_id = %item.request_id, to = ?item.to, "reply sent");
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                Err(err) => {
+                    failed = true;
+                    warn!(request_id = %item.request_id, cause = %format!("{err:#}"), retry_in = ?backoff, "reply not sent yet");
+                }
             }
+        }
+        if failed {
+            if !pause(backoff, &stop).await {
+                break;
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        } else {
+            backoff = Duration::from_secs(1);
         }
     }
     Ok(())

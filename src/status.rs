@@ -48,7 +48,10 @@ impl Status {
             updated_at: now,
             last_poll: store.last_poll()?,
             outbox_depth: store.outbox_len(),
-            oldest_queued: store.outbox_first()?.map(|(_, item)| item.queued_at),
+            oldest_queued: store
+                .outbox_oldest(1)?
+                .first()
+                .map(|(_, item)| item.queued_at),
             today,
         })
     }

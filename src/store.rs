@@ -215,15 +215,19 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest queued reply.
-    pub fn outbox_first(&self) -> anyhow::Result<Option<(u64, OutboxItem)>> {
-        match self.outbox.first()? {
-            Some((key, value)) => {
-                let id = u64::from_be_bytes(key.as_ref().try_into()?);
-                Ok(Some((id, serde_json::from_slice(&value)?)))
-            }
-            None => Ok(None),
-        }
+    /// The `count` oldest queued replies, oldest first.
+    pub fn outbox_oldest(&self, count: usize) -> anyhow::Result<Vec<(u64, OutboxItem)>> {
+        self.outbox
+            .iter()
+            .take(count)
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((
+                    u64::from_be_bytes(key.as_ref().try_into()?),
+                    serde_json::from_slice(&value)?,
+                ))
+            })
+            .collect()
     }
 
     /// Removes a reply the SMTP server accepted.
@@ -348,7 +352,7 @@ mod tests {
         assert_eq!(store.decided_mail("7:3").unwrap().as_deref(), Some("LG-1"));
         assert_eq!(store.decision("LG-2").unwrap().unwrap().mailbox_key, "7:2");
         assert_eq!(store.outbox_len(), 1);
-        let (id, item) = store.outbox_first().unwrap().unwrap();
+        let (id, item) = store.outbox_oldest(5).unwrap().remove(0);
         assert_eq!(item.request_id, "LG-1");
         let at = "2026-11-23T10:59:00Z".parse().unwrap();
         assert_eq!(store.replies_in_hour("TECH@example.test", at).unwrap(), 1);

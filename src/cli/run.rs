@@ -26,7 +26,11 @@ pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         LogFormat::Text => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),
     }
-    let runtime = tokio::runtime::Runtime::new()?;
+    // NOTE: one thread: the daemon waits on the network, and a single malloc
+    // arena keeps its memory small after a burst of mails.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
