@@ -110,7 +110,7 @@ impl Store {
         // NOTE: sled caches up to 1 GB by default; decisions are read rarely.
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(8 * 1024 * 1024)
+            .cache_capacity(2 * 1024 * 1024)
             .open()
             .map_err(|e| anyhow::anyhow!("{}: cannot open the store: {e}", path.display()))?;
         Ok(Store {

@@ -398,3 +398,135 @@ async fn http_get(address: &str, path: &str) -> String {
     socket.read_to_string(&mut response).await.unwrap();
     response
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_are_reloaded_on_change_and_a_broken_file_keeps_the_previous_rules() {
+    let stack = Stack::start();
+    let rules = stack.run.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    for name in ["licences.toml", "clients.toml", "calendar.toml"] {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("rules")
+            .join(name);
+        std::fs::copy(shipped, rules.join(name)).unwrap();
+    }
+    let config = stack.config("");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let shipped_rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    std::fs::write(
+        &config,
+        text.replace(
+            &shipped_rules.display().to_string(),
+            &rules.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::start(&config);
+    let subject = "[AJOUT] Licence Office 365 - Fromagerie Leroy";
+    let mail = |id: &str| {
+        request(id, subject, "Microsoft 365 Business Standard", "")
+            .replace("Boulangerie Martin", "Fromagerie Leroy")
+    };
+
+    // An unknown client is refused.
+    stack.append(GATEWAY, &mail("unknown"), MONDAY_10H).await;
+    eventually(Duration::from_secs(30), "refusal", || async {
+        stack.count(GATEWAY, REJECTED).await == 1
+    })
+    .await;
+
+    // A broken calendar file is refused: the previous rules stay in force.
+    std::fs::write(rules.join("calendar.toml"), "cutoff = \"17h30\"\n").unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stack
+        .append(
+            GATEWAY,
+            &request(
+                "still",
+                "[AJOUT] Licence Office 365 - Boulangerie Martin",
+                "Microsoft 365 Business Standard",
+                "",
+            ),
+            MONDAY_10H,
+        )
+        .await;
+    eventually(
+        Duration::from_secs(30),
+        "judged with the previous rules",
+        || async { stack.count(GATEWAY, ACCEPTED).await == 1 },
+    )
+    .await;
+
+    // Adding the client (and mending the calendar) is picked up without a restart.
+    let shipped_calendar =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/calendar.toml");
+    std::fs::copy(shipped_calendar, rules.join("calendar.toml")).unwrap();
+    let mut clients = std::fs::read_to_string(rules.join("clients.toml")).unwrap();
+    clients.push_str("\n[[client]]\nname = \"Fromagerie Leroy\"\n");
+    std::fs::write(rules.join("clients.toml"), clients).unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stack.append(GATEWAY, &mail("known"), MONDAY_10H).await;
+    eventually(
+        Duration::from_secs(30),
+        "accepted with the new rules",
+        || async { stack.count(GATEWAY, ACCEPTED).await == 2 },
+    )
+    .await;
+    assert!(daemon.terminate());
+    let log = std::fs::read_to_string(config.with_extension("log")).unwrap();
+    assert!(
+        log.contains("rules not reloaded") && log.contains("calendar.toml:1"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_mails_are_refused_from_their_header_and_replies_are_rate_limited() {
+    let stack = Stack::start();
+    let daemon = Daemon::start(
+        &stack.config("[limits]\nmax-message-size = 4096\nreplies-per-sender-per-hour = 3\n"),
+    );
+    let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
+    let attachment = "A".repeat(8000);
+    let large =
+        request("large", subject, "Microsoft 365 Business Standard", "") + &attachment + "\r\n";
+    stack.append(GATEWAY, &large, MONDAY_10H).await;
+    eventually(Duration::from_secs(30), "large mail refused", || async {
+        stack.count(GATEWAY, REJECTED).await == 1 && stack.count(TECH, "INBOX").await == 1
+    })
+    .await;
+    let refusal = &stack.messages(TECH, "INBOX").await[0];
+    let body = mail_parser::MessageParser::default()
+        .parse(refusal.as_bytes())
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .into_owned();
+    assert!(body.contains("au-delà de la limite"), "{body}");
+
+    for i in 0..4 {
+        stack
+            .append(
+                GATEWAY,
+                &request(
+                    &format!("many-{i}"),
+                    subject,
+                    "Microsoft 365 Business Standard",
+                    "",
+                ),
+                MONDAY_10H,
+            )
+            .await;
+    }
+    eventually(Duration::from_secs(30), "all decided", || async {
+        stack.count(GATEWAY, ACCEPTED).await == 4
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(daemon.terminate());
+    assert_eq!(
+        stack.count(TECH, "INBOX").await,
+        3,
+        "at most 3 replies to one sender in an hour"
+    );
+}

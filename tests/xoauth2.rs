@@ -81,7 +81,16 @@ async fn the_daemon_logs_in_to_imap_and_smtp_with_xoauth2_tokens() {
          client-id = \"licgate-test\"\nclient-secret-file = \"{}\"\nscope = \"https://outlook.office365.com/.default\"",
         secret.display()
     );
-    let daemon = Daemon::start(&stack.config_with_auth(&auth, ""));
+    // IMAP over implicit TLS (IMAPS) here; the other tests use STARTTLS.
+    let config = stack.config_with_auth(&auth, "");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        &format!("port = {}\ntls = \"starttls\"", stack.imap_port),
+        &format!("port = {}\ntls = \"implicit\"", stack.imap_port + 1),
+        1,
+    );
+    assert!(text.contains("tls = \"implicit\""));
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&config);
     let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
     stack
         .append(
