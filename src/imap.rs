@@ -294,16 +294,9 @@ impl Mailbox {
             }
             return Ok(self);
         }
-        let Mailbox {
-            session,
-            timeout,
-            idle,
-            moves,
-            uidplus,
-            delimiter,
-        } = self;
+        let session = self.session;
         let mut handle = session.idle();
-        timed(timeout, "IDLE", handle.init()).await??;
+        timed(self.timeout, "IDLE", handle.init()).await??;
         {
             let (news, interrupt) = handle.wait_with_timeout(limit);
             tokio::select! {
@@ -312,15 +305,8 @@ impl Mailbox {
             }
             drop(interrupt);
         }
-        let session = timed(timeout, "DONE", handle.done()).await??;
-        Ok(Mailbox {
-            session,
-            timeout,
-            idle,
-            moves,
-            uidplus,
-            delimiter,
-        })
+        let session = timed(self.timeout, "DONE", handle.done()).await??;
+        Ok(Mailbox { session, ..self })
     }
 
     /// Logs out, politely; errors are irrelevant at that point.
