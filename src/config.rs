@@ -488,3 +488,92 @@ fn resolve_auth(key: &str, raw: &RawAuth, base: &Path, timeout: u64) -> anyhow::
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> String {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/licgate.example.toml"),
+        )
+        .unwrap()
+    }
+
+    /// The example with its secrets read from a file instead of the environment.
+    fn config(text: &str) -> anyhow::Result<Config> {
+        let dir = std::env::temp_dir().join(format!("licgate-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("secret"), "p@ss\n").unwrap();
+        let text = text
+            .replace(
+                "password-env = \"LICGATE_IMAP_PASSWORD\"",
+                "password-file = \"secret\"",
+            )
+            .replace(
+                "password-env = \"LICGATE_SMTP_PASSWORD\"",
+                "password-file = \"secret\"",
+            );
+        Config::from_raw(
+            RawConfig::from_toml(&text).map_err(anyhow::Error::msg)?,
+            &dir,
+        )
+    }
+
+    #[test]
+    fn the_example_lists_valid_keys_and_secrets_come_from_files() {
+        let config = config(&example()).unwrap();
+        assert_eq!(config.imap.port, 993);
+        let Some(Auth::Password(secret)) = &config.imap.auth else {
+            panic!()
+        };
+        assert_eq!(
+            secret.expose(),
+            "p@ss",
+            "trailing newline of the file dropped"
+        );
+        assert!(
+            !format!("{config:?}").contains("p@ss"),
+            "secrets never printed"
+        );
+        assert!(config.is_allowed("Julie.Bernard@Infogerance.example"));
+        assert!(!config.is_allowed("someone@elsewhere.example"));
+    }
+
+    #[test]
+    fn errors_name_the_line_or_the_key() {
+        let err = RawConfig::from_toml(&example().replacen("poll-interval", "poll-intervall", 1))
+            .unwrap_err();
+        let line = example()
+            .lines()
+            .position(|l| l.starts_with("poll-interval"))
+            .unwrap()
+            + 1;
+        assert!(
+            err.starts_with(&format!("{line}: unknown field `poll-intervall`")),
+            "{err}"
+        );
+        let err =
+            config(&example().replacen("tls = \"implicit\"", "tls = \"none\"", 1)).unwrap_err();
+        assert!(err.to_string().starts_with("imap.tls"), "{err}");
+        let err = config(&example().replace(
+            "allow = [\"*@infogerance.example\"]",
+            "allow = [\"infogerance\"]",
+        ));
+        assert!(err.unwrap_err().to_string().starts_with("senders.allow"));
+        let text = example().replace(
+            "password-env = \"LICGATE_IMAP_PASSWORD\"",
+            "password-file = \"missing\"",
+        );
+        let err = Config::from_raw(
+            RawConfig::from_toml(&text).unwrap(),
+            Path::new("/nonexistent"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("imap.auth.password: cannot read secret file"),
+            "{err}"
+        );
+    }
+}
