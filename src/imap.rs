@@ -245,6 +245,9 @@ impl Mailbox {
         if uids.is_empty() {
             return Ok(());
         }
+        // The EXPUNGE and EXISTS news of earlier commands are of no use here:
+        // drop them rather than keep up to 100 of them (with their buffers).
+        while self.session.unsolicited_responses.try_recv().is_ok() {}
         let set = uid_set(uids);
         let folder = &self.folder(folder);
         if self.moves {
