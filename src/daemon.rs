@@ -419,7 +419,7 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
         for ((id, item), result) in queued.iter().zip(results) {
             match result {
                 Ok(()) => {
-                    shared.store.outbox_remove(*id)?;
+                    shared.store.reply_sent(*id, item, Timestamp::now())?;
                     info!(request_id = %item.request_id, to = ?item.to, "reply sent");
                 }
                 Err(err) => {

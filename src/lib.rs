@@ -33,6 +33,7 @@
 //! assert!(verdict.reply.unwrap().body.contains("« Microsoft 365 Business Premium »"));
 //! ```
 
+pub mod audit;
 pub mod check;
 pub mod config;
 pub mod daemon;

@@ -8,7 +8,11 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use sled::Transactional;
+use sled::transaction::TransactionalTree;
+
+use crate::audit::{self, Event, Head, Record};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 /// Where a decided mail goes.
@@ -100,6 +104,8 @@ pub struct Store {
     meta: sled::Tree,
     /// `YYYY-MM-DD|disposition` (UTC day of the decision) -> decisions that day (u32 big-endian).
     daily: sled::Tree,
+    /// big-endian sequence number -> [`audit::Record`] (JSON); meta `audit_head` holds its [`audit::Head`].
+    audit: sled::Tree,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<serde_json::Error>>;
@@ -121,6 +127,7 @@ impl Store {
             rate: db.open_tree("rate")?,
             meta: db.open_tree("meta")?,
             daily: db.open_tree("daily")?,
+            audit: db.open_tree("audit")?,
             db,
         })
     }
@@ -183,9 +190,12 @@ impl Store {
             &self.outbox,
             &self.rate,
             &self.daily,
+            &self.audit,
+            &self.meta,
         )
             .transaction(
-                |(mails, decisions, raws, outbox, rates, daily)| -> TxResult<()> {
+                |(mails, decisions, raws, outbox, rates, daily, audit, meta)| -> TxResult<()> {
+                    let mut trail = Trail::open(audit, meta)?;
                     for (entry, row) in decided.iter().zip(&rows) {
                         let id = entry.decision.request_id.as_bytes();
                         mails.insert(entry.decision.mailbox_key.as_bytes(), id)?;
@@ -207,7 +217,15 @@ impl Store {
                     for (mailbox_key, request_id) in duplicates {
                         mails.insert(mailbox_key.as_bytes(), request_id.as_bytes())?;
                     }
-                    Ok(())
+                    for entry in decided {
+                        let raw_sha256 = audit::hex(&Sha256::digest(&entry.raw));
+                        let event = Event::Decision {
+                            decision: entry.decision.clone(),
+                            raw_sha256,
+                        };
+                        trail.append(entry.decision.decided_at, event)?;
+                    }
+                    trail.close()
                 },
             );
         result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
@@ -230,14 +248,63 @@ impl Store {
             .collect()
     }
 
-    /// Removes a reply the SMTP server accepted.
+    /// Removes a reply the SMTP server accepted at `at`, and records that in
+    /// the audit trail.
     ///
     /// NOTE: not flushed here: sled writes it out within 500 ms and at
     /// shutdown. Only a crash in that window sends the reply again, which an
     /// fsync per reply would narrow at the cost of most of the outbox's speed.
-    pub fn outbox_remove(&self, id: u64) -> anyhow::Result<()> {
-        self.outbox.remove(id.to_be_bytes())?;
+    pub fn reply_sent(&self, id: u64, item: &OutboxItem, at: Timestamp) -> anyhow::Result<()> {
+        let result: Result<(), TransactionError<serde_json::Error>> =
+            (&self.outbox, &self.audit, &self.meta).transaction(
+                |(outbox, audit, meta)| -> TxResult<()> {
+                    let mut trail = Trail::open(audit, meta)?;
+                    outbox.remove(&id.to_be_bytes())?;
+                    let event = Event::ReplySent {
+                        request_id: item.request_id.clone(),
+                        to: item.to.clone(),
+                    };
+                    trail.append(at, event)?;
+                    trail.close()
+                },
+            );
+        result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
         Ok(())
+    }
+
+    /// Every audit record, in order.
+    pub fn audit_records(&self) -> impl Iterator<Item = anyhow::Result<Record>> + '_ {
+        self.audit
+            .iter()
+            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+    }
+
+    /// The raw mail kept for a request id.
+    pub fn raw_mail(&self, request_id: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.raw.get(request_id)?.map(|v| v.to_vec()))
+    }
+
+    /// Walks the audit trail; returns its length, or the first bad record.
+    pub fn verify_audit(&self) -> anyhow::Result<u64> {
+        let head: Head = match self.meta.get(AUDIT_HEAD)? {
+            Some(bytes) => serde_json::from_slice(&bytes)?,
+            None => Head::default(),
+        };
+        let records = self.audit.iter().map(|entry| {
+            let (key, value) = entry?;
+            let key = u64::from_be_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("bad audit key"))?,
+            );
+            Ok((key, serde_json::from_slice(&value)?))
+        });
+        audit::verify(records, &head, |request_id| {
+            Ok(self
+                .raw
+                .get(request_id)?
+                .map(|raw| audit::hex(&Sha256::digest(&raw))))
+        })
     }
 
     /// Number of queued replies.
@@ -277,6 +344,49 @@ impl Store {
     /// Flushes everything written so far.
     pub async fn flush(&self) -> anyhow::Result<()> {
         self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+/// Key of the audit trail's [`Head`] in the meta tree.
+const AUDIT_HEAD: &str = "audit_head";
+
+/// The audit trail inside a transaction: appends records after its head.
+struct Trail<'t> {
+    records: &'t TransactionalTree,
+    meta: &'t TransactionalTree,
+    head: Head,
+}
+
+impl<'t> Trail<'t> {
+    fn open(records: &'t TransactionalTree, meta: &'t TransactionalTree) -> TxResult<Trail<'t>> {
+        let head = match meta.get(AUDIT_HEAD)? {
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(ConflictableTransactionError::Abort)?
+            }
+            None => Head::default(),
+        };
+        Ok(Trail {
+            records,
+            meta,
+            head,
+        })
+    }
+
+    fn append(&mut self, at: Timestamp, event: Event) -> TxResult<()> {
+        let record = Record::seal(self.head.len, at, self.head.hash.clone(), event);
+        let json = serde_json::to_vec(&record).map_err(ConflictableTransactionError::Abort)?;
+        self.records.insert(&record.seq.to_be_bytes(), json)?;
+        self.head = Head {
+            len: record.seq + 1,
+            hash: record.hash,
+        };
+        Ok(())
+    }
+
+    fn close(self) -> TxResult<()> {
+        let json = serde_json::to_vec(&self.head).map_err(ConflictableTransactionError::Abort)?;
+        self.meta.insert(AUDIT_HEAD, json)?;
         Ok(())
     }
 }
@@ -358,9 +468,103 @@ mod tests {
         assert_eq!(store.replies_in_hour("TECH@example.test", at).unwrap(), 1);
         assert_eq!(store.decided_on(at, Disposition::Rejected).unwrap(), 2);
         assert_eq!(store.decided_on(at, Disposition::Accepted).unwrap(), 0);
-        store.outbox_remove(id).unwrap();
+        store.reply_sent(id, &item, at).unwrap();
+        assert_eq!(
+            store.verify_audit().unwrap(),
+            3,
+            "two decisions and one reply"
+        );
         assert_eq!(store.outbox_len(), 0);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A store with five decisions in its audit trail.
+    async fn trail(name: &str) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("licgate-audit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        for i in 0..5 {
+            let entry = Decided {
+                decision: decision(&format!("LG-{i}"), &format!("7:{i}")),
+                raw: format!("raw {i}").into_bytes(),
+                reply: None,
+            };
+            store.record(&[entry], &[]).await.unwrap();
+        }
+        assert_eq!(store.verify_audit().unwrap(), 5);
+        (store, dir)
+    }
+
+    fn tampering(store: &Store) -> audit::Tampering {
+        store
+            .verify_audit()
+            .unwrap_err()
+            .downcast::<audit::Tampering>()
+            .unwrap()
+    }
+
+    fn key(seq: u64) -> [u8; 8] {
+        seq.to_be_bytes()
+    }
+
+    #[tokio::test]
+    async fn verify_catches_an_altered_record() {
+        let (store, dir) = trail("altered").await;
+        let mut record: Record =
+            serde_json::from_slice(&store.audit.get(key(2)).unwrap().unwrap()).unwrap();
+        let Event::Decision { decision, .. } = &mut record.event else {
+            panic!()
+        };
+        decision.disposition = Disposition::Accepted;
+        store
+            .audit
+            .insert(key(2), serde_json::to_vec(&record).unwrap())
+            .unwrap();
+        let found = tampering(&store);
+        assert_eq!(found.seq, 2);
+        assert!(found.reason.contains("altered"), "{found}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn verify_catches_a_deleted_record() {
+        let (store, dir) = trail("deleted").await;
+        store.audit.remove(key(1)).unwrap();
+        assert_eq!(tampering(&store).seq, 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn verify_catches_the_last_record_deleted() {
+        let (store, dir) = trail("last").await;
+        store.audit.remove(key(4)).unwrap();
+        let found = tampering(&store);
+        assert_eq!(found.seq, 4);
+        assert!(found.reason.contains("removed at the end"), "{found}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn verify_catches_swapped_records() {
+        let (store, dir) = trail("swapped").await;
+        let (one, three) = (
+            store.audit.get(key(1)).unwrap().unwrap(),
+            store.audit.get(key(3)).unwrap().unwrap(),
+        );
+        store.audit.insert(key(1), three).unwrap();
+        store.audit.insert(key(3), one).unwrap();
+        assert_eq!(tampering(&store).seq, 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn verify_catches_an_altered_raw_mail() {
+        let (store, dir) = trail("raw").await;
+        store.raw.insert("LG-3", b"forged".as_slice()).unwrap();
+        let found = tampering(&store);
+        assert_eq!(found.seq, 3);
+        assert!(found.reason.contains("raw mail of LG-3"), "{found}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -125,6 +125,70 @@ async fn mails_end_in_their_folders_and_technicians_get_the_right_replies() {
         body.contains("« Microsoft 365 Business Premium »"),
         "{body}"
     );
+
+    // The audit trail: intact, one entry per decided mail, each reply recorded.
+    let config = stack.run.join("licgate.toml");
+    let (code, verified) = licgate(&["audit", "verify", "--config", config.to_str().unwrap()]);
+    assert_eq!(
+        (code, verified.trim()),
+        (0, "audit trail intact: 6 records"),
+        "4 decisions, 2 replies sent"
+    );
+    let (_, listed) = licgate(&[
+        "audit",
+        "list",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let entries: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let verdicts: Vec<&str> = entries
+        .iter()
+        .map(|e| e["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["accepted", "rejected", "ignored", "quarantined"]);
+    assert!(entries[0]["reply_sent_at"].is_string() && entries[2]["reply_sent_at"].is_null());
+    let id = entries[1]["request_id"].as_str().unwrap();
+    let (_, raw) = licgate(&[
+        "audit",
+        "show",
+        id,
+        "--raw",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(raw.contains("Message-ID: <bad@example.test>"), "{raw}");
+    let (_, csv) = licgate(&[
+        "audit",
+        "export",
+        "--format",
+        "csv",
+        "--separator",
+        ";",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(
+        csv.starts_with("\u{feff}request_id;received_at;decided_at;verdict;"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 5);
+}
+
+/// Runs `licgate ARGS`; returns its exit code and standard output.
+fn licgate(args: &[&str]) -> (i32, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
 }
 
 fn subject_of(raw: &str) -> String {
@@ -259,6 +323,16 @@ async fn kill_9_at_random_moments_leaves_every_mail_decided_once() {
     let store = licgate::store::Store::open(&stack.run.join("store")).unwrap();
     let decisions: Vec<_> = store.decisions().collect::<Result<_, _>>().unwrap();
     assert_eq!(decisions.len(), 200, "one decision per mail");
+    store.verify_audit().unwrap();
+    let entries = licgate::audit::entries(store.audit_records()).unwrap();
+    let mut ids: Vec<&str> = entries.iter().map(|e| e.request_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        (entries.len(), ids.len()),
+        (200, 200),
+        "no duplicate audit record"
+    );
     assert_eq!(store.outbox_len(), 0, "no reply left behind");
     let mut answered: Vec<String> = stack
         .messages(TECH, "INBOX")

@@ -1,5 +1,6 @@
 //! Command-line arguments (clap) and the dispatch to each command.
 
+mod audit;
 mod check;
 mod rules;
 mod run;
@@ -41,6 +42,11 @@ enum Command {
     /// Exit status 1 when something looks wrong (daemon stopped, mailbox not
     /// polled, a reply stuck in the outbox): usable from a monitoring check.
     Status(run::ConfigArg),
+    /// Read and check the audit trail of the daemon's decisions.
+    ///
+    /// These commands open the store: stop the daemon first.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Check the daemon's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -76,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Rules(command) => rules::run(command),
         Command::Run(config) => run::run(config),
         Command::Status(config) => run::status(config),
+        Command::Audit(command) => audit::run(command),
         Command::Config(ConfigCommand::Check(config)) => run::check(config),
     }
 }

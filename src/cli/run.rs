@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 pub struct ConfigArg {
     /// The configuration file (see config/licgate.example.toml).
     #[arg(long, value_name = "FILE")]
-    config: PathBuf,
+    pub config: PathBuf,
 }
 
 /// `licgate run`: watches the mailbox until SIGTERM or SIGINT.

@@ -1,0 +1,418 @@
+//! The audit trail: one append-only record per event (each decision, each
+//! reply the SMTP server accepted), hash-chained: each record holds the hash
+//! of the one before, so [`Store::verify_audit`](crate::store::Store::verify_audit)
+//! detects any record altered, removed or reordered.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::Decision;
+
+/// One entry of the trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Position in the trail, from 0, without gaps.
+    pub seq: u64,
+    /// When it was written.
+    pub at: Timestamp,
+    /// Hash of the record before (empty for the first).
+    pub prev: String,
+    /// What happened.
+    pub event: Event,
+    /// SHA-256 of `seq`, `at`, `prev` and `event` (hex).
+    pub hash: String,
+}
+
+/// What a record tells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A mail was decided; its raw bytes are kept beside, under their hash.
+    Decision {
+        decision: Decision,
+        raw_sha256: String,
+    },
+    /// The SMTP server accepted the reply to a request.
+    ReplySent { request_id: String, to: Vec<String> },
+}
+
+impl Record {
+    /// A record chained after the one whose hash is `prev`.
+    pub fn seal(seq: u64, at: Timestamp, prev: String, event: Event) -> Record {
+        let mut record = Record {
+            seq,
+            at,
+            prev,
+            event,
+            hash: String::new(),
+        };
+        record.hash = record.digest();
+        record
+    }
+
+    /// The hash this record should carry.
+    pub fn digest(&self) -> String {
+        let content = serde_json::to_vec(&(self.seq, self.at, &self.prev, &self.event))
+            .expect("audit records serialise");
+        hex(&Sha256::digest(content))
+    }
+}
+
+/// The end of the trail, kept beside it so that a removal at the end shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Number of records.
+    pub len: u64,
+    /// Hash of the last record (empty when there is none).
+    pub hash: String,
+}
+
+/// What `verify` found wrong, at the first bad record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tampering {
+    /// Position of the first bad record.
+    pub seq: u64,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Tampering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "audit record {}: {}", self.seq, self.reason)
+    }
+}
+
+impl std::error::Error for Tampering {}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks a trail given in storage order: keys and positions, the chain of
+/// hashes, each record's own hash, each raw mail's hash (`raw_hash` gives the
+/// hash of the raw mail kept for a request id), and the head.
+pub fn verify(
+    records: impl Iterator<Item = anyhow::Result<(u64, Record)>>,
+    head: &Head,
+    raw_hash: impl Fn(&str) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<u64> {
+    let mut expected = 0u64;
+    let mut prev = String::new();
+    for entry in records {
+        let (key, record) = entry?;
+        let fail = |reason: String| {
+            Err(Tampering {
+                seq: expected,
+                reason,
+            }
+            .into())
+        };
+        if key != expected || record.seq != expected {
+            return fail(format!(
+                "found record {} (key {key}) instead: a record was removed or reordered",
+                record.seq
+            ));
+        }
+        if record.prev != prev {
+            return fail(
+                "does not follow the record before: a record was removed, reordered or altered"
+                    .into(),
+            );
+        }
+        if record.digest() != record.hash {
+            return fail("its content does not match its hash: it was altered".into());
+        }
+        if let Event::Decision {
+            decision,
+            raw_sha256,
+        } = &record.event
+            && raw_hash(&decision.request_id)?.as_deref() != Some(raw_sha256.as_str())
+        {
+            return fail(format!(
+                "the raw mail of {} was altered or removed",
+                decision.request_id
+            ));
+        }
+        prev = record.hash;
+        expected += 1;
+    }
+    if head.len != expected || head.hash != prev {
+        return Err(Tampering {
+            seq: expected,
+            reason: format!("the trail should hold {} records and holds {expected}: records were removed at the end", head.len),
+        }
+        .into());
+    }
+    Ok(expected)
+}
+
+/// One request as the audit trail tells it: its decision, and when its reply
+/// was accepted by the SMTP server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub request_id: String,
+    pub received_at: Option<Timestamp>,
+    pub decided_at: Timestamp,
+    pub sender: Option<String>,
+    pub message_id: Option<String>,
+    pub subject: Option<String>,
+    /// accepted, rejected, ignored or quarantined.
+    pub verdict: String,
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+    /// What could be read of the request (as `licgate check` shows it).
+    pub request: Option<serde_json::Value>,
+    pub folder: String,
+    pub note: Option<String>,
+    /// When the SMTP server accepted the reply, if one was sent.
+    pub reply_sent_at: Option<Timestamp>,
+}
+
+impl Entry {
+    fn from_decision(decision: &Decision) -> Entry {
+        let verdict = decision.verdict.as_ref();
+        let text = |key: &str| verdict.and_then(|v| v[key].as_str()).map(str::to_owned);
+        let codes = |key: &str| -> Vec<String> {
+            verdict
+                .and_then(|v| v[key].as_array())
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|p| p["code"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Entry {
+            request_id: decision.request_id.clone(),
+            received_at: decision.received_at,
+            decided_at: decision.decided_at,
+            sender: decision.sender.clone(),
+            message_id: text("message_id"),
+            subject: text("subject"),
+            verdict: serde_json::to_value(decision.disposition)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            problems: codes("problems"),
+            warnings: codes("warnings"),
+            request: verdict.map(|v| v["request"].clone()),
+            folder: decision.folder.clone(),
+            note: decision.note.clone(),
+            reply_sent_at: None,
+        }
+    }
+
+    /// The client of the request, as read.
+    pub fn client(&self) -> Option<&str> {
+        self.request.as_ref().and_then(|r| r["client"].as_str())
+    }
+
+    fn request_field(&self, key: &str) -> String {
+        match self.request.as_ref().map(|r| &r[key]) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The requests of a trail, in the order they were decided.
+pub fn entries(
+    records: impl Iterator<Item = anyhow::Result<Record>>,
+) -> anyhow::Result<Vec<Entry>> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for record in records {
+        let record = record?;
+        match record.event {
+            Event::Decision { decision, .. } => entries.push(Entry::from_decision(&decision)),
+            Event::ReplySent { request_id, .. } => {
+                if let Some(entry) = entries
+                    .iter_mut()
+                    .rev()
+                    .find(|e| e.request_id == request_id)
+                {
+                    entry.reply_sent_at.get_or_insert(record.at);
+                }
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// Which entries `licgate audit list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Client name, compared loosely.
+    pub client: Option<String>,
+    /// `YYYY-MM` of the reception (else decision) time, in UTC.
+    pub month: Option<String>,
+    /// accepted, rejected, ignored or quarantined.
+    pub verdict: Option<String>,
+}
+
+impl Filter {
+    pub fn keeps(&self, entry: &Entry) -> bool {
+        let client_ok = self.client.as_ref().is_none_or(|wanted| {
+            entry
+                .client()
+                .is_some_and(|c| crate::text::words(c) == crate::text::words(wanted))
+        });
+        let month_ok = self.month.as_ref().is_none_or(|month| {
+            entry
+                .received_at
+                .unwrap_or(entry.decided_at)
+                .to_string()
+                .starts_with(month.as_str())
+        });
+        let verdict_ok = self
+            .verdict
+            .as_ref()
+            .is_none_or(|v| entry.verdict.eq_ignore_ascii_case(v));
+        client_ok && month_ok && verdict_ok
+    }
+}
+
+/// The columns of the CSV export.
+const CSV_COLUMNS: [&str; 15] = [
+    "request_id",
+    "received_at",
+    "decided_at",
+    "verdict",
+    "sender",
+    "subject",
+    "action",
+    "client",
+    "licence",
+    "quantity",
+    "users",
+    "problems",
+    "warnings",
+    "reply_sent_at",
+    "message_id",
+];
+
+/// CSV for a spreadsheet: UTF-8 with BOM, one line per entry, fields quoted
+/// when needed; `separator` is `,` or `;` (French spreadsheets).
+pub fn to_csv(entries: &[Entry], separator: char) -> String {
+    let field = |value: &str| {
+        if value.contains([separator, '"', '\n', '\r']) {
+            format!("\"{}\"", value.replace('"', "\"\""))
+        } else {
+            value.to_owned()
+        }
+    };
+    let time = |t: Option<Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
+    let sep = separator.to_string();
+    let mut out = String::from("\u{feff}");
+    out.push_str(&CSV_COLUMNS.join(&sep));
+    out.push_str("\r\n");
+    for e in entries {
+        let row = [
+            e.request_id.clone(),
+            time(e.received_at),
+            e.decided_at.to_string(),
+            e.verdict.clone(),
+            e.sender.clone().unwrap_or_default(),
+            e.subject.clone().unwrap_or_default(),
+            e.request_field("action"),
+            e.request_field("client"),
+            e.request_field("licence"),
+            e.request_field("quantity"),
+            e.request_field("users"),
+            e.problems.join(" "),
+            e.warnings.join(" "),
+            time(e.reply_sent_at),
+            e.message_id.clone().unwrap_or_default(),
+        ];
+        out.push_str(&row.iter().map(|v| field(v)).collect::<Vec<_>>().join(&sep));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One line per entry, for a person.
+pub fn to_text(entries: &[Entry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        out.push_str(&format!(
+            "{}  {}  {:<11}  {:<25}  {}  {}\n",
+            e.request_id,
+            e.received_at.unwrap_or(e.decided_at),
+            e.verdict,
+            e.client().unwrap_or("-"),
+            e.sender.as_deref().unwrap_or("-"),
+            if e.problems.is_empty() {
+                String::new()
+            } else {
+                format!("[{}]", e.problems.join(" "))
+            },
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(client: &str, subject: &str) -> Entry {
+        Entry {
+            request_id: "LG-1".into(),
+            received_at: Some("2026-11-23T09:00:00Z".parse().unwrap()),
+            decided_at: "2026-11-23T09:00:01Z".parse().unwrap(),
+            sender: Some("tech@example.fr".into()),
+            message_id: Some("m@example.fr".into()),
+            subject: Some(subject.into()),
+            verdict: "accepted".into(),
+            problems: vec![],
+            warnings: vec!["annual_licence".into()],
+            request: Some(
+                serde_json::json!({"action": "ajout", "client": client, "quantity": 2, "users": ["A", "B"]}),
+            ),
+            folder: "f".into(),
+            note: None,
+            reply_sent_at: None,
+        }
+    }
+
+    #[test]
+    fn csv_has_a_bom_and_quotes_what_needs_it() {
+        let csv = to_csv(
+            &[entry("Cabinet Durand; Associés", "Objet \"urgent\"")],
+            ';',
+        );
+        assert!(csv.starts_with("\u{feff}request_id;received_at;"));
+        let line = csv.lines().nth(1).unwrap();
+        assert!(line.contains(";\"Cabinet Durand; Associés\";"), "{line}");
+        assert!(line.contains(";\"Objet \"\"urgent\"\"\";"), "{line}");
+        assert!(line.contains(";2;A, B;;annual_licence;"), "{line}");
+    }
+
+    #[test]
+    fn filters_by_client_month_and_verdict() {
+        let e = entry("Boulangerie Martin", "s");
+        let filter = |client: Option<&str>, month: Option<&str>, verdict: Option<&str>| Filter {
+            client: client.map(str::to_owned),
+            month: month.map(str::to_owned),
+            verdict: verdict.map(str::to_owned),
+        };
+        assert!(
+            filter(
+                Some("boulangerie martin"),
+                Some("2026-11"),
+                Some("accepted")
+            )
+            .keeps(&e)
+        );
+        assert!(!filter(Some("Garage"), None, None).keeps(&e));
+        assert!(!filter(None, Some("2026-12"), None).keeps(&e));
+        assert!(!filter(None, None, Some("rejected")).keeps(&e));
+    }
+}
