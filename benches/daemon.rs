@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-const SUBJECT: &str = "[AJOUT] Licence Office 365 - Boulangerie Martin";
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -32,12 +30,7 @@ fn resident_kib(pid: u32) -> u64 {
 async fn backlog(stack: &Stack, prefix: &str, count: usize) {
     let mut session = stack.imap(GATEWAY).await;
     for i in 0..count {
-        let mail = request(
-            &format!("{prefix}-{i}"),
-            SUBJECT,
-            "Microsoft 365 Business Standard",
-            "",
-        );
+        let mail = ajout(&format!("{prefix}-{i}"));
         session
             .append(
                 "INBOX",
@@ -95,12 +88,7 @@ async fn main() {
     let mut tech = stack.imap(TECH).await;
     for i in 0..50u32 {
         let started = Instant::now();
-        let mail = request(
-            &format!("latency-{i}"),
-            SUBJECT,
-            "Microsoft 365 Business Standard",
-            "",
-        );
+        let mail = ajout(&format!("latency-{i}"));
         stack.send(TECH, &[GATEWAY], &mail).await;
         loop {
             let status = tech.status("INBOX", "(MESSAGES)").await.unwrap();

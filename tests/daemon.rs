@@ -16,40 +16,26 @@ const QUARANTINE: &str = "licgate/quarantaine";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mails_end_in_their_folders_and_technicians_get_the_right_replies() {
     let stack = Stack::start();
-    let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
-    stack
-        .append(
-            GATEWAY,
-            &request("ok", subject, "Microsoft 365 Business Standard", ""),
-            MONDAY_10H,
-        )
-        .await;
+    stack.append(GATEWAY, &ajout("ok"), MONDAY_10H).await;
     let cc_purchasing = format!("Cc: {PURCHASING}\r\n");
     stack
         .append(
             GATEWAY,
-            &request("bad", subject, "Business Premium", &cc_purchasing),
+            &request("bad", AJOUT, "Business Premium", &cc_purchasing),
             MONDAY_10H,
         )
         .await;
     let auto = request(
         "oof",
-        subject,
+        AJOUT,
         "Microsoft 365 Business Standard",
         "Auto-Submitted: auto-replied\r\n",
     );
     stack.append(GATEWAY, &auto, MONDAY_10H).await;
-    let outsider =
-        request("outsider", subject, "Microsoft 365 Business Standard", "").replace(TECH, OUTSIDER);
+    let outsider = ajout("outsider").replace(TECH, OUTSIDER);
     stack.append(GATEWAY, &outsider, MONDAY_10H).await;
     // The same Message-ID again: decided once, never answered twice.
-    stack
-        .append(
-            GATEWAY,
-            &request("ok", subject, "Microsoft 365 Business Standard", ""),
-            MONDAY_10H,
-        )
-        .await;
+    stack.append(GATEWAY, &ajout("ok"), MONDAY_10H).await;
 
     let daemon = Daemon::start(&stack.config(""));
     eventually(
@@ -202,7 +188,6 @@ fn subject_of(raw: &str) -> String {
 async fn two_hundred_mails_sent_at_once_are_each_decided_once() {
     let stack = Stack::start();
     let daemon = Daemon::start(&stack.config("[limits]\nreplies-per-sender-per-hour = 1000\n"));
-    let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
     for i in 0..200 {
         let licence = if i % 2 == 0 {
             "Microsoft 365 Business Standard"
@@ -213,7 +198,7 @@ async fn two_hundred_mails_sent_at_once_are_each_decided_once() {
             .send(
                 TECH,
                 &[GATEWAY],
-                &request(&format!("bulk-{i}"), subject, licence, ""),
+                &request(&format!("bulk-{i}"), AJOUT, licence, ""),
             )
             .await;
     }
@@ -361,19 +346,9 @@ async fn replies_wait_for_smtp_to_come_back_and_none_is_lost() {
     let metrics = format!("127.0.0.1:{}", stack.imap_port + 5);
     let config = stack.config(&format!("[metrics]\nlisten = \"{metrics}\"\n"));
     let daemon = Daemon::start(&config);
-    let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
     for i in 0..5 {
         stack
-            .append(
-                GATEWAY,
-                &request(
-                    &format!("queued-{i}"),
-                    subject,
-                    "Microsoft 365 Business Standard",
-                    "",
-                ),
-                MONDAY_10H,
-            )
+            .append(GATEWAY, &ajout(&format!("queued-{i}")), MONDAY_10H)
             .await;
     }
     eventually(
@@ -416,14 +391,7 @@ async fn replies_wait_for_smtp_to_come_back_and_none_is_lost() {
 async fn the_daemon_reconnects_when_the_imap_server_restarts() {
     let stack = Stack::start();
     let daemon = Daemon::start(&stack.config(""));
-    let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
-    stack
-        .append(
-            GATEWAY,
-            &request("before", subject, "Microsoft 365 Business Standard", ""),
-            MONDAY_10H,
-        )
-        .await;
+    stack.append(GATEWAY, &ajout("before"), MONDAY_10H).await;
     eventually(Duration::from_secs(30), "first mail decided", || async {
         stack.count(GATEWAY, ACCEPTED).await == 1
     })
@@ -431,13 +399,7 @@ async fn the_daemon_reconnects_when_the_imap_server_restarts() {
     stack.stop_imap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     stack.start_imap();
-    stack
-        .append(
-            GATEWAY,
-            &request("after", subject, "Microsoft 365 Business Standard", ""),
-            MONDAY_10H,
-        )
-        .await;
+    stack.append(GATEWAY, &ajout("after"), MONDAY_10H).await;
     eventually(
         Duration::from_secs(60),
         "second mail decided after the restart",
@@ -560,10 +522,8 @@ async fn large_mails_are_refused_from_their_header_and_replies_are_rate_limited(
     let daemon = Daemon::start(
         &stack.config("[limits]\nmax-message-size = 4096\nreplies-per-sender-per-hour = 3\n"),
     );
-    let subject = "[AJOUT] Licence Office 365 - Boulangerie Martin";
     let attachment = "A".repeat(8000);
-    let large =
-        request("large", subject, "Microsoft 365 Business Standard", "") + &attachment + "\r\n";
+    let large = ajout("large") + &attachment + "\r\n";
     stack.append(GATEWAY, &large, MONDAY_10H).await;
     eventually(Duration::from_secs(30), "large mail refused", || async {
         stack.count(GATEWAY, REJECTED).await == 1 && stack.count(TECH, "INBOX").await == 1
@@ -580,16 +540,7 @@ async fn large_mails_are_refused_from_their_header_and_replies_are_rate_limited(
 
     for i in 0..4 {
         stack
-            .append(
-                GATEWAY,
-                &request(
-                    &format!("many-{i}"),
-                    subject,
-                    "Microsoft 365 Business Standard",
-                    "",
-                ),
-                MONDAY_10H,
-            )
+            .append(GATEWAY, &ajout(&format!("many-{i}")), MONDAY_10H)
             .await;
     }
     eventually(Duration::from_secs(30), "all decided", || async {

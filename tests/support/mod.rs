@@ -293,6 +293,14 @@ where
     }
 }
 
+/// The subject of the usual test request.
+pub const AJOUT: &str = "[AJOUT] Licence Office 365 - Boulangerie Martin";
+
+/// The usual valid request: one Microsoft 365 Business Standard for Boulangerie Martin.
+pub fn ajout(id: &str) -> String {
+    request(id, AJOUT, "Microsoft 365 Business Standard", "")
+}
+
 /// A licence request mail from the technician.
 pub fn request(id: &str, subject: &str, licence: &str, extra_headers: &str) -> String {
     format!(
