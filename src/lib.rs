@@ -39,6 +39,7 @@ pub mod config;
 pub mod daemon;
 pub mod html;
 pub mod imap;
+pub mod ledger;
 pub mod mail;
 pub mod oauth;
 pub mod reply;

@@ -163,6 +163,18 @@ async fn mails_end_in_their_folders_and_technicians_get_the_right_replies() {
         "{csv}"
     );
     assert_eq!(csv.lines().count(), 5);
+    let (code, ledger) = licgate(&[
+        "ledger",
+        "--at",
+        "2026-11-23",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        ledger.starts_with("Boulangerie Martin | Microsoft 365 Business Standard: this month +1, pending removals 0\n"),
+        "{ledger}"
+    );
 }
 
 /// Runs `licgate ARGS`; returns its exit code and standard output.

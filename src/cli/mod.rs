@@ -2,6 +2,7 @@
 
 mod audit;
 mod check;
+mod ledger;
 mod rules;
 mod run;
 
@@ -47,6 +48,11 @@ enum Command {
     /// These commands open the store: stop the daemon first.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Per client and licence: this month's net change, pending removals
+    /// (effective on the 1st), what took effect when, cancellable removals.
+    ///
+    /// Reads the store: stop the daemon first.
+    Ledger(ledger::LedgerArgs),
     /// Check the daemon's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -83,6 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Run(config) => run::run(config),
         Command::Status(config) => run::status(config),
         Command::Audit(command) => audit::run(command),
+        Command::Ledger(args) => ledger::run(args),
         Command::Config(ConfigCommand::Check(config)) => run::check(config),
     }
 }

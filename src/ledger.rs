@@ -1,0 +1,248 @@
+//! The licence ledger, pure: from the accepted requests of the audit trail,
+//! per client and official licence, what changed this month, what is
+//! pending, and what took effect when.
+//!
+//! An addition takes effect on the day it is received; a removal only on the
+//! 1st of the next month (the partner console shows it after the renewal). A
+//! removal that follows an accepted addition of the same client and licence
+//! within 7 days can still be cancelled with a prorated refund: it is flagged
+//! with its deadline.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::audit::Entry;
+use crate::rules::Calendar;
+
+/// Days during which a new subscription can be cancelled with a refund.
+const CANCELLATION_DAYS: i64 = 7;
+
+/// One accepted change of licences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Movement {
+    pub request_id: String,
+    pub client: String,
+    pub licence: String,
+    /// Positive: added; negative: removed.
+    pub quantity: i64,
+    pub users: Vec<String>,
+    pub received_at: Timestamp,
+    /// The day it was received, in the calendar's time zone.
+    pub received_on: Date,
+    /// The day it shows in the console.
+    pub effective_on: Date,
+    /// For a removal within 7 days of the addition it undoes: the end of the
+    /// prorated-refund window of that addition.
+    pub cancellable_until: Option<Timestamp>,
+}
+
+/// The movements of the accepted entries, oldest first.
+pub fn movements(entries: &[Entry], calendar: &Calendar) -> Vec<Movement> {
+    let mut movements: Vec<Movement> = Vec::new();
+    for entry in entries.iter().filter(|e| e.verdict == "accepted") {
+        let Some(request) = &entry.request else {
+            continue;
+        };
+        let (Some(client), Some(licence), Some(quantity)) = (
+            request["client"].as_str(),
+            request["licence"].as_str(),
+            request["quantity"].as_i64(),
+        ) else {
+            continue;
+        };
+        let received_at = entry.received_at.unwrap_or(entry.decided_at);
+        let received_on = received_at.to_zoned(calendar.time_zone.clone()).date();
+        let effective_on = if quantity < 0 {
+            first_of_next_month(received_on)
+        } else {
+            received_on
+        };
+        let window = SignedDuration::from_hours(24 * CANCELLATION_DAYS);
+        let cancellable_until = (quantity < 0)
+            .then(|| {
+                movements
+                    .iter()
+                    .rev()
+                    .filter(|m| m.client == client && m.licence == licence && m.quantity > 0)
+                    .map(|addition| addition.received_at + window)
+                    .find(|deadline| received_at < *deadline)
+            })
+            .flatten();
+        movements.push(Movement {
+            request_id: entry.request_id.clone(),
+            client: client.to_owned(),
+            licence: licence.to_owned(),
+            quantity,
+            users: request["users"]
+                .as_array()
+                .map(|u| {
+                    u.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            received_at,
+            received_on,
+            effective_on,
+            cancellable_until,
+        });
+    }
+    movements.sort_by_key(|m| m.received_at);
+    movements
+}
+
+fn first_of_next_month(date: Date) -> Date {
+    date.last_of_month().tomorrow().expect("dates in range")
+}
+
+/// The ledger of one client and licence, as of a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub client: String,
+    pub licence: String,
+    /// Sum of the quantities received in the month of the day.
+    pub net_this_month: i64,
+    /// Removals received but not yet in effect.
+    pub pending: i64,
+    /// Every movement, oldest first.
+    pub movements: Vec<Movement>,
+}
+
+/// The ledger as of the day `at`, per client and licence, for one client or all.
+pub fn ledger(movements: &[Movement], at: Date, client: Option<&str>) -> Vec<Line> {
+    let wanted = client.map(crate::text::words);
+    let mut lines: BTreeMap<(String, String), Line> = BTreeMap::new();
+    for movement in movements {
+        if movement.received_on > at
+            || wanted
+                .as_ref()
+                .is_some_and(|w| *w != crate::text::words(&movement.client))
+        {
+            continue;
+        }
+        let key = (movement.client.clone(), movement.licence.clone());
+        let line = lines.entry(key).or_insert_with(|| Line {
+            client: movement.client.clone(),
+            licence: movement.licence.clone(),
+            net_this_month: 0,
+            pending: 0,
+            movements: Vec::new(),
+        });
+        if (movement.received_on.year(), movement.received_on.month()) == (at.year(), at.month()) {
+            line.net_this_month += movement.quantity;
+        }
+        if movement.effective_on > at {
+            line.pending += movement.quantity;
+        }
+        line.movements.push(movement.clone());
+    }
+    lines.into_values().collect()
+}
+
+/// The ledger for a person.
+pub fn to_text(lines: &[Line], at: Date) -> String {
+    let mut out = String::new();
+    for line in lines {
+        let _ = writeln!(
+            out,
+            "{} | {}: this month {:+}, pending removals {}",
+            line.client, line.licence, line.net_this_month, line.pending
+        );
+        for m in &line.movements {
+            let state = if m.effective_on <= at {
+                format!("in effect since {}", m.effective_on)
+            } else {
+                format!("pending until {}", m.effective_on)
+            };
+            let cancellable = m
+                .cancellable_until
+                .map(|deadline| format!(", cancellable until {deadline}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}  {:+}  {}  {state}{cancellable}",
+                m.received_on, m.quantity, m.request_id
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(id: &str, at: &str, client: &str, licence: &str, quantity: i64) -> Entry {
+        Entry {
+            request_id: id.into(),
+            received_at: Some(at.parse().unwrap()),
+            decided_at: at.parse().unwrap(),
+            sender: None,
+            message_id: None,
+            subject: None,
+            verdict: "accepted".into(),
+            problems: vec![],
+            warnings: vec![],
+            request: Some(
+                serde_json::json!({"client": client, "licence": licence, "quantity": quantity, "users": ["A"]}),
+            ),
+            folder: "f".into(),
+            note: None,
+            reply_sent_at: None,
+        }
+    }
+
+    fn date(s: &str) -> Date {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn removals_take_effect_on_the_first_of_next_month() {
+        let entries = [
+            accepted("LG-1", "2026-11-03T09:00:00Z", "Garage", "E1", 3),
+            accepted("LG-2", "2026-11-25T09:00:00Z", "Garage", "E1", -1),
+            // 31 October 23:30 UTC is 1 November in Paris: received in November.
+            accepted("LG-3", "2026-10-31T23:30:00Z", "Garage", "E1", 1),
+        ];
+        let moves = movements(&entries, &Calendar::default());
+        assert_eq!(moves[0].received_on, date("2026-11-01"));
+        assert_eq!(moves[2].effective_on, date("2026-12-01"));
+        let november = ledger(&moves, date("2026-11-30"), None);
+        assert_eq!((november[0].net_this_month, november[0].pending), (3, -1));
+        let december = ledger(&moves, date("2026-12-01"), None);
+        assert_eq!((december[0].net_this_month, december[0].pending), (0, 0));
+        assert!(
+            to_text(&december, date("2026-12-01")).contains("-1  LG-2  in effect since 2026-12-01")
+        );
+        let october = ledger(&moves, date("2026-10-31"), None);
+        assert!(october.is_empty(), "nothing received yet");
+    }
+
+    #[test]
+    fn a_removal_within_7_days_of_the_addition_is_cancellable() {
+        let entries = [
+            accepted("LG-1", "2026-11-02T10:00:00Z", "Garage", "E1", 1),
+            accepted("LG-2", "2026-11-08T10:00:00Z", "Garage", "E1", -1),
+            accepted("LG-3", "2026-11-10T10:00:00Z", "Garage", "E1", -1),
+            accepted("LG-4", "2026-11-08T10:00:00Z", "Garage", "E3", -1),
+        ];
+        let moves = movements(&entries, &Calendar::default());
+        let deadline: Timestamp = "2026-11-09T10:00:00Z".parse().unwrap();
+        let by_id = |id: &str| {
+            moves
+                .iter()
+                .find(|m| m.request_id == id)
+                .unwrap()
+                .cancellable_until
+        };
+        assert_eq!(by_id("LG-2"), Some(deadline));
+        assert_eq!(by_id("LG-3"), None, "8 days after the addition");
+        assert_eq!(by_id("LG-4"), None, "another licence");
+        assert_eq!(ledger(&moves, date("2026-11-30"), Some("garage")).len(), 2);
+        assert!(ledger(&moves, date("2026-11-30"), Some("Boulangerie")).is_empty());
+    }
+}
