@@ -171,7 +171,8 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn from_decision(decision: &Decision) -> Entry {
+    /// The entry of a decision, before any reply was sent.
+    pub fn from_decision(decision: &Decision) -> Entry {
         let verdict = decision.verdict.as_ref();
         let text = |key: &str| verdict.and_then(|v| v[key].as_str()).map(str::to_owned);
         let codes = |key: &str| -> Vec<String> {

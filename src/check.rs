@@ -7,6 +7,7 @@
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
+use crate::ledger::Movement;
 use crate::mail::{self, Mail};
 use crate::reply::{self, Template};
 use crate::request::{self, Action, Field, Fields, Request, Sign, SubjectIssue};
@@ -39,7 +40,12 @@ pub fn check(
     received_at: Option<Timestamp>,
     limits: &Limits,
 ) -> Verdict {
-    judge(raw, raw.len(), rules, received_at, limits)
+    Judge {
+        rules,
+        limits,
+        history: &[],
+    }
+    .check(raw, received_at)
 }
 
 /// Judges a mail known only by its header and its size, as a mailbox server
@@ -52,7 +58,53 @@ pub fn check_header(
     received_at: Option<Timestamp>,
     limits: &Limits,
 ) -> Verdict {
-    judge(header, size.max(header.len()), rules, received_at, limits)
+    Judge {
+        rules,
+        limits,
+        history: &[],
+    }
+    .check_header(header, size, received_at)
+}
+
+/// The judgement with everything it weighs a mail against, including the
+/// requests accepted before (for `duplicate_request`); [`check`] judges a
+/// mail alone, as `licgate check` does offline.
+#[derive(Debug, Clone, Copy)]
+pub struct Judge<'a> {
+    /// The rules files.
+    pub rules: &'a Rules,
+    /// Size limit.
+    pub limits: &'a Limits,
+    /// The accepted requests so far ([`crate::ledger::movements`]).
+    pub history: &'a [Movement],
+}
+
+impl Judge<'_> {
+    /// Judges one mail; see [`check`].
+    pub fn check(&self, raw: &[u8], received_at: Option<Timestamp>) -> Verdict {
+        self.judge(raw, raw.len(), received_at)
+    }
+
+    /// Judges a mail from its header and size; see [`check_header`].
+    pub fn check_header(
+        &self,
+        header: &[u8],
+        size: usize,
+        received_at: Option<Timestamp>,
+    ) -> Verdict {
+        self.judge(header, size.max(header.len()), received_at)
+    }
+
+    fn judge(&self, raw: &[u8], size: usize, received_at: Option<Timestamp>) -> Verdict {
+        judge(
+            raw,
+            size,
+            self.rules,
+            received_at,
+            self.limits,
+            self.history,
+        )
+    }
 }
 
 fn judge(
@@ -61,6 +113,7 @@ fn judge(
     rules: &Rules,
     received_at: Option<Timestamp>,
     limits: &Limits,
+    history: &[Movement],
 ) -> Verdict {
     let too_large = size > limits.max_message_size;
     let mail = if too_large {
@@ -84,7 +137,10 @@ fn judge(
         None => {}
     }
     match received_at {
-        Some(at) => judgement.window(at),
+        Some(at) => {
+            judgement.window(at);
+            judgement.duplicate(history, at);
+        }
         None => judgement.warnings.push(Warning::reception_time_unknown()),
     }
     judgement.finish(&mail, raw, received_at)
@@ -336,6 +392,49 @@ impl<'r> Judgement<'r> {
                 self.problems
                     .push(Problem::window_after_cutoff(&cutoff, &resend_from));
             }
+        }
+    }
+
+    /// A removal already pending for the same client, licence and user, or
+    /// the same addition already accepted this month.
+    fn duplicate(&mut self, history: &[Movement], received_at: Timestamp) {
+        let request = &self.request;
+        let (Some(client), Some(licence), Some(quantity)) =
+            (self.client, &request.licence, request.quantity)
+        else {
+            return;
+        };
+        let tz = &self.rules.calendar.time_zone;
+        let received_on = received_at.to_zoned(tz.clone()).date();
+        let mut users = request
+            .users
+            .iter()
+            .map(|u| text::words(u))
+            .collect::<Vec<_>>();
+        users.sort();
+        let earlier = history.iter().find(|m| {
+            if m.client != client.name || m.licence != *licence {
+                return false;
+            }
+            let mut before = m.users.iter().map(|u| text::words(u)).collect::<Vec<_>>();
+            before.sort();
+            if quantity < 0 {
+                m.quantity < 0
+                    && m.effective_on > received_on
+                    && (before == users || before.iter().any(|u| users.contains(u)))
+            } else {
+                m.quantity == quantity
+                    && before == users
+                    && (m.received_on.year(), m.received_on.month())
+                        == (received_on.year(), received_on.month())
+            }
+        });
+        if let Some(first) = earlier {
+            let first_received = first.received_at.to_zoned(tz.clone());
+            self.problems.push(Problem::duplicate_request(
+                &first.request_id,
+                &first_received,
+            ));
         }
     }
 

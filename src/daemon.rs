@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -21,9 +21,11 @@ use jiff::Timestamp;
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
-use crate::check::{self, check, check_header};
+use crate::audit;
+use crate::check::{self, Judge};
 use crate::config::Config;
 use crate::imap::{Envelope, Mailbox};
+use crate::ledger::{self, Movement};
 use crate::mail;
 use crate::reply::{self, Addressing};
 use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, LICENCES_FILE, Rules};
@@ -53,6 +55,7 @@ pub async fn run(
         store,
         rules: Arc::new(RwLock::new(rules)),
         outbox_ready: Arc::new(Notify::new()),
+        history: Arc::new(Mutex::new(Vec::new())),
     };
     let (stop_tx, stop) = watch::channel(false);
     let outbox = tokio::spawn(outbox_loop(shared.clone(), stop.clone()));
@@ -98,6 +101,9 @@ struct Shared {
     rules: Arc<RwLock<Rules>>,
     /// Wakes the outbox when a reply is queued.
     outbox_ready: Arc<Notify>,
+    /// The accepted requests, for `duplicate_request`: read from the audit
+    /// trail at each connection, then kept up to date as mails are decided.
+    history: Arc<Mutex<Vec<Movement>>>,
 }
 
 /// Completes when the stop flag is set.
@@ -148,6 +154,7 @@ async fn watch_mailbox(
         ])
         .await?;
     info!(host = %config.imap.host, idle = mailbox.idle && config.idle, "connected to the mailbox");
+    load_history(shared)?;
     *backoff = Duration::from_secs(1);
     loop {
         let uid_validity = mailbox.select(&config.mailbox).await?;
@@ -237,6 +244,7 @@ async fn process(
             *batch_replies.entry(sender.clone()).or_default() += 1;
         }
         batch_folders.insert(decision.request_id.clone(), decision.folder.clone());
+        remember(shared, &decision);
         moves
             .entry(decision.folder.clone())
             .or_default()
@@ -286,17 +294,20 @@ fn decide(
             .rules
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let history = shared
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let judge = Judge {
+            rules: &rules,
+            limits: &config.limits,
+            history: &history,
+        };
         std::panic::catch_unwind(AssertUnwindSafe(|| {
             if envelope.size as usize > config.limits.max_message_size {
-                check_header(
-                    raw,
-                    envelope.size as usize,
-                    &rules,
-                    envelope.internal_date,
-                    &config.limits,
-                )
+                judge.check_header(raw, envelope.size as usize, envelope.internal_date)
             } else {
-                check(raw, &rules, envelope.internal_date, &config.limits)
+                judge.check(raw, envelope.internal_date)
             }
         }))
     };
@@ -438,6 +449,40 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
         }
     }
     Ok(())
+}
+
+/// Reads the accepted requests from the audit trail into the history.
+fn load_history(shared: &Shared) -> anyhow::Result<()> {
+    let entries = audit::entries(shared.store.audit_records())?;
+    let calendar = shared
+        .rules
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .calendar
+        .clone();
+    *shared.history.lock().unwrap_or_else(|p| p.into_inner()) =
+        ledger::movements(&entries, &calendar);
+    Ok(())
+}
+
+/// Adds an accepted decision to the history, so that the rest of the batch
+/// is judged against it.
+fn remember(shared: &Shared, decision: &Decision) {
+    if decision.disposition != Disposition::Accepted {
+        return;
+    }
+    let calendar = shared
+        .rules
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .calendar
+        .clone();
+    let movements = ledger::movements(&[audit::Entry::from_decision(decision)], &calendar);
+    shared
+        .history
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(movements);
 }
 
 /// Keeps the status file up to date for `licgate status`.

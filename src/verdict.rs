@@ -68,6 +68,8 @@ codes! {
         RemoteDesktopInvalid => "remote_desktop_invalid",
         WindowFirstOfMonth => "window_first_of_month",
         WindowAfterCutoff => "window_after_cutoff",
+        /// Same as a request accepted before (pending removal, or same addition this month).
+        DuplicateRequest => "duplicate_request",
         Unreadable => "unreadable",
         TooLarge => "too_large",
         /// The only code of an ignored mail.
@@ -332,6 +334,15 @@ impl Problem {
             french_date_time(resend_from)
         );
         problem(ProblemCode::WindowAfterCutoff, None, message)
+    }
+
+    pub fn duplicate_request(first: &str, received: &Zoned) -> Problem {
+        let message = format!(
+            "Cette demande double la demande {first}, reçue le {} et déjà acceptée : elle n'est pas \
+             commandée une seconde fois. S'il s'agit d'une autre demande, précisez-le (utilisateurs).",
+            french_date_time(received)
+        );
+        problem(ProblemCode::DuplicateRequest, None, message)
     }
 
     pub fn unreadable() -> Problem {

@@ -505,3 +505,100 @@ fn the_same_mail_gets_the_same_request_id() {
     assert_eq!(first.request_id, Draft::new().judge().request_id);
     assert!(first.request_id.starts_with("LG-") && first.request_id.len() == 13);
 }
+
+/// A request accepted before, as the ledger records it.
+fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate::ledger::Movement {
+    let received_at: Timestamp = at.parse().unwrap();
+    let received_on = received_at
+        .to_zoned(rules().calendar.time_zone.clone())
+        .date();
+    let effective_on = if quantity < 0 {
+        received_on.last_of_month().tomorrow().unwrap()
+    } else {
+        received_on
+    };
+    licgate::ledger::Movement {
+        request_id: id.into(),
+        client: "Boulangerie Martin".into(),
+        licence: "Microsoft 365 Business Standard".into(),
+        quantity,
+        users: users.iter().map(|u| u.to_string()).collect(),
+        received_at,
+        received_on,
+        effective_on,
+        cancellable_until: None,
+    }
+}
+
+fn judge_with(history: &[licgate::ledger::Movement], raw: &[u8], at: &str) -> Verdict {
+    let judge = licgate::check::Judge {
+        rules: rules(),
+        limits: &Limits::default(),
+        history,
+    };
+    judge.check(raw, Some(at.parse().unwrap()))
+}
+
+#[test]
+fn duplicate_request_for_the_same_addition_this_month() {
+    let history = [accepted_before(
+        "LG-FIRST00001",
+        "2026-11-05T10:00:00+01:00",
+        2,
+        &["Marie Curie", "Jean Dupont"],
+    )];
+    let verdict = judge_with(&history, &Draft::new().raw(), MONDAY_10H);
+    assert_eq!(problems(&verdict), ["duplicate_request"]);
+    assert!(
+        verdict.problems[0]
+            .message
+            .contains("LG-FIRST00001, reçue le jeudi 5 novembre 2026 à 10h00")
+    );
+    let other_users = Draft::new()
+        .set("Nom Prénom de l'utilisateur", "Paul Martin, Anne Roy")
+        .raw();
+    assert_eq!(
+        judge_with(&history, &other_users, MONDAY_10H).outcome,
+        Outcome::Accepted
+    );
+    let next_month = [accepted_before(
+        "LG-FIRST00001",
+        "2026-10-05T10:00:00+02:00",
+        2,
+        &["Jean Dupont", "Marie Curie"],
+    )];
+    assert_eq!(
+        judge_with(&next_month, &Draft::new().raw(), MONDAY_10H).outcome,
+        Outcome::Accepted
+    );
+}
+
+#[test]
+fn duplicate_request_for_a_removal_still_pending() {
+    let removal = Draft::new()
+        .subject("[SUPPRESSION] Licence Office 365 - Boulangerie Martin")
+        .set("Quantité", "-1")
+        .set("Nom Prénom de l'utilisateur", "Jean Dupont")
+        .raw();
+    let pending = [accepted_before(
+        "LG-REMOVAL001",
+        "2026-11-20T10:00:00+01:00",
+        -1,
+        &["jean dupont"],
+    )];
+    assert_eq!(
+        problems(&judge_with(&pending, &removal, MONDAY_10H)),
+        ["duplicate_request"]
+    );
+    let done = [accepted_before(
+        "LG-REMOVAL001",
+        "2026-10-20T10:00:00+02:00",
+        -1,
+        &["Jean Dupont"],
+    )];
+    assert_eq!(
+        judge_with(&done, &removal, MONDAY_10H).outcome,
+        Outcome::Accepted,
+        "in effect since 1 November"
+    );
+}

@@ -567,3 +567,45 @@ async fn large_mails_are_refused_from_their_header_and_replies_are_rate_limited(
         "at most 3 replies to one sender in an hour"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_addition_sent_twice_is_refused_as_a_duplicate() {
+    let stack = Stack::start();
+    let daemon = Daemon::start(&stack.config(""));
+    stack.append(GATEWAY, &ajout("first"), MONDAY_10H).await;
+    eventually(Duration::from_secs(30), "first accepted", || async {
+        stack.count(GATEWAY, ACCEPTED).await == 1
+    })
+    .await;
+    assert!(daemon.terminate());
+    // After a restart, the history comes from the audit trail; the same
+    // request under another Message-ID is refused, naming the first one.
+    let daemon = Daemon::start(&stack.config(""));
+    let again = ajout("first").replace("<first@example.test>", "<again@example.test>");
+    stack.append(GATEWAY, &again, MONDAY_10H).await;
+    eventually(
+        Duration::from_secs(30),
+        "second refused and both answered",
+        || async {
+            stack.count(GATEWAY, REJECTED).await == 1 && stack.count(TECH, "INBOX").await == 2
+        },
+    )
+    .await;
+    assert!(daemon.terminate());
+    let refusal = stack
+        .messages(TECH, "INBOX")
+        .await
+        .into_iter()
+        .find(|m| subject_of(m).starts_with("[REFUSÉE]"))
+        .unwrap();
+    let body = mail_parser::MessageParser::default()
+        .parse(refusal.as_bytes())
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .into_owned();
+    assert!(
+        body.contains("Cette demande double la demande LG-"),
+        "{body}"
+    );
+}

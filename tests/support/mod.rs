@@ -301,13 +301,14 @@ pub fn ajout(id: &str) -> String {
     request(id, AJOUT, "Microsoft 365 Business Standard", "")
 }
 
-/// A licence request mail from the technician.
+/// A licence request mail from the technician, for the user `Jean Dupont {id}`
+/// (so that two requests are never duplicates of each other).
 pub fn request(id: &str, subject: &str, licence: &str, extra_headers: &str) -> String {
     format!(
         "From: Julie Bernard <{TECH}>\r\nTo: {GATEWAY}\r\n{extra_headers}Subject: {subject}\r\n\
          Message-ID: <{id}@example.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
          Nom du client : Boulangerie Martin\r\nType de licence : {licence}\r\nQuantité : +1\r\n\
-         Nom Prénom de l'utilisateur : Jean Dupont\r\nBureau à distance associé : NON\r\n"
+         Nom Prénom de l'utilisateur : Jean Dupont {id}\r\nBureau à distance associé : NON\r\n"
     )
 }
