@@ -406,25 +406,19 @@ impl<'r> Judgement<'r> {
         };
         let tz = &self.rules.calendar.time_zone;
         let received_on = received_at.to_zoned(tz.clone()).date();
-        let mut users = request
-            .users
-            .iter()
-            .map(|u| text::words(u))
-            .collect::<Vec<_>>();
-        users.sort();
+        let users = crate::ledger::user_keys(&request.users);
         let earlier = history.iter().find(|m| {
             if m.client != client.name || m.licence != *licence {
                 return false;
             }
-            let mut before = m.users.iter().map(|u| text::words(u)).collect::<Vec<_>>();
-            before.sort();
+            let before = &m.user_keys;
             if quantity < 0 {
                 m.quantity < 0
                     && m.effective_on > received_on
-                    && (before == users || before.iter().any(|u| users.contains(u)))
+                    && (*before == users || before.iter().any(|u| users.contains(u)))
             } else {
                 m.quantity == quantity
-                    && before == users
+                    && *before == users
                     && (m.received_on.year(), m.received_on.month())
                         == (received_on.year(), received_on.month())
             }

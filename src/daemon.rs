@@ -453,15 +453,34 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
 
 /// Reads the accepted requests from the audit trail into the history.
 fn load_history(shared: &Shared) -> anyhow::Result<()> {
-    let entries = audit::entries(shared.store.audit_records())?;
     let calendar = shared
         .rules
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .calendar
         .clone();
-    *shared.history.lock().unwrap_or_else(|p| p.into_inner()) =
-        ledger::movements(&entries, &calendar);
+    let entries = shared
+        .store
+        .audit_records()
+        .filter_map(|record| match record {
+            Ok(audit::Record {
+                event: audit::Event::Decision { decision, .. },
+                ..
+            }) => Some(Ok(audit::Entry::from_decision(&decision))),
+            Ok(_) => None,
+            Err(err) => Some(Err(err)),
+        });
+    // Entries are turned into movements one at a time: the trail is never
+    // held in memory whole.
+    let mut failure = None;
+    let movements = ledger::movements(
+        entries.map_while(|entry| entry.map_err(|e| failure = Some(e)).ok()),
+        &calendar,
+    );
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    *shared.history.lock().unwrap_or_else(|p| p.into_inner()) = movements;
     Ok(())
 }
 

@@ -30,6 +30,9 @@ pub struct Movement {
     /// Positive: added; negative: removed.
     pub quantity: i64,
     pub users: Vec<String>,
+    /// The users compared loosely, sorted ([`user_keys`]).
+    #[serde(skip)]
+    pub user_keys: Vec<String>,
     pub received_at: Timestamp,
     /// The day it was received, in the calendar's time zone.
     pub received_on: Date,
@@ -40,10 +43,18 @@ pub struct Movement {
     pub cancellable_until: Option<Timestamp>,
 }
 
-/// The movements of the accepted entries, oldest first.
-pub fn movements(entries: &[Entry], calendar: &Calendar) -> Vec<Movement> {
+/// The movements of the accepted entries, oldest first. Entries are taken
+/// one at a time: only the movements are kept.
+pub fn movements<E: std::borrow::Borrow<Entry>>(
+    entries: impl IntoIterator<Item = E>,
+    calendar: &Calendar,
+) -> Vec<Movement> {
     let mut movements: Vec<Movement> = Vec::new();
-    for entry in entries.iter().filter(|e| e.verdict == "accepted") {
+    for entry in entries {
+        let entry = entry.borrow();
+        if entry.verdict != "accepted" {
+            continue;
+        }
         let Some(request) = &entry.request else {
             continue;
         };
@@ -54,6 +65,14 @@ pub fn movements(entries: &[Entry], calendar: &Calendar) -> Vec<Movement> {
         ) else {
             continue;
         };
+        let users: Vec<String> = request["users"]
+            .as_array()
+            .map(|u| {
+                u.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
         let received_at = entry.received_at.unwrap_or(entry.decided_at);
         let received_on = received_at.to_zoned(calendar.time_zone.clone()).date();
         let effective_on = if quantity < 0 {
@@ -77,14 +96,8 @@ pub fn movements(entries: &[Entry], calendar: &Calendar) -> Vec<Movement> {
             client: client.to_owned(),
             licence: licence.to_owned(),
             quantity,
-            users: request["users"]
-                .as_array()
-                .map(|u| {
-                    u.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            users: users.clone(),
+            user_keys: user_keys(&users),
             received_at,
             received_on,
             effective_on,
@@ -93,6 +106,14 @@ pub fn movements(entries: &[Entry], calendar: &Calendar) -> Vec<Movement> {
     }
     movements.sort_by_key(|m| m.received_at);
     movements
+}
+
+/// User names as compared for duplicates: case, accents and punctuation
+/// ignored, order ignored.
+pub fn user_keys(users: &[String]) -> Vec<String> {
+    let mut keys: Vec<String> = users.iter().map(|u| crate::text::words(u)).collect();
+    keys.sort();
+    keys
 }
 
 fn first_of_next_month(date: Date) -> Date {

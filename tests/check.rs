@@ -517,12 +517,14 @@ fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate
     } else {
         received_on
     };
+    let users: Vec<String> = users.iter().map(|u| u.to_string()).collect();
     licgate::ledger::Movement {
         request_id: id.into(),
         client: "Boulangerie Martin".into(),
         licence: "Microsoft 365 Business Standard".into(),
         quantity,
-        users: users.iter().map(|u| u.to_string()).collect(),
+        user_keys: licgate::ledger::user_keys(&users),
+        users,
         received_at,
         received_on,
         effective_on,
