@@ -150,7 +150,7 @@ pub fn verify(
 
 /// One request as the audit trail tells it: its decision, and when its reply
 /// was accepted by the SMTP server.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub request_id: String,
     pub received_at: Option<Timestamp>,

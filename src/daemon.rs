@@ -101,8 +101,8 @@ struct Shared {
     rules: Arc<RwLock<Rules>>,
     /// Wakes the outbox when a reply is queued.
     outbox_ready: Arc<Notify>,
-    /// The accepted requests, for `duplicate_request`: read from the audit
-    /// trail at each connection, then kept up to date as mails are decided.
+    /// The accepted requests, for `duplicate_request`: read from the store
+    /// at each connection, then kept up to date as mails are decided.
     history: Arc<Mutex<Vec<Movement>>>,
 }
 
@@ -451,7 +451,7 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
     Ok(())
 }
 
-/// Reads the accepted requests from the audit trail into the history.
+/// Reads the accepted requests from the store into the history.
 fn load_history(shared: &Shared) -> anyhow::Result<()> {
     let calendar = shared
         .rules
@@ -459,28 +459,12 @@ fn load_history(shared: &Shared) -> anyhow::Result<()> {
         .unwrap_or_else(|p| p.into_inner())
         .calendar
         .clone();
-    let entries = shared
+    let entries: Vec<audit::Entry> = shared
         .store
-        .audit_records()
-        .filter_map(|record| match record {
-            Ok(audit::Record {
-                event: audit::Event::Decision { decision, .. },
-                ..
-            }) => Some(Ok(audit::Entry::from_decision(&decision))),
-            Ok(_) => None,
-            Err(err) => Some(Err(err)),
-        });
-    // Entries are turned into movements one at a time: the trail is never
-    // held in memory whole.
-    let mut failure = None;
-    let movements = ledger::movements(
-        entries.map_while(|entry| entry.map_err(|e| failure = Some(e)).ok()),
-        &calendar,
-    );
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    *shared.history.lock().unwrap_or_else(|p| p.into_inner()) = movements;
+        .accepted_entries()
+        .collect::<anyhow::Result<_>>()?;
+    *shared.history.lock().unwrap_or_else(|p| p.into_inner()) =
+        ledger::movements(&entries, &calendar);
     Ok(())
 }
 

@@ -44,7 +44,8 @@ pub struct Movement {
 }
 
 /// The movements of the accepted entries, oldest first. Entries are taken
-/// one at a time: only the movements are kept.
+/// one at a time, in the order they were decided (the audit trail's), which
+/// the cancellable flag depends on; only the movements are kept.
 pub fn movements<E: std::borrow::Borrow<Entry>>(
     entries: impl IntoIterator<Item = E>,
     calendar: &Calendar,

@@ -106,6 +106,9 @@ pub struct Store {
     daily: sled::Tree,
     /// big-endian sequence number -> [`audit::Record`] (JSON); meta `audit_head` holds its [`audit::Head`].
     audit: sled::Tree,
+    /// request id -> [`audit::Entry`] of each accepted request (JSON): the
+    /// history the daemon judges duplicates against, without reading the trail.
+    accepted: sled::Tree,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<serde_json::Error>>;
@@ -128,6 +131,7 @@ impl Store {
             meta: db.open_tree("meta")?,
             daily: db.open_tree("daily")?,
             audit: db.open_tree("audit")?,
+            accepted: db.open_tree("accepted")?,
             db,
         })
     }
@@ -192,9 +196,10 @@ impl Store {
             &self.daily,
             &self.audit,
             &self.meta,
+            &self.accepted,
         )
             .transaction(
-                |(mails, decisions, raws, outbox, rates, daily, audit, meta)| -> TxResult<()> {
+                |(mails, decisions, raws, outbox, rates, daily, audit, meta, accepted)| -> TxResult<()> {
                     let mut trail = Trail::open(audit, meta)?;
                     for (entry, row) in decided.iter().zip(&rows) {
                         let id = entry.decision.request_id.as_bytes();
@@ -224,6 +229,11 @@ impl Store {
                             raw_sha256,
                         };
                         trail.append(entry.decision.decided_at, event)?;
+                        if entry.decision.disposition == Disposition::Accepted {
+                            let summary = serde_json::to_vec(&audit::Entry::from_decision(&entry.decision))
+                                .map_err(ConflictableTransactionError::Abort)?;
+                            accepted.insert(entry.decision.request_id.as_bytes(), summary)?;
+                        }
                     }
                     trail.close()
                 },
@@ -275,6 +285,13 @@ impl Store {
     /// Every audit record, in order.
     pub fn audit_records(&self) -> impl Iterator<Item = anyhow::Result<Record>> + '_ {
         self.audit
+            .iter()
+            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+    }
+
+    /// The accepted requests, by request id.
+    pub fn accepted_entries(&self) -> impl Iterator<Item = anyhow::Result<audit::Entry>> + '_ {
+        self.accepted
             .iter()
             .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
     }
