@@ -459,12 +459,18 @@ fn load_history(shared: &Shared) -> anyhow::Result<()> {
         .unwrap_or_else(|p| p.into_inner())
         .calendar
         .clone();
-    let entries: Vec<audit::Entry> = shared
+    // NOTE: entries become movements one at a time; holding them all first
+    // would leave the daemon at that peak size for good.
+    let mut failure = None;
+    let entries = shared
         .store
         .accepted_entries()
-        .collect::<anyhow::Result<_>>()?;
-    *shared.history.lock().unwrap_or_else(|p| p.into_inner()) =
-        ledger::movements(&entries, &calendar);
+        .map_while(|entry| entry.map_err(|err| failure = Some(err)).ok());
+    let movements = ledger::movements(entries, &calendar);
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    *shared.history.lock().unwrap_or_else(|p| p.into_inner()) = movements;
     Ok(())
 }
 
