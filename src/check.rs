@@ -48,24 +48,6 @@ pub fn check(
     .check(raw, received_at)
 }
 
-/// Judges a mail known only by its header and its size, as a mailbox server
-/// announces them: a mail over the size limit need not be downloaded whole.
-/// A mail within the limit gets `unreadable`: fetch it whole and call [`check`].
-pub fn check_header(
-    header: &[u8],
-    size: usize,
-    rules: &Rules,
-    received_at: Option<Timestamp>,
-    limits: &Limits,
-) -> Verdict {
-    Judge {
-        rules,
-        limits,
-        history: &[],
-    }
-    .check_header(header, size, received_at)
-}
-
 /// The judgement with everything it weighs a mail against, including the
 /// requests accepted before (for `duplicate_request`); [`check`] judges a
 /// mail alone, as `licgate check` does offline.
@@ -85,7 +67,10 @@ impl Judge<'_> {
         self.judge(raw, raw.len(), received_at)
     }
 
-    /// Judges a mail from its header and size; see [`check_header`].
+    /// Judges a mail known only by its header and its size, as a mailbox
+    /// server announces them: a mail over the size limit need not be
+    /// downloaded whole. A mail within the limit gets `unreadable`: fetch it
+    /// whole and call [`Judge::check`].
     pub fn check_header(
         &self,
         header: &[u8],
@@ -96,54 +81,41 @@ impl Judge<'_> {
     }
 
     fn judge(&self, raw: &[u8], size: usize, received_at: Option<Timestamp>) -> Verdict {
-        judge(
-            raw,
-            size,
-            self.rules,
-            received_at,
-            self.limits,
-            self.history,
-        )
-    }
-}
-
-fn judge(
-    raw: &[u8],
-    size: usize,
-    rules: &Rules,
-    received_at: Option<Timestamp>,
-    limits: &Limits,
-    history: &[Movement],
-) -> Verdict {
-    let too_large = size > limits.max_message_size;
-    let mail = if too_large {
-        mail::read_headers(raw)
-    } else {
-        mail::read(raw)
-    }
-    .unwrap_or_default();
-    let received_at = received_at.or(mail.header_time);
-    let mut judgement = Judgement::new(rules);
-
-    if too_large {
-        judgement
-            .problems
-            .push(Problem::too_large(size, limits.max_message_size));
-    }
-    judgement.subject(mail.subject.as_deref().unwrap_or_default());
-    match &mail.body {
-        Some(body) => judgement.fields(&request::parse_fields(body)),
-        None if !too_large => judgement.problems.push(Problem::unreadable()),
-        None => {}
-    }
-    match received_at {
-        Some(at) => {
-            judgement.window(at);
-            judgement.duplicate(history, at);
+        let Judge {
+            rules,
+            limits,
+            history,
+        } = *self;
+        let too_large = size > limits.max_message_size;
+        let mail = if too_large {
+            mail::read_headers(raw)
+        } else {
+            mail::read(raw)
         }
-        None => judgement.warnings.push(Warning::reception_time_unknown()),
+        .unwrap_or_default();
+        let received_at = received_at.or(mail.header_time);
+        let mut judgement = Judgement::new(rules);
+
+        if too_large {
+            judgement
+                .problems
+                .push(Problem::too_large(size, limits.max_message_size));
+        }
+        judgement.subject(mail.subject.as_deref().unwrap_or_default());
+        match &mail.body {
+            Some(body) => judgement.fields(&request::parse_fields(body)),
+            None if !too_large => judgement.problems.push(Problem::unreadable()),
+            None => {}
+        }
+        match received_at {
+            Some(at) => {
+                judgement.window(at);
+                judgement.duplicate(history, at);
+            }
+            None => judgement.warnings.push(Warning::reception_time_unknown()),
+        }
+        judgement.finish(&mail, raw, received_at)
     }
-    judgement.finish(&mail, raw, received_at)
 }
 
 /// What is found while judging one mail.

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -104,6 +104,24 @@ struct Shared {
     /// The accepted requests, for `duplicate_request`: read from the store
     /// at each connection, then kept up to date as mails are decided.
     history: Arc<Mutex<Vec<Movement>>>,
+}
+
+impl Shared {
+    /// The rules in force. A task that panicked while holding the lock left
+    /// whole rules behind (they are only ever replaced whole): use them.
+    fn rules(&self) -> RwLockReadGuard<'_, Rules> {
+        self.rules
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The accepted requests (see `history`); a poisoned lock is recovered
+    /// the same way.
+    fn history(&self) -> MutexGuard<'_, Vec<Movement>> {
+        self.history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Completes when the stop flag is set.
@@ -290,14 +308,8 @@ fn decide(
 ) -> anyhow::Result<(Decision, Option<OutboxItem>)> {
     let config = &shared.config;
     let judged = {
-        let rules = shared
-            .rules
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let history = shared
-            .history
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let rules = shared.rules();
+        let history = shared.history();
         let judge = Judge {
             rules: &rules,
             limits: &config.limits,
@@ -453,12 +465,7 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
 
 /// Reads the accepted requests from the store into the history.
 fn load_history(shared: &Shared) -> anyhow::Result<()> {
-    let calendar = shared
-        .rules
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .calendar
-        .clone();
+    let rules = shared.rules();
     // NOTE: entries become movements one at a time; holding them all first
     // would leave the daemon at that peak size for good.
     let mut failure = None;
@@ -466,11 +473,11 @@ fn load_history(shared: &Shared) -> anyhow::Result<()> {
         .store
         .accepted_entries()
         .map_while(|entry| entry.map_err(|err| failure = Some(err)).ok());
-    let movements = ledger::movements(entries, &calendar);
+    let movements = ledger::movements(entries, &rules.calendar);
     if let Some(err) = failure {
         return Err(err);
     }
-    *shared.history.lock().unwrap_or_else(|p| p.into_inner()) = movements;
+    *shared.history() = movements;
     Ok(())
 }
 
@@ -480,18 +487,11 @@ fn remember(shared: &Shared, decision: &Decision) {
     if decision.disposition != Disposition::Accepted {
         return;
     }
-    let calendar = shared
-        .rules
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .calendar
-        .clone();
-    let movements = ledger::movements(&[audit::Entry::from_decision(decision)], &calendar);
-    shared
-        .history
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .extend(movements);
+    let movements = ledger::movements(
+        &[audit::Entry::from_decision(decision)],
+        &shared.rules().calendar,
+    );
+    shared.history().extend(movements);
 }
 
 /// Keeps the status file up to date for `licgate status`.
