@@ -33,8 +33,16 @@ pub enum Event {
         decision: Decision,
         raw_sha256: String,
     },
-    /// The SMTP server accepted the reply to a request.
+    /// The SMTP server accepted the reply to a request (or a mail of
+    /// licgate's own: `request_id` is then the `id` it was queued with).
     ReplySent { request_id: String, to: Vec<String> },
+    /// A mail of licgate's own was queued: a digest or a removal notice for
+    /// purchasing (listing `request_ids`), or the technicians' reminder.
+    Queued {
+        id: String,
+        to: Vec<String>,
+        request_ids: Vec<String>,
+    },
 }
 
 impl Record {
@@ -242,6 +250,7 @@ pub fn entries(
                     entry.reply_sent_at.get_or_insert(record.at);
                 }
             }
+            Event::Queued { .. } => {}
         }
     }
     Ok(entries)

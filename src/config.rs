@@ -56,6 +56,10 @@ pub struct RawConfig {
     pub senders: RawSenders,
     #[serde(default)]
     pub purchasing: RawPurchasing,
+    #[serde(default)]
+    pub digest: RawDigest,
+    #[serde(default)]
+    pub reminder: RawReminder,
     pub store: RawStore,
     pub rules: RawRules,
     #[serde(default)]
@@ -148,11 +152,72 @@ pub struct RawSenders {
     pub allow: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RawPurchasing {
+    /// `addresses` is the name of licgate 0.1.
+    #[serde(default, alias = "addresses")]
+    pub to: Vec<String>,
     #[serde(default)]
-    pub addresses: Vec<String>,
+    pub cc: Vec<String>,
+    #[serde(default = "default_true")]
+    pub removal_notice: bool,
+}
+
+impl Default for RawPurchasing {
+    fn default() -> RawPurchasing {
+        RawPurchasing {
+            to: Vec::new(),
+            cc: Vec::new(),
+            removal_notice: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawDigest {
+    #[serde(default = "default_digest_times")]
+    pub times: Vec<String>,
+    #[serde(default)]
+    pub days: DigestDays,
+}
+
+impl Default for RawDigest {
+    fn default() -> RawDigest {
+        RawDigest {
+            times: default_digest_times(),
+            days: DigestDays::default(),
+        }
+    }
+}
+
+/// On which days the digest is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DigestDays {
+    /// Monday to Friday, not on public holidays nor the calendar's closed days.
+    #[default]
+    BusinessDays,
+    EveryDay,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawReminder {
+    #[serde(default)]
+    pub to: Vec<String>,
+    #[serde(default = "default_reminder_time")]
+    pub time: String,
+}
+
+impl Default for RawReminder {
+    fn default() -> RawReminder {
+        RawReminder {
+            to: Vec::new(),
+            time: default_reminder_time(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -211,6 +276,12 @@ fn default_mailbox() -> String {
 }
 fn default_true() -> bool {
     true
+}
+fn default_digest_times() -> Vec<String> {
+    vec!["08:30".into(), "14:00".into()]
+}
+fn default_reminder_time() -> String {
+    "09:00".into()
 }
 fn default_poll_interval() -> u64 {
     60
@@ -272,8 +343,12 @@ pub struct Config {
     pub from: String,
     /// Sender patterns whose mails are judged; others go to quarantine.
     pub allow: Vec<String>,
-    /// Purchasing addresses: they get a copy of refusals of mails they received.
-    pub purchasing: Vec<String>,
+    /// Who gets the digest and the removal notices.
+    pub purchasing: Purchasing,
+    /// When the digest is sent.
+    pub digest: crate::digest::Schedule,
+    /// The technicians' reminder on the month's last business day, if any.
+    pub reminder: Option<Reminder>,
     /// sled database folder.
     pub store: PathBuf,
     /// Rules folder.
@@ -338,11 +413,27 @@ impl Config {
                 bail!("senders.allow: « {pattern} » is neither an address nor *@domain");
             }
         }
-        for address in &raw.purchasing.addresses {
-            if !crate::request::is_email_address(address) {
-                bail!("purchasing.addresses: « {address} » is not an e-mail address");
+        for (key, addresses) in [
+            ("purchasing.to", &raw.purchasing.to),
+            ("purchasing.cc", &raw.purchasing.cc),
+            ("reminder.to", &raw.reminder.to),
+        ] {
+            if let Some(bad) = addresses
+                .iter()
+                .find(|a| !crate::request::is_email_address(a))
+            {
+                bail!("{key}: « {bad} » is not an e-mail address");
             }
         }
+        let mut times = raw
+            .digest
+            .times
+            .iter()
+            .map(|t| parse_time("digest.times", t))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        times.sort();
+        times.dedup();
+        let reminder_time = parse_time("reminder.time", &raw.reminder.time)?;
         if raw.imap.poll_interval == 0 || raw.imap.timeout == 0 || raw.smtp.timeout == 0 {
             bail!("imap.poll-interval, imap.timeout and smtp.timeout must be at least 1 second");
         }
@@ -374,12 +465,19 @@ impl Config {
             },
             from: raw.smtp.from.to_lowercase(),
             allow: raw.senders.allow.iter().map(|p| p.to_lowercase()).collect(),
-            purchasing: raw
-                .purchasing
-                .addresses
-                .iter()
-                .map(|a| a.to_lowercase())
-                .collect(),
+            purchasing: Purchasing {
+                to: lowercase(&raw.purchasing.to),
+                cc: lowercase(&raw.purchasing.cc),
+                removal_notice: raw.purchasing.removal_notice,
+            },
+            digest: crate::digest::Schedule {
+                times,
+                every_day: raw.digest.days == DigestDays::EveryDay,
+            },
+            reminder: (!raw.reminder.to.is_empty()).then(|| Reminder {
+                to: lowercase(&raw.reminder.to),
+                time: reminder_time,
+            }),
             store: resolve(&raw.store.path),
             rules: resolve(&raw.rules.dir),
             limits: Limits {
@@ -401,6 +499,43 @@ impl Config {
                 None => *pattern == sender,
             })
     }
+}
+
+/// Purchasing's addresses.
+#[derive(Debug, Clone, Default)]
+pub struct Purchasing {
+    /// Recipients of the digest and the removal notices.
+    pub to: Vec<String>,
+    /// In copy of them.
+    pub cc: Vec<String>,
+    /// Send each accepted removal at once, besides the digest.
+    pub removal_notice: bool,
+}
+
+impl Purchasing {
+    /// Every purchasing address: one of them among a refused request's
+    /// recipients gets a copy of the refusal, marked not to be processed.
+    pub fn all(&self) -> impl Iterator<Item = &String> {
+        self.to.iter().chain(&self.cc)
+    }
+}
+
+/// The monthly reminder to technicians.
+#[derive(Debug, Clone)]
+pub struct Reminder {
+    pub to: Vec<String>,
+    /// Time of day (calendar's zone) from which it is sent on the last business day.
+    pub time: jiff::civil::Time,
+}
+
+fn lowercase(addresses: &[String]) -> Vec<String> {
+    addresses.iter().map(|a| a.to_lowercase()).collect()
+}
+
+/// `HH:MM` (or `HH:MM:SS`) as a time of day.
+fn parse_time(key: &str, text: &str) -> anyhow::Result<jiff::civil::Time> {
+    text.parse()
+        .map_err(|_| anyhow::anyhow!("{key}: « {text} » is not a time of day (HH:MM)"))
 }
 
 impl RawConfig {

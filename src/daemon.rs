@@ -24,11 +24,12 @@ use tracing::{error, info, warn};
 use crate::audit;
 use crate::check::{self, Judge};
 use crate::config::Config;
+use crate::digest::{self, Digest, Kind, Letter};
 use crate::imap::{Envelope, Mailbox};
 use crate::ledger::{self, Movement};
 use crate::mail;
 use crate::reply::{self, Addressing};
-use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, LICENCES_FILE, Rules};
+use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, Calendar, LICENCES_FILE, Rules};
 use crate::smtp::Sender;
 use crate::status::{self, Status};
 use crate::store::{Decided, Decision, Disposition, OutboxItem, Store};
@@ -39,6 +40,9 @@ const BATCH: usize = 50;
 
 /// Replies sent at once, each over its own SMTP connection.
 const REPLIES_IN_FLIGHT: usize = 8;
+
+/// Longest wait between two looks at the schedule.
+const SCHEDULE_CHECK: Duration = Duration::from_secs(60);
 
 /// Longest wait between two attempts to reach a server.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -62,6 +66,7 @@ pub async fn run(
     let reload = tokio::spawn(reload_loop(shared.clone(), stop.clone()));
     let mailbox = tokio::spawn(mailbox_loop(shared.clone(), stop.clone()));
     let status = tokio::spawn(status_loop(shared.clone(), stop.clone()));
+    let schedule = tokio::spawn(schedule_loop(shared.clone(), stop.clone()));
     let metrics = match shared.config.metrics {
         Some(address) => {
             let listener = tokio::net::TcpListener::bind(address)
@@ -78,11 +83,13 @@ pub async fn run(
     shutdown.await;
     info!("shutting down: finishing the mail in hand");
     let _ = stop_tx.send(true);
-    let (mailbox, outbox, reload, status) = tokio::join!(mailbox, outbox, reload, status);
+    let (mailbox, outbox, reload, status, schedule) =
+        tokio::join!(mailbox, outbox, reload, status, schedule);
     mailbox??;
     outbox??;
     reload?;
     status?;
+    schedule?;
     if let Some(metrics) = metrics {
         metrics.abort();
     }
@@ -262,7 +269,10 @@ async fn process(
             *batch_replies.entry(sender.clone()).or_default() += 1;
         }
         batch_folders.insert(decision.request_id.clone(), decision.folder.clone());
-        remember(shared, &decision);
+        let notice = match remember(shared, &decision) {
+            Some(movement) => removal_notice(shared, &decision, &movement, now)?,
+            None => None,
+        };
         moves
             .entry(decision.folder.clone())
             .or_default()
@@ -271,12 +281,16 @@ async fn process(
             decision,
             raw,
             reply,
+            notice,
         });
     }
     if !decided.is_empty() || !duplicates.is_empty() {
         store.record(&decided, &duplicates).await?;
     }
-    if decided.iter().any(|d| d.reply.is_some()) {
+    if decided
+        .iter()
+        .any(|d| d.reply.is_some() || d.notice.is_some())
+    {
         shared.outbox_ready.notify_one();
     }
     for (folder, uids) in &moves {
@@ -393,7 +407,7 @@ fn outbox_item(
     let cc: Vec<String> = if verdict.outcome == Outcome::Rejected {
         config
             .purchasing
-            .iter()
+            .all()
             .filter(|p| threading.recipients.contains(p))
             .cloned()
             .collect()
@@ -481,17 +495,196 @@ fn load_history(shared: &Shared) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Adds an accepted decision to the history, so that the rest of the batch
-/// is judged against it.
-fn remember(shared: &Shared, decision: &Decision) {
+/// Adds an accepted decision to the history (kept in reception order), so
+/// that the rest of the batch is judged against it; gives its movement.
+fn remember(shared: &Shared, decision: &Decision) -> Option<Movement> {
     if decision.disposition != Disposition::Accepted {
-        return;
+        return None;
     }
-    let movements = ledger::movements(
+    let mut movement = ledger::movements(
         &[audit::Entry::from_decision(decision)],
         &shared.rules().calendar,
+    )
+    .pop()?;
+    let mut history = shared.history();
+    let position = history.partition_point(|m| m.received_at <= movement.received_at);
+    movement.cancellable = ledger::cancellable(&history[..position], &movement);
+    history.insert(position, movement.clone());
+    Some(movement)
+}
+
+/// The notice to purchasing of an accepted removal, when the config asks for it.
+fn removal_notice(
+    shared: &Shared,
+    decision: &Decision,
+    movement: &Movement,
+    now: Timestamp,
+) -> anyhow::Result<Option<OutboxItem>> {
+    let purchasing = &shared.config.purchasing;
+    if movement.quantity >= 0 || !purchasing.removal_notice || purchasing.to.is_empty() {
+        return Ok(None);
+    }
+    let Some(item) = digest::Item::from_decision(decision, movement.cancellable.clone()) else {
+        return Ok(None);
+    };
+    let notice = Digest::new(
+        Kind::RemovalNotice,
+        vec![item],
+        now,
+        &shared.rules().calendar,
     );
-    shared.history().extend(movements);
+    let letter = Letter {
+        from: &shared.config.from,
+        to: &purchasing.to,
+        cc: &purchasing.cc,
+        id: &format!("{}.notice", decision.request_id),
+        date: now,
+        subject: notice.subject(),
+        text: notice.to_text(),
+        html: Some(notice.to_html()),
+    };
+    Ok(Some(queued(&letter)?))
+}
+
+/// A letter ready for the outbox.
+fn queued(letter: &Letter) -> anyhow::Result<OutboxItem> {
+    Ok(OutboxItem {
+        request_id: letter.id.to_owned(),
+        from: letter.from.to_owned(),
+        to: letter.to.iter().chain(letter.cc).cloned().collect(),
+        message: letter.to_mime()?,
+        queued_at: letter.date,
+    })
+}
+
+/// The digest items of accepted requests, removals flagged cancellable from
+/// every accepted request of the store.
+pub fn digest_items(
+    store: &Store,
+    calendar: &Calendar,
+    request_ids: &[String],
+) -> anyhow::Result<Vec<digest::Item>> {
+    let mut failure = None;
+    let entries = store
+        .accepted_entries()
+        .map_while(|entry| entry.map_err(|err| failure = Some(err)).ok());
+    let movements = ledger::movements(entries, calendar);
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    let cancellable: HashMap<&str, &ledger::Cancellable> = movements
+        .iter()
+        .filter_map(|m| Some((m.request_id.as_str(), m.cancellable.as_ref()?)))
+        .collect();
+    let mut items = Vec::new();
+    for id in request_ids {
+        let decision = store
+            .decision(id)?
+            .with_context(|| format!("accepted request {id} without its decision"))?;
+        let flag = cancellable.get(id.as_str()).map(|c| (*c).clone());
+        items.extend(digest::Item::from_decision(&decision, flag));
+    }
+    Ok(items)
+}
+
+/// Queues the scheduled mails due at `now` that are not done yet: the digest
+/// of the last slot (with every accepted request not in a digest yet;
+/// nothing for an empty period) and the month's reminder. Gives the ids queued.
+pub async fn send_scheduled(
+    store: &Store,
+    config: &Config,
+    calendar: &Calendar,
+    now: Timestamp,
+) -> anyhow::Result<Vec<String>> {
+    let mut queued_ids = Vec::new();
+    let slot = config.digest.latest(calendar, now);
+    let done = store
+        .mark("digest")?
+        .and_then(|m| m.parse::<Timestamp>().ok());
+    if let Some(slot) = slot.filter(|s| done.is_none_or(|d| d < *s))
+        && !config.purchasing.to.is_empty()
+    {
+        let pending = store.undigested()?;
+        let ids: Vec<String> = pending.iter().map(|(_, id)| id.clone()).collect();
+        let items = digest_items(store, calendar, &ids)?;
+        let item = if items.is_empty() {
+            None
+        } else {
+            let digest = Digest::new(Kind::Digest, items, slot, calendar);
+            let local = slot.to_zoned(calendar.time_zone.clone());
+            let letter = Letter {
+                from: &config.from,
+                to: &config.purchasing.to,
+                cc: &config.purchasing.cc,
+                id: &format!("digest-{}", local.strftime("%Y%m%d-%H%M%S")),
+                date: now,
+                subject: digest.subject(),
+                text: digest.to_text(),
+                html: Some(digest.to_html()),
+            };
+            Some(queued(&letter)?)
+        };
+        store
+            .scheduled("digest", &slot.to_string(), &pending, item.as_ref())
+            .await?;
+        match &item {
+            Some(item) => {
+                info!(id = %item.request_id, requests = pending.len(), "digest queued");
+                queued_ids.push(item.request_id.clone());
+            }
+            None => info!(%slot, "nothing accepted since the last digest: none sent"),
+        }
+    }
+    if let Some(reminder) = &config.reminder
+        && let Some(day) = digest::reminder_due(calendar, reminder.time, now)
+    {
+        let month = day.strftime("%Y-%m").to_string();
+        if store.mark("reminder")?.as_deref() != Some(month.as_str()) {
+            let (subject, text) = digest::reminder(calendar, day);
+            let letter = Letter {
+                from: &config.from,
+                to: &reminder.to,
+                cc: &[],
+                id: &format!("reminder-{month}"),
+                date: now,
+                subject,
+                text,
+                html: None,
+            };
+            let item = queued(&letter)?;
+            store
+                .scheduled("reminder", &month, &[], Some(&item))
+                .await?;
+            info!(id = %item.request_id, "month-end reminder queued");
+            queued_ids.push(item.request_id);
+        }
+    }
+    Ok(queued_ids)
+}
+
+/// Queues the digest and the reminder when they fall due.
+async fn schedule_loop(shared: Shared, stop: watch::Receiver<bool>) {
+    loop {
+        let now = Timestamp::now();
+        let calendar = shared.rules().calendar.clone();
+        match send_scheduled(&shared.store, &shared.config, &calendar, now).await {
+            Ok(ids) if !ids.is_empty() => shared.outbox_ready.notify_one(),
+            Ok(_) => {}
+            Err(err) => error!(cause = %format!("{err:#}"), "scheduled mail not queued"),
+        }
+        // Wake at the next slot, and at least each minute for the reminder
+        // and clock changes.
+        let wait = shared
+            .config
+            .digest
+            .next(&calendar, now)
+            .and_then(|next| Duration::try_from(next.duration_since(now)).ok())
+            .map_or(SCHEDULE_CHECK, |wait| wait.min(SCHEDULE_CHECK))
+            + Duration::from_millis(10);
+        if !pause(wait, &stop).await {
+            return;
+        }
+    }
 }
 
 /// Keeps the status file up to date for `licgate status`.

@@ -38,14 +38,23 @@ pub struct Movement {
     pub received_on: Date,
     /// The day it shows in the console.
     pub effective_on: Date,
-    /// For a removal within 7 days of the addition it undoes: the end of the
-    /// prorated-refund window of that addition.
-    pub cancellable_until: Option<Timestamp>,
+    /// For a removal within 7 days of an addition of the same client and
+    /// licence: that addition, and the end of its prorated-refund window.
+    pub cancellable: Option<Cancellable>,
 }
 
-/// The movements of the accepted entries, oldest first. Entries are taken
-/// one at a time, in the order they were decided (the audit trail's), which
-/// the cancellable flag depends on; only the movements are kept.
+/// An addition that a later removal can cancel with a prorated refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cancellable {
+    /// The request id of the addition.
+    pub addition: String,
+    /// The end of its refund window.
+    pub until: Timestamp,
+}
+
+/// The movements of the accepted entries, oldest first, removals flagged
+/// when cancellable. Entries are taken one at a time, in any order; only the
+/// movements are kept.
 pub fn movements<E: std::borrow::Borrow<Entry>>(
     entries: impl IntoIterator<Item = E>,
     calendar: &Calendar,
@@ -81,17 +90,6 @@ pub fn movements<E: std::borrow::Borrow<Entry>>(
         } else {
             received_on
         };
-        let window = SignedDuration::from_hours(24 * CANCELLATION_DAYS);
-        let cancellable_until = (quantity < 0)
-            .then(|| {
-                movements
-                    .iter()
-                    .rev()
-                    .filter(|m| m.client == client && m.licence == licence && m.quantity > 0)
-                    .map(|addition| addition.received_at + window)
-                    .find(|deadline| received_at < *deadline)
-            })
-            .flatten();
         movements.push(Movement {
             request_id: entry.request_id.clone(),
             client: client.to_owned(),
@@ -102,11 +100,33 @@ pub fn movements<E: std::borrow::Borrow<Entry>>(
             received_at,
             received_on,
             effective_on,
-            cancellable_until,
+            cancellable: None,
         });
     }
     movements.sort_by_key(|m| m.received_at);
+    for i in 0..movements.len() {
+        movements[i].cancellable = cancellable(&movements[..i], &movements[i]);
+    }
     movements
+}
+
+/// For a removal: the latest addition of the same client and licence among
+/// `earlier` (oldest first) whose refund window is still open when the
+/// removal is received.
+pub fn cancellable(earlier: &[Movement], removal: &Movement) -> Option<Cancellable> {
+    if removal.quantity >= 0 {
+        return None;
+    }
+    let window = SignedDuration::from_hours(24 * CANCELLATION_DAYS);
+    earlier
+        .iter()
+        .rev()
+        .take_while(|m| removal.received_at < m.received_at + window)
+        .find(|m| m.client == removal.client && m.licence == removal.licence && m.quantity > 0)
+        .map(|addition| Cancellable {
+            addition: addition.request_id.clone(),
+            until: addition.received_at + window,
+        })
 }
 
 /// User names as compared for duplicates: case, accents and punctuation
@@ -181,8 +201,9 @@ pub fn to_text(lines: &[Line], at: Date) -> String {
                 format!("pending until {}", m.effective_on)
             };
             let cancellable = m
-                .cancellable_until
-                .map(|deadline| format!(", cancellable until {deadline}"))
+                .cancellable
+                .as_ref()
+                .map(|c| format!(", cancels {} until {}", c.addition, c.until))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
@@ -246,9 +267,10 @@ mod tests {
 
     #[test]
     fn a_removal_within_7_days_of_the_addition_is_cancellable() {
+        // In any order: the accepted index is read by request id.
         let entries = [
-            accepted("LG-1", "2026-11-02T10:00:00Z", "Garage", "E1", 1),
             accepted("LG-2", "2026-11-08T10:00:00Z", "Garage", "E1", -1),
+            accepted("LG-1", "2026-11-02T10:00:00Z", "Garage", "E1", 1),
             accepted("LG-3", "2026-11-10T10:00:00Z", "Garage", "E1", -1),
             accepted("LG-4", "2026-11-08T10:00:00Z", "Garage", "E3", -1),
         ];
@@ -259,9 +281,14 @@ mod tests {
                 .iter()
                 .find(|m| m.request_id == id)
                 .unwrap()
-                .cancellable_until
+                .cancellable
+                .clone()
         };
-        assert_eq!(by_id("LG-2"), Some(deadline));
+        let cancels_lg1 = Cancellable {
+            addition: "LG-1".into(),
+            until: deadline,
+        };
+        assert_eq!(by_id("LG-2"), Some(cancels_lg1));
         assert_eq!(by_id("LG-3"), None, "8 days after the addition");
         assert_eq!(by_id("LG-4"), None, "another licence");
         assert_eq!(ledger(&moves, date("2026-11-30"), Some("garage")).len(), 2);

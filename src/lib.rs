@@ -9,6 +9,7 @@
 //! - [`request`]: subject and template fields read from text.
 //! - [`verdict`]: outcome, stable problem and warning codes, their French wording.
 //! - [`reply`]: the reply's subject and body, built from a verdict, never sent here.
+//! - [`ledger`], [`digest`]: what purchasing reads: the licence ledger, the digest of accepted requests.
 //! - [`rules`]: the operators' files: licence catalog, clients, calendar (holidays, windows).
 //! - [`text`]: case, accent and spacing folding shared by all of the above.
 //!
@@ -37,6 +38,7 @@ pub mod audit;
 pub mod check;
 pub mod config;
 pub mod daemon;
+pub mod digest;
 pub mod html;
 pub mod imap;
 pub mod ledger;

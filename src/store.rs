@@ -75,6 +75,8 @@ pub struct Decided {
     pub raw: Vec<u8>,
     /// The reply to queue, if any.
     pub reply: Option<OutboxItem>,
+    /// The notice to purchasing to queue (an accepted removal), if any.
+    pub notice: Option<OutboxItem>,
 }
 
 /// A [`Decided`] serialised, ready for the transaction.
@@ -82,6 +84,9 @@ struct Row {
     decision: Vec<u8>,
     reply: Option<Vec<u8>>,
     outbox_id: Option<u64>,
+    notice: Option<(u64, Vec<u8>)>,
+    /// Key in the undigested tree, for an accepted request.
+    undigested_id: Option<u64>,
     rate: Option<String>,
     day: String,
 }
@@ -109,6 +114,9 @@ pub struct Store {
     /// request id -> [`audit::Entry`] of each accepted request (JSON): the
     /// history the daemon judges duplicates against, without reading the trail.
     accepted: sled::Tree,
+    /// big-endian sequence number -> request id of each accepted request not
+    /// yet in a scheduled digest.
+    undigested: sled::Tree,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<serde_json::Error>>;
@@ -132,6 +140,7 @@ impl Store {
             daily: db.open_tree("daily")?,
             audit: db.open_tree("audit")?,
             accepted: db.open_tree("accepted")?,
+            undigested: db.open_tree("undigested")?,
             db,
         })
     }
@@ -179,6 +188,15 @@ impl Store {
                 } else {
                     None
                 },
+                notice: match &entry.notice {
+                    Some(item) => Some((self.db.generate_id()?, serde_json::to_vec(item)?)),
+                    None => None,
+                },
+                undigested_id: if decision.disposition == Disposition::Accepted {
+                    Some(self.db.generate_id()?)
+                } else {
+                    None
+                },
                 rate: entry
                     .reply
                     .as_ref()
@@ -197,9 +215,22 @@ impl Store {
             &self.audit,
             &self.meta,
             &self.accepted,
+            &self.undigested,
         )
             .transaction(
-                |(mails, decisions, raws, outbox, rates, daily, audit, meta, accepted)| -> TxResult<()> {
+                |(
+                    mails,
+                    decisions,
+                    raws,
+                    outbox,
+                    rates,
+                    daily,
+                    audit,
+                    meta,
+                    accepted,
+                    undigested,
+                )|
+                 -> TxResult<()> {
                     let mut trail = Trail::open(audit, meta)?;
                     for (entry, row) in decided.iter().zip(&rows) {
                         let id = entry.decision.request_id.as_bytes();
@@ -208,6 +239,12 @@ impl Store {
                         raws.insert(id, entry.raw.as_slice())?;
                         if let (Some(key), Some(json)) = (row.outbox_id, &row.reply) {
                             outbox.insert(&key.to_be_bytes(), json.as_slice())?;
+                        }
+                        if let Some((key, json)) = &row.notice {
+                            outbox.insert(&key.to_be_bytes(), json.as_slice())?;
+                        }
+                        if let Some(key) = row.undigested_id {
+                            undigested.insert(&key.to_be_bytes(), id)?;
                         }
                         for (tree, key) in [
                             (rates, row.rate.as_deref()),
@@ -223,6 +260,12 @@ impl Store {
                         mails.insert(mailbox_key.as_bytes(), request_id.as_bytes())?;
                     }
                     for entry in decided {
+                        if let Some(notice) = &entry.notice {
+                            trail.append(
+                                entry.decision.decided_at,
+                                queued_event(notice, &[&entry.decision.request_id]),
+                            )?;
+                        }
                         let raw_sha256 = audit::hex(&Sha256::digest(&entry.raw));
                         let event = Event::Decision {
                             decision: entry.decision.clone(),
@@ -230,8 +273,9 @@ impl Store {
                         };
                         trail.append(entry.decision.decided_at, event)?;
                         if entry.decision.disposition == Disposition::Accepted {
-                            let summary = serde_json::to_vec(&audit::Entry::from_decision(&entry.decision))
-                                .map_err(ConflictableTransactionError::Abort)?;
+                            let summary =
+                                serde_json::to_vec(&audit::Entry::from_decision(&entry.decision))
+                                    .map_err(ConflictableTransactionError::Abort)?;
                             accepted.insert(entry.decision.request_id.as_bytes(), summary)?;
                         }
                     }
@@ -279,6 +323,64 @@ impl Store {
                 },
             );
         result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
+        Ok(())
+    }
+
+    /// The accepted requests not yet in a scheduled digest, in the order
+    /// they were decided: (key, request id).
+    pub fn undigested(&self) -> anyhow::Result<Vec<(u64, String)>> {
+        self.undigested
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((
+                    u64::from_be_bytes(key.as_ref().try_into()?),
+                    String::from_utf8_lossy(&value).into_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    /// A named mark of the scheduled mails (`digest`, `reminder`): the last
+    /// slot or month done.
+    pub fn mark(&self, name: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .meta
+            .get(format!("mark|{name}"))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Notes a scheduled mail as done in one flushed transaction: sets the
+    /// mark `name`, takes the undigested requests `consumed` out, and queues
+    /// `item` (nothing is sent for an empty period), with its audit record.
+    pub async fn scheduled(
+        &self,
+        name: &str,
+        mark: &str,
+        consumed: &[(u64, String)],
+        item: Option<&OutboxItem>,
+    ) -> anyhow::Result<()> {
+        let outbox_id = self.db.generate_id()?;
+        let json = item.map(serde_json::to_vec).transpose()?;
+        let request_ids: Vec<&str> = consumed.iter().map(|(_, id)| id.as_str()).collect();
+        let result: Result<(), TransactionError<serde_json::Error>> =
+            (&self.meta, &self.undigested, &self.outbox, &self.audit).transaction(
+                |(meta, undigested, outbox, audit)| -> TxResult<()> {
+                    meta.insert(format!("mark|{name}").as_bytes(), mark.as_bytes())?;
+                    for (key, _) in consumed {
+                        undigested.remove(&key.to_be_bytes())?;
+                    }
+                    if let (Some(item), Some(json)) = (item, &json) {
+                        outbox.insert(&outbox_id.to_be_bytes(), json.as_slice())?;
+                        let mut trail = Trail::open(audit, meta)?;
+                        trail.append(item.queued_at, queued_event(item, &request_ids))?;
+                        trail.close()?;
+                    }
+                    Ok(())
+                },
+            );
+        result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
+        self.db.flush_async().await?;
         Ok(())
     }
 
@@ -405,6 +507,15 @@ impl<'t> Trail<'t> {
         let json = serde_json::to_vec(&self.head).map_err(ConflictableTransactionError::Abort)?;
         self.meta.insert(AUDIT_HEAD, json)?;
         Ok(())
+    }
+}
+
+/// The audit event of a mail of licgate's own, queued.
+fn queued_event(item: &OutboxItem, request_ids: &[&str]) -> Event {
+    Event::Queued {
+        id: item.request_id.clone(),
+        to: item.to.clone(),
+        request_ids: request_ids.iter().map(|id| id.to_string()).collect(),
     }
 }
 

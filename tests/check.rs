@@ -528,7 +528,7 @@ fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate
         received_at,
         received_on,
         effective_on,
-        cancellable_until: None,
+        cancellable: None,
     }
 }
 

@@ -141,6 +141,12 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                     Ok(record) => match &record.event {
                         audit::Event::Decision { decision, .. } => decision.request_id == id,
                         audit::Event::ReplySent { request_id, .. } => *request_id == id,
+                        // The digest or notice that listed it, or that mail itself.
+                        audit::Event::Queued {
+                            id: queued,
+                            request_ids,
+                            ..
+                        } => *queued == id || request_ids.contains(&id),
                     },
                     Err(_) => true,
                 })

@@ -2,6 +2,7 @@
 
 mod audit;
 mod check;
+mod digest;
 mod ledger;
 mod rules;
 mod run;
@@ -53,6 +54,12 @@ enum Command {
     ///
     /// Reads the store: stop the daemon first.
     Ledger(ledger::LedgerArgs),
+    /// Print or send purchasing's digest of accepted requests now.
+    ///
+    /// By default it holds what the next scheduled digest will hold; the
+    /// daemon sends those at the times of [digest] in the config. Reads the
+    /// store: stop the daemon first.
+    Digest(digest::DigestArgs),
     /// Check the daemon's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -90,6 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Status(config) => run::status(config),
         Command::Audit(command) => audit::run(command),
         Command::Ledger(args) => ledger::run(args),
+        Command::Digest(args) => digest::run(args),
         Command::Config(ConfigCommand::Check(config)) => run::check(config),
     }
 }
