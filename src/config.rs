@@ -637,7 +637,11 @@ mod tests {
 
     /// The example with its secrets read from a file instead of the environment.
     fn config(text: &str) -> anyhow::Result<Config> {
-        let dir = std::env::temp_dir().join(format!("licgate-config-{}", std::process::id()));
+        // One folder per call: tests run in parallel and rewrite the secret.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("licgate-config-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("secret"), "p@ss\n").unwrap();
         let text = text
@@ -673,6 +677,45 @@ mod tests {
         );
         assert!(config.is_allowed("Julie.Bernard@Infogerance.example"));
         assert!(!config.is_allowed("someone@elsewhere.example"));
+        assert_eq!(config.digest, crate::digest::Schedule::default());
+        assert!(
+            config.reminder.is_none(),
+            "no technicians' list: no reminder"
+        );
+        assert!(config.purchasing.removal_notice);
+    }
+
+    #[test]
+    fn schedule_addresses_and_the_old_purchasing_key() {
+        let text = example()
+            .replace(
+                "to = [\"achats@infogerance.example\"]",
+                "addresses = [\"Achats@X.example\"]",
+            )
+            .replace(
+                "times = [\"08:30\", \"14:00\"]",
+                "times = [\"17:00\", \"07:45:30\"]",
+            )
+            .replace("days = \"business-days\"", "days = \"every-day\"")
+            .replace("to = []\n", "to = [\"tech@x.example\"]\n");
+        let loaded = config(&text).unwrap();
+        assert_eq!(loaded.purchasing.to, ["achats@x.example"]);
+        assert_eq!(
+            loaded.digest.times,
+            [
+                jiff::civil::Time::constant(7, 45, 30, 0),
+                jiff::civil::Time::constant(17, 0, 0, 0)
+            ]
+        );
+        assert!(loaded.digest.every_day);
+        assert_eq!(loaded.reminder.unwrap().to, ["tech@x.example"]);
+        let err = config(&example().replace("\"14:00\"", "\"14h\"")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "digest.times: « 14h » is not a time of day (HH:MM)"
+        );
+        let err = config(&example().replace("cc = []", "cc = [\"achats\"]")).unwrap_err();
+        assert!(err.to_string().starts_with("purchasing.cc"), "{err}");
     }
 
     #[test]

@@ -573,11 +573,13 @@ mod tests {
                     decision: decision("LG-1", "7:1"),
                     raw: b"raw".to_vec(),
                     reply: Some(reply),
+                    notice: None,
                 },
                 Decided {
                     decision: decision("LG-2", "7:2"),
                     raw: b"raw".to_vec(),
                     reply: None,
+                    notice: None,
                 },
             ];
             store
@@ -617,6 +619,7 @@ mod tests {
                 decision: decision(&format!("LG-{i}"), &format!("7:{i}")),
                 raw: format!("raw {i}").into_bytes(),
                 reply: None,
+                notice: None,
             };
             store.record(&[entry], &[]).await.unwrap();
         }

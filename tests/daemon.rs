@@ -609,3 +609,76 @@ async fn the_same_addition_sent_twice_is_refused_as_a_duplicate() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
+    let stack = Stack::start();
+    // A digest slot a few seconds from now, in Paris time, every day.
+    let slot = (jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Europe/Paris").unwrap())
+        + jiff::SignedDuration::from_secs(12))
+    .strftime("%H:%M:%S")
+    .to_string();
+    let config = stack.config(&format!(
+        "[digest]\ntimes = [\"{slot}\"]\ndays = \"every-day\"\n"
+    ));
+    let removal = request(
+        "removal",
+        "[SUPPRESSION] Licence Office 365 - Boulangerie Martin",
+        "Microsoft 365 Business Standard",
+        "",
+    )
+    .replace("Quantité : +1", "Quantité : -1")
+    .replace("Jean Dupont removal", "Jean <Dupont> & fils");
+    stack.append(GATEWAY, &ajout("addition"), MONDAY_10H).await;
+    stack.append(GATEWAY, &removal, MONDAY_10H).await;
+    let daemon = Daemon::start(&config);
+    let subjects = || async {
+        let messages = stack.messages(PURCHASING, "INBOX").await;
+        messages.iter().map(|m| subject_of(m)).collect::<Vec<_>>()
+    };
+    eventually(Duration::from_secs(30), "removal notice", || async {
+        subjects()
+            .await
+            .iter()
+            .any(|s| s.starts_with("[licgate] URGENT suppression à traiter"))
+    })
+    .await;
+    eventually(Duration::from_secs(40), "digest", || async {
+        subjects().await.iter().any(|s| {
+            s.starts_with("[licgate] Demandes acceptées : 1 suppression(s) URGENT, 1 ajout(s)")
+        })
+    })
+    .await;
+    // Past the slot: still one digest, and one notice.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(daemon.terminate());
+    assert_eq!(subjects().await.len(), 2, "{:?}", subjects().await);
+    let digest = stack
+        .messages(PURCHASING, "INBOX")
+        .await
+        .into_iter()
+        .find(|m| subject_of(m).starts_with("[licgate] Demandes acceptées"))
+        .unwrap();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(digest.as_bytes())
+        .unwrap();
+    let text = parsed.body_text(0).unwrap();
+    let html = parsed.body_html(0).unwrap();
+    assert!(text.contains("== Suppressions : URGENT"), "{text}");
+    assert!(text.contains("Jean <Dupont> & fils"), "{text}");
+    assert!(text.contains("Clôture des commandes du mois"), "{text}");
+    assert!(html.contains("Jean &lt;Dupont&gt; &amp; fils"), "{html}");
+    assert!(html.contains("<table"), "{html}");
+    assert!(digest.contains("Auto-Submitted: auto-generated"));
+
+    // On demand: the scheduled digest took both; --since shows them again.
+    let config = config.to_str().unwrap();
+    let (code, out) = licgate(&["digest", "--config", config]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (code, out) = licgate(&["digest", "--config", config, "--since", "2026-11-01"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("1 suppression(s) URGENT, 1 ajout(s)"), "{out}");
+    let (_, audit) = licgate(&["audit", "verify", "--config", config]);
+    assert!(audit.starts_with("audit trail intact"), "{audit}");
+}

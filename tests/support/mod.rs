@@ -113,7 +113,7 @@ ca-file = "{ca}"
 allow = ["{TECH}", "{PURCHASING}"]
 
 [purchasing]
-addresses = ["{PURCHASING}"]
+to = ["{PURCHASING}"]
 
 [store]
 path = "{store}"
