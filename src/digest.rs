@@ -256,9 +256,9 @@ impl Digest {
             }
             let removals = title.starts_with("Suppressions");
             let colour = if removals { "#b91c1c" } else { "#1f3a5f" };
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<tr><td style=\"padding:16px 18px 4px 18px;font-size:16px;font-weight:bold;color:{colour};border-bottom:2px solid {colour}\">{}</td></tr>\n",
+                "<tr><td style=\"padding:16px 18px 4px 18px;font-size:16px;font-weight:bold;color:{colour};border-bottom:2px solid {colour}\">{}</td></tr>",
                 escape(title)
             );
             for (client, items) in clients {

@@ -94,14 +94,19 @@ dir = "{root}/rules"
              Quantité : {quantity}\r\nNom Prénom de l'utilisateur : {user}\r\n\
              Bureau à distance associé : NON\r\n"
         );
-        let received = Some(at(received));
-        let verdict = check(raw.as_bytes(), &self.rules, received, &Limits::default());
+        let received = at(received);
+        let verdict = check(
+            raw.as_bytes(),
+            &self.rules,
+            Some(received),
+            &Limits::default(),
+        );
         assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
         let decision = Decision {
             request_id: verdict.request_id.clone(),
             mailbox_key: format!("1:{id}"),
-            decided_at: received.unwrap(),
-            received_at: received,
+            decided_at: received,
+            received_at: Some(received),
             sender: verdict.from.clone(),
             disposition: Disposition::Accepted,
             folder: "acceptees".into(),
