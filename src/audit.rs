@@ -45,6 +45,22 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// True when the event is about request `id`: its decision, its reply,
+    /// a digest or notice that listed it; or the mail of licgate's own `id`.
+    pub fn concerns(&self, id: &str) -> bool {
+        match self {
+            Event::Decision { decision, .. } => decision.request_id == id,
+            Event::ReplySent { request_id, .. } => request_id == id,
+            Event::Queued {
+                id: queued,
+                request_ids,
+                ..
+            } => queued == id || request_ids.iter().any(|r| r == id),
+        }
+    }
+}
+
 impl Record {
     /// A record chained after the one whose hash is `prev`.
     pub fn seal(seq: u64, at: Timestamp, prev: String, event: Event) -> Record {
@@ -257,18 +273,19 @@ pub fn entries(
 }
 
 /// Which entries `licgate audit list` shows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filter {
     /// Client name, compared loosely.
     pub client: Option<String>,
-    /// `YYYY-MM` of the reception (else decision) time, in UTC.
+    /// `YYYY-MM` of the reception (else decision) time, in the calendar's zone.
     pub month: Option<String>,
     /// accepted, rejected, ignored or quarantined.
     pub verdict: Option<String>,
 }
 
 impl Filter {
-    pub fn keeps(&self, entry: &Entry) -> bool {
+    /// True when `entry` passes; months are read in `zone`.
+    pub fn keeps(&self, entry: &Entry, zone: &jiff::tz::TimeZone) -> bool {
         let client_ok = self.client.as_ref().is_none_or(|wanted| {
             entry
                 .client()
@@ -278,8 +295,10 @@ impl Filter {
             entry
                 .received_at
                 .unwrap_or(entry.decided_at)
+                .to_zoned(zone.clone())
+                .strftime("%Y-%m")
                 .to_string()
-                .starts_with(month.as_str())
+                == *month
         });
         let verdict_ok = self
             .verdict
@@ -408,6 +427,7 @@ mod tests {
     #[test]
     fn filters_by_client_month_and_verdict() {
         let e = entry("Boulangerie Martin", "s");
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
         let filter = |client: Option<&str>, month: Option<&str>, verdict: Option<&str>| Filter {
             client: client.map(str::to_owned),
             month: month.map(str::to_owned),
@@ -419,10 +439,17 @@ mod tests {
                 Some("2026-11"),
                 Some("accepted")
             )
-            .keeps(&e)
+            .keeps(&e, &paris)
         );
-        assert!(!filter(Some("Garage"), None, None).keeps(&e));
-        assert!(!filter(None, Some("2026-12"), None).keeps(&e));
-        assert!(!filter(None, None, Some("rejected")).keeps(&e));
+        assert!(!filter(Some("Garage"), None, None).keeps(&e, &paris));
+        assert!(!filter(None, Some("2026-12"), None).keeps(&e, &paris));
+        assert!(!filter(None, None, Some("rejected")).keeps(&e, &paris));
+        // 30 November 23:30 UTC is 1 December in Paris.
+        let late = Entry {
+            received_at: Some("2026-11-30T23:30:00Z".parse().unwrap()),
+            ..e
+        };
+        assert!(filter(None, Some("2026-12"), None).keeps(&late, &paris));
+        assert!(!filter(None, Some("2026-11"), None).keeps(&late, &paris));
     }
 }

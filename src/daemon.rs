@@ -28,6 +28,7 @@ use crate::digest::{self, Digest, Kind, Letter};
 use crate::imap::{Envelope, Mailbox};
 use crate::ledger::{self, Movement};
 use crate::mail;
+use crate::query;
 use crate::reply::{self, Addressing};
 use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, Calendar, LICENCES_FILE, Rules};
 use crate::smtp::Sender;
@@ -67,6 +68,11 @@ pub async fn run(
     let mailbox = tokio::spawn(mailbox_loop(shared.clone(), stop.clone()));
     let status = tokio::spawn(status_loop(shared.clone(), stop.clone()));
     let schedule = tokio::spawn(schedule_loop(shared.clone(), stop.clone()));
+    let queries = tokio::spawn(query::serve(
+        listen_for_queries(&shared.config.store)?,
+        shared.store.clone(),
+        shared.rules.clone(),
+    ));
     let metrics = match shared.config.metrics {
         Some(address) => {
             let listener = tokio::net::TcpListener::bind(address)
@@ -93,10 +99,25 @@ pub async fn run(
     if let Some(metrics) = metrics {
         metrics.abort();
     }
+    queries.abort();
+    let _ = std::fs::remove_file(query::socket_path(&shared.config.store));
     shared.store.flush().await?;
     write_status(&shared);
     info!("stopped");
     Ok(())
+}
+
+/// The socket the CLI asks its queries on (audit, ledger, digest), readable
+/// by the daemon's user only. A socket left by a crash is replaced: holding
+/// the store's lock proves no other daemon uses it.
+fn listen_for_queries(store: &Path) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = query::socket_path(store);
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)
+        .with_context(|| format!("{}: cannot listen", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
 }
 
 /// What the daemon's tasks share.

@@ -44,6 +44,7 @@ pub mod imap;
 pub mod ledger;
 pub mod mail;
 pub mod oauth;
+pub mod query;
 pub mod reply;
 pub mod request;
 pub mod rules;

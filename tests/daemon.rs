@@ -652,6 +652,23 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     .await;
     // Past the slot: still one digest, and one notice.
     tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // On demand, while the daemon runs (it answers on its socket): the
+    // scheduled digest took both; --since shows them again.
+    let config = config.to_str().unwrap();
+    let (code, out) = licgate(&["digest", "--config", config]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (code, out) = licgate(&["digest", "--config", config, "--since", "2026-11-01"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("1 suppression(s) URGENT, 1 ajout(s)"), "{out}");
+    let (code, ledger) = licgate(&["ledger", "--config", config, "--at", "2026-11-23"]);
+    assert_eq!(code, 0);
+    assert!(
+        ledger.contains("this month +0, pending removals -1"),
+        "{ledger}"
+    );
+    let (code, list) = licgate(&["audit", "list", "--config", config, "--month", "2026-11"]);
+    assert_eq!((code, list.lines().count()), (0, 2), "{list}");
     assert!(daemon.terminate());
     assert_eq!(subjects().await.len(), 2, "{:?}", subjects().await);
     let digest = stack
@@ -671,14 +688,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     assert!(html.contains("Jean &lt;Dupont&gt; &amp; fils"), "{html}");
     assert!(html.contains("<table"), "{html}");
     assert!(digest.contains("Auto-Submitted: auto-generated"));
-
-    // On demand: the scheduled digest took both; --since shows them again.
-    let config = config.to_str().unwrap();
-    let (code, out) = licgate(&["digest", "--config", config]);
-    assert_eq!((code, out.as_str()), (0, ""));
-    let (code, out) = licgate(&["digest", "--config", config, "--since", "2026-11-01"]);
-    assert_eq!(code, 0);
-    assert!(out.contains("1 suppression(s) URGENT, 1 ajout(s)"), "{out}");
+    // Stopped: the same commands read the store.
     let (_, audit) = licgate(&["audit", "verify", "--config", config]);
     assert!(audit.starts_with("audit trail intact"), "{audit}");
 }

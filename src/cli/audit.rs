@@ -1,16 +1,15 @@
 //! `licgate audit`: list, show, verify and export the audit trail.
 //!
-//! These open the store themselves: sled allows one process at a time, so
-//! they work while the daemon is stopped (the message says so otherwise).
+//! Answered by the running daemon through its socket, or from the store
+//! when the daemon is stopped ([`licgate::query`]).
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Subcommand, ValueEnum};
-use licgate::audit::{self, Filter};
+use clap::Subcommand;
+use licgate::audit::Filter;
 use licgate::config::Config;
-use licgate::store::Store;
+use licgate::query::{self, ExportFormat, ListFormat, Query};
 
 use super::run::ConfigArg;
 
@@ -23,7 +22,7 @@ pub enum AuditCommand {
         /// Only this client (name as read from the request).
         #[arg(long)]
         client: Option<String>,
-        /// Only this month of reception (YYYY-MM, UTC).
+        /// Only this month of reception (YYYY-MM, in the calendar's time zone).
         #[arg(long, value_name = "YYYY-MM")]
         month: Option<String>,
         /// Only this verdict: accepted, rejected, ignored or quarantined.
@@ -63,28 +62,8 @@ pub enum AuditCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
-    Text,
-    Json,
-    Csv,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
-    Json,
-    Csv,
-}
-
-fn open(config: &ConfigArg) -> anyhow::Result<Store> {
-    let config = Config::load(&config.config)?;
-    Store::open(&config.store)
-        .context("is the daemon running? stop it first (systemctl stop licgate)")
-}
-
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let mut out = std::io::stdout().lock();
-    match command {
+    let (config, query) = match command {
         AuditCommand::List {
             config,
             client,
@@ -92,78 +71,27 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             verdict,
             format,
             separator,
-        } => {
-            let store = open(&config)?;
-            let filter = Filter {
-                client,
-                month,
-                verdict,
-            };
-            let entries: Vec<_> = audit::entries(store.audit_records())?
-                .into_iter()
-                .filter(|e| filter.keeps(e))
-                .collect();
-            let text = match format {
-                ListFormat::Text => audit::to_text(&entries),
-                ListFormat::Csv => audit::to_csv(&entries, separator),
-                ListFormat::Json => entries
-                    .iter()
-                    .map(|e| serde_json::to_string(e).map(|l| l + "\n"))
-                    .collect::<Result<String, _>>()?,
-            };
-            out.write_all(text.as_bytes())?;
-        }
+        } => (
+            config,
+            Query::AuditList {
+                filter: Filter {
+                    client,
+                    month,
+                    verdict,
+                },
+                format,
+                separator,
+            },
+        ),
+        AuditCommand::Show { config, id, raw } => (config, Query::AuditShow { id, raw }),
+        AuditCommand::Verify { config } => (config, Query::AuditVerify),
         AuditCommand::Export {
             config,
             format,
             separator,
-        } => {
-            let store = open(&config)?;
-            let entries = audit::entries(store.audit_records())?;
-            let text = match format {
-                ExportFormat::Csv => audit::to_csv(&entries, separator),
-                ExportFormat::Json => serde_json::to_string_pretty(&entries)? + "\n",
-            };
-            out.write_all(text.as_bytes())?;
-        }
-        AuditCommand::Show { config, id, raw } => {
-            let store = open(&config)?;
-            if raw {
-                let mail = store
-                    .raw_mail(&id)?
-                    .with_context(|| format!("{id}: no such request"))?;
-                out.write_all(&mail)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            let records: Vec<_> = store
-                .audit_records()
-                .filter(|r| match r {
-                    Ok(record) => match &record.event {
-                        audit::Event::Decision { decision, .. } => decision.request_id == id,
-                        audit::Event::ReplySent { request_id, .. } => *request_id == id,
-                        // The digest or notice that listed it, or that mail itself.
-                        audit::Event::Queued {
-                            id: queued,
-                            request_ids,
-                            ..
-                        } => *queued == id || request_ids.contains(&id),
-                    },
-                    Err(_) => true,
-                })
-                .collect::<anyhow::Result<_>>()?;
-            anyhow::ensure!(!records.is_empty(), "{id}: no such request");
-            out.write_all((serde_json::to_string_pretty(&records)? + "\n").as_bytes())?;
-        }
-        AuditCommand::Verify { config } => {
-            let store = open(&config)?;
-            match store.verify_audit() {
-                Ok(count) => writeln!(out, "audit trail intact: {count} records")?,
-                Err(err) => {
-                    writeln!(out, "AUDIT TRAIL DAMAGED: {err:#}")?;
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+        } => (config, Query::AuditExport { format, separator }),
+    };
+    let answer = query::ask(&Config::load(&config.config)?, &query)?;
+    std::io::stdout().lock().write_all(&answer.output)?;
+    Ok(ExitCode::from(answer.code))
 }

@@ -1,17 +1,16 @@
 //! `licgate digest`: prints (or sends) purchasing's digest on demand, from
-//! the store; what the scheduled digests hold is left as it is.
+//! the running daemon or the store; what the scheduled digests hold is left
+//! as it is.
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use licgate::config::Config;
-use licgate::daemon::digest_items;
-use licgate::digest::{Digest, Kind, Letter};
-use licgate::rules::Rules;
+use licgate::digest::Letter;
+use licgate::query::{self, DigestParts, Query};
 use licgate::smtp::Sender;
-use licgate::store::{OutboxItem, Store};
+use licgate::store::OutboxItem;
 
 use super::run::ConfigArg;
 
@@ -33,43 +32,22 @@ pub struct DigestArgs {
 
 pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config.config)?;
-    let calendar = Rules::load(&config.rules)?.calendar;
-    let store = Store::open(&config.store)
-        .context("is the daemon running? stop it first (systemctl stop licgate)")?;
-    let ids: Vec<String> = match args.since {
-        None => store.undigested()?.into_iter().map(|(_, id)| id).collect(),
-        Some(day) => {
-            let start = day
-                .to_zoned(calendar.time_zone.clone())
-                .context("--since")?
-                .timestamp();
-            store
-                .accepted_entries()
-                .filter(|entry| {
-                    entry
-                        .as_ref()
-                        .map_or(true, |e| e.received_at.unwrap_or(e.decided_at) >= start)
-                })
-                .map(|entry| entry.map(|e| e.request_id))
-                .collect::<anyhow::Result<_>>()?
-        }
-    };
-    let items = digest_items(&store, &calendar, &ids)?;
-    if items.is_empty() {
+    let answer = query::ask(&config, &Query::Digest { since: args.since })?;
+    let digest: DigestParts = serde_json::from_slice(&answer.output)?;
+    if digest.items == 0 {
         eprintln!("nothing accepted in that period: no digest");
         return Ok(ExitCode::SUCCESS);
     }
-    let now = Timestamp::now();
-    let digest = Digest::new(Kind::Digest, items, now, &calendar);
     if !args.send {
         let text = if args.html {
-            digest.to_html()
+            digest.html
         } else {
-            format!("Objet : {}\n\n{}", digest.subject(), digest.to_text())
+            format!("Objet : {}\n\n{}", digest.subject, digest.text)
         };
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
+    let now = Timestamp::now();
     anyhow::ensure!(
         !config.purchasing.to.is_empty(),
         "{}: [purchasing] to is empty: nobody to send the digest to",
@@ -81,9 +59,9 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
         cc: &config.purchasing.cc,
         id: &format!("digest-on-demand-{}", now.as_millisecond()),
         date: now,
-        subject: digest.subject(),
-        text: digest.to_text(),
-        html: Some(digest.to_html()),
+        subject: digest.subject,
+        text: digest.text,
+        html: Some(digest.html),
     };
     let item = OutboxItem {
         request_id: letter.id.to_owned(),
@@ -98,7 +76,7 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async { Sender::new(&config.smtp)?.send(&item).await })?;
     eprintln!(
         "digest of {} request(s) sent to {}",
-        digest.items.len(),
+        digest.items,
         item.to.join(", ")
     );
     Ok(ExitCode::SUCCESS)

@@ -46,19 +46,20 @@ enum Command {
     Status(run::ConfigArg),
     /// Read and check the audit trail of the daemon's decisions.
     ///
-    /// These commands open the store: stop the daemon first.
+    /// The running daemon answers them through its socket beside the store;
+    /// when it is stopped, they read the store themselves.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Per client and licence: this month's net change, pending removals
     /// (effective on the 1st), what took effect when, cancellable removals.
     ///
-    /// Reads the store: stop the daemon first.
+    /// Answered by the running daemon, or read from the store when it is stopped.
     Ledger(ledger::LedgerArgs),
     /// Print or send purchasing's digest of accepted requests now.
     ///
     /// By default it holds what the next scheduled digest will hold; the
-    /// daemon sends those at the times of [digest] in the config. Reads the
-    /// store: stop the daemon first.
+    /// daemon sends those at the times of [digest] in the config. Answered by
+    /// the running daemon, or read from the store when it is stopped.
     Digest(digest::DigestArgs),
     /// Check the daemon's configuration file.
     #[command(subcommand)]

@@ -1,0 +1,281 @@
+//! What operators ask of the store (the audit trail, the ledger, the next
+//! digest), answered from the store directly, or by the running daemon over
+//! a Unix socket beside the store, since sled lets one process open it.
+//!
+//! Wire format on the socket: the client writes one [`Query`] as a JSON line;
+//! the daemon answers one JSON line (`{"code":N}` or `{"error":"..."}`), then
+//! the output bytes until it closes the connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use jiff::civil::Date;
+use jiff::{Timestamp, Zoned};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Filter};
+use crate::config::Config;
+use crate::digest::{Digest, Kind};
+use crate::ledger;
+use crate::rules::{Calendar, Rules};
+use crate::store::Store;
+
+/// A question about the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "query", rename_all = "snake_case")]
+pub enum Query {
+    /// The decided requests kept by `filter`.
+    AuditList {
+        filter: Filter,
+        format: ListFormat,
+        separator: char,
+    },
+    /// Every record of a request (or the original mail).
+    AuditShow { id: String, raw: bool },
+    /// The hash chain walked; code 1 when damaged.
+    AuditVerify,
+    /// Every request, for the accounting side.
+    AuditExport {
+        format: ExportFormat,
+        separator: char,
+    },
+    /// The ledger as of a day (default: today in the calendar's zone).
+    Ledger {
+        client: Option<String>,
+        at: Option<Date>,
+        json: bool,
+    },
+    /// The digest of the requests accepted since a day (default: those the
+    /// next scheduled digest holds), as [`DigestParts`] in JSON.
+    Digest { since: Option<Date> },
+}
+
+/// Output of `audit list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ListFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+/// Output of `audit export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
+/// A digest ready to print or send; no items: nothing accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestParts {
+    pub items: usize,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// What a query gives: an exit code and the bytes to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub code: u8,
+    pub output: Vec<u8>,
+}
+
+impl Answer {
+    fn ok(output: impl Into<Vec<u8>>) -> Answer {
+        Answer {
+            code: 0,
+            output: output.into(),
+        }
+    }
+}
+
+/// Answers a query from the store, at the time `now`.
+pub fn answer(
+    store: &Store,
+    calendar: &Calendar,
+    query: &Query,
+    now: Timestamp,
+) -> anyhow::Result<Answer> {
+    let zone = &calendar.time_zone;
+    Ok(match query {
+        Query::AuditList {
+            filter,
+            format,
+            separator,
+        } => {
+            let entries: Vec<_> = audit::entries(store.audit_records())?
+                .into_iter()
+                .filter(|e| filter.keeps(e, zone))
+                .collect();
+            Answer::ok(match format {
+                ListFormat::Text => audit::to_text(&entries),
+                ListFormat::Csv => audit::to_csv(&entries, *separator),
+                ListFormat::Json => entries
+                    .iter()
+                    .map(|e| serde_json::to_string(e).map(|l| l + "\n"))
+                    .collect::<Result<String, _>>()?,
+            })
+        }
+        Query::AuditExport { format, separator } => {
+            let entries = audit::entries(store.audit_records())?;
+            Answer::ok(match format {
+                ExportFormat::Csv => audit::to_csv(&entries, *separator),
+                ExportFormat::Json => serde_json::to_string_pretty(&entries)? + "\n",
+            })
+        }
+        Query::AuditShow { id, raw: true } => Answer::ok(
+            store
+                .raw_mail(id)?
+                .with_context(|| format!("{id}: no such request"))?,
+        ),
+        Query::AuditShow { id, raw: false } => {
+            let records: Vec<_> = store
+                .audit_records()
+                .filter(|r| r.as_ref().map_or(true, |record| record.event.concerns(id)))
+                .collect::<anyhow::Result<_>>()?;
+            anyhow::ensure!(!records.is_empty(), "{id}: no such request");
+            Answer::ok(serde_json::to_string_pretty(&records)? + "\n")
+        }
+        Query::AuditVerify => match store.verify_audit() {
+            Ok(count) => Answer::ok(format!("audit trail intact: {count} records\n")),
+            Err(err) => Answer {
+                code: 1,
+                output: format!("AUDIT TRAIL DAMAGED: {err:#}\n").into_bytes(),
+            },
+        },
+        Query::Ledger { client, at, json } => {
+            let at = at.unwrap_or_else(|| now.to_zoned(zone.clone()).date());
+            let entries = audit::entries(store.audit_records())?;
+            let movements = ledger::movements(&entries, calendar);
+            let lines = ledger::ledger(&movements, at, client.as_deref());
+            Answer::ok(if *json {
+                serde_json::to_string_pretty(&lines)? + "\n"
+            } else {
+                ledger::to_text(&lines, at)
+            })
+        }
+        Query::Digest { since } => {
+            let ids: Vec<String> = match since {
+                None => store.undigested()?.into_iter().map(|(_, id)| id).collect(),
+                Some(day) => {
+                    let start = day.to_zoned(zone.clone())?.timestamp();
+                    let mut ids = Vec::new();
+                    for entry in store.accepted_entries() {
+                        let entry = entry?;
+                        if entry.received_at.unwrap_or(entry.decided_at) >= start {
+                            ids.push(entry.request_id);
+                        }
+                    }
+                    ids
+                }
+            };
+            let items = crate::daemon::digest_items(store, calendar, &ids)?;
+            let parts = if items.is_empty() {
+                DigestParts::default()
+            } else {
+                let digest = Digest::new(Kind::Digest, items, now, calendar);
+                DigestParts {
+                    items: digest.items.len(),
+                    subject: digest.subject(),
+                    text: digest.to_text(),
+                    html: digest.to_html(),
+                }
+            };
+            Answer::ok(serde_json::to_vec(&parts)?)
+        }
+    })
+}
+
+/// The daemon's socket for a store.
+pub fn socket_path(store: &Path) -> PathBuf {
+    store.join("licgate.sock")
+}
+
+/// Answers `query` for the daemon of `config`: through its socket when it
+/// runs, else from the store opened here.
+pub fn ask(config: &Config, query: &Query) -> anyhow::Result<Answer> {
+    let socket = socket_path(&config.store);
+    if let Ok(stream) = std::os::unix::net::UnixStream::connect(&socket) {
+        return ask_daemon(stream, query)
+            .with_context(|| format!("{}: the running daemon did not answer", socket.display()));
+    }
+    let calendar = Rules::load(&config.rules)?.calendar;
+    let store = Store::open(&config.store)
+        .context("the store is held by another process, and no daemon answers on its socket")?;
+    answer(&store, &calendar, query, Zoned::now().timestamp())
+}
+
+/// The head line of an answer on the socket.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Head {
+    Code(u8),
+    Error(String),
+}
+
+fn ask_daemon(mut stream: std::os::unix::net::UnixStream, query: &Query) -> anyhow::Result<Answer> {
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
+    let mut line = serde_json::to_vec(query)?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    reader.read_line(&mut head)?;
+    let mut output = Vec::new();
+    reader.read_to_end(&mut output)?;
+    match serde_json::from_str(&head).context("unexpected answer")? {
+        Head::Code(code) => Ok(Answer { code, output }),
+        Head::Error(message) => Err(anyhow::anyhow!(message)),
+    }
+}
+
+/// Serves queries on `listener` until the task is dropped, one connection at
+/// a time, from the daemon's store and rules.
+pub async fn serve(
+    listener: tokio::net::UnixListener,
+    store: Store,
+    rules: std::sync::Arc<std::sync::RwLock<Rules>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (reader, mut writer) = stream.into_split();
+        let mut line = String::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tokio::io::BufReader::new(reader).read_line(&mut line),
+        )
+        .await;
+        if !matches!(read, Ok(Ok(n)) if n > 0) {
+            continue;
+        }
+        let calendar = rules
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .calendar
+            .clone();
+        let store = store.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let query: Query = serde_json::from_str(&line).context("unreadable query")?;
+            answer(&store, &calendar, &query, Timestamp::now())
+        })
+        .await
+        .unwrap_or_else(|panic| Err(anyhow::anyhow!("the query failed: {panic}")));
+        let (head, output) = match result {
+            Ok(answer) => (Head::Code(answer.code), answer.output),
+            Err(err) => (Head::Error(format!("{err:#}")), Vec::new()),
+        };
+        let mut bytes = serde_json::to_vec(&head).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes.extend(output);
+        if let Err(err) = writer.write_all(&bytes).await {
+            tracing::warn!(cause = %err, "query answer not written");
+        }
+    }
+}
