@@ -28,6 +28,12 @@ pub struct Status {
     pub oldest_queued: Option<Timestamp>,
     /// Decisions of the current UTC day: accepted, rejected, ignored, quarantined.
     pub today: [u32; 4],
+    /// Accepted requests waiting for the next digest.
+    #[serde(default)]
+    pub awaiting_digest: usize,
+    /// The last digest slot done (sent, or nothing to send).
+    #[serde(default)]
+    pub last_digest: Option<Timestamp>,
 }
 
 const DISPOSITIONS: [(Disposition, &str); 4] = [
@@ -53,6 +59,8 @@ impl Status {
                 .first()
                 .map(|(_, item)| item.queued_at),
             today,
+            awaiting_digest: store.undigested_len(),
+            last_digest: store.mark("digest")?.and_then(|m| m.parse().ok()),
         })
     }
 
@@ -127,6 +135,12 @@ impl Status {
             .map(|((_, name), n)| format!("{name} {n}"))
             .collect();
         let _ = writeln!(out, "today (UTC)     {}", counts.join(", "));
+        let _ = writeln!(
+            out,
+            "digest          {} accepted request(s) waiting, last slot {}",
+            self.awaiting_digest,
+            or_never(self.last_digest)
+        );
         out
     }
 
@@ -168,6 +182,12 @@ impl Status {
         for ((_, name), count) in DISPOSITIONS.iter().zip(self.today) {
             let _ = writeln!(out, "licgate_decisions_today{{verdict=\"{name}\"}} {count}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP licgate_awaiting_digest Accepted requests waiting for the next digest."
+        );
+        let _ = writeln!(out, "# TYPE licgate_awaiting_digest gauge");
+        let _ = writeln!(out, "licgate_awaiting_digest {}", self.awaiting_digest);
         out
     }
 }

@@ -341,6 +341,11 @@ impl Store {
             .collect()
     }
 
+    /// Number of accepted requests not yet in a scheduled digest.
+    pub fn undigested_len(&self) -> usize {
+        self.undigested.len()
+    }
+
     /// A named mark of the scheduled mails (`digest`, `reminder`): the last
     /// slot or month done.
     pub fn mark(&self, name: &str) -> anyhow::Result<Option<String>> {

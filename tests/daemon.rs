@@ -689,6 +689,11 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     assert!(html.contains("<table"), "{html}");
     assert!(digest.contains("Auto-Submitted: auto-generated"));
     // Stopped: the same commands read the store.
+    let status = licgate_status(std::path::Path::new(config));
+    assert!(
+        status.contains("digest          0 accepted request(s) waiting, last slot 20"),
+        "{status}"
+    );
     let (_, audit) = licgate(&["audit", "verify", "--config", config]);
     assert!(audit.starts_with("audit trail intact"), "{audit}");
 }

@@ -1,7 +1,8 @@
 //! The scheduled mails under a clock the test sets: each accepted request in
 //! exactly one digest across a restart, nothing for an empty period, hostile
-//! names escaped, the month-end reminder once. A real sled store; no network
-//! (the mails stop in the outbox).
+//! names escaped, the month-end reminder once; and the queries of the store
+//! answered by the daemon's socket, else by the store. A real sled store; no
+//! mail server (the mails stop in the outbox).
 
 use std::path::PathBuf;
 
@@ -289,4 +290,73 @@ async fn the_month_end_reminder_goes_once_to_the_technicians() {
     assert_eq!(items.len(), 2);
     assert_eq!(items[0].to, ["techniciens@example.test"]);
     assert!(items[0].message.contains("Auto-Submitted: auto-generated"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_go_to_the_daemon_holding_the_store_else_to_the_store() {
+    use licgate::query::{self, Query};
+    let place = Place::new("queries", "");
+    let store = place.open();
+    place
+        .accept(&store, "a", "+1", "Jean Dupont", "2026-11-23T10:00")
+        .await;
+    let socket = query::socket_path(&place.config.store);
+    let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+    let rules = std::sync::Arc::new(std::sync::RwLock::new(
+        Rules::load(&place.config.rules).unwrap(),
+    ));
+    let server = tokio::spawn(query::serve(listener, store.clone(), rules));
+    let ledger = Query::Ledger {
+        client: None,
+        at: Some("2026-11-30".parse().unwrap()),
+        json: false,
+    };
+    let ask = |query: Query| {
+        let config = place.config.clone();
+        tokio::task::spawn_blocking(move || query::ask(&config, &query).unwrap())
+    };
+    // The store is held here (as by the daemon): only the socket can answer.
+    let by_daemon = ask(ledger.clone()).await.unwrap();
+    assert_eq!(by_daemon.code, 0);
+    let text = String::from_utf8(by_daemon.output.clone()).unwrap();
+    assert!(
+        text.starts_with("Boulangerie Martin | Exchange Online (Plan 1): this month +1"),
+        "{text}"
+    );
+    let missing = Query::AuditShow {
+        id: "LG-NONE".into(),
+        raw: false,
+    };
+    let config = place.config.clone();
+    let error = tokio::task::spawn_blocking(move || query::ask(&config, &missing).unwrap_err())
+        .await
+        .unwrap();
+    assert!(
+        format!("{error:#}").contains("LG-NONE: no such request"),
+        "{error:#}"
+    );
+
+    // The daemon gone (its socket file left behind, as after kill -9): the
+    // store answers the same.
+    server.abort();
+    let _ = server.await;
+    drop(store);
+    assert!(socket.exists());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let by_store = loop {
+        let config = place.config.clone();
+        let query = ledger.clone();
+        match tokio::task::spawn_blocking(move || query::ask(&config, &query))
+            .await
+            .unwrap()
+        {
+            Ok(answer) => break answer,
+            // sled's flusher may hold the lock a moment after the drop.
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            Err(err) => panic!("{err:#}"),
+        }
+    };
+    assert_eq!(by_store, by_daemon);
 }
