@@ -36,6 +36,12 @@ pub enum Event {
     /// The SMTP server accepted the reply to a request (or a mail of
     /// licgate's own: `request_id` is then the `id` it was queued with).
     ReplySent { request_id: String, to: Vec<String> },
+    /// The SMTP server refused that mail for good (5xx); it left the outbox.
+    ReplyRefused {
+        request_id: String,
+        to: Vec<String>,
+        reason: String,
+    },
     /// A mail of licgate's own was queued: a digest or a removal notice for
     /// purchasing (listing `request_ids`), or the technicians' reminder.
     Queued {
@@ -51,7 +57,9 @@ impl Event {
     pub fn concerns(&self, id: &str) -> bool {
         match self {
             Event::Decision { decision, .. } => decision.request_id == id,
-            Event::ReplySent { request_id, .. } => request_id == id,
+            Event::ReplySent { request_id, .. } | Event::ReplyRefused { request_id, .. } => {
+                request_id == id
+            }
             Event::Queued {
                 id: queued,
                 request_ids,
@@ -266,7 +274,7 @@ pub fn entries(
                     entry.reply_sent_at.get_or_insert(record.at);
                 }
             }
-            Event::Queued { .. } => {}
+            Event::Queued { .. } | Event::ReplyRefused { .. } => {}
         }
     }
     Ok(entries)

@@ -480,6 +480,13 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
                     shared.store.reply_sent(*id, item, Timestamp::now())?;
                     info!(request_id = %item.request_id, to = ?item.to, "reply sent");
                 }
+                Err(err) if Sender::is_refusal(&err) => {
+                    let reason = format!("{err:#}");
+                    error!(request_id = %item.request_id, to = ?item.to, %reason, "reply refused by the SMTP server: not sent, recorded");
+                    shared
+                        .store
+                        .reply_refused(*id, item, Timestamp::now(), reason)?;
+                }
                 Err(err) => {
                     failed = true;
                     warn!(request_id = %item.request_id, cause = %format!("{err:#}"), retry_in = ?backoff, "reply not sent yet");

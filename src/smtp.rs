@@ -49,6 +49,18 @@ impl Sender {
         Ok(())
     }
 
+    /// True when `err` (from [`Sender::send`]) is the server refusing this
+    /// mail for good (550 to 554: unknown recipient, policy, size): sending
+    /// it again would fail the same. Other permanent answers (a refused
+    /// login, 535) are the gateway's own problem: the mail waits.
+    pub fn is_refusal(err: &anyhow::Error) -> bool {
+        err.downcast_ref::<lettre::transport::smtp::Error>()
+            .and_then(|e| e.status())
+            .is_some_and(|code| {
+                ["550", "551", "552", "553", "554"].contains(&code.to_string().as_str())
+            })
+    }
+
     async fn transport(&self) -> anyhow::Result<Transport> {
         let token = match &self.server.auth {
             Some(Auth::Xoauth2(tokens)) => Some(tokens.token().await?.expose().to_owned()),

@@ -309,16 +309,38 @@ impl Store {
     /// shutdown. Only a crash in that window sends the reply again, which an
     /// fsync per reply would narrow at the cost of most of the outbox's speed.
     pub fn reply_sent(&self, id: u64, item: &OutboxItem, at: Timestamp) -> anyhow::Result<()> {
+        let event = Event::ReplySent {
+            request_id: item.request_id.clone(),
+            to: item.to.clone(),
+        };
+        self.take_from_outbox(id, at, event)
+    }
+
+    /// Removes a reply the SMTP server refused for good at `at` (a 5xx
+    /// answer: sending it again would fail the same), and records why in
+    /// the audit trail.
+    pub fn reply_refused(
+        &self,
+        id: u64,
+        item: &OutboxItem,
+        at: Timestamp,
+        reason: String,
+    ) -> anyhow::Result<()> {
+        let event = Event::ReplyRefused {
+            request_id: item.request_id.clone(),
+            to: item.to.clone(),
+            reason,
+        };
+        self.take_from_outbox(id, at, event)
+    }
+
+    fn take_from_outbox(&self, id: u64, at: Timestamp, event: Event) -> anyhow::Result<()> {
         let result: Result<(), TransactionError<serde_json::Error>> =
             (&self.outbox, &self.audit, &self.meta).transaction(
                 |(outbox, audit, meta)| -> TxResult<()> {
                     let mut trail = Trail::open(audit, meta)?;
                     outbox.remove(&id.to_be_bytes())?;
-                    let event = Event::ReplySent {
-                        request_id: item.request_id.clone(),
-                        to: item.to.clone(),
-                    };
-                    trail.append(at, event)?;
+                    trail.append(at, event.clone())?;
                     trail.close()
                 },
             );

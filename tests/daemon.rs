@@ -697,3 +697,50 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     let (_, audit) = licgate(&["audit", "verify", "--config", config]);
     assert!(audit.starts_with("audit trail intact"), "{audit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_the_smtp_server_refuses_for_good_is_recorded_and_blocks_nothing() {
+    let stack = Stack::start();
+    let config = stack.config("");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("to = [\"{PURCHASING}\"]"),
+        "to = [\"refused@example.test\"]",
+    );
+    std::fs::write(&config, text).unwrap();
+    let removal = request(
+        "removal",
+        "[SUPPRESSION] Licence Office 365 - Boulangerie Martin",
+        "Microsoft 365 Business Standard",
+        "",
+    )
+    .replace("Quantité : +1", "Quantité : -1");
+    stack.append(GATEWAY, &removal, MONDAY_10H).await;
+    let daemon = Daemon::start(&config);
+    eventually(
+        Duration::from_secs(30),
+        "the technician's reply",
+        || async { stack.count(TECH, "INBOX").await == 1 },
+    )
+    .await;
+    // The refused notice does not hold the outbox back.
+    stack.append(GATEWAY, &ajout("next"), MONDAY_10H).await;
+    eventually(Duration::from_secs(10), "the next reply", || async {
+        stack.count(TECH, "INBOX").await == 2
+    })
+    .await;
+    assert!(daemon.terminate());
+    let config = config.to_str().unwrap();
+    let status = licgate_status(std::path::Path::new(config));
+    assert!(status.contains("outbox          0 queued"), "{status}");
+    let reply = stack.messages(TECH, "INBOX").await.remove(0);
+    let id = reply
+        .lines()
+        .find_map(|l| l.strip_prefix("X-Licgate-Request: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (code, records) = licgate(&["audit", "show", "--config", config, &format!("{id}.notice")]);
+    assert_eq!(code, 0);
+    assert!(records.contains("\"kind\": \"reply_refused\""), "{records}");
+    assert!(records.contains("refused by the test stack"), "{records}");
+}
