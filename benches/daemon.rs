@@ -1,7 +1,8 @@
 //! Figures of the daemon against the real mail stack (tests/mailstack, root
 //! needed): time from a mail's delivery to its reply in the technician's
-//! mailbox (IDLE on), time to work through a backlog of 5,000 mails, and the
-//! daemon's resident memory while idle with 10,000 decisions stored.
+//! mailbox (IDLE on), time to work through a backlog of 5,000 mails, the
+//! daemon's resident memory while idle with 10,000 decisions stored, and an
+//! on-demand digest of those 10,000 accepted requests.
 //!
 //! Run: `cargo bench --bench daemon`. Targets: reply under 2 s (median and
 //! p99), backlog under 60 s, idle memory under 30 MB.
@@ -148,6 +149,21 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     println!(
         "resident memory, idle, 10,000 decisions stored, after a restart: {:.1} MiB",
+        resident_kib(daemon.pid()) as f64 / 1024.0
+    );
+
+    // 4. `licgate digest` of the 10,000 accepted requests, answered by the
+    // running daemon over its socket.
+    let started = Instant::now();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args(["digest", "--html", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    println!(
+        "licgate digest of 10,000 accepted requests (via the daemon): {:.2} s, {:.1} MiB of HTML; daemon resident memory after: {:.1} MiB",
+        started.elapsed().as_secs_f64(),
+        output.stdout.len() as f64 / 1048576.0,
         resident_kib(daemon.pid()) as f64 / 1024.0
     );
     assert!(daemon.terminate());

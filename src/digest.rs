@@ -519,23 +519,16 @@ pub struct Letter<'a> {
 impl Letter<'_> {
     /// The whole message (RFC 5322), marked as automatic. Same letter, same bytes.
     pub fn to_mime(&self) -> anyhow::Result<String> {
-        use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+        use lettre::message::header::ContentType;
         use lettre::message::{Mailbox, Message, MultiPart, SinglePart};
 
         let domain = self.from.rsplit('@').next().unwrap_or("licgate.invalid");
-        let mut builder = Message::builder()
+        let builder = Message::builder()
             .from(self.from.parse::<Mailbox>()?)
             .subject(self.subject.clone())
             .date(std::time::SystemTime::from(self.date))
-            .message_id(Some(format!("<{}@{domain}>", self.id)))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("Auto-Submitted"),
-                "auto-generated".into(),
-            ))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
-                "All".into(),
-            ));
+            .message_id(Some(format!("<{}@{domain}>", self.id)));
+        let mut builder = crate::reply::automatic(builder, "auto-generated");
         for to in self.to {
             builder = builder.to(to.parse::<Mailbox>()?);
         }

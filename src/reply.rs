@@ -197,6 +197,24 @@ pub struct Addressing<'a> {
     pub date: jiff::Timestamp,
 }
 
+/// Marks a message as automatic (RFC 3834 `Auto-Submitted: kind`, and
+/// Exchange's `X-Auto-Response-Suppress`), so that no one answers it.
+pub(crate) fn automatic(
+    builder: lettre::message::MessageBuilder,
+    kind: &str,
+) -> lettre::message::MessageBuilder {
+    use lettre::message::header::{HeaderName, HeaderValue};
+    builder
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            kind.to_owned(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".into(),
+        ))
+}
+
 /// The whole reply message (RFC 5322), threaded under the original, marked as
 /// an automatic answer. The same inputs always give the same bytes.
 pub fn to_mime(reply: &Reply, addressing: &Addressing) -> anyhow::Result<String> {
@@ -213,24 +231,16 @@ pub fn to_mime(reply: &Reply, addressing: &Addressing) -> anyhow::Result<String>
         body.push_str("[Copie pour les achats : demande REFUSÉE, ne rien commander.]\n\n");
     }
     body.push_str(&reply.body);
-    let mut builder = Message::builder()
+    let builder = Message::builder()
         .from(addressing.from.parse::<Mailbox>()?)
         .to(addressing.to.parse::<Mailbox>()?)
         .subject(reply.subject.clone())
         .date(std::time::SystemTime::from(addressing.date))
-        .message_id(Some(format!("<{}.reply@{domain}>", addressing.request_id)))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-replied".into(),
-        ))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
-            "All".into(),
-        ))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("X-Licgate-Request"),
-            addressing.request_id.to_owned(),
-        ));
+        .message_id(Some(format!("<{}.reply@{domain}>", addressing.request_id)));
+    let mut builder = automatic(builder, "auto-replied").raw_header(HeaderValue::new(
+        HeaderName::new_from_ascii_str("X-Licgate-Request"),
+        addressing.request_id.to_owned(),
+    ));
     for cc in addressing.cc {
         builder = builder.cc(cc.parse::<Mailbox>()?);
     }

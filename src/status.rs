@@ -30,7 +30,7 @@ pub struct Status {
     pub today: [u32; 4],
     /// Accepted requests waiting for the next digest.
     #[serde(default)]
-    pub awaiting_digest: usize,
+    pub awaiting_digest: u64,
     /// The last digest slot done (sent, or nothing to send).
     #[serde(default)]
     pub last_digest: Option<Timestamp>,
@@ -59,7 +59,7 @@ impl Status {
                 .first()
                 .map(|(_, item)| item.queued_at),
             today,
-            awaiting_digest: store.undigested_len(),
+            awaiting_digest: store.undigested_len()?,
             last_digest: store.mark("digest")?.and_then(|m| m.parse().ok()),
         })
     }

@@ -279,6 +279,8 @@ impl Store {
                             accepted.insert(entry.decision.request_id.as_bytes(), summary)?;
                         }
                     }
+                    let newly_accepted = rows.iter().filter(|r| r.undigested_id.is_some()).count();
+                    add_to_undigested_count(meta, newly_accepted as i64)?;
                     trail.close()
                 },
             );
@@ -363,9 +365,13 @@ impl Store {
             .collect()
     }
 
-    /// Number of accepted requests not yet in a scheduled digest.
-    pub fn undigested_len(&self) -> usize {
-        self.undigested.len()
+    /// Number of accepted requests not yet in a scheduled digest (kept as
+    /// a count: sled counts a tree by walking it).
+    pub fn undigested_len(&self) -> anyhow::Result<u64> {
+        Ok(self
+            .meta
+            .get(UNDIGESTED_COUNT)?
+            .map_or(0, |v| decode_u64(&v)))
     }
 
     /// A named mark of the scheduled mails (`digest`, `reminder`): the last
@@ -397,6 +403,7 @@ impl Store {
                     for (key, _) in consumed {
                         undigested.remove(&key.to_be_bytes())?;
                     }
+                    add_to_undigested_count(meta, -(consumed.len() as i64))?;
                     if let (Some(item), Some(json)) = (item, &json) {
                         outbox.insert(&outbox_id.to_be_bytes(), json.as_slice())?;
                         let mut trail = Trail::open(audit, meta)?;
@@ -535,6 +542,22 @@ impl<'t> Trail<'t> {
         self.meta.insert(AUDIT_HEAD, json)?;
         Ok(())
     }
+}
+
+/// Key of the number of entries of the undigested tree in the meta tree.
+const UNDIGESTED_COUNT: &str = "undigested_count";
+
+fn add_to_undigested_count(meta: &TransactionalTree, delta: i64) -> TxResult<()> {
+    if delta != 0 {
+        let count = meta.get(UNDIGESTED_COUNT)?.map_or(0, |v| decode_u64(&v));
+        let count = count.saturating_add_signed(delta);
+        meta.insert(UNDIGESTED_COUNT, &count.to_be_bytes())?;
+    }
+    Ok(())
+}
+
+fn decode_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map_or(0, u64::from_be_bytes)
 }
 
 /// The audit event of a mail of licgate's own, queued.

@@ -622,14 +622,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     let config = stack.config(&format!(
         "[digest]\ntimes = [\"{slot}\"]\ndays = \"every-day\"\n"
     ));
-    let removal = request(
-        "removal",
-        "[SUPPRESSION] Licence Office 365 - Boulangerie Martin",
-        "Microsoft 365 Business Standard",
-        "",
-    )
-    .replace("Quantité : +1", "Quantité : -1")
-    .replace("Jean Dupont removal", "Jean <Dupont> & fils");
+    let removal = suppression("removal").replace("Jean Dupont removal", "Jean <Dupont> & fils");
     stack.append(GATEWAY, &ajout("addition"), MONDAY_10H).await;
     stack.append(GATEWAY, &removal, MONDAY_10H).await;
     let daemon = Daemon::start(&config);
@@ -707,13 +700,7 @@ async fn a_mail_the_smtp_server_refuses_for_good_is_recorded_and_blocks_nothing(
         "to = [\"refused@example.test\"]",
     );
     std::fs::write(&config, text).unwrap();
-    let removal = request(
-        "removal",
-        "[SUPPRESSION] Licence Office 365 - Boulangerie Martin",
-        "Microsoft 365 Business Standard",
-        "",
-    )
-    .replace("Quantité : +1", "Quantité : -1");
+    let removal = suppression("removal");
     stack.append(GATEWAY, &removal, MONDAY_10H).await;
     let daemon = Daemon::start(&config);
     eventually(

@@ -191,6 +191,7 @@ async fn each_accepted_request_is_in_exactly_one_digest_across_a_restart() {
             "2026-11-23T11:00",
         )
         .await;
+    assert_eq!(store.undigested_len().unwrap(), 2);
     assert!(place.tick(&store, "2026-11-23T13:59:59").await.is_empty());
     let queued = place.tick(&store, "2026-11-23T14:00").await;
     assert_eq!(queued, ["digest-20261123-140000"]);
@@ -203,6 +204,7 @@ async fn each_accepted_request_is_in_exactly_one_digest_across_a_restart() {
     drop(store);
     let store = place.open();
     assert!(place.tick(&store, "2026-11-23T16:00").await.is_empty());
+    assert_eq!(store.undigested_len().unwrap(), 1);
     // Tuesday 8:30 holds only what came after Monday's 14:00 digest.
     assert_eq!(
         place.tick(&store, "2026-11-24T08:30").await,
@@ -221,6 +223,7 @@ async fn each_accepted_request_is_in_exactly_one_digest_across_a_restart() {
     all.dedup();
     assert_eq!(all.len(), 3, "each request in exactly one digest");
     assert!(store.undigested().unwrap().is_empty());
+    assert_eq!(store.undigested_len().unwrap(), 0);
     store.verify_audit().unwrap();
 
     let items = outbox(&store);

@@ -301,6 +301,18 @@ pub fn ajout(id: &str) -> String {
     request(id, AJOUT, "Microsoft 365 Business Standard", "")
 }
 
+/// The usual removal: one Microsoft 365 Business Standard of Boulangerie
+/// Martin, for the user `Jean Dupont {id}`.
+pub fn suppression(id: &str) -> String {
+    request(
+        id,
+        "[SUPPRESSION] Licence Office 365 - Boulangerie Martin",
+        "Microsoft 365 Business Standard",
+        "",
+    )
+    .replace("Quantité : +1", "Quantité : -1")
+}
+
 /// A licence request mail from the technician, for the user `Jean Dupont {id}`
 /// (so that two requests are never duplicates of each other).
 pub fn request(id: &str, subject: &str, licence: &str, extra_headers: &str) -> String {
