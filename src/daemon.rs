@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
@@ -506,21 +506,48 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
 }
 
 /// Reads the accepted requests from the store into the history.
+///
+/// Only those received since the 1st of the month before the latest one: a
+/// duplicate is a removal still pending (received the same month) or an
+/// addition of the same month, so older ones would only make the daemon grow
+/// year after year. (Anchored on the latest request rather than the clock,
+/// like the judgement, which goes by reception times.)
 fn load_history(shared: &Shared) -> anyhow::Result<()> {
-    let rules = shared.rules();
+    let calendar = shared.rules().calendar.clone();
+    let mut latest = None;
+    for entry in shared.store.accepted_entries() {
+        let entry = entry?;
+        latest = latest.max(Some(entry.received_at.unwrap_or(entry.decided_at)));
+    }
+    let Some(latest) = latest else {
+        shared.history().clear();
+        return Ok(());
+    };
+    let since = ledger::duplicates_window(latest, &calendar)?;
+    let mut movements = accepted_movements(&shared.store, &calendar, since)?;
+    movements.shrink_to_fit();
+    *shared.history() = movements;
+    Ok(())
+}
+
+/// The movements of the requests accepted (received) since `since`.
+fn accepted_movements(
+    store: &Store,
+    calendar: &Calendar,
+    since: Timestamp,
+) -> anyhow::Result<Vec<Movement>> {
     // NOTE: entries become movements one at a time; holding them all first
     // would leave the daemon at that peak size for good.
     let mut failure = None;
-    let entries = shared
-        .store
+    let entries = store
         .accepted_entries()
-        .map_while(|entry| entry.map_err(|err| failure = Some(err)).ok());
-    let movements = ledger::movements(entries, &rules.calendar);
-    if let Some(err) = failure {
-        return Err(err);
+        .map_while(|entry| entry.map_err(|err| failure = Some(err)).ok())
+        .filter(|entry| entry.received_at.unwrap_or(entry.decided_at) >= since);
+    let movements = ledger::movements(entries, calendar);
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(movements),
     }
-    *shared.history() = movements;
-    Ok(())
 }
 
 /// Adds an accepted decision to the history (kept in reception order), so
@@ -592,25 +619,27 @@ pub fn digest_items(
     calendar: &Calendar,
     request_ids: &[String],
 ) -> anyhow::Result<Vec<digest::Item>> {
-    let mut failure = None;
-    let entries = store
-        .accepted_entries()
-        .map_while(|entry| entry.map_err(|err| failure = Some(err)).ok());
-    let movements = ledger::movements(entries, calendar);
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    let cancellable: HashMap<&str, &ledger::Cancellable> = movements
-        .iter()
-        .filter_map(|m| Some((m.request_id.as_str(), m.cancellable.as_ref()?)))
-        .collect();
     let mut items = Vec::new();
     for id in request_ids {
         let decision = store
             .decision(id)?
             .with_context(|| format!("accepted request {id} without its decision"))?;
-        let flag = cancellable.get(id.as_str()).map(|c| (*c).clone());
-        items.extend(digest::Item::from_decision(&decision, flag));
+        items.extend(digest::Item::from_decision(&decision, None));
+    }
+    // Only an addition of the last days before a removal can be cancelled.
+    let Some(oldest) = items.iter().map(|i| i.received_at).min() else {
+        return Ok(items);
+    };
+    let since = oldest - SignedDuration::from_hours(24 * ledger::CANCELLATION_DAYS);
+    let movements = accepted_movements(store, calendar, since)?;
+    let cancellable: HashMap<&str, &ledger::Cancellable> = movements
+        .iter()
+        .filter_map(|m| Some((m.request_id.as_str(), m.cancellable.as_ref()?)))
+        .collect();
+    for item in &mut items {
+        item.cancellable = cancellable
+            .get(item.request_id.as_str())
+            .map(|c| (*c).clone());
     }
     Ok(items)
 }

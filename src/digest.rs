@@ -85,8 +85,11 @@ impl Item {
 /// Which mail a [`Digest`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// The scheduled (or on-demand) digest of accepted requests.
+    /// The scheduled digest of the requests accepted since the previous one.
     Digest,
+    /// `licgate digest`: the requests accepted since a day, or (`None`)
+    /// those the next scheduled digest holds.
+    OnDemand { since: Option<Date> },
     /// The notice sent to purchasing as soon as a removal is accepted.
     RemovalNotice,
 }
@@ -166,7 +169,7 @@ impl Digest {
                     item.client, item.quantity, item.licence, item.request_id
                 )
             }
-            Kind::Digest => {
+            Kind::Digest | Kind::OnDemand { .. } => {
                 let removals = self.count(true);
                 let additions = self.count(false);
                 let mut parts = Vec::new();
@@ -176,8 +179,12 @@ impl Digest {
                 if additions > 0 {
                     parts.push(format!("{additions} ajout(s)"));
                 }
+                let title = match self.kind {
+                    Kind::Digest => "Demandes acceptées",
+                    _ => "Synthèse à la demande",
+                };
                 format!(
-                    "[licgate] Demandes acceptées : {} ({})",
+                    "[licgate] {title} : {} ({})",
                     parts.join(", "),
                     french_date_time(&self.at)
                 )
@@ -192,6 +199,17 @@ impl Digest {
             }
             Kind::Digest => format!(
                 "Demandes acceptées par licgate depuis la synthèse précédente ({} suppression(s), {} ajout(s)).",
+                self.count(true),
+                self.count(false)
+            ),
+            Kind::OnDemand { since: None } => format!(
+                "Synthèse demandée : les demandes acceptées qui figureront dans la prochaine synthèse ({} suppression(s), {} ajout(s)).",
+                self.count(true),
+                self.count(false)
+            ),
+            Kind::OnDemand { since: Some(day) } => format!(
+                "Synthèse demandée : les demandes acceptées depuis le {} ({} suppression(s), {} ajout(s)) ; certaines ont pu figurer dans une synthèse précédente.",
+                french_date(day),
                 self.count(true),
                 self.count(false)
             ),

@@ -19,7 +19,7 @@ use crate::audit::Entry;
 use crate::rules::Calendar;
 
 /// Days during which a new subscription can be cancelled with a refund.
-const CANCELLATION_DAYS: i64 = 7;
+pub const CANCELLATION_DAYS: i64 = 7;
 
 /// One accepted change of licences.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -135,6 +135,18 @@ pub fn user_keys(users: &[String]) -> Vec<String> {
     let mut keys: Vec<String> = users.iter().map(|u| crate::text::words(u)).collect();
     keys.sort();
     keys
+}
+
+/// From when accepted requests can still make a request received at
+/// `received` a duplicate: the 1st of the month before (a pending removal or
+/// an addition is of the same month; one more month covers a late batch).
+pub fn duplicates_window(received: Timestamp, calendar: &Calendar) -> anyhow::Result<Timestamp> {
+    let month = received
+        .to_zoned(calendar.time_zone.clone())
+        .date()
+        .first_of_month();
+    let previous = month.yesterday()?.first_of_month();
+    Ok(previous.to_zoned(calendar.time_zone.clone())?.timestamp())
 }
 
 fn first_of_next_month(date: Date) -> Date {
@@ -263,6 +275,19 @@ mod tests {
         );
         let october = ledger(&moves, date("2026-10-31"), None);
         assert!(october.is_empty(), "nothing received yet");
+    }
+
+    #[test]
+    fn duplicates_are_looked_for_from_the_first_of_the_previous_month() {
+        let window = |s: &str| {
+            duplicates_window(s.parse().unwrap(), &Calendar::default())
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(window("2026-11-23T09:00:00Z"), "2026-09-30T22:00:00Z");
+        // 31 October 23:30 UTC is 1 November in Paris.
+        assert_eq!(window("2026-10-31T23:30:00Z"), "2026-09-30T22:00:00Z");
+        assert_eq!(window("2027-01-05T09:00:00Z"), "2026-11-30T23:00:00Z");
     }
 
     #[test]

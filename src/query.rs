@@ -177,7 +177,8 @@ pub fn answer(
             let parts = if items.is_empty() {
                 DigestParts::default()
             } else {
-                let digest = Digest::new(Kind::Digest, items, now, calendar);
+                let kind = Kind::OnDemand { since: *since };
+                let digest = Digest::new(kind, items, now, calendar);
                 DigestParts {
                     items: digest.items.len(),
                     subject: digest.subject(),

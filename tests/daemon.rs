@@ -653,7 +653,16 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     assert_eq!((code, out.as_str()), (0, ""));
     let (code, out) = licgate(&["digest", "--config", config, "--since", "2026-11-01"]);
     assert_eq!(code, 0);
-    assert!(out.contains("1 suppression(s) URGENT, 1 ajout(s)"), "{out}");
+    assert!(
+        out.starts_with(
+            "Objet : [licgate] Synthèse à la demande : 1 suppression(s) URGENT, 1 ajout(s)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("depuis le dimanche 1er novembre 2026"),
+        "{out}"
+    );
     let (code, ledger) = licgate(&["ledger", "--config", config, "--at", "2026-11-23"]);
     assert_eq!(code, 0);
     assert!(
@@ -689,6 +698,19 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     );
     let (_, audit) = licgate(&["audit", "verify", "--config", config]);
     assert!(audit.starts_with("audit trail intact"), "{audit}");
+    let (code, _) = licgate(&[
+        "digest",
+        "--config",
+        config,
+        "--since",
+        "2026-11-16",
+        "--send",
+    ]);
+    assert_eq!(code, 0);
+    eventually(Duration::from_secs(10), "digest sent on demand", || async {
+        stack.count(PURCHASING, "INBOX").await == 3
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

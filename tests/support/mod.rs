@@ -19,8 +19,11 @@ pub const TECH: &str = "tech@example.test";
 pub const PURCHASING: &str = "achats@example.test";
 pub const OUTSIDER: &str = "other@example.test";
 
-/// Monday 23 November 2026, 10:00 in Paris, as an IMAP INTERNALDATE.
-pub const MONDAY_10H: &str = "23-Nov-2026 10:00:00 +0100";
+/// Monday 16 November 2026, 10:00 in Paris, as an IMAP INTERNALDATE: in
+/// the past, since Dovecot replaces a future INTERNALDATE of an APPEND by
+/// the time of the APPEND (and the judgement would then depend on the day
+/// the tests run).
+pub const MONDAY_10H: &str = "16-Nov-2026 10:00:00 +0100";
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
