@@ -160,10 +160,14 @@ async fn main() {
         .output()
         .unwrap();
     assert!(output.status.success());
+    let elapsed = started.elapsed();
+    let right_after = resident_kib(daemon.pid());
+    tokio::time::sleep(Duration::from_secs(6)).await;
     println!(
-        "licgate digest of 10,000 accepted requests (via the daemon): {:.2} s, {:.1} MiB of HTML; daemon resident memory after: {:.1} MiB",
-        started.elapsed().as_secs_f64(),
+        "licgate digest of 10,000 accepted requests (via the daemon): {:.2} s, {:.1} MiB of HTML; daemon resident memory right after: {:.1} MiB, idle 6 s later: {:.1} MiB",
+        elapsed.as_secs_f64(),
         output.stdout.len() as f64 / 1048576.0,
+        right_after as f64 / 1024.0,
         resident_kib(daemon.pid()) as f64 / 1024.0
     );
     assert!(daemon.terminate());

@@ -748,9 +748,20 @@ async fn schedule_loop(shared: Shared, stop: watch::Receiver<bool>) {
 async fn status_loop(shared: Shared, stop: watch::Receiver<bool>) {
     loop {
         write_status(&shared);
+        give_back_freed_memory();
         if !pause(Duration::from_secs(5), &stop).await {
             return;
         }
+    }
+}
+
+/// glibc keeps what a burst of mails (or a large query) freed, so the daemon
+/// would stay at its peak size for good: hand it back to the system.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heaps; it has no precondition.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
