@@ -1,4 +1,4 @@
-//! The daemon, the imperative shell around [`crate::check`]: watches the
+//! The daemon, the imperative shell around [`crate::check`](mod@crate::check): watches the
 //! mailbox, judges each new mail, stores the decision, moves the mail to its
 //! folder, and sends replies from the outbox.
 //!

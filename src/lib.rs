@@ -3,13 +3,17 @@
 //! rules, and answers in French what to fix.
 //!
 //! # Layout
-//! - [`check`]: the pure judgement, mail bytes + rules + reception time -> [`Verdict`].
+//! - [`check`](mod@check): the pure judgement, mail bytes + rules + reception time -> [`Verdict`].
 //! - [`mail`]: MIME parsing (mail-parser), automatic-mail detection, new text of the body.
 //! - [`html`]: HTML bodies (Outlook, OWA) turned into lines of text.
 //! - [`request`]: subject and template fields read from text.
 //! - [`verdict`]: outcome, stable problem and warning codes, their French wording.
 //! - [`reply`]: the reply's subject and body, built from a verdict, never sent here.
 //! - [`ledger`], [`digest`]: what purchasing reads: the licence ledger, the digest of accepted requests.
+//!
+//! The shell around them: [`config`], [`daemon`] (with [`imap`], [`smtp`],
+//! [`oauth`], [`tls`]), [`store`] and [`audit`] (sled), [`query`] (the CLI's
+//! questions to the store or the running daemon), [`status`].
 //! - [`rules`]: the operators' files: licence catalog, clients, calendar (holidays, windows).
 //! - [`text`]: case, accent and spacing folding shared by all of the above.
 //!

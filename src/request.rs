@@ -2,7 +2,7 @@
 //! the action and client of the subject, and the six fields of the template.
 //!
 //! Everything here is tolerant parsing of text into raw values; whether the
-//! values are right is the business of [`crate::check`].
+//! values are right is the business of [`crate::check`](mod@crate::check).
 
 use serde::Serialize;
 
