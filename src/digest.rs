@@ -224,6 +224,18 @@ impl Digest {
         )
     }
 
+    fn footer(&self) -> &'static str {
+        match self.kind {
+            Kind::Digest => {
+                "Message automatique de licgate. Chaque demande acceptée figure dans une seule synthèse ; \
+                 le détail et le mail d'origine : licgate audit show RÉFÉRENCE."
+            }
+            _ => {
+                "Message automatique de licgate. Le détail et le mail d'origine : licgate audit show RÉFÉRENCE."
+            }
+        }
+    }
+
     /// The plain-text alternative.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -237,17 +249,17 @@ impl Digest {
                 let _ = writeln!(out, "{client}");
                 for item in items {
                     let _ = writeln!(out, "  {:+}  {}", item.quantity, item.licence);
-                    for (label, value) in details(item, &self.at) {
-                        let _ = writeln!(out, "      {label} : {value}");
-                    }
                     for mark in marks(item, &self.at) {
                         let _ = writeln!(out, "      [{}] {}", mark.label, mark.text);
+                    }
+                    for (label, value) in details(item, &self.at) {
+                        let _ = writeln!(out, "      {label} : {value}");
                     }
                 }
                 out.push('\n');
             }
         }
-        out.push_str(FOOTER);
+        out.push_str(self.footer());
         out.push('\n');
         out
     }
@@ -322,14 +334,11 @@ impl Digest {
             out,
             "<tr><td style=\"padding:14px 18px;color:#6b7280;font-size:12px;border-top:1px solid #e5e7eb\">{}</td></tr>\n\
              </table>\n</body></html>\n",
-            escape(FOOTER)
+            escape(self.footer())
         );
         out
     }
 }
-
-const FOOTER: &str = "Message automatique de licgate. Chaque demande acceptée figure dans une seule synthèse ; \
-     le détail et le mail d'origine : licgate audit show RÉFÉRENCE.";
 
 /// A highlighted remark on a request.
 struct Mark {
