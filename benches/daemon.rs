@@ -29,20 +29,8 @@ fn resident_kib(pid: u32) -> u64 {
 
 /// Appends `count` requests to the gateway's INBOX in one IMAP session.
 async fn backlog(stack: &Stack, prefix: &str, count: usize) {
-    let mut session = stack.imap(GATEWAY).await;
-    for i in 0..count {
-        let mail = ajout(&format!("{prefix}-{i}"));
-        session
-            .append(
-                "INBOX",
-                None,
-                Some(&format!("\"{MONDAY_10H}\"")),
-                mail.as_bytes(),
-            )
-            .await
-            .unwrap();
-    }
-    session.logout().await.unwrap();
+    let mails = (0..count).map(|i| ajout(&format!("{prefix}-{i}")));
+    stack.append_all(GATEWAY, mails, MONDAY_10H).await;
 }
 
 /// Waits until `folder` holds at least `count` mails.

@@ -598,18 +598,7 @@ fn removal_notice(
         text: notice.to_text(),
         html: Some(notice.to_html()),
     };
-    Ok(Some(queued(&letter)?))
-}
-
-/// A letter ready for the outbox.
-fn queued(letter: &Letter) -> anyhow::Result<OutboxItem> {
-    Ok(OutboxItem {
-        request_id: letter.id.to_owned(),
-        from: letter.from.to_owned(),
-        to: letter.to.iter().chain(letter.cc).cloned().collect(),
-        message: letter.to_mime()?,
-        queued_at: letter.date,
-    })
+    Ok(Some(letter.to_outbox()?))
 }
 
 /// The digest items of accepted requests, removals flagged cancellable from
@@ -679,7 +668,7 @@ pub async fn send_scheduled(
                 text: digest.to_text(),
                 html: Some(digest.to_html()),
             };
-            Some(queued(&letter)?)
+            Some(letter.to_outbox()?)
         };
         store
             .scheduled("digest", &slot.to_string(), &pending, item.as_ref())
@@ -708,7 +697,7 @@ pub async fn send_scheduled(
                 text,
                 html: None,
             };
-            let item = queued(&letter)?;
+            let item = letter.to_outbox()?;
             store
                 .scheduled("reminder", &month, &[], Some(&item))
                 .await?;

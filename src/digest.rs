@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::ledger::Cancellable;
 use crate::rules::{Calendar, french_date, french_date_time};
-use crate::store::{Decision, Disposition};
+use crate::store::{Decision, Disposition, OutboxItem};
 
 /// One accepted request, as purchasing needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -581,6 +581,17 @@ impl Letter<'_> {
                 .body(self.text.clone())?,
         };
         Ok(String::from_utf8(message.formatted())?)
+    }
+
+    /// The letter ready for the outbox (or to send at once), known by its `id`.
+    pub fn to_outbox(&self) -> anyhow::Result<OutboxItem> {
+        Ok(OutboxItem {
+            request_id: self.id.to_owned(),
+            from: self.from.to_owned(),
+            to: self.to.iter().chain(self.cc).cloned().collect(),
+            message: self.to_mime()?,
+            queued_at: self.date,
+        })
     }
 }
 

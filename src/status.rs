@@ -147,47 +147,45 @@ impl Status {
     /// The Prometheus text exposition of the snapshot.
     pub fn prometheus(&self) -> String {
         let seconds = |t: Option<Timestamp>| t.map_or(0, |t| t.as_second());
+        let today: Vec<(String, i64)> = DISPOSITIONS
+            .iter()
+            .zip(self.today)
+            .map(|((_, name), count)| (format!("{{verdict=\"{name}\"}}"), i64::from(count)))
+            .collect();
+        let gauges = [
+            (
+                "licgate_last_poll_timestamp_seconds",
+                "Last successful look at the mailbox.",
+                vec![(String::new(), seconds(self.last_poll))],
+            ),
+            (
+                "licgate_outbox_depth",
+                "Replies waiting to be sent.",
+                vec![(String::new(), self.outbox_depth as i64)],
+            ),
+            (
+                "licgate_outbox_oldest_timestamp_seconds",
+                "When the oldest waiting reply was queued (0: none).",
+                vec![(String::new(), seconds(self.oldest_queued))],
+            ),
+            (
+                "licgate_decisions_today",
+                "Decisions of the current UTC day.",
+                today,
+            ),
+            (
+                "licgate_awaiting_digest",
+                "Accepted requests waiting for the next digest.",
+                vec![(String::new(), self.awaiting_digest as i64)],
+            ),
+        ];
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP licgate_last_poll_timestamp_seconds Last successful look at the mailbox."
-        );
-        let _ = writeln!(out, "# TYPE licgate_last_poll_timestamp_seconds gauge");
-        let _ = writeln!(
-            out,
-            "licgate_last_poll_timestamp_seconds {}",
-            seconds(self.last_poll)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP licgate_outbox_depth Replies waiting to be sent."
-        );
-        let _ = writeln!(out, "# TYPE licgate_outbox_depth gauge");
-        let _ = writeln!(out, "licgate_outbox_depth {}", self.outbox_depth);
-        let _ = writeln!(
-            out,
-            "# HELP licgate_outbox_oldest_timestamp_seconds When the oldest waiting reply was queued (0: none)."
-        );
-        let _ = writeln!(out, "# TYPE licgate_outbox_oldest_timestamp_seconds gauge");
-        let _ = writeln!(
-            out,
-            "licgate_outbox_oldest_timestamp_seconds {}",
-            seconds(self.oldest_queued)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP licgate_decisions_today Decisions of the current UTC day."
-        );
-        let _ = writeln!(out, "# TYPE licgate_decisions_today gauge");
-        for ((_, name), count) in DISPOSITIONS.iter().zip(self.today) {
-            let _ = writeln!(out, "licgate_decisions_today{{verdict=\"{name}\"}} {count}");
+        for (name, help, samples) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
         }
-        let _ = writeln!(
-            out,
-            "# HELP licgate_awaiting_digest Accepted requests waiting for the next digest."
-        );
-        let _ = writeln!(out, "# TYPE licgate_awaiting_digest gauge");
-        let _ = writeln!(out, "licgate_awaiting_digest {}", self.awaiting_digest);
         out
     }
 }
@@ -228,5 +226,44 @@ pub async fn serve_metrics(listener: TcpListener, store: Store) {
             )
             .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_exposition() {
+        let status = Status {
+            updated_at: "2026-11-23T09:00:05Z".parse().unwrap(),
+            last_poll: Some("2026-11-23T09:00:00Z".parse().unwrap()),
+            outbox_depth: 2,
+            oldest_queued: None,
+            today: [5, 1, 0, 3],
+            awaiting_digest: 4,
+            last_digest: None,
+        };
+        assert_eq!(
+            status.prometheus(),
+            "# HELP licgate_last_poll_timestamp_seconds Last successful look at the mailbox.\n\
+             # TYPE licgate_last_poll_timestamp_seconds gauge\n\
+             licgate_last_poll_timestamp_seconds 1795424400\n\
+             # HELP licgate_outbox_depth Replies waiting to be sent.\n\
+             # TYPE licgate_outbox_depth gauge\n\
+             licgate_outbox_depth 2\n\
+             # HELP licgate_outbox_oldest_timestamp_seconds When the oldest waiting reply was queued (0: none).\n\
+             # TYPE licgate_outbox_oldest_timestamp_seconds gauge\n\
+             licgate_outbox_oldest_timestamp_seconds 0\n\
+             # HELP licgate_decisions_today Decisions of the current UTC day.\n\
+             # TYPE licgate_decisions_today gauge\n\
+             licgate_decisions_today{verdict=\"accepted\"} 5\n\
+             licgate_decisions_today{verdict=\"rejected\"} 1\n\
+             licgate_decisions_today{verdict=\"ignored\"} 0\n\
+             licgate_decisions_today{verdict=\"quarantined\"} 3\n\
+             # HELP licgate_awaiting_digest Accepted requests waiting for the next digest.\n\
+             # TYPE licgate_awaiting_digest gauge\n\
+             licgate_awaiting_digest 4\n"
+        );
     }
 }

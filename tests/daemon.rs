@@ -97,12 +97,7 @@ async fn mails_end_in_their_folders_and_technicians_get_the_right_replies() {
     );
     let copy = &stack.messages(PURCHASING, "INBOX").await[0];
     assert!(copy.contains("In-Reply-To: <bad@example.test>"), "{copy}");
-    let body = mail_parser::MessageParser::default()
-        .parse(copy.as_bytes())
-        .unwrap()
-        .body_text(0)
-        .unwrap()
-        .into_owned();
+    let body = body_of(copy);
     assert!(
         body.starts_with("[Copie pour les achats : demande REFUSÉE, ne rien commander.]"),
         "{body}"
@@ -187,6 +182,16 @@ fn licgate(args: &[&str]) -> (i32, String) {
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
     )
+}
+
+/// The text part of a mail.
+fn body_of(raw: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .into_owned()
 }
 
 fn subject_of(raw: &str) -> String {
@@ -542,12 +547,7 @@ async fn large_mails_are_refused_from_their_header_and_replies_are_rate_limited(
     })
     .await;
     let refusal = &stack.messages(TECH, "INBOX").await[0];
-    let body = mail_parser::MessageParser::default()
-        .parse(refusal.as_bytes())
-        .unwrap()
-        .body_text(0)
-        .unwrap()
-        .into_owned();
+    let body = body_of(refusal);
     assert!(body.contains("au-delà de la limite"), "{body}");
 
     for i in 0..4 {
@@ -598,12 +598,7 @@ async fn the_same_addition_sent_twice_is_refused_as_a_duplicate() {
         .into_iter()
         .find(|m| subject_of(m).starts_with("[REFUSÉE]"))
         .unwrap();
-    let body = mail_parser::MessageParser::default()
-        .parse(refusal.as_bytes())
-        .unwrap()
-        .body_text(0)
-        .unwrap()
-        .into_owned();
+    let body = body_of(&refusal);
     assert!(
         body.contains("Cette demande double la demande LG-"),
         "{body}"

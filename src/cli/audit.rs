@@ -3,13 +3,11 @@
 //! Answered by the running daemon through its socket, or from the store
 //! when the daemon is stopped ([`licgate::query`]).
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 use licgate::audit::Filter;
-use licgate::config::Config;
-use licgate::query::{self, ExportFormat, ListFormat, Query};
+use licgate::query::{ExportFormat, ListFormat, Query};
 
 use super::run::ConfigArg;
 
@@ -91,7 +89,5 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             separator,
         } => (config, Query::AuditExport { format, separator }),
     };
-    let answer = query::ask(&Config::load(&config.config)?, &query)?;
-    std::io::stdout().lock().write_all(&answer.output)?;
-    Ok(ExitCode::from(answer.code))
+    config.ask_and_print(&query)
 }

@@ -10,7 +10,6 @@ use licgate::config::Config;
 use licgate::digest::Letter;
 use licgate::query::{self, DigestParts, Query};
 use licgate::smtp::Sender;
-use licgate::store::OutboxItem;
 
 use super::run::ConfigArg;
 
@@ -63,13 +62,7 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
         text: digest.text,
         html: Some(digest.html),
     };
-    let item = OutboxItem {
-        request_id: letter.id.to_owned(),
-        from: config.from.clone(),
-        to: letter.to.iter().chain(letter.cc).cloned().collect(),
-        message: letter.to_mime()?,
-        queued_at: now,
-    };
+    let item = letter.to_outbox()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

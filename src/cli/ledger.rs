@@ -1,12 +1,10 @@
 //! `licgate ledger`: per client and licence, this month's net change, the
 //! pending removals, and what took effect when, from the audit trail.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use jiff::civil::Date;
-use licgate::config::Config;
-use licgate::query::{self, Query};
+use licgate::query::Query;
 
 use super::run::ConfigArg;
 
@@ -31,7 +29,5 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
         at: args.at,
         json: args.json,
     };
-    let answer = query::ask(&Config::load(&args.config.config)?, &query)?;
-    std::io::stdout().lock().write_all(&answer.output)?;
-    Ok(ExitCode::from(answer.code))
+    args.config.ask_and_print(&query)
 }

@@ -14,6 +14,16 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
+impl ConfigArg {
+    /// Asks `query` of the daemon of this configuration (or of its store
+    /// when it is stopped), prints the answer and gives its exit code.
+    pub fn ask_and_print(&self, query: &licgate::query::Query) -> anyhow::Result<ExitCode> {
+        let answer = licgate::query::ask(&Config::load(&self.config)?, query)?;
+        std::io::Write::write_all(&mut std::io::stdout().lock(), &answer.output)?;
+        Ok(ExitCode::from(answer.code))
+    }
+}
+
 /// `licgate run`: watches the mailbox until SIGTERM or SIGINT.
 pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;

@@ -156,16 +156,30 @@ dir = "{rules}"
 
     /// Puts a mail into `user`'s INBOX with a given reception time.
     pub async fn append(&self, user: &str, mail: &str, internal_date: &str) {
+        self.append_all(user, [mail.to_owned()], internal_date)
+            .await;
+    }
+
+    /// Puts mails into `user`'s INBOX in one IMAP session, all with the
+    /// same reception time.
+    pub async fn append_all(
+        &self,
+        user: &str,
+        mails: impl IntoIterator<Item = String>,
+        internal_date: &str,
+    ) {
         let mut session = self.imap(user).await;
-        session
-            .append(
-                "INBOX",
-                None,
-                Some(&format!("\"{internal_date}\"")),
-                mail.as_bytes(),
-            )
-            .await
-            .unwrap();
+        for mail in mails {
+            session
+                .append(
+                    "INBOX",
+                    None,
+                    Some(&format!("\"{internal_date}\"")),
+                    mail.as_bytes(),
+                )
+                .await
+                .unwrap();
+        }
         session.logout().await.unwrap();
     }
 
