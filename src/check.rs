@@ -15,17 +15,25 @@ use crate::rules::{Client, LicenceMatch, Rules, Window};
 use crate::text;
 use crate::verdict::{Outcome, Problem, Verdict, Warning};
 
-/// Bounds on what is read.
+/// Bounds on what is read and accepted: with them, judging any mail costs
+/// time and memory linear in its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Mails larger than this (in bytes) are rejected as `too_large` from their headers alone.
     pub max_message_size: usize,
+    /// Mails with more MIME parts than this are `unreadable` from their
+    /// headers alone: nested parts cost stack and memory beyond their size.
+    pub max_mime_parts: usize,
+    /// Most licences one request may add or remove (`quantity_too_large`).
+    pub max_quantity: u32,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_message_size: 10 * 1024 * 1024,
+            max_mime_parts: 1000,
+            max_quantity: 1000,
         }
     }
 }
@@ -87,24 +95,36 @@ impl Judge<'_> {
             history,
         } = *self;
         let too_large = size > limits.max_message_size;
-        let mail = if too_large {
+        let shape = mail::shape(raw);
+        let too_complex = shape.parts > limits.max_mime_parts;
+        let mail = if too_large || too_complex {
             mail::read_headers(raw)
         } else {
             mail::read(raw)
         }
         .unwrap_or_default();
         let received_at = received_at.or(mail.header_time);
-        let mut judgement = Judgement::new(rules);
+        let mut judgement = Judgement::new(rules, limits);
 
         if too_large {
             judgement
                 .problems
                 .push(Problem::too_large(size, limits.max_message_size));
+        } else if shape.header_lines > mail::MAX_HEADER_LINES {
+            judgement
+                .problems
+                .push(Problem::too_many_header_lines(mail::MAX_HEADER_LINES));
+        } else if too_complex {
+            judgement
+                .problems
+                .push(Problem::too_many_parts(limits.max_mime_parts));
         }
         judgement.subject(mail.subject.as_deref().unwrap_or_default());
         match &mail.body {
             Some(body) => judgement.fields(&request::parse_fields(body)),
-            None if !too_large => judgement.problems.push(Problem::unreadable()),
+            None if !too_large && !too_complex && shape.header_lines <= mail::MAX_HEADER_LINES => {
+                judgement.problems.push(Problem::unreadable())
+            }
             None => {}
         }
         match received_at {
@@ -121,6 +141,7 @@ impl Judge<'_> {
 /// What is found while judging one mail.
 struct Judgement<'r> {
     rules: &'r Rules,
+    limits: &'r Limits,
     problems: Vec<Problem>,
     warnings: Vec<Warning>,
     request: Request,
@@ -133,9 +154,10 @@ struct Judgement<'r> {
 }
 
 impl<'r> Judgement<'r> {
-    fn new(rules: &'r Rules) -> Judgement<'r> {
+    fn new(rules: &'r Rules, limits: &'r Limits) -> Judgement<'r> {
         Judgement {
             rules,
+            limits,
             problems: Vec::new(),
             warnings: Vec::new(),
             request: Request::default(),
@@ -163,23 +185,19 @@ impl<'r> Judgement<'r> {
     }
 
     fn fields(&mut self, fields: &Fields) {
-        let first = |field: Field| {
-            let values = fields.values(field);
-            let distinct = distinct_values(values);
-            (values.first().map(String::as_str), distinct)
-        };
+        let first = |field: Field| fields.values(field).first().map(String::as_str);
         for field in Field::TEMPLATE {
-            let (_, distinct) = first(field);
+            let distinct = distinct_values(fields.values(field));
             if distinct.len() > 1 {
                 self.problems
                     .push(Problem::field_duplicate(field, &distinct));
             }
         }
-        self.client(first(Field::Client).0);
-        self.licence(first(Field::Licence).0);
-        let count = self.quantity(first(Field::Quantity).0);
-        self.users(first(Field::Users).0, first(Field::Address).0, count);
-        self.remote_desktop(first(Field::RemoteDesktop).0);
+        self.client(first(Field::Client));
+        self.licence(first(Field::Licence));
+        let count = self.quantity(first(Field::Quantity));
+        self.users(first(Field::Users), first(Field::Address), count);
+        self.remote_desktop(first(Field::RemoteDesktop));
     }
 
     fn client(&mut self, written: Option<&str>) {
@@ -267,6 +285,12 @@ impl<'r> Judgement<'r> {
             self.problems.push(Problem::quantity_invalid(written));
             return None;
         };
+        if quantity.count > self.limits.max_quantity {
+            self.problems.push(Problem::quantity_too_large(
+                quantity.count,
+                self.limits.max_quantity,
+            ));
+        }
         let count = i64::from(quantity.count);
         let signed = match (quantity.sign, self.request.action) {
             (Some(Sign::Minus), Some(Action::Ajout)) => {
@@ -303,6 +327,9 @@ impl<'r> Judgement<'r> {
         }
         if let Some(count) = count.filter(|c| !users.is_empty() && users.len() != *c as usize) {
             self.problems.push(Problem::users_count(users.len(), count));
+        }
+        if let Some(count) = count.filter(|c| users.is_empty() && address.is_some() && *c != 1) {
+            self.problems.push(Problem::address_count(count));
         }
         self.template.set(Field::Users, &users.join(", "));
         self.request.users = users;
@@ -436,18 +463,15 @@ impl<'r> Judgement<'r> {
     }
 }
 
-/// The values given for a field, without repeats (compared loosely), in order.
+/// The values given for a field, without repeats (compared loosely), in
+/// order. Linear: each value is folded once.
 fn distinct_values(values: &[String]) -> Vec<&str> {
-    let mut distinct: Vec<&str> = Vec::new();
-    for value in values {
-        if !distinct
-            .iter()
-            .any(|seen| text::fold(seen) == text::fold(value))
-        {
-            distinct.push(value);
-        }
-    }
-    distinct
+    let mut seen = std::collections::HashSet::new();
+    values
+        .iter()
+        .filter(|value| seen.insert(text::fold(value)))
+        .map(String::as_str)
+        .collect()
 }
 
 /// `LG-` and the first 10 hex digits of the SHA-256 of the Message-ID (or of

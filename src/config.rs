@@ -237,6 +237,10 @@ pub struct RawRules {
 pub struct RawLimits {
     #[serde(default = "default_max_size")]
     pub max_message_size: usize,
+    #[serde(default = "default_max_mime_parts")]
+    pub max_mime_parts: usize,
+    #[serde(default = "default_max_quantity")]
+    pub max_quantity: u32,
     #[serde(default = "default_replies_per_hour")]
     pub replies_per_sender_per_hour: u32,
 }
@@ -245,6 +249,8 @@ impl Default for RawLimits {
     fn default() -> RawLimits {
         RawLimits {
             max_message_size: default_max_size(),
+            max_mime_parts: default_max_mime_parts(),
+            max_quantity: default_max_quantity(),
             replies_per_sender_per_hour: default_replies_per_hour(),
         }
     }
@@ -291,6 +297,12 @@ fn default_timeout() -> u64 {
 }
 fn default_max_size() -> usize {
     Limits::default().max_message_size
+}
+fn default_max_mime_parts() -> usize {
+    Limits::default().max_mime_parts
+}
+fn default_max_quantity() -> u32 {
+    Limits::default().max_quantity
 }
 fn default_replies_per_hour() -> u32 {
     20
@@ -482,6 +494,8 @@ impl Config {
             rules: resolve(&raw.rules.dir),
             limits: Limits {
                 max_message_size: raw.limits.max_message_size,
+                max_mime_parts: raw.limits.max_mime_parts,
+                max_quantity: raw.limits.max_quantity,
             },
             replies_per_sender_per_hour: raw.limits.replies_per_sender_per_hour,
             log: raw.log.format,

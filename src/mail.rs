@@ -3,6 +3,12 @@
 //!
 //! The body is the *new* text of the mail: text/plain when it has content, the
 //! HTML converted to text otherwise, without quoted history or signature.
+//!
+//! Every byte may come from an attacker: the raw bytes are measured before
+//! mail-parser sees them ([`shape`]), so a mail whose structure would cost
+//! more than its size (thousands of nested parts, whose drop overflows the
+//! stack; a million header lines) is never parsed, and every header value
+//! kept is cleaned of control characters and capped.
 
 use jiff::Timestamp;
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
@@ -30,19 +36,109 @@ pub struct Mail {
     pub body: Option<String>,
 }
 
-/// Parses a whole mail. `None` when not even a header can be found.
+/// Most header lines a mail may have before its headers are read: a mail
+/// through Exchange Online carries about a hundred.
+pub const MAX_HEADER_LINES: usize = 1000;
+
+/// The cost of parsing a mail, counted on its raw bytes in one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Lines of the top header block (continuation lines excluded).
+    pub header_lines: usize,
+    /// MIME parts, at most: `Content-Type` headers anywhere, or boundary-like
+    /// lines (`--x`) when the mail is multipart. Nesting depth is below it.
+    pub parts: usize,
+}
+
+/// Measures `raw` without parsing it (linear, no allocation).
+pub fn shape(raw: &[u8]) -> Shape {
+    let mut header_lines = 0;
+    let mut in_header = true;
+    let mut content_types = 0;
+    let mut boundaries = 0;
+    let mut multipart = false;
+    for line in raw.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if in_header {
+            if line.is_empty() {
+                in_header = false;
+            } else if !matches!(line[0], b' ' | b'\t') {
+                header_lines += 1;
+            }
+        }
+        if is_content_type(line) {
+            content_types += 1;
+            multipart |= contains_ignore_case(line, b"multipart");
+        } else if line.len() > 2 && line.starts_with(b"--") && line[2] > b' ' {
+            boundaries += 1;
+        }
+    }
+    Shape {
+        header_lines,
+        parts: if multipart {
+            content_types.max(boundaries)
+        } else {
+            content_types
+        },
+    }
+}
+
+/// `Content-Type:` (any case, spaces allowed before the colon) opens `line`.
+fn is_content_type(line: &[u8]) -> bool {
+    const NAME: &[u8] = b"content-type";
+    line.len() > NAME.len()
+        && line[..NAME.len()].eq_ignore_ascii_case(NAME)
+        && line[NAME.len()..]
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t'))
+            == Some(&b':')
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Parses a whole mail. `None` when not even a header can be found, or when
+/// the headers are too many to be read ([`MAX_HEADER_LINES`]). The caller
+/// checks the number of parts first ([`shape`]).
 pub fn read(raw: &[u8]) -> Option<Mail> {
+    if header_lines(raw) > MAX_HEADER_LINES {
+        return None;
+    }
     let message = MessageParser::default().parse(raw)?;
     let mut mail = read_envelope(&message);
     mail.body = body_text(&message).map(|text| strip_history(&text));
     Some(mail)
 }
 
-/// Parses the headers only, for mails too large to be read whole.
+/// Parses the headers only, for mails too large or too complex to be read
+/// whole; `None` as for [`read`].
 pub fn read_headers(raw: &[u8]) -> Option<Mail> {
+    if header_lines(raw) > MAX_HEADER_LINES {
+        return None;
+    }
     let message = MessageParser::default().parse_headers(raw)?;
     Some(read_envelope(&message))
 }
+
+/// The header lines of `raw`, counted up to one more than the limit.
+fn header_lines(raw: &[u8]) -> usize {
+    raw.split(|b| *b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .take_while(|line| !line.is_empty())
+        .filter(|line| !matches!(line[0], b' ' | b'\t'))
+        .take(MAX_HEADER_LINES + 1)
+        .count()
+}
+
+/// Longest subject kept, in characters.
+const MAX_SUBJECT_CHARS: usize = 300;
+
+/// Longest address or Message-ID kept, in characters (RFC 5321 allows 254
+/// for an address).
+const MAX_ADDRESS_CHARS: usize = 256;
 
 fn read_envelope(message: &Message) -> Mail {
     let received = message
@@ -55,17 +151,27 @@ fn read_envelope(message: &Message) -> Mail {
         .date()
         .filter(|date| date.is_valid())
         .map(|date| date.to_timestamp());
+    let address = |s: &str| text::clean_line(s, MAX_ADDRESS_CHARS);
     Mail {
-        subject: message.subject().map(str::to_owned),
+        subject: message
+            .subject()
+            .map(|s| text::clean_line(s, MAX_SUBJECT_CHARS)),
         from: message
             .from()
             .and_then(|from| from.first())
             .and_then(|addr| addr.address())
-            .map(str::to_owned),
-        message_id: message.message_id().map(str::to_owned),
+            .map(address),
+        message_id: message.message_id().map(address),
+        // NOTE: only the last ones matter for threading a reply.
         references: match message.references() {
-            HeaderValue::Text(id) => vec![id.to_string()],
-            HeaderValue::TextList(ids) => ids.iter().map(|id| id.to_string()).collect(),
+            HeaderValue::Text(id) => vec![address(id)],
+            HeaderValue::TextList(ids) => ids
+                .iter()
+                .rev()
+                .take(20)
+                .rev()
+                .map(|id| address(id))
+                .collect(),
             _ => Vec::new(),
         },
         recipients: message
@@ -74,7 +180,8 @@ fn read_envelope(message: &Message) -> Mail {
             .chain(message.cc())
             .flat_map(|list| list.iter())
             .filter_map(|addr| addr.address())
-            .map(str::to_lowercase)
+            .take(100)
+            .map(|a| address(a).to_lowercase())
             .collect(),
         header_time: received
             .or(dated)
@@ -96,9 +203,16 @@ const MACHINE_SENDERS: &[&str] = &[
     "nepasrepondre",
 ];
 
+/// Longest header value quoted in the reason a mail is automatic.
+const REASON_CHARS: usize = 100;
+
 /// The reason a mail must never be answered (RFC 3834 and common practice), if any.
 fn automatic_reason(message: &Message) -> Option<String> {
-    let raw = |name: &'static str| message.header_raw(name).map(text::trim);
+    let raw = |name: &'static str| {
+        message
+            .header_raw(name)
+            .map(|v| text::clean_line(text::trim(v), REASON_CHARS))
+    };
     if let Some(value) = raw("Auto-Submitted").filter(|v| !v.eq_ignore_ascii_case("no")) {
         return Some(format!("en-tête Auto-Submitted: {value}"));
     }
@@ -114,7 +228,7 @@ fn automatic_reason(message: &Message) -> Option<String> {
     }) {
         return Some(format!(
             "message de liste de diffusion (en-tête {})",
-            header.name()
+            text::clean_line(header.name(), REASON_CHARS)
         ));
     }
     if let Some(ct) = message.content_type()
@@ -132,6 +246,7 @@ fn automatic_reason(message: &Message) -> Option<String> {
     {
         let local = text::fold(from.split('@').next().unwrap_or_default());
         if MACHINE_SENDERS.contains(&local.as_str()) {
+            let from = text::clean_line(from, REASON_CHARS);
             return Some(format!("expéditeur automatique ({from})"));
         }
     }

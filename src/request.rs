@@ -275,9 +275,11 @@ pub fn parse_fields(body: &str) -> Fields {
                 open = Some((field, true));
             }
             Some((Field::Users, true)) => {
-                if let Some(last) = fields.values_mut(Field::Users).last_mut() {
+                if let Some(last) = fields.values_mut(Field::Users).last_mut()
+                    && last.len() < MAX_USERS_BYTES
+                {
                     last.push('\n');
-                    last.push_str(line);
+                    last.push_str(&text::clean_line(line, text::MAX_VALUE_CHARS));
                 }
             }
             _ => open = None,
@@ -313,13 +315,17 @@ fn strip_bullet(line: &str) -> &str {
     }
 }
 
-/// The trimmed value, or `None` when it is empty or a placeholder left as is
-/// (`[ENTREPRISE CLIENT]`, `<Client>`).
+/// Longest list of users kept (several lines of names): about a hundred names.
+const MAX_USERS_BYTES: usize = 4096;
+
+/// The trimmed value, cleaned of control characters and capped at
+/// [`text::MAX_VALUE_CHARS`], or `None` when it is empty or a placeholder
+/// left as is (`[ENTREPRISE CLIENT]`, `<Client>`).
 fn value_or_none(value: &str) -> Option<String> {
     let value = text::trim(value);
     let placeholder = (value.starts_with('[') && value.ends_with(']'))
         || (value.starts_with('<') && value.ends_with('>') && !value.contains('@'));
-    (!value.is_empty() && !placeholder).then(|| value.to_owned())
+    (!value.is_empty() && !placeholder).then(|| text::clean_line(value, text::MAX_VALUE_CHARS))
 }
 
 /// The user names of the `Nom Prénom` field, separated by `,`, `;` or lines.

@@ -74,6 +74,46 @@ pub fn is_dash(c: char) -> bool {
     )
 }
 
+/// Longest value, in characters, quoted in a reply or kept in a record:
+/// a real client, licence or user name is far shorter.
+pub const MAX_VALUE_CHARS: usize = 200;
+
+/// True for characters that must never reach a person's screen from a mail:
+/// control characters (CR, ESC, DEL, C1) other than tab and line feed, and
+/// the bidirectional overrides and isolates that reorder what is shown
+/// (U+202A-U+202E, U+2066-U+2069, and the marks U+200E, U+200F, U+061C).
+pub fn is_hostile(c: char) -> bool {
+    (c.is_control() && c != '\t' && c != '\n')
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        )
+}
+
+/// `s` without the characters of [`is_hostile`]; line feeds and tabs kept.
+pub fn clean(s: &str) -> String {
+    s.chars().filter(|c| !is_hostile(*c)).collect()
+}
+
+/// `s` cleaned ([`clean`]), on one line, cut to `max` characters with `…`
+/// when longer: what a header value (subject, sender) may show of itself.
+pub fn clean_line(s: &str, max: usize) -> String {
+    let one_line: String = s
+        .chars()
+        .filter(|c| !is_hostile(*c))
+        .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
+        .collect();
+    cap(&one_line, max)
+}
+
+/// `s` cut to `max` characters, with `…` when something was cut.
+pub fn cap(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    }
+}
+
 /// Trims white space, NBSP and zero-width characters from both ends.
 pub fn trim(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace() || matches!(c, '\u{200B}' | '\u{FEFF}'))
@@ -99,6 +139,24 @@ fn push_unaccented(out: &mut String, c: char) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue 8, item 13: CR, ESC and bidi overrides reached replies and the terminal.
+    #[test]
+    fn hostile_characters_are_removed() {
+        assert_eq!(
+            clean("a\rb\u{1b}[31mc\u{202E}d\u{2066}e\u{85}f\tg\nh"),
+            "ab[31mcdef\tg\nh"
+        );
+        assert_eq!(clean_line("a\nb\u{202E}", 10), "a b");
+    }
+
+    // Issue 8, item 6: a 10 MB value was quoted whole, several times.
+    #[test]
+    fn values_are_capped_with_an_ellipsis() {
+        assert_eq!(cap("abcdef", 3), "abc…");
+        assert_eq!(cap("abc", 3), "abc");
+        assert_eq!(cap("éééé", 2), "éé…");
+    }
 
     #[test]
     fn squash_ignores_case_spacing_and_dashes() {

@@ -61,6 +61,10 @@ codes! {
         LicenceInternalName => "licence_internal_name",
         QuantityInvalid => "quantity_invalid",
         QuantitySign => "quantity_sign",
+        /// More licences than `max-quantity` in one request.
+        QuantityTooLarge => "quantity_too_large",
+        /// A generic address (one account) with a quantity other than 1.
+        AddressCount => "address_count",
         UserMissing => "user_missing",
         UsersCount => "users_count",
         AddressInvalid => "address_invalid",
@@ -137,13 +141,20 @@ pub struct Verdict {
     pub reply: Option<Reply>,
 }
 
-/// `« a », « b »`.
+/// Most items a list in a message names; the others are `…`.
+const LISTED: usize = 5;
+
+/// `« a », « b »`, at most [`LISTED`] of them.
 fn quoted_list(items: &[&str]) -> String {
-    items
+    let mut list: Vec<String> = items
         .iter()
+        .take(LISTED)
         .map(|s| format!("« {s} »"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    if items.len() > LISTED {
+        list.push("…".to_owned());
+    }
+    list.join(", ")
 }
 
 fn problem(code: ProblemCode, field: Option<Field>, message: String) -> Problem {
@@ -257,6 +268,26 @@ impl Problem {
         problem(ProblemCode::QuantityInvalid, Some(Field::Quantity), message)
     }
 
+    pub fn quantity_too_large(count: u32, max: u32) -> Problem {
+        let message = format!(
+            "La quantité {count} dépasse le maximum de {max} licences par demande : vérifiez le \
+             nombre, ou répartissez la commande en plusieurs demandes."
+        );
+        problem(
+            ProblemCode::QuantityTooLarge,
+            Some(Field::Quantity),
+            message,
+        )
+    }
+
+    pub fn address_count(quantity: u32) -> Problem {
+        let message = format!(
+            "Une adresse générique correspond à un seul compte, mais la quantité est de {quantity} : \
+             écrivez +1 (ou -1), ou une demande par adresse."
+        );
+        problem(ProblemCode::AddressCount, Some(Field::Quantity), message)
+    }
+
     pub fn quantity_sign(action: Action) -> Problem {
         let message = match action {
             Action::Ajout => {
@@ -349,6 +380,22 @@ impl Problem {
         let message = "Le message ne contient aucun texte lisible (pièce jointe seule ou format non reconnu) : \
                        écrivez la demande dans le corps du message, en suivant le modèle."
             .to_owned();
+        problem(ProblemCode::Unreadable, None, message)
+    }
+
+    pub fn too_many_parts(limit: usize) -> Problem {
+        let message = format!(
+            "Le message compte plus de {limit} parties MIME (pièces jointes ou messages imbriqués) : \
+             il n'a pas été lu. Écrivez la demande dans un nouveau message, sans pièce jointe."
+        );
+        problem(ProblemCode::Unreadable, None, message)
+    }
+
+    pub fn too_many_header_lines(limit: usize) -> Problem {
+        let message = format!(
+            "L'en-tête du message compte plus de {limit} lignes : il n'a pas été lu. \
+             Écrivez la demande dans un nouveau message."
+        );
         problem(ProblemCode::Unreadable, None, message)
     }
 

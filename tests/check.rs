@@ -447,6 +447,7 @@ fn too_large_mail_is_judged_on_its_headers() {
     let raw = Draft::new().raw();
     let limits = Limits {
         max_message_size: raw.len() - 1,
+        ..Limits::default()
     };
     let verdict = check(&raw, rules(), Some(MONDAY_10H.parse().unwrap()), &limits);
     assert_eq!(problems(&verdict), ["too_large"]);
@@ -603,4 +604,88 @@ fn duplicate_request_for_a_removal_still_pending() {
         Outcome::Accepted,
         "in effect since 1 November"
     );
+}
+
+// Issue 8, item 14: any quantity was accepted, and a generic address (one
+// account) could come with +5.
+#[test]
+fn quantity_is_bounded_and_a_generic_address_is_one_licence() {
+    let verdict = Draft::new()
+        .set("Quantité", "+1001")
+        .set("Nom Prénom de l'utilisateur", "")
+        .set(
+            "Adresse à créer (si non nominatif)",
+            "accueil@boulangerie-martin.fr",
+        )
+        .judge();
+    assert_eq!(problems(&verdict), ["quantity_too_large", "address_count"]);
+    assert!(reply_body(&verdict).contains("maximum de 1000 licences"));
+    let one = Draft::new()
+        .set("Quantité", "+1")
+        .set("Nom Prénom de l'utilisateur", "")
+        .set(
+            "Adresse à créer (si non nominatif)",
+            "accueil@boulangerie-martin.fr",
+        )
+        .judge();
+    assert_eq!(problems(&one), Vec::<&str>::new());
+    let limits = Limits {
+        max_quantity: 2,
+        ..Limits::default()
+    };
+    let raw = Draft::new()
+        .set("Quantité", "+3")
+        .set("Nom Prénom de l'utilisateur", "A, B, C")
+        .raw();
+    let verdict = check(&raw, rules(), Some(MONDAY_10H.parse().unwrap()), &limits);
+    assert_eq!(problems(&verdict), ["quantity_too_large"]);
+}
+
+// Issue 8, items 3 and 6: many values of one field were compared pairwise,
+// and every one of them was listed in the reply.
+#[test]
+fn many_conflicting_values_are_listed_briefly() {
+    let mut draft = Draft::new();
+    for i in 0..5000 {
+        draft = draft.add("Quantité", &format!("+{i}"));
+    }
+    let verdict = draft.judge();
+    let duplicate = &verdict.problems[0];
+    assert_eq!(duplicate.code.as_str(), "field_duplicate");
+    assert!(
+        duplicate
+            .message
+            .contains("« +2 », « +0 », « +1 », « +3 », « +4 », …"),
+        "{}",
+        duplicate.message
+    );
+}
+
+// Issue 8, items 6 and 13: a long value was quoted whole, and CR, ESC or a
+// bidi override in a value reached the reply and the terminal.
+#[test]
+fn values_are_cleaned_and_capped_before_anyone_reads_them() {
+    let long = "x".repeat(10_000);
+    let verdict = Draft::new()
+        .set("Type de licence", &long)
+        .set("Nom du client", "Boulangerie\u{202E} Martin\r")
+        .set(
+            "Nom Prénom de l'utilisateur",
+            "Jean\u{1b}[2J Dupont, Marie\u{2066} Curie",
+        )
+        .judge();
+    assert_eq!(
+        verdict.request.client.as_deref(),
+        Some("Boulangerie Martin")
+    );
+    assert_eq!(verdict.request.users, ["Jean[2J Dupont", "Marie Curie"]);
+    let licence = verdict.request.licence.as_deref().unwrap();
+    assert_eq!(licence.chars().count(), licgate::text::MAX_VALUE_CHARS + 1);
+    assert!(licence.ends_with('…'));
+    assert!(reply_body(&verdict).len() < 5_000);
+    let subject = Draft::new()
+        .subject("[AJOUT] Licence Office 365 - Boulangerie Martin\u{202E}")
+        .judge();
+    assert_eq!(problems(&subject), Vec::<&str>::new());
+    assert!(!subject.subject.unwrap().contains('\u{202E}'));
 }

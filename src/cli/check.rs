@@ -43,6 +43,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let rules = Rules::load(&args.rules.dir)?;
     let limits = Limits {
         max_message_size: args.max_size,
+        ..Limits::default()
     };
     let mut stdout = std::io::stdout().lock();
     let (mut all_accepted, mut io_error) = (true, false);

@@ -1,0 +1,98 @@
+//! Hostile mails of a chosen size, one per shape that once cost licgate more
+//! than linear time, memory or stack (issue 8). Shared by `tests/hostile.rs`
+//! (each is judged within the bounds) and `benches/hostile.rs` (time and
+//! memory printed at 1 MB and 10 MB).
+
+/// The header of a mail from an allowed sender, with a request's subject.
+const HEADER: &str = "From: Jean Dupont <jean.dupont@example.test>\r\n\
+To: licences@example.test\r\n\
+Subject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\
+Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n\
+MIME-Version: 1.0\r\n";
+
+/// Repeats `unit` (`{i}` numbered) while the mail stays within `size` bytes.
+fn repeat(head: &str, unit: &str, size: usize) -> Vec<u8> {
+    let mut mail = head.to_owned();
+    for i in 0.. {
+        let unit = unit.replace("{i}", &i.to_string());
+        if mail.len() + unit.len() > size {
+            break;
+        }
+        mail.push_str(&unit);
+    }
+    mail.into_bytes()
+}
+
+/// Every hostile shape at about `size` bytes: (name, mail).
+pub fn shapes(size: usize) -> Vec<(&'static str, Vec<u8>)> {
+    let text = format!("{HEADER}Content-Type: text/plain; charset=utf-8\r\n\r\n");
+    vec![
+        // Drop of the parsed message recursed once per level: stack overflow.
+        (
+            "nested message/rfc822",
+            repeat(HEADER, "Content-Type: message/rfc822\r\n\r\n", size),
+        ),
+        (
+            "nested multipart",
+            repeat(
+                HEADER,
+                "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n",
+                size,
+            ),
+        ),
+        (
+            "many parts",
+            repeat(
+                &format!("{HEADER}Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"),
+                "--b\r\n\r\nx\r\n",
+                size,
+            ),
+        ),
+        // distinct_values compared every value with every other.
+        (
+            "repeated fields",
+            repeat(&text, "Quantité : +{i}\r\n", size),
+        ),
+        // The suggestions built a words x vocabulary matrix.
+        (
+            "long licence name",
+            repeat(&format!("{text}Type de licence : "), "ab ", size),
+        ),
+        (
+            "long client name",
+            repeat(&format!("{text}Nom du client : "), "abcdefgh", size),
+        ),
+        (
+            "long users list",
+            repeat(
+                &format!("{text}Nom Prénom de l'utilisateur : a\r\n"),
+                "Jean Dupont{i}\r\n",
+                size,
+            ),
+        ),
+        (
+            "many header lines",
+            repeat("From: jean.dupont@example.test\r\n", "X-H{i}: v\r\n", size),
+        ),
+        (
+            "long subject",
+            repeat(
+                "From: jean.dupont@example.test\r\nSubject: [AJOUT] ",
+                "Licence ",
+                size,
+            ),
+        ),
+        (
+            "html tags",
+            repeat(
+                &format!("{HEADER}Content-Type: text/html\r\n\r\n"),
+                "<div><blockquote><p>&amp;<",
+                size,
+            ),
+        ),
+        (
+            "control characters",
+            repeat(&text, "Nom du client : \u{202E}\u{1b}[2J\r\r\n", size),
+        ),
+    ]
+}
