@@ -335,10 +335,27 @@ const CSV_COLUMNS: [&str; 15] = [
     "message_id",
 ];
 
+/// A cell a spreadsheet cannot run: a value that opens with `=`, `+`, `-`,
+/// `@`, tab or CR (a formula, OWASP's CSV injection) is prefixed with `'`,
+/// except a plain signed number (`-1`, `+2`), which no spreadsheet runs.
+/// Control characters other than line feed are dropped.
+fn neutralised(value: &str) -> String {
+    let value = crate::text::clean(value);
+    let number = value
+        .strip_prefix(['+', '-'])
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) && !number {
+        format!("'{value}")
+    } else {
+        value
+    }
+}
+
 /// CSV for a spreadsheet: UTF-8 with BOM, one line per entry, fields quoted
 /// when needed; `separator` is `,` or `;` (French spreadsheets).
 pub fn to_csv(entries: &[Entry], separator: char) -> String {
     let field = |value: &str| {
+        let value = &neutralised(value);
         if value.contains([separator, '"', '\n', '\r']) {
             format!("\"{}\"", value.replace('"', "\"\""))
         } else {
@@ -419,6 +436,22 @@ mod tests {
         }
     }
 
+    // Issue 8, item 8: a subject or user name opening with = ran as a
+    // formula in the spreadsheet purchasing opens.
+    #[test]
+    fn csv_cells_never_hold_a_formula() {
+        assert_eq!(neutralised("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralised("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralised("+cmd"), "'+cmd");
+        assert_eq!(neutralised("-1+1"), "'-1+1");
+        assert_eq!(neutralised("\tx"), "'\tx");
+        assert_eq!(neutralised("-2"), "-2");
+        assert_eq!(neutralised("+1"), "+1");
+        assert_eq!(neutralised("Jean \u{1b}[2JDupont"), "Jean [2JDupont");
+        assert_eq!(neutralised("Boulangerie Martin"), "Boulangerie Martin");
+    }
+
+    #[test]
     #[test]
     fn csv_has_a_bom_and_quotes_what_needs_it() {
         let csv = to_csv(

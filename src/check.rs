@@ -72,7 +72,14 @@ pub struct Judge<'a> {
 impl Judge<'_> {
     /// Judges one mail; see [`check`].
     pub fn check(&self, raw: &[u8], received_at: Option<Timestamp>) -> Verdict {
-        self.judge(raw, raw.len(), received_at)
+        self.judge(raw, raw.len(), received_at, None)
+    }
+
+    /// Judges one mail under the request id `id` rather than the one of its
+    /// Message-ID: the daemon's choice when another mail already came with
+    /// that Message-ID (see [`id_of`]).
+    pub fn check_as(&self, raw: &[u8], received_at: Option<Timestamp>, id: &str) -> Verdict {
+        self.judge(raw, raw.len(), received_at, Some(id))
     }
 
     /// Judges a mail known only by its header and its size, as a mailbox
@@ -85,10 +92,16 @@ impl Judge<'_> {
         size: usize,
         received_at: Option<Timestamp>,
     ) -> Verdict {
-        self.judge(header, size.max(header.len()), received_at)
+        self.judge(header, size.max(header.len()), received_at, None)
     }
 
-    fn judge(&self, raw: &[u8], size: usize, received_at: Option<Timestamp>) -> Verdict {
+    fn judge(
+        &self,
+        raw: &[u8],
+        size: usize,
+        received_at: Option<Timestamp>,
+        id: Option<&str>,
+    ) -> Verdict {
         let Judge {
             rules,
             limits,
@@ -134,7 +147,8 @@ impl Judge<'_> {
             }
             None => judgement.warnings.push(Warning::reception_time_unknown()),
         }
-        judgement.finish(&mail, raw, received_at)
+        let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
+        judgement.finish(&mail, id, received_at)
     }
 }
 
@@ -431,7 +445,12 @@ impl<'r> Judgement<'r> {
         }
     }
 
-    fn finish(mut self, mail: &Mail, raw: &[u8], received_at: Option<Timestamp>) -> Verdict {
+    fn finish(
+        mut self,
+        mail: &Mail,
+        request_id: String,
+        received_at: Option<Timestamp>,
+    ) -> Verdict {
         let outcome = if let Some(reason) = &mail.automatic {
             self.problems = vec![Problem::auto_submitted(reason)];
             self.warnings.clear();
@@ -446,7 +465,7 @@ impl<'r> Judgement<'r> {
         }
         let mut verdict = Verdict {
             outcome,
-            request_id: request_id(mail, raw),
+            request_id,
             received_at,
             from: mail.from.clone(),
             message_id: mail.message_id.clone(),
@@ -476,7 +495,7 @@ fn distinct_values(values: &[String]) -> Vec<&str> {
 
 /// `LG-` and the first 10 hex digits of the SHA-256 of the Message-ID (or of
 /// the whole mail when it has none): the same mail always gets the same id.
-fn request_id(mail: &Mail, raw: &[u8]) -> String {
+pub fn request_id(mail: &Mail, raw: &[u8]) -> String {
     match &mail.message_id {
         Some(id) => id_of(id.as_bytes()),
         None => id_of(raw),

@@ -150,6 +150,8 @@ pub enum RawAuth {
 pub struct RawSenders {
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Require the receiving server's `Authentication-Results` verdict.
+    pub require_authentication: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -355,6 +357,9 @@ pub struct Config {
     pub from: String,
     /// Sender patterns whose mails are judged; others go to quarantine.
     pub allow: Vec<String>,
+    /// The `authserv-id` of the receiving server whose `Authentication-Results`
+    /// must say `dmarc=pass` or `compauth=pass`; others go to quarantine.
+    pub authserv_id: Option<String>,
     /// Who gets the digest and the removal notices.
     pub purchasing: Purchasing,
     /// When the digest is sent.
@@ -477,6 +482,14 @@ impl Config {
             },
             from: raw.smtp.from.to_lowercase(),
             allow: raw.senders.allow.iter().map(|p| p.to_lowercase()).collect(),
+            authserv_id: match &raw.senders.require_authentication {
+                Some(id) if id.trim().is_empty() || id.contains([';', ' ']) => bail!(
+                    "senders.require-authentication: « {id} » is not an authserv-id \
+                     (the host name the receiving server writes first in Authentication-Results)"
+                ),
+                Some(id) => Some(id.to_lowercase()),
+                None => None,
+            },
             purchasing: Purchasing {
                 to: lowercase(&raw.purchasing.to),
                 cc: lowercase(&raw.purchasing.cc),

@@ -11,13 +11,15 @@
 //! Shutdown stops the waiting (IDLE, sleeps, backoffs), never a mail in hand.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest as _, Sha256};
 use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
@@ -31,9 +33,9 @@ use crate::mail;
 use crate::query;
 use crate::reply::{self, Addressing};
 use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, Calendar, LICENCES_FILE, Rules};
-use crate::smtp::Sender;
+use crate::smtp::{Failure, Sender};
 use crate::status::{self, Status};
-use crate::store::{Decided, Decision, Disposition, OutboxItem, Store};
+use crate::store::{Decided, Decision, Disposition, Judging, OutboxItem, Store};
 use crate::verdict::{Outcome, Verdict};
 
 /// Mails decided together: one store flush and one move per folder for all.
@@ -61,50 +63,107 @@ pub async fn run(
         rules: Arc::new(RwLock::new(rules)),
         outbox_ready: Arc::new(Notify::new()),
         history: Arc::new(Mutex::new(Vec::new())),
+        outbox_paused: Arc::new(Mutex::new(None)),
     };
     let (stop_tx, stop) = watch::channel(false);
-    let outbox = tokio::spawn(outbox_loop(shared.clone(), stop.clone()));
-    let reload = tokio::spawn(reload_loop(shared.clone(), stop.clone()));
-    let mailbox = tokio::spawn(mailbox_loop(shared.clone(), stop.clone()));
-    let status = tokio::spawn(status_loop(shared.clone(), stop.clone()));
-    let schedule = tokio::spawn(schedule_loop(shared.clone(), stop.clone()));
-    let queries = tokio::spawn(query::serve(
-        listen_for_queries(&shared.config.store)?,
-        shared.store.clone(),
-        shared.rules.clone(),
+    // The loops end when told to stop; the servers only when aborted. Any
+    // of them ending early (an error, a panic) stops the daemon with an
+    // error, so systemd restarts it whole rather than leaving it half alive.
+    let mut loops = tokio::task::JoinSet::new();
+    loops.spawn(named("mailbox", mailbox_loop(shared.clone(), stop.clone())));
+    loops.spawn(named("outbox", outbox_loop(shared.clone(), stop.clone())));
+    loops.spawn(named(
+        "reload",
+        unfailing(reload_loop(shared.clone(), stop.clone())),
     ));
-    let metrics = match shared.config.metrics {
-        Some(address) => {
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .with_context(|| format!("metrics.listen: cannot listen on {address}"))?;
-            info!(%address, "serving Prometheus metrics on /metrics");
-            Some(tokio::spawn(status::serve_metrics(
-                listener,
-                shared.store.clone(),
-            )))
-        }
-        None => None,
-    };
-    shutdown.await;
-    info!("shutting down: finishing the mail in hand");
-    let _ = stop_tx.send(true);
-    let (mailbox, outbox, reload, status, schedule) =
-        tokio::join!(mailbox, outbox, reload, status, schedule);
-    mailbox??;
-    outbox??;
-    reload?;
-    status?;
-    schedule?;
-    if let Some(metrics) = metrics {
-        metrics.abort();
+    loops.spawn(named(
+        "status",
+        unfailing(status_loop(shared.clone(), stop.clone())),
+    ));
+    loops.spawn(named(
+        "schedule",
+        unfailing(schedule_loop(shared.clone(), stop.clone())),
+    ));
+    let mut servers = tokio::task::JoinSet::new();
+    servers.spawn(named(
+        "queries",
+        unfailing(query::serve(
+            listen_for_queries(&shared.config.store)?,
+            shared.store.clone(),
+            shared.rules.clone(),
+        )),
+    ));
+    if let Some(address) = shared.config.metrics {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("metrics.listen: cannot listen on {address}"))?;
+        info!(%address, "serving Prometheus metrics on /metrics");
+        servers.spawn(named(
+            "metrics",
+            unfailing(status::serve_metrics(listener, shared.store.clone())),
+        ));
     }
-    queries.abort();
+    let early = tokio::select! {
+        _ = shutdown => {
+            info!("shutting down: finishing the mail in hand");
+            None
+        }
+        Some(ended) = loops.join_next() => Some(ended),
+        Some(ended) = servers.join_next() => Some(ended),
+    };
+    let _ = stop_tx.send(true);
+    let mut failure = early.and_then(|ended| task_failure(ended, true));
+    while let Some(ended) = loops.join_next().await {
+        if failure.is_none() {
+            failure = task_failure(ended, false);
+        }
+    }
+    servers.abort_all();
+    while servers.join_next().await.is_some() {}
     let _ = std::fs::remove_file(query::socket_path(&shared.config.store));
     shared.store.flush().await?;
     write_status(&shared);
-    info!("stopped");
+    match failure {
+        Some(err) => Err(err),
+        None => {
+            info!("stopped");
+            Ok(())
+        }
+    }
+}
+
+/// A task's result with its name.
+type Ended = (&'static str, anyhow::Result<()>);
+
+async fn named(name: &'static str, task: impl Future<Output = anyhow::Result<()>>) -> Ended {
+    (name, task.await)
+}
+
+async fn unfailing(task: impl Future<Output = ()>) -> anyhow::Result<()> {
+    task.await;
     Ok(())
+}
+
+/// What a task's end means for the daemon: `None` when it stopped as told.
+fn task_failure(
+    ended: Result<Ended, tokio::task::JoinError>,
+    early: bool,
+) -> Option<anyhow::Error> {
+    match ended {
+        Ok((_, Ok(()))) if !early => None,
+        Ok((name, Ok(()))) => Some(anyhow::anyhow!("the {name} task ended on its own")),
+        Ok((name, Err(err))) => Some(err.context(format!("the {name} task failed"))),
+        Err(err) if err.is_panic() => {
+            let panic = err.into_panic();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Some(anyhow::anyhow!("a task panicked: {message}"))
+        }
+        Err(err) => Some(anyhow::anyhow!("a task was cancelled: {err}")),
+    }
 }
 
 /// The socket the CLI asks its queries on (audit, ledger, digest), readable
@@ -132,6 +191,8 @@ struct Shared {
     /// The accepted requests, for `duplicate_request`: read from the store
     /// at each connection, then kept up to date as mails are decided.
     history: Arc<Mutex<Vec<Movement>>>,
+    /// Why sending is paused (the SMTP server refuses the login), if it is.
+    outbox_paused: Arc<Mutex<Option<String>>>,
 }
 
 impl Shared {
@@ -140,6 +201,13 @@ impl Shared {
     fn rules(&self) -> RwLockReadGuard<'_, Rules> {
         self.rules
             .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Why sending is paused, if it is; a poisoned lock is recovered the same way.
+    fn outbox_paused(&self) -> MutexGuard<'_, Option<String>> {
+        self.outbox_paused
+            .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -204,7 +272,8 @@ async fn watch_mailbox(
     *backoff = Duration::from_secs(1);
     loop {
         let uid_validity = mailbox.select(&config.mailbox).await?;
-        for batch in mailbox.envelopes().await?.chunks(BATCH) {
+        let envelopes = mailbox.envelopes().await?;
+        for batch in batches(&envelopes, config.limits.max_message_size) {
             if *stop.borrow() {
                 break;
             }
@@ -226,6 +295,10 @@ async fn watch_mailbox(
 
 /// Decides a batch of messages (or finishes interrupted decisions) and moves
 /// them: every decision of the batch is stored and flushed before any move.
+///
+/// A mail whose judgement was under way when the process died is judged
+/// again alone; one that was being judged alone then is quarantined unread:
+/// it crashed the process, and judging it again would crash it again.
 async fn process(
     shared: &Shared,
     mailbox: &mut Mailbox,
@@ -233,81 +306,171 @@ async fn process(
     batch: &[Envelope],
 ) -> anyhow::Result<()> {
     let store = &shared.store;
-    let key = |uid: u32| format!("{uid_validity}:{uid}");
     let mut moves: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-    let mut pending = Vec::new();
+    let (mut fresh, mut suspects, mut crashed) = (Vec::new(), Vec::new(), Vec::new());
     for envelope in batch {
-        match store.decided_mail(&key(envelope.uid))? {
-            Some(request_id) => {
-                let decision = store
-                    .decision(&request_id)?
-                    .context("decided mail without decision")?;
-                info!(%request_id, folder = %decision.folder, "moving a mail decided before a restart");
-                moves.entry(decision.folder).or_default().push(envelope.uid);
-            }
-            None => pending.push(*envelope),
+        let key = mailbox_key(uid_validity, envelope.uid);
+        if let Some(request_id) = store.decided_mail(&key)? {
+            let decision = store
+                .decision(&request_id)?
+                .context("decided mail without decision")?;
+            info!(%request_id, folder = %decision.folder, "moving a mail decided before a restart");
+            moves.entry(decision.folder).or_default().push(envelope.uid);
+            continue;
+        }
+        match store.judging(&key)? {
+            None => fresh.push(*envelope),
+            Some(Judging::InBatch) => suspects.push(*envelope),
+            Some(Judging::Alone) => crashed.push(*envelope),
         }
     }
-    let limit = shared.config.limits.max_message_size;
-    let (large, small): (Vec<Envelope>, Vec<Envelope>) =
-        pending.iter().partition(|e| e.size as usize > limit);
-    let uids = |list: &[Envelope]| list.iter().map(|e| e.uid).collect::<Vec<_>>();
-    let mut fetched: HashMap<u32, Vec<u8>> = mailbox
-        .fetch(&uids(&small), false)
-        .await?
-        .into_iter()
-        .collect();
-    fetched.extend(mailbox.fetch(&uids(&large), true).await?);
+    for (folder, uids) in &moves {
+        mailbox.move_to(uids, folder).await?;
+    }
+    if !fresh.is_empty() || !crashed.is_empty() {
+        decide_and_file(
+            shared,
+            mailbox,
+            uid_validity,
+            &fresh,
+            &crashed,
+            Judging::InBatch,
+        )
+        .await?;
+    }
+    for suspect in suspects {
+        warn!(
+            uid = suspect.uid,
+            "judging alone a mail whose batch was in hand when the process stopped"
+        );
+        decide_and_file(
+            shared,
+            mailbox,
+            uid_validity,
+            &[suspect],
+            &[],
+            Judging::Alone,
+        )
+        .await?;
+    }
+    Ok(())
+}
 
-    let now = Timestamp::now();
-    let mut decided: Vec<Decided> = Vec::new();
-    let mut duplicates = Vec::new();
-    // Request ids decided in this batch, with their folder, and replies queued per sender.
-    let mut batch_folders: HashMap<String, String> = HashMap::new();
-    let mut batch_replies: HashMap<String, u32> = HashMap::new();
-    for envelope in pending {
-        let Some(raw) = fetched.remove(&envelope.uid) else {
-            warn!(
+/// `UIDVALIDITY:UID`, the key of a mailbox message in the store.
+fn mailbox_key(uid_validity: u32, uid: u32) -> String {
+    format!("{uid_validity}:{uid}")
+}
+
+/// Most bytes fetched in one command, and so held at once: a batch is
+/// bounded in mails and in bytes, and a large mail comes alone.
+const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Bytes a mail over the size limit costs: only its header is fetched.
+const HEADER_BYTES: u64 = 64 * 1024;
+
+/// Splits the envelopes into batches of at most [`BATCH`] mails and
+/// [`BATCH_BYTES`] (or one mail, when it is larger alone).
+fn batches(envelopes: &[Envelope], max_message_size: usize) -> Vec<&[Envelope]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, envelope) in envelopes.iter().enumerate() {
+        let cost = fetched_bytes(envelope, max_message_size);
+        if i > start && (i - start == BATCH || bytes + cost > BATCH_BYTES) {
+            batches.push(&envelopes[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += cost;
+    }
+    if start < envelopes.len() {
+        batches.push(&envelopes[start..]);
+    }
+    batches
+}
+
+/// Bytes fetched for a mail: whole, or its header when over the size limit.
+fn fetched_bytes(envelope: &Envelope, max_message_size: usize) -> u64 {
+    if envelope.size as usize > max_message_size {
+        HEADER_BYTES
+    } else {
+        u64::from(envelope.size)
+    }
+}
+
+/// One mail to decide, as fetched.
+struct Job {
+    envelope: Envelope,
+    raw: Vec<u8>,
+    /// The mail crashed the process when judged alone: quarantine it unread.
+    crashed: bool,
+}
+
+/// What deciding a batch gives, ready to be stored then filed.
+#[derive(Default)]
+struct Decisions {
+    decided: Vec<Decided>,
+    /// Mailbox keys of copies of mails already decided, with their request id.
+    duplicates: Vec<(String, String)>,
+    /// UIDs to move, by folder.
+    moves: BTreeMap<String, Vec<u32>>,
+}
+
+/// Fetches, marks, judges (off the runtime's thread), stores and files the
+/// mails `to_judge`, and quarantines the mails `crashed` unread.
+async fn decide_and_file(
+    shared: &Shared,
+    mailbox: &mut Mailbox,
+    uid_validity: u32,
+    to_judge: &[Envelope],
+    crashed: &[Envelope],
+    how: Judging,
+) -> anyhow::Result<()> {
+    let limit = shared.config.limits.max_message_size;
+    let (large, small): (Vec<&Envelope>, Vec<&Envelope>) = to_judge
+        .iter()
+        .chain(crashed)
+        .partition(|e| e.size as usize > limit);
+    let mut fetched: HashMap<u32, Vec<u8>> = HashMap::new();
+    for (list, header_only) in [(small, false), (large, true)] {
+        let uids: Vec<u32> = list.iter().map(|e| e.uid).collect();
+        let bytes = list.iter().map(|e| fetched_bytes(e, limit)).sum();
+        fetched.extend(mailbox.fetch(&uids, header_only, bytes).await?);
+    }
+    let keys: Vec<String> = to_judge
+        .iter()
+        .map(|e| mailbox_key(uid_validity, e.uid))
+        .collect();
+    shared.store.mark_judging(&keys, how).await?;
+    let mut jobs = Vec::new();
+    for (envelope, crashed) in to_judge
+        .iter()
+        .map(|e| (e, false))
+        .chain(crashed.iter().map(|e| (e, true)))
+    {
+        match fetched.remove(&envelope.uid) {
+            Some(raw) => jobs.push(Job {
+                envelope: *envelope,
+                raw,
+                crashed,
+            }),
+            None => warn!(
                 uid = envelope.uid,
                 "message vanished before it could be fetched"
-            );
-            continue;
-        };
-        let mailbox_key = key(envelope.uid);
-        let (decision, reply) = decide(shared, &mailbox_key, &raw, envelope, now, &batch_replies)?;
-        let earlier = match batch_folders.get(&decision.request_id) {
-            Some(folder) => Some(folder.clone()),
-            None => store.decision(&decision.request_id)?.map(|d| d.folder),
-        };
-        if let Some(folder) = earlier {
-            // Same Message-ID already decided: never decide nor answer twice.
-            info!(request_id = %decision.request_id, "duplicate of a mail already decided");
-            duplicates.push((mailbox_key, decision.request_id));
-            moves.entry(folder).or_default().push(envelope.uid);
-            continue;
+            ),
         }
-        if let (Some(sender), true) = (&decision.sender, reply.is_some()) {
-            *batch_replies.entry(sender.clone()).or_default() += 1;
-        }
-        batch_folders.insert(decision.request_id.clone(), decision.folder.clone());
-        let notice = match remember(shared, &decision) {
-            Some(movement) => removal_notice(shared, &decision, &movement, now)?,
-            None => None,
-        };
-        moves
-            .entry(decision.folder.clone())
-            .or_default()
-            .push(envelope.uid);
-        decided.push(Decided {
-            decision,
-            raw,
-            reply,
-            notice,
-        });
     }
-    if !decided.is_empty() || !duplicates.is_empty() {
-        store.record(&decided, &duplicates).await?;
-    }
+    let now = Timestamp::now();
+    // NOTE: the judgement runs on a blocking thread: a slow mail never
+    // stalls the outbox, the status file or the query socket.
+    let decisions = {
+        let shared = shared.clone();
+        tokio::task::spawn_blocking(move || decide_all(&shared, uid_validity, jobs, now)).await??
+    };
+    let Decisions {
+        decided,
+        duplicates,
+        moves,
+    } = decisions;
+    record(&shared.store, decided.as_slice(), &duplicates).await?;
     if decided
         .iter()
         .any(|d| d.reply.is_some() || d.notice.is_some())
@@ -330,13 +493,251 @@ async fn process(
     Ok(())
 }
 
+/// Stores a batch; when the batch cannot be stored, each mail alone, and a
+/// mail that still cannot be is stored quarantined, without its verdict and
+/// reply: one mail never fails the others.
+async fn record(
+    store: &Store,
+    decided: &[Decided],
+    duplicates: &[(String, String)],
+) -> anyhow::Result<()> {
+    if decided.is_empty() && duplicates.is_empty() {
+        return Ok(());
+    }
+    let Err(err) = store.record(decided, duplicates).await else {
+        return Ok(());
+    };
+    if decided.len() <= 1 && duplicates.is_empty() {
+        let Some(one) = decided.first() else {
+            return Err(err);
+        };
+        error!(request_id = %one.decision.request_id, cause = %format!("{err:#}"), "decision not stored: stored quarantined instead");
+        let fallback = Decided {
+            decision: Decision {
+                disposition: Disposition::Quarantined,
+                verdict: None,
+                reply_queued: false,
+                note: Some(format!("decision could not be stored: {err:#}")),
+                ..one.decision.clone()
+            },
+            raw: one.raw.clone(),
+            reply: None,
+            notice: None,
+        };
+        return store.record(std::slice::from_ref(&fallback), &[]).await;
+    }
+    warn!(cause = %format!("{err:#}"), "batch not stored: storing its mails one by one");
+    store.record(&[], duplicates).await?;
+    for one in decided {
+        Box::pin(record(store, std::slice::from_ref(one), &[])).await?;
+    }
+    Ok(())
+}
+
+/// Decides each job of a batch (blocking: judgement and store reads).
+fn decide_all(
+    shared: &Shared,
+    uid_validity: u32,
+    jobs: Vec<Job>,
+    now: Timestamp,
+) -> anyhow::Result<Decisions> {
+    let mut out = Decisions::default();
+    // Mails decided in this batch (not stored yet), by request id.
+    let mut seen: HashMap<String, Copy> = HashMap::new();
+    let mut batch_replies: HashMap<String, u32> = HashMap::new();
+    for Job {
+        envelope,
+        raw,
+        crashed,
+    } in jobs
+    {
+        let key = mailbox_key(uid_validity, envelope.uid);
+        let decided = if crashed {
+            error!(%key, "this mail crashed the process while it was judged: quarantined unread");
+            let mut decision = quarantined(&shared.config, &key, &raw, &envelope, now);
+            decision.note =
+                Some("crashed the judgement: quarantined without being read again".into());
+            Decided {
+                decision,
+                raw,
+                reply: None,
+                notice: None,
+            }
+        } else {
+            let header = mail::read_headers(&raw).unwrap_or_default();
+            let request_id = match identify(&shared.store, &seen, &raw, &header)? {
+                Identity::CopyOf { request_id, folder } => {
+                    info!(%request_id, "copy of a mail already decided: filed beside it, not answered again");
+                    out.duplicates.push((key, request_id));
+                    out.moves.entry(folder).or_default().push(envelope.uid);
+                    continue;
+                }
+                Identity::New(request_id) => request_id,
+            };
+            let (decision, reply) = match decide(
+                shared,
+                &key,
+                &raw,
+                &header,
+                &request_id,
+                envelope,
+                now,
+                &batch_replies,
+            ) {
+                Ok(decided) => decided,
+                Err(err) => {
+                    let reason = format!("{err:#}");
+                    error!(%request_id, %reason, "mail not decided: quarantined");
+                    let mut decision = quarantined(&shared.config, &key, &raw, &envelope, now);
+                    decision.request_id = request_id;
+                    decision.note = Some(format!("could not be decided: {reason}"));
+                    (decision, None)
+                }
+            };
+            if let (Some(sender), true) = (&decision.sender, reply.is_some()) {
+                *batch_replies.entry(sender.clone()).or_default() += 1;
+            }
+            let notice = match remember(shared, &decision) {
+                Some(movement) => removal_notice(shared, &decision, &movement, now)
+                    .unwrap_or_else(|err| {
+                        error!(request_id = %decision.request_id, cause = %format!("{err:#}"), "removal notice not built: the digest will carry it");
+                        None
+                    }),
+                None => None,
+            };
+            seen.insert(
+                decision.request_id.clone(),
+                Copy {
+                    sender: decision.sender.clone(),
+                    body: body_digest(&raw),
+                    folder: decision.folder.clone(),
+                },
+            );
+            Decided {
+                decision,
+                raw,
+                reply,
+                notice,
+            }
+        };
+        out.moves
+            .entry(decided.decision.folder.clone())
+            .or_default()
+            .push(envelope.uid);
+        out.decided.push(decided);
+    }
+    Ok(out)
+}
+
+/// What tells two mails with one Message-ID apart.
+struct Copy {
+    /// The sender address, lower case.
+    sender: Option<String>,
+    /// SHA-256 of the body (everything after the header).
+    body: [u8; 32],
+    /// Where the first one was filed.
+    folder: String,
+}
+
+/// Whether a mail is a copy of one already decided, and its request id.
+enum Identity {
+    /// Same Message-ID, same sender, same body: decided already.
+    CopyOf { request_id: String, folder: String },
+    /// To judge, under this request id.
+    New(String),
+}
+
+/// A copy is the same Message-ID from the same sender with the same body.
+/// Another mail that reuses a Message-ID (anyone can write one) is judged
+/// under an id of its own, so it can never silence a later request.
+fn identify(
+    store: &Store,
+    seen: &HashMap<String, Copy>,
+    raw: &[u8],
+    header: &mail::Mail,
+) -> anyhow::Result<Identity> {
+    let natural = check::request_id(header, raw);
+    let own = Copy {
+        sender: header.from.as_deref().map(str::to_lowercase),
+        body: body_digest(raw),
+        folder: String::new(),
+    };
+    let mut candidates = vec![natural.clone()];
+    candidates.push(check::id_of(
+        format!("{natural}:{}", audit::hex(&own.body)).as_bytes(),
+    ));
+    for candidate in candidates {
+        let earlier = match seen.get(&candidate) {
+            Some(copy) => Some((copy.sender.clone(), copy.body, copy.folder.clone())),
+            None => match store.decision(&candidate)? {
+                Some(decision) => {
+                    let raw = store.raw_mail(&candidate)?.unwrap_or_default();
+                    Some((decision.sender, body_digest(&raw), decision.folder))
+                }
+                None => None,
+            },
+        };
+        let Some((sender, body, folder)) = earlier else {
+            return Ok(Identity::New(candidate));
+        };
+        if sender == own.sender && body == own.body {
+            return Ok(Identity::CopyOf {
+                request_id: candidate,
+                folder,
+            });
+        }
+    }
+    // Both ids taken by other mails: only a deliberate collision gets here.
+    Ok(Identity::New(check::id_of(raw)))
+}
+
+/// SHA-256 of what follows the header block.
+fn body_digest(raw: &[u8]) -> [u8; 32] {
+    let body = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| &raw[i + 4..])
+        .or_else(|| {
+            raw.windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| &raw[i + 2..])
+        })
+        .unwrap_or_default();
+    Sha256::digest(body).into()
+}
+
+/// A quarantine decision for a mail that was not judged.
+fn quarantined(
+    config: &Config,
+    key: &str,
+    raw: &[u8],
+    envelope: &Envelope,
+    now: Timestamp,
+) -> Decision {
+    Decision {
+        request_id: check::id_of(raw),
+        mailbox_key: key.to_owned(),
+        decided_at: now,
+        received_at: envelope.internal_date,
+        sender: None,
+        disposition: Disposition::Quarantined,
+        folder: config.folders.quarantine.clone(),
+        note: None,
+        verdict: None,
+        reply_queued: false,
+    }
+}
+
 /// Judges a fetched mail and prepares its decision and reply: pure but for
 /// the rate-limit count read from the store (plus `batch_replies`, the
 /// replies queued per sender in the batch not yet stored).
+#[allow(clippy::too_many_arguments)]
 fn decide(
     shared: &Shared,
     key: &str,
     raw: &[u8],
+    header: &mail::Mail,
+    request_id: &str,
     envelope: Envelope,
     now: Timestamp,
     batch_replies: &HashMap<String, u32>,
@@ -354,22 +755,12 @@ fn decide(
             if envelope.size as usize > config.limits.max_message_size {
                 judge.check_header(raw, envelope.size as usize, envelope.internal_date)
             } else {
-                judge.check(raw, envelope.internal_date)
+                judge.check_as(raw, envelope.internal_date, request_id)
             }
         }))
     };
-    let mut decision = Decision {
-        request_id: check::id_of(raw),
-        mailbox_key: key.to_owned(),
-        decided_at: now,
-        received_at: envelope.internal_date,
-        sender: None,
-        disposition: Disposition::Quarantined,
-        folder: config.folders.quarantine.clone(),
-        note: None,
-        verdict: None,
-        reply_queued: false,
-    };
+    let mut decision = quarantined(config, key, raw, &envelope, now);
+    decision.request_id = request_id.to_owned();
     let verdict = match judged {
         Ok(verdict) => verdict,
         Err(panic) => {
@@ -390,6 +781,14 @@ fn decide(
         decision.note = Some("sender not in senders.allow: quarantined, not answered".into());
         return Ok((decision, None));
     };
+    if let Some(authserv_id) = &config.authserv_id
+        && let Err(why) = mail::authenticated(raw, authserv_id)
+    {
+        decision.note = Some(format!(
+            "sender not authenticated by {authserv_id} ({why}): quarantined, not answered"
+        ));
+        return Ok((decision, None));
+    }
     (decision.disposition, decision.folder) = match verdict.outcome {
         Outcome::Accepted => (Disposition::Accepted, config.folders.accepted.clone()),
         Outcome::Rejected => (Disposition::Rejected, config.folders.rejected.clone()),
@@ -411,7 +810,19 @@ fn decide(
         ));
         return Ok((decision, None));
     }
-    let item = outbox_item(config, &verdict, answer, raw, &sender, now)?;
+    let item = match outbox_item(config, &verdict, answer, header, &sender, now) {
+        Ok(item) => item,
+        Err(err) => {
+            // The sender's address passed `senders.allow` but no reply can be
+            // addressed to it: the mail goes aside, with the reason.
+            decision.disposition = Disposition::Quarantined;
+            decision.folder = config.folders.quarantine.clone();
+            decision.note = Some(format!(
+                "no reply can be addressed to this sender ({err:#}): quarantined, not answered"
+            ));
+            return Ok((decision, None));
+        }
+    };
     decision.reply_queued = true;
     Ok((decision, Some(item)))
 }
@@ -420,11 +831,10 @@ fn outbox_item(
     config: &Config,
     verdict: &Verdict,
     answer: &reply::Reply,
-    raw: &[u8],
+    threading: &mail::Mail,
     sender: &str,
     now: Timestamp,
 ) -> anyhow::Result<OutboxItem> {
-    let threading = mail::read_headers(raw).unwrap_or_default();
     let cc: Vec<String> = if verdict.outcome == Outcome::Rejected {
         config
             .purchasing
@@ -456,15 +866,32 @@ fn outbox_item(
     })
 }
 
+/// Sends the queued replies, a few at once, oldest first.
+///
+/// A reply the server refused for good leaves the outbox (recorded); one
+/// that failed for now waits its own backoff, so fresh replies go out
+/// around it; a refused login pauses all sending (every reply would fail
+/// alike) and `licgate status` says why.
 async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
     let sender = Sender::new(&shared.config.smtp)?;
-    let mut backoff = Duration::from_secs(1);
+    // Replies that failed for now: attempts so far, and when to try again.
+    let mut retries: HashMap<u64, (u32, Instant)> = HashMap::new();
+    let mut login_backoff = Duration::from_secs(1);
     while !*stop.borrow() {
-        let queued = shared.store.outbox_oldest(REPLIES_IN_FLIGHT)?;
+        let now = Instant::now();
+        let queued = shared.store.outbox_due(REPLIES_IN_FLIGHT, |id| {
+            retries.get(&id).is_none_or(|(_, at)| *at <= now)
+        })?;
         if queued.is_empty() {
+            let next_retry = retries.values().map(|(_, at)| *at).min();
+            let wait = next_retry
+                .map_or(Duration::from_secs(5), |at| {
+                    at.saturating_duration_since(now)
+                })
+                .min(Duration::from_secs(5));
             tokio::select! {
                 _ = shared.outbox_ready.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = stopped(stop.clone()) => {}
             }
             continue;
@@ -473,36 +900,52 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
         // it; sending a few at once over several connections hides that wait.
         let results =
             futures::future::join_all(queued.iter().map(|(_, item)| sender.send(item))).await;
-        let mut failed = false;
+        let mut login_refused = None;
         for ((id, item), result) in queued.iter().zip(results) {
-            match result {
-                Ok(()) => {
-                    shared.store.reply_sent(*id, item, Timestamp::now())?;
-                    info!(request_id = %item.request_id, to = ?item.to, "reply sent");
-                }
-                Err(err) if Sender::is_refusal(&err) => {
-                    let reason = format!("{err:#}");
+            let Err(err) = result else {
+                retries.remove(id);
+                shared.store.reply_sent(*id, item, Timestamp::now())?;
+                info!(request_id = %item.request_id, to = ?item.to, "reply sent");
+                continue;
+            };
+            let reason = format!("{err:#}");
+            match Sender::failure(&err) {
+                Failure::Refused => {
+                    retries.remove(id);
                     error!(request_id = %item.request_id, to = ?item.to, %reason, "reply refused by the SMTP server: not sent, recorded");
                     shared
                         .store
                         .reply_refused(*id, item, Timestamp::now(), reason)?;
                 }
-                Err(err) => {
-                    failed = true;
-                    warn!(request_id = %item.request_id, cause = %format!("{err:#}"), retry_in = ?backoff, "reply not sent yet");
+                Failure::Authentication => login_refused = Some(reason),
+                Failure::Temporary => {
+                    let attempts = retries.get(id).map_or(0, |(n, _)| *n) + 1;
+                    let wait = retry_delay(attempts);
+                    retries.insert(*id, (attempts, Instant::now() + wait));
+                    warn!(request_id = %item.request_id, cause = %reason, retry_in = ?wait, "reply not sent yet");
                 }
             }
         }
-        if failed {
-            if !pause(backoff, &stop).await {
+        if let Some(reason) = login_refused {
+            error!(%reason, retry_in = ?login_backoff, "the SMTP server refuses the gateway's login: sending paused");
+            *shared.outbox_paused() = Some(reason);
+            write_status(&shared);
+            if !pause(login_backoff, &stop).await {
                 break;
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        } else {
-            backoff = Duration::from_secs(1);
+            login_backoff = (login_backoff * 2).min(MAX_BACKOFF);
+        } else if shared.outbox_paused().take().is_some() {
+            info!("the SMTP server accepts the gateway's login again: sending resumed");
+            login_backoff = Duration::from_secs(1);
         }
     }
     Ok(())
+}
+
+/// How long a reply that failed `attempts` times for now waits: 2 s, 4 s,
+/// 8 s… up to [`MAX_BACKOFF`].
+fn retry_delay(attempts: u32) -> Duration {
+    Duration::from_secs(1u64 << attempts.min(9)).min(MAX_BACKOFF)
 }
 
 /// Reads the accepted requests from the store into the history.
@@ -656,7 +1099,8 @@ pub async fn send_scheduled(
         let item = if items.is_empty() {
             None
         } else {
-            let digest = Digest::new(Kind::Digest, items, slot, calendar);
+            let mut digest = Digest::new(Kind::Digest, items, slot, calendar);
+            digest.chain_head = Some(store.audit_head()?);
             let local = slot.to_zoned(calendar.time_zone.clone());
             let letter = Letter {
                 from: &config.from,
@@ -756,8 +1200,12 @@ fn give_back_freed_memory() {
 
 fn write_status(shared: &Shared) {
     let path = Status::file(&shared.config.store);
-    if let Err(err) = Status::collect(&shared.store, Timestamp::now()).and_then(|s| s.write(&path))
-    {
+    let paused = shared.outbox_paused().clone();
+    let collected = Status::collect(&shared.store, Timestamp::now()).and_then(|mut status| {
+        status.outbox_paused = paused;
+        status.write(&path)
+    });
+    if let Err(err) = collected {
         warn!(file = %path.display(), cause = %format!("{err:#}"), "status file not written");
     }
 }

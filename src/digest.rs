@@ -13,6 +13,7 @@ use jiff::civil::{Date, Time};
 use jiff::{Timestamp, Zoned};
 use serde::Serialize;
 
+use crate::audit::Head;
 use crate::ledger::Cancellable;
 use crate::rules::{Calendar, french_date, french_date_time};
 use crate::store::{Decision, Disposition, OutboxItem};
@@ -106,6 +107,9 @@ pub struct Digest {
     pub cutoff: Zoned,
     /// Business days from `at` to the cut-off, both included.
     pub business_days_left: usize,
+    /// The audit trail's head when written: printed in the footer, so a
+    /// trail rewritten later no longer matches the digests already sent.
+    pub chain_head: Option<Head>,
 }
 
 impl Digest {
@@ -132,7 +136,20 @@ impl Digest {
             at,
             cutoff,
             business_days_left,
+            chain_head: None,
         }
+    }
+
+    /// The line that names the audit trail's head, if known.
+    fn chain_line(&self) -> Option<String> {
+        let head = self.chain_head.as_ref().filter(|h| h.len > 0)?;
+        Some(format!(
+            "Empreinte du journal d'audit à cet envoi : {} enregistrement{}, dernier {} \
+             (licgate audit verify affiche la même tant que rien n'a été réécrit).",
+            head.len,
+            if head.len > 1 { "s" } else { "" },
+            head.hash
+        ))
     }
 
     /// The requests grouped by client (sorted), removals first.
@@ -261,6 +278,9 @@ impl Digest {
         }
         out.push_str(self.footer());
         out.push('\n');
+        if let Some(line) = self.chain_line() {
+            let _ = writeln!(out, "{line}");
+        }
         out
     }
 
@@ -332,9 +352,12 @@ impl Digest {
         }
         let _ = write!(
             out,
-            "<tr><td style=\"padding:14px 18px;color:#6b7280;font-size:12px;border-top:1px solid #e5e7eb\">{}</td></tr>\n\
+            "<tr><td style=\"padding:14px 18px;color:#6b7280;font-size:12px;border-top:1px solid #e5e7eb\">{}{}</td></tr>\n\
              </table>\n</body></html>\n",
-            escape(self.footer())
+            escape(self.footer()),
+            self.chain_line()
+                .map(|line| format!("<br>{}", escape(&line)))
+                .unwrap_or_default()
         );
         out
     }
@@ -619,6 +642,29 @@ mod tests {
             warnings: vec![],
             cancellable: None,
         }
+    }
+
+    // Issue 8, item 16: a trail rewritten in the store alone went unnoticed.
+    #[test]
+    fn the_digest_names_the_audit_trail_head() {
+        let calendar = Calendar::default();
+        let mut digest = Digest::new(
+            Kind::Digest,
+            vec![item("LG-1", "Garage", 1)],
+            at("2026-11-23T07:30:00Z"),
+            &calendar,
+        );
+        digest.chain_head = Some(Head {
+            len: 12,
+            hash: "ab12".repeat(16),
+        });
+        let hash = "ab12".repeat(16);
+        assert!(
+            digest
+                .to_text()
+                .contains(&format!("12 enregistrements, dernier {hash}"))
+        );
+        assert!(digest.to_html().contains(&hash));
     }
 
     #[test]

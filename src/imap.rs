@@ -49,6 +49,10 @@ pub struct Mailbox {
     delimiter: String,
 }
 
+/// The slowest download rate allowed for, in bytes per second: fetching a
+/// mail gets the command timeout plus its size at that rate.
+const SLOWEST_LINK: u64 = 64 * 1024;
+
 /// Runs `future` with a deadline.
 async fn timed<T>(
     limit: Duration,
@@ -209,11 +213,14 @@ impl Mailbox {
         Ok(envelopes)
     }
 
-    /// The whole messages (or only their headers), by UID, without setting \Seen.
+    /// The whole messages (or only their headers), by UID, without setting
+    /// \Seen. `bytes`, what the server announced, stretches the timeout: a
+    /// large mail on a slow link is not cut off and fetched again for ever.
     pub async fn fetch(
         &mut self,
         uids: &[u32],
         header_only: bool,
+        bytes: u64,
     ) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
         if uids.is_empty() {
             return Ok(Vec::new());
@@ -223,14 +230,14 @@ impl Mailbox {
         } else {
             "BODY.PEEK[]"
         };
+        let limit = self.timeout + Duration::from_secs(bytes / SLOWEST_LINK);
         let fetches = timed(
-            self.timeout,
+            limit,
             "UID FETCH",
             self.session.uid_fetch(uid_set(uids), query),
         )
         .await??;
-        let fetches: Vec<_> =
-            timed(self.timeout, "UID FETCH", fetches.try_collect::<Vec<_>>()).await??;
+        let fetches: Vec<_> = timed(limit, "UID FETCH", fetches.try_collect::<Vec<_>>()).await??;
         Ok(fetches
             .iter()
             .filter_map(|f| {

@@ -133,6 +133,47 @@ fn header_lines(raw: &[u8]) -> usize {
         .count()
 }
 
+/// Whether the receiving server authenticated the sender (RFC 8601): the
+/// topmost `Authentication-Results` header must be written by `authserv_id`
+/// (the server adds its own above anything the sender wrote) and say
+/// `dmarc=pass` or `compauth=pass` (Exchange Online's composite verdict).
+/// The error says what was found instead, for the quarantine note.
+pub fn authenticated(raw: &[u8], authserv_id: &str) -> Result<(), String> {
+    if header_lines(raw) > MAX_HEADER_LINES {
+        return Err("header too long to be read".into());
+    }
+    let message = MessageParser::default()
+        .parse_headers(raw)
+        .ok_or("no header")?;
+    // NOTE: `header_raw` gives the last of repeated headers; the server's is the first.
+    let Some(results) = message
+        .headers()
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case("Authentication-Results"))
+        .and_then(|h| raw.get(h.offset_start as usize..h.offset_end as usize))
+    else {
+        return Err("no Authentication-Results header".into());
+    };
+    let results = String::from_utf8_lossy(results);
+    let results = text::clean_line(&results, 2000).to_lowercase();
+    let (id, verdicts) = results.split_once(';').unwrap_or((&results, ""));
+    let id = id.split_whitespace().next().unwrap_or_default();
+    if id != authserv_id {
+        return Err(format!(
+            "topmost Authentication-Results written by « {} »",
+            text::cap(id, 100)
+        ));
+    }
+    let passed = verdicts
+        .split(|c: char| c == ';' || c.is_whitespace())
+        .any(|token| token == "dmarc=pass" || token == "compauth=pass");
+    if passed {
+        Ok(())
+    } else {
+        Err("neither dmarc=pass nor compauth=pass".into())
+    }
+}
+
 /// Longest subject kept, in characters.
 const MAX_SUBJECT_CHARS: usize = 300;
 
@@ -393,6 +434,35 @@ mod tests {
         assert!(read(bounce.as_bytes()).unwrap().automatic.is_some());
         let human = "From: a@example.fr\r\nAuto-Submitted: no\r\nSubject: s\r\n\r\nbody\r\n";
         assert!(read(human.as_bytes()).unwrap().automatic.is_none());
+    }
+
+    // Issue 8: From: alone is what anyone can write; the receiving server's
+    // verdict is trusted only from its own, topmost header.
+    #[test]
+    fn authentication_results_of_the_receiving_server_only() {
+        let mail =
+            |headers: &str| format!("{headers}From: a@example.fr\r\nSubject: s\r\n\r\nbody\r\n");
+        let pass = "Authentication-Results: mx.example.fr; spf=pass smtp.mailfrom=example.fr;\r\n dkim=pass; dmarc=pass action=none header.from=example.fr\r\n";
+        let compauth =
+            "Authentication-Results: MX.example.fr; dmarc=none; compauth=pass reason=100\r\n";
+        let fail =
+            "Authentication-Results: mx.example.fr; dmarc=fail; compauth=fail reason=000\r\n";
+        let forged = "Authentication-Results: mx.example.fr; dmarc=pass\r\n";
+        assert_eq!(
+            authenticated(mail(pass).as_bytes(), "mx.example.fr"),
+            Ok(())
+        );
+        assert_eq!(
+            authenticated(mail(compauth).as_bytes(), "mx.example.fr"),
+            Ok(())
+        );
+        assert!(authenticated(mail(fail).as_bytes(), "mx.example.fr").is_err());
+        assert!(authenticated(mail("").as_bytes(), "mx.example.fr").is_err());
+        // The sender's forged header sits below the server's own.
+        let both = format!("{fail}{forged}");
+        assert!(authenticated(mail(&both).as_bytes(), "mx.example.fr").is_err());
+        let other = "Authentication-Results: evil.example; dmarc=pass\r\n";
+        assert!(authenticated(mail(other).as_bytes(), "mx.example.fr").is_err());
     }
 
     #[test]

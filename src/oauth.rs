@@ -71,8 +71,7 @@ impl TokenSource {
         let response = tokio::time::timeout(self.timeout, self.fetch())
             .await
             .map_err(|_| anyhow!("token endpoint: no answer within {:?}", self.timeout))??;
-        let lifetime = response.expires_in.unwrap_or(3600).max(120);
-        let renew_at = Timestamp::now() + jiff::SignedDuration::from_secs(lifetime - 60);
+        let renew_at = renewal_time(Timestamp::now(), response.expires_in);
         let token = Secret::new(response.access_token);
         *cached = Some((token.clone(), renew_at));
         Ok(token)
@@ -228,9 +227,32 @@ impl Url {
     }
 }
 
+/// When a token given at `now` for `expires_in` seconds is renewed: a
+/// minute before it expires. The lifetime is clamped to 2 minutes - 1 day:
+/// a huge `expires_in` once overflowed the timestamp, a panic that left the
+/// daemon without a token.
+fn renewal_time(now: Timestamp, expires_in: Option<i64>) -> Timestamp {
+    let lifetime = expires_in.unwrap_or(3600).clamp(120, 86_400);
+    now + jiff::SignedDuration::from_secs(lifetime - 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue 8, item 12: `expires_in` of i64::MAX panicked in the token task.
+    #[test]
+    fn any_token_lifetime_gives_a_renewal_time() {
+        let now: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+        for (expires_in, renew_at) in [
+            (Some(i64::MAX), "2026-11-24T09:59:00Z"),
+            (Some(i64::MIN), "2026-11-23T10:01:00Z"),
+            (Some(3600), "2026-11-23T10:59:00Z"),
+            (None, "2026-11-23T10:59:00Z"),
+        ] {
+            assert_eq!(renewal_time(now, expires_in).to_string(), renew_at);
+        }
+    }
 
     #[test]
     fn token_urls() {

@@ -141,7 +141,11 @@ pub fn answer(
             Answer::ok(serde_json::to_string_pretty(&records)? + "\n")
         }
         Query::AuditVerify => match store.verify_audit() {
-            Ok(count) => Answer::ok(format!("audit trail intact: {count} records\n")),
+            Ok(count) => Answer::ok(format!(
+                "audit trail intact: {count} records, head {}\n\
+                 (a digest sent while the trail was this long names the same head)\n",
+                store.audit_head()?.hash
+            )),
             Err(err) => Answer {
                 code: 1,
                 output: format!("AUDIT TRAIL DAMAGED: {err:#}\n").into_bytes(),
@@ -241,42 +245,59 @@ pub async fn serve(
     store: Store,
     rules: std::sync::Arc<std::sync::RwLock<Rules>>,
 ) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (reader, mut writer) = stream.into_split();
-        let mut line = String::new();
-        let read = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            tokio::io::BufReader::new(reader).read_line(&mut line),
-        )
-        .await;
-        if !matches!(read, Ok(Ok(n)) if n > 0) {
-            continue;
-        }
         let calendar = rules
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .calendar
             .clone();
-        let store = store.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let query: Query = serde_json::from_str(&line).context("unreadable query")?;
-            answer(&store, &calendar, &query, Timestamp::now())
-        })
-        .await
-        .unwrap_or_else(|panic| Err(anyhow::anyhow!("the query failed: {panic}")));
-        let (head, output) = match result {
-            Ok(answer) => (Head::Code(answer.code), answer.output),
-            Err(err) => (Head::Error(format!("{err:#}")), Vec::new()),
-        };
-        let mut bytes = serde_json::to_vec(&head).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes.extend(output);
-        if let Err(err) = writer.write_all(&bytes).await {
-            tracing::warn!(cause = %err, "query answer not written");
+        // NOTE: each client on its own task: a slow or silent one never
+        // holds up the others.
+        tokio::spawn(answer_client(stream, store.clone(), calendar));
+    }
+}
+
+/// Longest query line read: a query is a few hundred bytes of JSON.
+const MAX_QUERY_BYTES: u64 = 64 * 1024;
+
+/// Time a client has to send its query, and to take the answer.
+const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads one bounded query line, answers it, within [`CLIENT_TIMEOUT`] each way.
+async fn answer_client(stream: tokio::net::UnixStream, store: Store, calendar: Calendar) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let (reader, mut writer) = stream.into_split();
+    let mut line = String::new();
+    let read = tokio::time::timeout(
+        CLIENT_TIMEOUT,
+        tokio::io::BufReader::new(reader.take(MAX_QUERY_BYTES)).read_line(&mut line),
+    )
+    .await;
+    if !matches!(read, Ok(Ok(n)) if n > 0) {
+        return;
+    }
+    let result = tokio::task::spawn_blocking(move || {
+        if !line.ends_with('\n') {
+            anyhow::bail!("query longer than {MAX_QUERY_BYTES} bytes");
         }
+        let query: Query = serde_json::from_str(&line).context("unreadable query")?;
+        answer(&store, &calendar, &query, Timestamp::now())
+    })
+    .await
+    .unwrap_or_else(|panic| Err(anyhow::anyhow!("the query failed: {panic}")));
+    let (head, output) = match result {
+        Ok(answer) => (Head::Code(answer.code), answer.output),
+        Err(err) => (Head::Error(format!("{err:#}")), Vec::new()),
+    };
+    let mut bytes = serde_json::to_vec(&head).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes.extend(output);
+    match tokio::time::timeout(CLIENT_TIMEOUT, writer.write_all(&bytes)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(cause = %err, "query answer not written"),
+        Err(_) => tracing::warn!("query answer not taken within {CLIENT_TIMEOUT:?}: dropped"),
     }
 }

@@ -22,6 +22,19 @@ pub struct Sender {
     transport: Mutex<Option<(Option<String>, Transport)>>,
 }
 
+/// Why a mail was not sent, as the outbox acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// 4xx, or the server could not be reached: try again later.
+    Temporary,
+    /// A permanent answer about this mail (every 5xx but authentication,
+    /// RFC 5321): sending it again would fail the same.
+    Refused,
+    /// The server refused the gateway's login: every mail would fail alike;
+    /// sending pauses until it is fixed.
+    Authentication,
+}
+
 impl Sender {
     /// Checks the TLS settings; connects only when sending.
     pub fn new(server: &Server) -> anyhow::Result<Sender> {
@@ -49,16 +62,28 @@ impl Sender {
         Ok(())
     }
 
-    /// True when `err` (from [`Sender::send`]) is the server refusing this
-    /// mail for good (550 to 554: unknown recipient, policy, size): sending
-    /// it again would fail the same. Other permanent answers (a refused
-    /// login, 535) are the gateway's own problem: the mail waits.
-    pub fn is_refusal(err: &anyhow::Error) -> bool {
-        err.downcast_ref::<lettre::transport::smtp::Error>()
+    /// What a failure of [`Sender::send`] means for the mail.
+    pub fn failure(err: &anyhow::Error) -> Failure {
+        if err
+            .downcast_ref::<lettre::address::AddressError>()
+            .is_some()
+        {
+            return Failure::Refused;
+        }
+        let Some(code) = err
+            .downcast_ref::<lettre::transport::smtp::Error>()
             .and_then(|e| e.status())
-            .is_some_and(|code| {
-                ["550", "551", "552", "553", "554"].contains(&code.to_string().as_str())
-            })
+            .map(|code| code.to_string())
+        else {
+            return Failure::Temporary;
+        };
+        match code.as_str() {
+            // RFC 4954: authentication required, too weak, refused, or
+            // needing encryption: the gateway's own account is at fault.
+            "530" | "534" | "535" | "538" => Failure::Authentication,
+            code if code.starts_with('5') => Failure::Refused,
+            _ => Failure::Temporary,
+        }
     }
 
     async fn transport(&self) -> anyhow::Result<Transport> {

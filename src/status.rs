@@ -34,6 +34,9 @@ pub struct Status {
     /// The last digest slot done (sent, or nothing to send).
     #[serde(default)]
     pub last_digest: Option<Timestamp>,
+    /// Why sending is paused: the SMTP server refuses the gateway's login.
+    #[serde(default)]
+    pub outbox_paused: Option<String>,
 }
 
 const DISPOSITIONS: [(Disposition, &str); 4] = [
@@ -61,6 +64,7 @@ impl Status {
             today,
             awaiting_digest: store.undigested_len()?,
             last_digest: store.mark("digest")?.and_then(|m| m.parse().ok()),
+            outbox_paused: None,
         })
     }
 
@@ -104,6 +108,12 @@ impl Status {
             }
             None => problems.push("the mailbox was never polled".into()),
             _ => {}
+        }
+        if let Some(reason) = &self.outbox_paused {
+            problems.push(format!(
+                "sending paused: the SMTP server refuses the gateway's login ({reason}); \
+                 check [smtp] username and the password or token"
+            ));
         }
         if let Some(queued) = self
             .oldest_queued
@@ -243,6 +253,7 @@ mod tests {
             today: [5, 1, 0, 3],
             awaiting_digest: 4,
             last_digest: None,
+            outbox_paused: None,
         };
         assert_eq!(
             status.prometheus(),

@@ -117,6 +117,18 @@ pub struct Store {
     /// big-endian sequence number -> request id of each accepted request not
     /// yet in a scheduled digest.
     undigested: sled::Tree,
+    /// `UIDVALIDITY:UID` -> [`Judging`] of each mail whose judgement began
+    /// and is not stored yet: a mail still there at start crashed the process.
+    judging: sled::Tree,
+}
+
+/// How a mail was being judged when its mark was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judging {
+    /// With the others of its batch: a crash then does not say which mail.
+    InBatch = 1,
+    /// Alone: a crash then was this mail's doing.
+    Alone = 2,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<serde_json::Error>>;
@@ -141,6 +153,7 @@ impl Store {
             audit: db.open_tree("audit")?,
             accepted: db.open_tree("accepted")?,
             undigested: db.open_tree("undigested")?,
+            judging: db.open_tree("judging")?,
             db,
         })
     }
@@ -159,6 +172,25 @@ impl Store {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
         }
+    }
+
+    /// Durably marks mails as being judged, before their judgement begins.
+    pub async fn mark_judging(&self, mailbox_keys: &[String], how: Judging) -> anyhow::Result<()> {
+        for key in mailbox_keys {
+            self.judging.insert(key.as_bytes(), &[how as u8])?;
+        }
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// How a mail was being judged when the process last stopped, if its
+    /// judgement began and its decision was never stored.
+    pub fn judging(&self, mailbox_key: &str) -> anyhow::Result<Option<Judging>> {
+        Ok(match self.judging.get(mailbox_key)?.as_deref() {
+            None => None,
+            Some([1]) => Some(Judging::InBatch),
+            Some(_) => Some(Judging::Alone),
+        })
     }
 
     /// Replies already counted for `sender` in the hour of `at`.
@@ -216,6 +248,7 @@ impl Store {
             &self.meta,
             &self.accepted,
             &self.undigested,
+            &self.judging,
         )
             .transaction(
                 |(
@@ -229,12 +262,14 @@ impl Store {
                     meta,
                     accepted,
                     undigested,
+                    judging,
                 )|
                  -> TxResult<()> {
                     let mut trail = Trail::open(audit, meta)?;
                     for (entry, row) in decided.iter().zip(&rows) {
                         let id = entry.decision.request_id.as_bytes();
                         mails.insert(entry.decision.mailbox_key.as_bytes(), id)?;
+                        judging.remove(entry.decision.mailbox_key.as_bytes())?;
                         decisions.insert(id, row.decision.as_slice())?;
                         raws.insert(id, entry.raw.as_slice())?;
                         if let (Some(key), Some(json)) = (row.outbox_id, &row.reply) {
@@ -258,6 +293,7 @@ impl Store {
                     }
                     for (mailbox_key, request_id) in duplicates {
                         mails.insert(mailbox_key.as_bytes(), request_id.as_bytes())?;
+                        judging.remove(mailbox_key.as_bytes())?;
                     }
                     for entry in decided {
                         if let Some(notice) = &entry.notice {
@@ -291,8 +327,22 @@ impl Store {
 
     /// The `count` oldest queued replies, oldest first.
     pub fn outbox_oldest(&self, count: usize) -> anyhow::Result<Vec<(u64, OutboxItem)>> {
+        self.outbox_due(count, |_| true)
+    }
+
+    /// The `count` oldest queued replies that `due` lets through, oldest first.
+    pub fn outbox_due(
+        &self,
+        count: usize,
+        due: impl Fn(u64) -> bool,
+    ) -> anyhow::Result<Vec<(u64, OutboxItem)>> {
         self.outbox
             .iter()
+            .filter(|entry| {
+                entry.as_ref().map_or(true, |(key, _)| {
+                    <[u8; 8]>::try_from(key.as_ref()).map_or(true, |k| due(u64::from_be_bytes(k)))
+                })
+            })
             .take(count)
             .map(|entry| {
                 let (key, value) = entry?;
@@ -438,6 +488,14 @@ impl Store {
     }
 
     /// Walks the audit trail; returns its length, or the first bad record.
+    /// The audit trail's head: its length and the hash of its last record.
+    pub fn audit_head(&self) -> anyhow::Result<Head> {
+        Ok(match self.meta.get(AUDIT_HEAD)? {
+            Some(bytes) => serde_json::from_slice(&bytes)?,
+            None => Head::default(),
+        })
+    }
+
     pub fn verify_audit(&self) -> anyhow::Result<u64> {
         let head: Head = match self.meta.get(AUDIT_HEAD)? {
             Some(bytes) => serde_json::from_slice(&bytes)?,

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use licgate::config::{Config, LogFormat};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// The `--config` option.
 #[derive(Debug, clap::Args)]
@@ -28,13 +30,21 @@ impl ConfigArg {
 pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     let filter = EnvFilter::try_from_env("LICGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    match config.log {
-        LogFormat::Text => subscriber.init(),
-        LogFormat::Json => subscriber.json().init(),
+    let layer = match config.log {
+        LogFormat::Text => layer.boxed(),
+        LogFormat::Json => layer.json().boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter).with_filter(no_protocol_dumps()))
+        .init();
+    // NOTE: files and the query socket are the daemon's alone, whatever
+    // umask it was started with.
+    // SAFETY: umask only sets the process's file creation mask.
+    unsafe {
+        libc::umask(0o077);
     }
     // NOTE: one thread: the daemon waits on the network, and a single malloc
     // arena keeps its memory small after a burst of mails.
@@ -53,6 +63,18 @@ pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         licgate::daemon::run(config, shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Drops the debug and trace events of the IMAP library, whatever
+/// `LICGATE_LOG` says: they dump the protocol, `LOGIN` and its password
+/// included, and whole mails.
+fn no_protocol_dumps() -> tracing_subscriber::filter::FilterFn {
+    tracing_subscriber::filter::filter_fn(|meta| {
+        let protocol = ["async_imap", "imap_proto"]
+            .iter()
+            .any(|c| meta.target().starts_with(c));
+        !protocol || *meta.level() <= tracing::Level::INFO
+    })
 }
 
 /// `licgate status`: the daemon's health, from the file it keeps up to date.
