@@ -452,7 +452,6 @@ mod tests {
     }
 
     #[test]
-    #[test]
     fn csv_has_a_bom_and_quotes_what_needs_it() {
         let csv = to_csv(
             &[entry("Cabinet Durand; Associés", "Objet \"urgent\"")],
