@@ -35,7 +35,7 @@ use crate::reply::{self, Addressing};
 use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, Calendar, LICENCES_FILE, Rules};
 use crate::smtp::{Failure, Sender};
 use crate::status::{self, Status};
-use crate::store::{Decided, Decision, Disposition, Judging, OutboxItem, Store};
+use crate::store::{Decided, Decision, Disposition, OutboxItem, Store};
 use crate::verdict::{Outcome, Verdict};
 
 /// Mails decided together: one store flush and one move per folder for all.
@@ -295,10 +295,6 @@ async fn watch_mailbox(
 
 /// Decides a batch of messages (or finishes interrupted decisions) and moves
 /// them: every decision of the batch is stored and flushed before any move.
-///
-/// A mail whose judgement was under way when the process died is judged
-/// again alone; one that was being judged alone then is quarantined unread:
-/// it crashed the process, and judging it again would crash it again.
 async fn process(
     shared: &Shared,
     mailbox: &mut Mailbox,
@@ -307,7 +303,7 @@ async fn process(
 ) -> anyhow::Result<()> {
     let store = &shared.store;
     let mut moves: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-    let (mut fresh, mut suspects, mut crashed) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pending = Vec::new();
     for envelope in batch {
         let key = mailbox_key(uid_validity, envelope.uid);
         if let Some(request_id) = store.decided_mail(&key)? {
@@ -318,40 +314,13 @@ async fn process(
             moves.entry(decision.folder).or_default().push(envelope.uid);
             continue;
         }
-        match store.judging(&key)? {
-            None => fresh.push(*envelope),
-            Some(Judging::InBatch) => suspects.push(*envelope),
-            Some(Judging::Alone) => crashed.push(*envelope),
-        }
+        pending.push((*envelope, store.was_being_judged(&key)?));
     }
     for (folder, uids) in &moves {
         mailbox.move_to(uids, folder).await?;
     }
-    if !fresh.is_empty() || !crashed.is_empty() {
-        decide_and_file(
-            shared,
-            mailbox,
-            uid_validity,
-            &fresh,
-            &crashed,
-            Judging::InBatch,
-        )
-        .await?;
-    }
-    for suspect in suspects {
-        warn!(
-            uid = suspect.uid,
-            "judging alone a mail whose batch was in hand when the process stopped"
-        );
-        decide_and_file(
-            shared,
-            mailbox,
-            uid_validity,
-            &[suspect],
-            &[],
-            Judging::Alone,
-        )
-        .await?;
+    if !pending.is_empty() {
+        decide_and_file(shared, mailbox, uid_validity, &pending).await?;
     }
     Ok(())
 }
@@ -400,8 +369,59 @@ fn fetched_bytes(envelope: &Envelope, max_message_size: usize) -> u64 {
 struct Job {
     envelope: Envelope,
     raw: Vec<u8>,
-    /// The mail crashed the process when judged alone: quarantine it unread.
-    crashed: bool,
+    /// How the mail's judgement crashed a probe process, if it did:
+    /// quarantine it unread.
+    crashed: Option<String>,
+}
+
+/// Longest a probe may take: far more than any mail within the limits.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Judges `raw` in a separate `licgate check` process with the daemon's
+/// rules and limits; gives how that process died, if it did (or hung).
+async fn probe(config: &Config, raw: &[u8]) -> Option<String> {
+    use tokio::io::AsyncWriteExt;
+    // NOTE: the daemon runs as `licgate run`: its own executable is licgate.
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(err) => return Some(format!("no probe could be started ({err})")),
+    };
+    let limits = &config.limits;
+    let child = tokio::process::Command::new(program)
+        .arg("check")
+        .arg("--rules")
+        .arg(&config.rules)
+        .arg("--max-size")
+        .arg(limits.max_message_size.to_string())
+        .arg("--max-mime-parts")
+        .arg(limits.max_mime_parts.to_string())
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(err) => return Some(format!("no probe could be started ({err})")),
+    };
+    let mut stdin = child.stdin.take()?;
+    let judged = tokio::time::timeout(PROBE_TIMEOUT, async {
+        // A probe that dies while reading its input closes the pipe: its
+        // exit status says why.
+        let _ = stdin.write_all(raw).await;
+        drop(stdin);
+        child.wait().await
+    })
+    .await;
+    match judged {
+        Ok(Ok(status)) if status.code().is_some() => None,
+        Ok(Ok(status)) => Some(format!("the judgement crashed a probe process ({status})")),
+        Ok(Err(err)) => Some(format!("the probe process could not be watched ({err})")),
+        Err(_) => Some(format!(
+            "the judgement took more than {PROBE_TIMEOUT:?} in a probe process"
+        )),
+    }
 }
 
 /// What deciding a batch gives, ready to be stored then filed.
@@ -414,20 +434,24 @@ struct Decisions {
     moves: BTreeMap<String, Vec<u32>>,
 }
 
-/// Fetches, marks, judges (off the runtime's thread), stores and files the
-/// mails `to_judge`, and quarantines the mails `crashed` unread.
+/// Fetches, marks, judges (off the runtime's thread), stores and files
+/// mails: (envelope, whether it was being judged when the process died).
+///
+/// A mail in hand when the process died may be what killed it (a stack
+/// overflow or an abort, which no `catch_unwind` stops): it is first judged
+/// by a separate `licgate check` process, and quarantined unread when that
+/// probe dies too. So a mail never crashes the daemon twice, and a daemon
+/// killed for another reason (kill -9, power) loses nothing.
 async fn decide_and_file(
     shared: &Shared,
     mailbox: &mut Mailbox,
     uid_validity: u32,
-    to_judge: &[Envelope],
-    crashed: &[Envelope],
-    how: Judging,
+    pending: &[(Envelope, bool)],
 ) -> anyhow::Result<()> {
     let limit = shared.config.limits.max_message_size;
-    let (large, small): (Vec<&Envelope>, Vec<&Envelope>) = to_judge
+    let (large, small): (Vec<&Envelope>, Vec<&Envelope>) = pending
         .iter()
-        .chain(crashed)
+        .map(|(e, _)| e)
         .partition(|e| e.size as usize > limit);
     let mut fetched: HashMap<u32, Vec<u8>> = HashMap::new();
     for (list, header_only) in [(small, false), (large, true)] {
@@ -435,29 +459,36 @@ async fn decide_and_file(
         let bytes = list.iter().map(|e| fetched_bytes(e, limit)).sum();
         fetched.extend(mailbox.fetch(&uids, header_only, bytes).await?);
     }
-    let keys: Vec<String> = to_judge
-        .iter()
-        .map(|e| mailbox_key(uid_validity, e.uid))
-        .collect();
-    shared.store.mark_judging(&keys, how).await?;
     let mut jobs = Vec::new();
-    for (envelope, crashed) in to_judge
-        .iter()
-        .map(|e| (e, false))
-        .chain(crashed.iter().map(|e| (e, true)))
-    {
-        match fetched.remove(&envelope.uid) {
-            Some(raw) => jobs.push(Job {
-                envelope: *envelope,
-                raw,
-                crashed,
-            }),
-            None => warn!(
+    for (envelope, suspect) in pending {
+        let Some(raw) = fetched.remove(&envelope.uid) else {
+            warn!(
                 uid = envelope.uid,
                 "message vanished before it could be fetched"
-            ),
-        }
+            );
+            continue;
+        };
+        let crashed = if *suspect && envelope.size as usize <= limit {
+            warn!(
+                uid = envelope.uid,
+                "this mail was in hand when the process died: judging it first in a probe process"
+            );
+            probe(&shared.config, &raw).await
+        } else {
+            None
+        };
+        jobs.push(Job {
+            envelope: *envelope,
+            raw,
+            crashed,
+        });
     }
+    let keys: Vec<String> = jobs
+        .iter()
+        .filter(|job| job.crashed.is_none())
+        .map(|job| mailbox_key(uid_validity, job.envelope.uid))
+        .collect();
+    shared.store.mark_judging(&keys).await?;
     let now = Timestamp::now();
     // NOTE: the judgement runs on a blocking thread: a slow mail never
     // stalls the outbox, the status file or the query socket.
@@ -552,11 +583,12 @@ fn decide_all(
     } in jobs
     {
         let key = mailbox_key(uid_validity, envelope.uid);
-        let decided = if crashed {
-            error!(%key, "this mail crashed the process while it was judged: quarantined unread");
+        let decided = if let Some(how) = crashed {
+            error!(%key, %how, "this mail crashes the judgement: quarantined unread");
             let mut decision = quarantined(&shared.config, &key, &raw, &envelope, now);
-            decision.note =
-                Some("crashed the judgement: quarantined without being read again".into());
+            decision.note = Some(format!(
+                "crashed the judgement ({how}): quarantined without being read again"
+            ));
             Decided {
                 decision,
                 raw,
@@ -777,10 +809,18 @@ fn decide(
     decision.request_id = verdict.request_id.clone();
     decision.sender = verdict.from.as_deref().map(str::to_lowercase);
     decision.verdict = Some(serde_json::to_value(&verdict)?);
-    let Some(sender) = decision.sender.clone().filter(|s| config.is_allowed(s)) else {
-        decision.note = Some("sender not in senders.allow: quarantined, not answered".into());
+    let Some(sender) = decision.sender.clone() else {
+        decision.note = Some(
+            "no sender address could be read (From: missing, or holding control characters): \
+             quarantined, not answered"
+                .into(),
+        );
         return Ok((decision, None));
     };
+    if !config.is_allowed(&sender) {
+        decision.note = Some("sender not in senders.allow: quarantined, not answered".into());
+        return Ok((decision, None));
+    }
     if let Some(authserv_id) = &config.authserv_id
         && let Err(why) = mail::authenticated(raw, authserv_id)
     {
@@ -1251,4 +1291,52 @@ fn modification_times(dir: &Path) -> Vec<Option<SystemTime>> {
                 .ok()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(uid: u32, size: u32) -> Envelope {
+        Envelope {
+            uid,
+            size,
+            internal_date: None,
+        }
+    }
+
+    // Issue 8, item 5: 50 mails of 9.9 MB were fetched in one command under
+    // one timeout, which never completed on a slow link (and held 1.1 GB).
+    #[test]
+    fn batches_are_bounded_in_mails_and_bytes() {
+        let limit = 10 * 1024 * 1024;
+        let large: Vec<Envelope> = (1..=50).map(|uid| envelope(uid, 9_900_000)).collect();
+        assert_eq!(batches(&large, limit).len(), 50, "one large mail per fetch");
+        let small: Vec<Envelope> = (1..=120).map(|uid| envelope(uid, 10_000)).collect();
+        let sizes: Vec<usize> = batches_of(&small, limit);
+        assert_eq!(sizes, [50, 50, 20]);
+        // Over the size limit, only the header is fetched: they go together.
+        let huge: Vec<Envelope> = (1..=60).map(|uid| envelope(uid, 50_000_000)).collect();
+        assert_eq!(batches_of(&huge, limit), [50, 10]);
+        let mixed = [
+            envelope(1, 10_000),
+            envelope(2, 9_000_000),
+            envelope(3, 9_000_000),
+            envelope(4, 10),
+        ];
+        assert_eq!(batches_of(&mixed, limit), [2, 2]);
+        assert!(batches(&[], limit).is_empty());
+    }
+
+    fn batches_of(envelopes: &[Envelope], limit: usize) -> Vec<usize> {
+        batches(envelopes, limit).iter().map(|b| b.len()).collect()
+    }
+
+    #[test]
+    fn a_reply_that_fails_for_now_waits_longer_each_time_up_to_five_minutes() {
+        let delays: Vec<u64> = [1, 2, 3, 8, 9, 40]
+            .map(|n| retry_delay(n).as_secs())
+            .to_vec();
+        assert_eq!(delays, [2, 4, 8, 256, 300, 300]);
+    }
 }

@@ -197,10 +197,13 @@ fn read_envelope(message: &Message) -> Mail {
         subject: message
             .subject()
             .map(|s| text::clean_line(s, MAX_SUBJECT_CHARS)),
+        // NOTE: an address holding a control or bidi character is no
+        // address at all: cleaning it would name somebody else.
         from: message
             .from()
             .and_then(|from| from.first())
             .and_then(|addr| addr.address())
+            .filter(|a| !a.chars().any(text::is_hostile))
             .map(address),
         message_id: message.message_id().map(address),
         // NOTE: only the last ones matter for threading a reply.

@@ -117,18 +117,10 @@ pub struct Store {
     /// big-endian sequence number -> request id of each accepted request not
     /// yet in a scheduled digest.
     undigested: sled::Tree,
-    /// `UIDVALIDITY:UID` -> [`Judging`] of each mail whose judgement began
-    /// and is not stored yet: a mail still there at start crashed the process.
+    /// `UIDVALIDITY:UID` of each mail whose judgement began and whose
+    /// decision is not stored yet: one still there at start was in hand
+    /// when the process died.
     judging: sled::Tree,
-}
-
-/// How a mail was being judged when its mark was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Judging {
-    /// With the others of its batch: a crash then does not say which mail.
-    InBatch = 1,
-    /// Alone: a crash then was this mail's doing.
-    Alone = 2,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<serde_json::Error>>;
@@ -175,22 +167,18 @@ impl Store {
     }
 
     /// Durably marks mails as being judged, before their judgement begins.
-    pub async fn mark_judging(&self, mailbox_keys: &[String], how: Judging) -> anyhow::Result<()> {
+    pub async fn mark_judging(&self, mailbox_keys: &[String]) -> anyhow::Result<()> {
         for key in mailbox_keys {
-            self.judging.insert(key.as_bytes(), &[how as u8])?;
+            self.judging.insert(key.as_bytes(), &[])?;
         }
         self.db.flush_async().await?;
         Ok(())
     }
 
-    /// How a mail was being judged when the process last stopped, if its
-    /// judgement began and its decision was never stored.
-    pub fn judging(&self, mailbox_key: &str) -> anyhow::Result<Option<Judging>> {
-        Ok(match self.judging.get(mailbox_key)?.as_deref() {
-            None => None,
-            Some([1]) => Some(Judging::InBatch),
-            Some(_) => Some(Judging::Alone),
-        })
+    /// True when the mail's judgement began and its decision was never
+    /// stored: the process died with it in hand.
+    pub fn was_being_judged(&self, mailbox_key: &str) -> anyhow::Result<bool> {
+        Ok(self.judging.contains_key(mailbox_key)?)
     }
 
     /// Replies already counted for `sender` in the hour of `at`.

@@ -124,3 +124,78 @@ fn damaged_corpus_mails_never_panic() {
         }
     }
 }
+
+/// Fragments an attacker would splice into a mail: MIME structure, template
+/// labels, control characters, long runs.
+const FRAGMENTS: &[&str] = &[
+    "\r\nContent-Type: message/rfc822\r\n\r\n",
+    "\r\nContent-Type: multipart/mixed; boundary=\"z\"\r\n\r\n--z\r\n",
+    "\r\n--z--\r\n",
+    "\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+    "\r\nQuantité : +",
+    "\r\nNom du client : ",
+    "\r\nType de licence : Microsoft 365 ",
+    "\r\nNom Prénom de l'utilisateur : ",
+    "\r\nAdresse à créer (si non nominatif) : a@b",
+    "\r\nSubject: =?utf-8?B?W0FKT1VUXQ==?=",
+    "\r\nFrom: \"a b\"@example.test",
+    "\u{202E}\u{1b}[2J\r\u{0}",
+    "<div><blockquote><!--",
+    "&#x202E;&amp;&",
+    "\r\n\r\n",
+];
+
+// The fuzz target of the judgement, run for a bounded number of cases with a
+// seed (no nightly toolchain here for cargo-fuzz): corpus mails with hostile
+// fragments spliced in, some repeated thousands of times. Every verdict is
+// coherent, and what a person reads is bounded and clean.
+// LICGATE_FUZZ_CASES and LICGATE_FUZZ_SEED run it longer or elsewhere.
+#[test]
+fn fuzz_the_judgement_with_hostile_fragments() {
+    let rules = rules();
+    let at: Timestamp = "2026-11-23T10:00:00+01:00".parse().unwrap();
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let cases = env("LICGATE_FUZZ_CASES", 1500);
+    let seed = env("LICGATE_FUZZ_SEED", 0x5EED_1CE6_A7E0_0008);
+    println!("fuzz: {cases} cases, seed {seed:#x}");
+    let mut rng = Rng(seed | 1);
+    let files = corpus();
+    for case in 0..cases {
+        let path = &files[rng.below(files.len())];
+        let mut raw = std::fs::read(path).unwrap();
+        for _ in 0..1 + rng.below(4) {
+            let fragment = FRAGMENTS[rng.below(FRAGMENTS.len())].as_bytes();
+            let repeat = [1, 2, 50, 3000][rng.below(4)];
+            let at = rng.below(raw.len() + 1);
+            let spliced: Vec<u8> = fragment
+                .iter()
+                .cycle()
+                .take(fragment.len() * repeat)
+                .copied()
+                .collect();
+            raw.splice(at..at, spliced);
+        }
+        let what = format!("case {case} from {} (seed {seed:#x})", path.display());
+        let verdict = check(&raw, &rules, Some(at), &Limits::default());
+        assert_coherent(&verdict, &what);
+        if let Some(reply) = &verdict.reply {
+            assert!(
+                reply.body.len() < 20_000,
+                "{what}: reply of {} bytes",
+                reply.body.len()
+            );
+            assert!(
+                !reply
+                    .body
+                    .chars()
+                    .any(|c| c != '\n' && c != '\t' && licgate::text::is_hostile(c)),
+                "{what}: control character in the reply"
+            );
+        }
+    }
+}

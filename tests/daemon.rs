@@ -110,10 +110,10 @@ async fn mails_end_in_their_folders_and_technicians_get_the_right_replies() {
     // The audit trail: intact, one entry per decided mail, each reply recorded.
     let config = stack.run.join("licgate.toml");
     let (code, verified) = licgate(&["audit", "verify", "--config", config.to_str().unwrap()]);
-    assert_eq!(
-        (code, verified.trim()),
-        (0, "audit trail intact: 6 records"),
-        "4 decisions, 2 replies sent"
+    assert_eq!(code, 0, "{verified}");
+    assert!(
+        verified.starts_with("audit trail intact: 6 records, head "),
+        "4 decisions, 2 replies sent: {verified}"
     );
     let (_, listed) = licgate(&[
         "audit",

@@ -26,6 +26,9 @@ pub struct CheckArgs {
     /// Mails larger than this many bytes are rejected as too_large.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_size)]
     max_size: usize,
+    /// Mails with more MIME parts than this are unreadable, judged from their header.
+    #[arg(long, value_name = "PARTS", default_value_t = Limits::default().max_mime_parts)]
+    max_mime_parts: usize,
     /// Mail files (RFC 5322, .eml); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -43,6 +46,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let rules = Rules::load(&args.rules.dir)?;
     let limits = Limits {
         max_message_size: args.max_size,
+        max_mime_parts: args.max_mime_parts,
         ..Limits::default()
     };
     let mut stdout = std::io::stdout().lock();

@@ -256,16 +256,42 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path) -> Daemon {
-        let log = std::fs::File::create(config.with_extension("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_licgate"))
+        Daemon::start_with(config, "info", None)
+    }
+
+    /// Starts the daemon with `LICGATE_LOG=filter` and, when given, a umask;
+    /// its log goes to the config's path with `.log`, appended.
+    pub fn start_with(config: &Path, filter: &str, umask: Option<u32>) -> Daemon {
+        use std::os::unix::process::CommandExt;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(config.with_extension("log"))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_licgate"));
+        command
             .args(["run", "--config", config.to_str().unwrap()])
-            .env("LICGATE_LOG", "info")
+            .env("LICGATE_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Daemon { child }
+            .stderr(log);
+        if let Some(mask) = umask {
+            // SAFETY: umask(2) is async-signal-safe; nothing else runs here.
+            unsafe {
+                command.pre_exec(move || {
+                    libc::umask(mask as libc::mode_t);
+                    Ok(())
+                });
+            }
+        }
+        Daemon {
+            child: command.spawn().unwrap(),
+        }
+    }
+
+    /// How the daemon ended, if it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
     }
 
     /// The process id.
