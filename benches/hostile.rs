@@ -8,35 +8,10 @@
 #[path = "../tests/support/hostile.rs"]
 mod hostile;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use licgate::rules::Rules;
 use licgate::{Limits, check};
-
-/// Counts the bytes allocated now and at the peak.
-struct Counting;
-
-static NOW: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = NOW.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        NOW.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 fn main() {
     let rules = Rules::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
@@ -49,12 +24,9 @@ fn main() {
     );
     for size in [1_000_000, limits.max_message_size] {
         for (name, mail) in hostile::shapes(size) {
-            let base = NOW.load(Ordering::Relaxed);
-            PEAK.store(base, Ordering::Relaxed);
-            let started = Instant::now();
-            std::hint::black_box(check(&mail, &rules, at, &limits));
-            let seconds = started.elapsed().as_secs_f64();
-            let peak = PEAK.load(Ordering::Relaxed) - base;
+            let (_, elapsed, peak) =
+                hostile::measure(|| std::hint::black_box(check(&mail, &rules, at, &limits)));
+            let seconds = elapsed.as_secs_f64();
             worst_time = worst_time.max(seconds);
             worst_memory = worst_memory.max(peak);
             println!(

@@ -172,18 +172,6 @@ async fn mails_end_in_their_folders_and_technicians_get_the_right_replies() {
     );
 }
 
-/// Runs `licgate ARGS`; returns its exit code and standard output.
-fn licgate(args: &[&str]) -> (i32, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
-}
-
 /// The text part of a mail.
 fn body_of(raw: &str) -> String {
     mail_parser::MessageParser::default()
@@ -736,15 +724,6 @@ async fn a_mail_the_smtp_server_refuses_for_good_is_recorded_and_blocks_nothing(
     let config = config.to_str().unwrap();
     let status = licgate_status(std::path::Path::new(config));
     assert!(status.contains("outbox          0 queued"), "{status}");
-    let reply = stack.messages(TECH, "INBOX").await.remove(0);
-    let id = reply
-        .lines()
-        .find_map(|l| l.strip_prefix("X-Licgate-Request: "))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let (code, records) = licgate(&["audit", "show", "--config", config, &format!("{id}.notice")]);
-    assert_eq!(code, 0);
-    assert!(records.contains("\"kind\": \"reply_refused\""), "{records}");
+    let records = refused_notice(&stack, std::path::Path::new(config)).await;
     assert!(records.contains("refused by the test stack"), "{records}");
 }

@@ -17,18 +17,6 @@ const QUARANTINE: &str = "licgate/quarantaine";
 /// A sender outside the company's domain.
 const INTRUDER: &str = "intrus@ailleurs.test";
 
-/// Runs `licgate ARGS`; returns its exit code and standard output.
-fn licgate(args: &[&str]) -> (i32, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
-}
-
 /// Edits the daemon's configuration file.
 fn edit(config: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(config).unwrap();
@@ -300,7 +288,7 @@ async fn every_permanent_refusal_leaves_the_outbox_and_a_deferred_one_holds_up_n
     .await;
     assert!(daemon.terminate());
     assert!(
-        notice_refused(&stack, &config)
+        refused_notice(&stack, &config)
             .await
             .contains("refused with 557")
     );
@@ -340,27 +328,6 @@ async fn every_permanent_refusal_leaves_the_outbox_and_a_deferred_one_holds_up_n
     )
     .await;
     assert!(daemon.terminate());
-}
-
-/// The audit records of the notice of the removal answered first.
-async fn notice_refused(stack: &Stack, config: &Path) -> String {
-    let reply = stack.messages(TECH, "INBOX").await.remove(0);
-    let id = reply
-        .lines()
-        .find_map(|l| l.strip_prefix("X-Licgate-Request: "))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let (code, records) = licgate(&[
-        "audit",
-        "show",
-        "--config",
-        config.to_str().unwrap(),
-        &format!("{id}.notice"),
-    ]);
-    assert_eq!(code, 0, "{records}");
-    assert!(records.contains("\"kind\": \"reply_refused\""), "{records}");
-    records
 }
 
 // Issue 8, item 7: a refused login is the gateway's problem: nothing is

@@ -1,7 +1,49 @@
 //! Hostile mails of a chosen size, one per shape that once cost licgate more
 //! than linear time, memory or stack (issue 8). Shared by `tests/hostile.rs`
 //! (each is judged within the bounds) and `benches/hostile.rs` (time and
-//! memory printed at 1 MB and 10 MB).
+//! memory printed at 1 MB and 10 MB), which also share its counting
+//! allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Counts the bytes allocated now and at the peak, for [`measure`].
+struct Counting;
+
+static NOW: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = NOW.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        NOW.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `work`; gives its result, its time and the peak of the bytes it
+/// allocated. Only exact while nothing else allocates meanwhile.
+pub fn measure<T>(work: impl FnOnce() -> T) -> (T, Duration, usize) {
+    let base = NOW.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let started = Instant::now();
+    let result = work();
+    let elapsed = started.elapsed();
+    (
+        result,
+        elapsed,
+        PEAK.load(Ordering::Relaxed).saturating_sub(base),
+    )
+}
 
 /// The header of a mail from an allowed sender, with a request's subject.
 const HEADER: &str = "From: Jean Dupont <jean.dupont@example.test>\r\n\

@@ -320,6 +320,40 @@ impl Drop for Daemon {
     }
 }
 
+/// Runs `licgate ARGS`; returns its exit code and standard output.
+pub fn licgate(args: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// The audit records of the purchasing notice of the removal answered
+/// first, which the SMTP server refused for good.
+pub async fn refused_notice(stack: &Stack, config: &Path) -> String {
+    let reply = stack.messages(TECH, "INBOX").await.remove(0);
+    let id = reply
+        .lines()
+        .find_map(|l| l.strip_prefix("X-Licgate-Request: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (code, records) = licgate(&[
+        "audit",
+        "show",
+        "--config",
+        config.to_str().unwrap(),
+        &format!("{id}.notice"),
+    ]);
+    assert_eq!(code, 0, "{records}");
+    assert!(records.contains("\"kind\": \"reply_refused\""), "{records}");
+    records
+}
+
 /// Polls `probe` until it returns true, for at most `limit`.
 pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut probe: F)
 where
