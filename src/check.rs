@@ -200,6 +200,9 @@ impl<'r> Judgement<'r> {
 
     fn fields(&mut self, fields: &Fields) {
         let first = |field: Field| fields.values(field).first().map(String::as_str);
+        for field in fields.too_long() {
+            self.problems.push(Problem::field_too_long(*field));
+        }
         for field in Field::TEMPLATE {
             let distinct = distinct_values(fields.values(field));
             if distinct.len() > 1 {
@@ -343,7 +346,8 @@ impl<'r> Judgement<'r> {
             self.problems.push(Problem::users_count(users.len(), count));
         }
         if let Some(count) = count.filter(|c| users.is_empty() && address.is_some() && *c != 1) {
-            self.problems.push(Problem::address_count(count));
+            self.problems
+                .push(Problem::address_count(count, self.request.action));
         }
         self.template.set(Field::Users, &users.join(", "));
         self.request.users = users;

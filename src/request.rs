@@ -112,7 +112,7 @@ pub fn parse_subject(subject: &str) -> Subject {
     };
     Subject {
         action,
-        client,
+        client: client.map(str::to_owned),
         issue,
     }
 }
@@ -185,6 +185,15 @@ impl Field {
     }
 
     /// Recognises a label, whatever its case, accents, apostrophe or spacing.
+    /// Longest value read, in characters: a list of about a hundred users,
+    /// or [`text::MAX_VALUE_CHARS`].
+    pub fn max_chars(self) -> usize {
+        match self {
+            Field::Users => 4000,
+            _ => text::MAX_VALUE_CHARS,
+        }
+    }
+
     fn from_label(label: &str) -> Option<Field> {
         let words = text::words(label);
         let field = match words.as_str() {
@@ -206,10 +215,13 @@ impl Field {
 }
 
 /// Every value given for each field, in order of appearance (empty values and
-/// placeholders left out).
+/// placeholders left out), cleaned of control characters and capped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields {
     values: [Vec<String>; 6],
+    /// The fields with a value longer than its cap: what was read of them is
+    /// cut, so it must never be taken as the request.
+    too_long: Vec<Field>,
 }
 
 impl Fields {
@@ -221,12 +233,48 @@ impl Fields {
             .map_or(&[], |i| &self.values[i])
     }
 
+    /// The fields with a value that was cut ([`Field::max_chars`]).
+    pub fn too_long(&self) -> &[Field] {
+        &self.too_long
+    }
+
     fn values_mut(&mut self, field: Field) -> &mut Vec<String> {
         let i = Field::TEMPLATE
             .iter()
             .position(|f| *f == field)
             .expect("body field");
         &mut self.values[i]
+    }
+
+    /// Adds a value as written (placeholders and empty values left out);
+    /// gives whether there was one.
+    fn push(&mut self, field: Field, written: &str) -> bool {
+        let Some(value) = value_or_none(written) else {
+            return false;
+        };
+        let (value, cut) = text::clean_line_cut(value, field.max_chars());
+        self.cut(field, cut);
+        self.values_mut(field).push(value);
+        true
+    }
+
+    /// Adds a line to the last value of the users' list.
+    fn continue_users(&mut self, line: &str) {
+        let max = Field::Users.max_chars();
+        let Some(last) = self.values_mut(Field::Users).last_mut() else {
+            return;
+        };
+        let room = max.saturating_sub(last.chars().count() + 1);
+        let (line, cut) = text::clean_line_cut(line, room);
+        last.push('\n');
+        last.push_str(&line);
+        self.cut(Field::Users, cut);
+    }
+
+    fn cut(&mut self, field: Field, cut: bool) {
+        if cut && !self.too_long.contains(&field) {
+            self.too_long.push(field);
+        }
     }
 }
 
@@ -251,16 +299,16 @@ pub fn parse_fields(body: &str) -> Fields {
     let mut fields = Fields::default();
     // The field that the next lines may still add to, and whether it has a value yet.
     let mut open: Option<(Field, bool)> = None;
-    for line in body.lines() {
+    // NOTE: the template is a dozen lines: what follows its first thousands
+    // is never read, so a mail of a million field lines costs no more.
+    for line in body.lines().take(MAX_BODY_LINES) {
         let line = strip_bullet(line);
         if line.is_empty() {
             open = None;
             continue;
         }
         if let Some((field, value)) = split_label(line) {
-            let value = value_or_none(value);
-            let has_value = value.is_some();
-            fields.values_mut(field).extend(value);
+            let has_value = fields.push(field, value);
             open = Some((field, has_value));
             continue;
         }
@@ -271,17 +319,10 @@ pub fn parse_fields(body: &str) -> Fields {
         }
         match open {
             Some((field, false)) => {
-                fields.values_mut(field).extend(value_or_none(line));
-                open = Some((field, true));
+                let has_value = fields.push(field, line);
+                open = Some((field, has_value));
             }
-            Some((Field::Users, true)) => {
-                if let Some(last) = fields.values_mut(Field::Users).last_mut()
-                    && last.len() < MAX_USERS_BYTES
-                {
-                    last.push('\n');
-                    last.push_str(&text::clean_line(line, text::MAX_VALUE_CHARS));
-                }
-            }
+            Some((Field::Users, true)) => fields.continue_users(line),
             _ => open = None,
         }
     }
@@ -315,17 +356,16 @@ fn strip_bullet(line: &str) -> &str {
     }
 }
 
-/// Longest list of users kept (several lines of names): about a hundred names.
-const MAX_USERS_BYTES: usize = 4096;
+/// Lines of new text read for the template's fields.
+const MAX_BODY_LINES: usize = 2000;
 
-/// The trimmed value, cleaned of control characters and capped at
-/// [`text::MAX_VALUE_CHARS`], or `None` when it is empty or a placeholder
-/// left as is (`[ENTREPRISE CLIENT]`, `<Client>`).
-fn value_or_none(value: &str) -> Option<String> {
+/// The trimmed value, or `None` when it is empty or a placeholder left as is
+/// (`[ENTREPRISE CLIENT]`, `<Client>`).
+fn value_or_none(value: &str) -> Option<&str> {
     let value = text::trim(value);
     let placeholder = (value.starts_with('[') && value.ends_with(']'))
         || (value.starts_with('<') && value.ends_with('>') && !value.contains('@'));
-    (!value.is_empty() && !placeholder).then(|| text::clean_line(value, text::MAX_VALUE_CHARS))
+    (!value.is_empty() && !placeholder).then_some(value)
 }
 
 /// The user names of the `Nom Prénom` field, separated by `,`, `;` or lines.
@@ -333,6 +373,7 @@ pub fn split_users(value: &str) -> Vec<String> {
     value
         .split([',', ';', '\n'])
         .filter_map(|name| value_or_none(strip_bullet(name)))
+        .map(str::to_owned)
         .collect()
 }
 

@@ -98,19 +98,28 @@ pub fn clean(s: &str) -> String {
 /// `s` cleaned ([`clean`]), on one line, cut to `max` characters with `…`
 /// when longer: what a header value (subject, sender) may show of itself.
 pub fn clean_line(s: &str, max: usize) -> String {
+    clean_line_cut(s, max).0
+}
+
+/// [`clean_line`], and whether something was cut.
+pub fn clean_line_cut(s: &str, max: usize) -> (String, bool) {
     let one_line: String = s
         .chars()
         .filter(|c| !is_hostile(*c))
         .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
         .collect();
-    cap(&one_line, max)
+    cap_cut(&one_line, max)
 }
 
 /// `s` cut to `max` characters, with `…` when something was cut.
 pub fn cap(s: &str, max: usize) -> String {
+    cap_cut(s, max).0
+}
+
+fn cap_cut(s: &str, max: usize) -> (String, bool) {
     match s.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &s[..end]),
-        None => s.to_owned(),
+        Some((end, _)) => (format!("{}…", &s[..end]), true),
+        None => (s.to_owned(), false),
     }
 }
 

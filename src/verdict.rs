@@ -65,6 +65,8 @@ codes! {
         QuantityTooLarge => "quantity_too_large",
         /// A generic address (one account) with a quantity other than 1.
         AddressCount => "address_count",
+        /// A value longer than a real one can be: it was cut.
+        FieldTooLong => "field_too_long",
         UserMissing => "user_missing",
         UsersCount => "users_count",
         AddressInvalid => "address_invalid",
@@ -139,6 +141,25 @@ pub struct Verdict {
     /// The answer to send; `None` for an ignored mail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply: Option<Reply>,
+}
+
+/// `5000` as French writes it: `5 000` (narrow no-break space).
+fn french_number(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{202F}');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `1 licence`, `2 licences`, `1 000 licences`.
+fn licences(n: u32) -> String {
+    let s = if n > 1 { "s" } else { "" };
+    format!("{} licence{s}", french_number(n))
 }
 
 /// Most items a list in a message names; the others are `…`.
@@ -270,8 +291,10 @@ impl Problem {
 
     pub fn quantity_too_large(count: u32, max: u32) -> Problem {
         let message = format!(
-            "La quantité {count} dépasse le maximum de {max} licences par demande : vérifiez le \
-             nombre, ou répartissez la commande en plusieurs demandes."
+            "La quantité {} dépasse le maximum de {} par demande : vérifiez le nombre, \
+             ou répartissez la commande en plusieurs demandes.",
+            french_number(count),
+            licences(max)
         );
         problem(
             ProblemCode::QuantityTooLarge,
@@ -280,12 +303,27 @@ impl Problem {
         )
     }
 
-    pub fn address_count(quantity: u32) -> Problem {
+    pub fn address_count(quantity: u32, action: Option<Action>) -> Problem {
+        let one = match action {
+            Some(Action::Suppression) => "-1",
+            _ => "+1",
+        };
         let message = format!(
-            "Une adresse générique correspond à un seul compte, mais la quantité est de {quantity} : \
-             écrivez +1 (ou -1), ou une demande par adresse."
+            "Une adresse générique correspond à un seul compte, mais la quantité est de {} : \
+             écrivez {one}, ou faites une demande par adresse.",
+            french_number(quantity)
         );
         problem(ProblemCode::AddressCount, Some(Field::Quantity), message)
+    }
+
+    pub fn field_too_long(field: Field) -> Problem {
+        let message = format!(
+            "Le champ « {} » dépasse {} caractères : il n'a pas été lu en entier. \
+             Vérifiez sa valeur, ou répartissez la commande en plusieurs demandes.",
+            field.label(),
+            french_number(field.max_chars() as u32)
+        );
+        problem(ProblemCode::FieldTooLong, Some(field), message)
     }
 
     pub fn quantity_sign(action: Action) -> Problem {
@@ -459,5 +497,19 @@ impl Warning {
         let message =
             "Heure de réception inconnue : la période de commande n'a pas été vérifiée.".to_owned();
         warning(WarningCode::ReceptionTimeUnknown, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_plurals_in_french() {
+        assert_eq!(french_number(5), "5");
+        assert_eq!(french_number(1000), "1\u{202F}000");
+        assert_eq!(french_number(1234567), "1\u{202F}234\u{202F}567");
+        assert_eq!(licences(1), "1 licence");
+        assert_eq!(licences(1000), "1\u{202F}000 licences");
     }
 }

@@ -619,7 +619,8 @@ fn quantity_is_bounded_and_a_generic_address_is_one_licence() {
         )
         .judge();
     assert_eq!(problems(&verdict), ["quantity_too_large", "address_count"]);
-    assert!(reply_body(&verdict).contains("maximum de 1000 licences"));
+    assert!(reply_body(&verdict).contains("maximum de 1\u{202F}000 licences"));
+    assert!(reply_body(&verdict).contains("écrivez +1,"));
     let one = Draft::new()
         .set("Quantité", "+1")
         .set("Nom Prénom de l'utilisateur", "")
@@ -682,10 +683,40 @@ fn values_are_cleaned_and_capped_before_anyone_reads_them() {
     let licence = verdict.request.licence.as_deref().unwrap();
     assert_eq!(licence.chars().count(), licgate::text::MAX_VALUE_CHARS + 1);
     assert!(licence.ends_with('…'));
+    assert_eq!(problems(&verdict), ["field_too_long", "licence_unknown"]);
     assert!(reply_body(&verdict).len() < 5_000);
     let subject = Draft::new()
         .subject("[AJOUT] Licence Office 365 - Boulangerie Martin\u{202E}")
         .judge();
     assert_eq!(problems(&subject), Vec::<&str>::new());
     assert!(!subject.subject.unwrap().contains('\u{202E}'));
+}
+
+// Issue 8, found by review: a list of 20 users was cut at 200 characters to 9
+// names, which matched a quantity of +9: the request was accepted with the
+// wrong users. A value that was cut is never taken as the request.
+#[test]
+fn a_cut_value_is_never_accepted() {
+    let names: Vec<String> = (0..20)
+        .map(|i| format!("Prénom{i} Nomdefamille{i}"))
+        .collect();
+    let verdict = Draft::new()
+        .set("Quantité", "+20")
+        .set("Nom Prénom de l'utilisateur", &names.join(", "))
+        .judge();
+    assert_eq!(problems(&verdict), Vec::<&str>::new(), "20 names fit");
+    assert_eq!(verdict.request.users.len(), 20);
+    let names: Vec<String> = (0..200)
+        .map(|i| format!("Prénom{i} Nomdefamille{i}"))
+        .collect();
+    let verdict = Draft::new()
+        .set("Quantité", "+150")
+        .set("Nom Prénom de l'utilisateur", &names.join(", "))
+        .judge();
+    assert_eq!(problems(&verdict), ["field_too_long", "users_count"]);
+    let on_lines = Draft::new()
+        .set("Quantité", "+150")
+        .set("Nom Prénom de l'utilisateur", &names.join("\r\n"))
+        .judge();
+    assert_eq!(problems(&on_lines), ["field_too_long", "users_count"]);
 }
