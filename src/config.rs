@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::check::Limits;
+use crate::mail::ReceivingServer;
 
 /// How a connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -300,6 +301,15 @@ fn default_timeout() -> u64 {
 fn default_max_size() -> usize {
     Limits::default().max_message_size
 }
+/// A limit that 0 would turn into « refuse every mail ».
+fn at_least_one(value: usize, key: &str) -> anyhow::Result<usize> {
+    anyhow::ensure!(
+        value >= 1,
+        "limits.{key}: 0 would refuse every mail; give at least 1 (or leave the key out for the default)"
+    );
+    Ok(value)
+}
+
 fn default_max_mime_parts() -> usize {
     Limits::default().max_mime_parts
 }
@@ -357,9 +367,9 @@ pub struct Config {
     pub from: String,
     /// Sender patterns whose mails are judged; others go to quarantine.
     pub allow: Vec<String>,
-    /// The `authserv-id` of the receiving server whose `Authentication-Results`
-    /// must say `dmarc=pass` or `compauth=pass`; others go to quarantine.
-    pub authserv_id: Option<String>,
+    /// The receiving server whose verdict must say the sender is
+    /// authenticated; mails it does not vouch for go to quarantine.
+    pub authenticated_by: Option<ReceivingServer>,
     /// Who gets the digest and the removal notices.
     pub purchasing: Purchasing,
     /// When the digest is sent.
@@ -482,13 +492,15 @@ impl Config {
             },
             from: raw.smtp.from.to_lowercase(),
             allow: raw.senders.allow.iter().map(|p| p.to_lowercase()).collect(),
-            authserv_id: match &raw.senders.require_authentication {
-                Some(id) if id.trim().is_empty() || id.contains([';', ' ']) => bail!(
-                    "senders.require-authentication: « {id} » is not an authserv-id \
-                     (the host name the receiving server writes first in Authentication-Results)"
-                ),
-                Some(id) => Some(id.to_lowercase()),
+            authenticated_by: match raw.senders.require_authentication.as_deref() {
                 None => None,
+                Some("exchange-online") => Some(ReceivingServer::ExchangeOnline),
+                Some(id) if id.trim().is_empty() || id.contains([';', ' ', '=']) => bail!(
+                    "senders.require-authentication: « {id} » is not an authserv-id \
+                     (the host name an RFC 8601 server writes first in Authentication-Results), \
+                     nor \"exchange-online\""
+                ),
+                Some(id) => Some(ReceivingServer::AuthservId(id.to_lowercase())),
             },
             purchasing: Purchasing {
                 to: lowercase(&raw.purchasing.to),
@@ -506,9 +518,10 @@ impl Config {
             store: resolve(&raw.store.path),
             rules: resolve(&raw.rules.dir),
             limits: Limits {
-                max_message_size: raw.limits.max_message_size,
-                max_mime_parts: raw.limits.max_mime_parts,
-                max_quantity: raw.limits.max_quantity,
+                max_message_size: at_least_one(raw.limits.max_message_size, "max-message-size")?,
+                max_mime_parts: at_least_one(raw.limits.max_mime_parts, "max-mime-parts")?,
+                max_quantity: at_least_one(raw.limits.max_quantity as usize, "max-quantity")?
+                    as u32,
             },
             replies_per_sender_per_hour: raw.limits.replies_per_sender_per_hour,
             log: raw.log.format,
@@ -710,6 +723,32 @@ mod tests {
             "no technicians' list: no reminder"
         );
         assert!(config.purchasing.removal_notice);
+    }
+
+    // Found by review: 0 for a limit was accepted, and refused every mail;
+    // a check of the sender read a header the way Exchange never writes it.
+    #[test]
+    fn limits_and_the_receiving_server_are_checked() {
+        let zero = example().replace("max-quantity = 1000", "max-quantity = 0");
+        let err = config(&zero).unwrap_err().to_string();
+        assert!(
+            err.starts_with("limits.max-quantity: 0 would refuse every mail"),
+            "{err}"
+        );
+        let exchange = example().replace(
+            "# require-authentication = \"exchange-online\"",
+            "require-authentication = \"exchange-online\"",
+        );
+        assert_eq!(
+            config(&exchange).unwrap().authenticated_by,
+            Some(ReceivingServer::ExchangeOnline)
+        );
+        let verdict = example().replace(
+            "# require-authentication = \"exchange-online\"",
+            "require-authentication = \"spf=pass\"",
+        );
+        let err = config(&verdict).unwrap_err().to_string();
+        assert!(err.contains("is not an authserv-id"), "{err}");
     }
 
     #[test]

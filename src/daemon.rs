@@ -191,7 +191,7 @@ struct Shared {
     /// The accepted requests, for `duplicate_request`: read from the store
     /// at each connection, then kept up to date as mails are decided.
     history: Arc<Mutex<Vec<Movement>>>,
-    /// Why sending is paused (the SMTP server refuses the login), if it is.
+    /// Why sending is paused (the SMTP server refuses the gateway), if it is.
     outbox_paused: Arc<Mutex<Option<String>>>,
 }
 
@@ -395,6 +395,8 @@ async fn probe(config: &Config, raw: &[u8]) -> Option<String> {
         .arg(limits.max_message_size.to_string())
         .arg("--max-mime-parts")
         .arg(limits.max_mime_parts.to_string())
+        .arg("--max-quantity")
+        .arg(limits.max_quantity.to_string())
         .arg("-")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -821,11 +823,11 @@ fn decide(
         decision.note = Some("sender not in senders.allow: quarantined, not answered".into());
         return Ok((decision, None));
     }
-    if let Some(authserv_id) = &config.authserv_id
-        && let Err(why) = mail::authenticated(raw, authserv_id)
+    if let Some(server) = &config.authenticated_by
+        && let Err(why) = mail::authenticated(raw, server)
     {
         decision.note = Some(format!(
-            "sender not authenticated by {authserv_id} ({why}): quarantined, not answered"
+            "sender not authenticated by the receiving server ({why}): quarantined, not answered"
         ));
         return Ok((decision, None));
     }
@@ -910,8 +912,10 @@ fn outbox_item(
 ///
 /// A reply the server refused for good leaves the outbox (recorded); one
 /// that failed for now waits its own backoff, so fresh replies go out
-/// around it; a refused login pauses all sending (every reply would fail
-/// alike) and `licgate status` says why.
+/// around it; a server that refuses the gateway itself (its login, or its
+/// right to send as its address) pauses all sending, since every reply
+/// would fail alike: one reply at a time then tries again, so a wrong
+/// password costs one failed login per try, and `licgate status` says why.
 async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
     let sender = Sender::new(&shared.config.smtp)?;
     // Replies that failed for now: attempts so far, and when to try again.
@@ -919,7 +923,12 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
     let mut login_backoff = Duration::from_secs(1);
     while !*stop.borrow() {
         let now = Instant::now();
-        let queued = shared.store.outbox_due(REPLIES_IN_FLIGHT, |id| {
+        let slots = if shared.outbox_paused().is_some() {
+            1
+        } else {
+            REPLIES_IN_FLIGHT
+        };
+        let queued = shared.store.outbox_due(slots, |id| {
             retries.get(&id).is_none_or(|(_, at)| *at <= now)
         })?;
         if queued.is_empty() {
@@ -957,7 +966,7 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
                         .store
                         .reply_refused(*id, item, Timestamp::now(), reason)?;
                 }
-                Failure::Authentication => login_refused = Some(reason),
+                Failure::Gateway => login_refused = Some(reason),
                 Failure::Temporary => {
                     let attempts = retries.get(id).map_or(0, |(n, _)| *n) + 1;
                     let wait = retry_delay(attempts);
@@ -967,7 +976,7 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
             }
         }
         if let Some(reason) = login_refused {
-            error!(%reason, retry_in = ?login_backoff, "the SMTP server refuses the gateway's login: sending paused");
+            error!(%reason, retry_in = ?login_backoff, "the SMTP server refuses the gateway itself: sending paused");
             *shared.outbox_paused() = Some(reason);
             write_status(&shared);
             if !pause(login_backoff, &stop).await {
@@ -975,7 +984,7 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
             }
             login_backoff = (login_backoff * 2).min(MAX_BACKOFF);
         } else if shared.outbox_paused().take().is_some() {
-            info!("the SMTP server accepts the gateway's login again: sending resumed");
+            info!("the SMTP server accepts the gateway again: sending resumed");
             login_backoff = Duration::from_secs(1);
         }
     }

@@ -144,11 +144,9 @@ impl Digest {
     fn chain_line(&self) -> Option<String> {
         let head = self.chain_head.as_ref().filter(|h| h.len > 0)?;
         Some(format!(
-            "Empreinte du journal d'audit à cet envoi : {} enregistrement{}, dernier {} \
-             (licgate audit verify affiche la même tant que rien n'a été réécrit).",
-            head.len,
-            if head.len > 1 { "s" } else { "" },
-            head.hash
+            "Empreinte du journal d'audit à l'envoi : {} (enregistrement n° {}) ; \
+             « licgate audit verify --records {} » affiche la même tant que le journal n'a pas été réécrit.",
+            head.hash, head.len, head.len
         ))
     }
 

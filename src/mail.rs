@@ -133,12 +133,25 @@ fn header_lines(raw: &[u8]) -> usize {
         .count()
 }
 
-/// Whether the receiving server authenticated the sender (RFC 8601): the
-/// topmost `Authentication-Results` header must be written by `authserv_id`
-/// (the server adds its own above anything the sender wrote) and say
-/// `dmarc=pass` or `compauth=pass` (Exchange Online's composite verdict).
-/// The error says what was found instead, for the quarantine note.
-pub fn authenticated(raw: &[u8], authserv_id: &str) -> Result<(), String> {
+/// The server whose verdict on the sender is trusted: it writes its
+/// `Authentication-Results` header above anything the sender wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceivingServer {
+    /// A server that follows RFC 8601: its header opens with this
+    /// authserv-id (lower case).
+    AuthservId(String),
+    /// Exchange Online, whose header carries no authserv-id; mail from the
+    /// tenant's own users is stamped `X-MS-Exchange-Organization-AuthAs:
+    /// Internal`, a header Exchange removes from any mail from outside.
+    ExchangeOnline,
+}
+
+/// Whether the receiving server authenticated the sender: its (topmost)
+/// `Authentication-Results` header says `dmarc=pass` or `compauth=pass`
+/// (Exchange Online's composite verdict), or, with Exchange Online, the mail
+/// comes from inside the tenant. The error says what was found instead, for
+/// the quarantine note.
+pub fn authenticated(raw: &[u8], server: &ReceivingServer) -> Result<(), String> {
     if header_lines(raw) > MAX_HEADER_LINES {
         return Err("header too long to be read".into());
     }
@@ -146,24 +159,36 @@ pub fn authenticated(raw: &[u8], authserv_id: &str) -> Result<(), String> {
         .parse_headers(raw)
         .ok_or("no header")?;
     // NOTE: `header_raw` gives the last of repeated headers; the server's is the first.
-    let Some(results) = message
-        .headers()
-        .iter()
-        .find(|h| h.name().eq_ignore_ascii_case("Authentication-Results"))
-        .and_then(|h| raw.get(h.offset_start as usize..h.offset_end as usize))
-    else {
+    let first = |name: &str| {
+        message
+            .headers()
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case(name))
+            .and_then(|h| raw.get(h.offset_start as usize..h.offset_end as usize))
+            .map(|value| text::clean_line(&String::from_utf8_lossy(value), 2000).to_lowercase())
+    };
+    if *server == ReceivingServer::ExchangeOnline
+        && first("X-MS-Exchange-Organization-AuthAs").is_some_and(|v| v.trim() == "internal")
+    {
+        return Ok(());
+    }
+    let Some(results) = first("Authentication-Results") else {
         return Err("no Authentication-Results header".into());
     };
-    let results = String::from_utf8_lossy(results);
-    let results = text::clean_line(&results, 2000).to_lowercase();
-    let (id, verdicts) = results.split_once(';').unwrap_or((&results, ""));
-    let id = id.split_whitespace().next().unwrap_or_default();
-    if id != authserv_id {
-        return Err(format!(
-            "topmost Authentication-Results written by « {} »",
-            text::cap(id, 100)
-        ));
-    }
+    let verdicts = match server {
+        ReceivingServer::AuthservId(authserv_id) => {
+            let (id, verdicts) = results.split_once(';').unwrap_or((&results, ""));
+            let id = id.split_whitespace().next().unwrap_or_default();
+            if id != authserv_id {
+                return Err(format!(
+                    "topmost Authentication-Results written by « {} »",
+                    text::cap(id, 100)
+                ));
+            }
+            verdicts
+        }
+        ReceivingServer::ExchangeOnline => &results,
+    };
     let passed = verdicts
         .split(|c: char| c == ';' || c.is_whitespace())
         .any(|token| token == "dmarc=pass" || token == "compauth=pass");
@@ -445,27 +470,41 @@ mod tests {
     fn authentication_results_of_the_receiving_server_only() {
         let mail =
             |headers: &str| format!("{headers}From: a@example.fr\r\nSubject: s\r\n\r\nbody\r\n");
+        let mx = ReceivingServer::AuthservId("mx.example.fr".into());
         let pass = "Authentication-Results: mx.example.fr; spf=pass smtp.mailfrom=example.fr;\r\n dkim=pass; dmarc=pass action=none header.from=example.fr\r\n";
         let compauth =
             "Authentication-Results: MX.example.fr; dmarc=none; compauth=pass reason=100\r\n";
         let fail =
             "Authentication-Results: mx.example.fr; dmarc=fail; compauth=fail reason=000\r\n";
         let forged = "Authentication-Results: mx.example.fr; dmarc=pass\r\n";
-        assert_eq!(
-            authenticated(mail(pass).as_bytes(), "mx.example.fr"),
-            Ok(())
-        );
-        assert_eq!(
-            authenticated(mail(compauth).as_bytes(), "mx.example.fr"),
-            Ok(())
-        );
-        assert!(authenticated(mail(fail).as_bytes(), "mx.example.fr").is_err());
-        assert!(authenticated(mail("").as_bytes(), "mx.example.fr").is_err());
+        assert_eq!(authenticated(mail(pass).as_bytes(), &mx), Ok(()));
+        assert_eq!(authenticated(mail(compauth).as_bytes(), &mx), Ok(()));
+        assert!(authenticated(mail(fail).as_bytes(), &mx).is_err());
+        assert!(authenticated(mail("").as_bytes(), &mx).is_err());
         // The sender's forged header sits below the server's own.
         let both = format!("{fail}{forged}");
-        assert!(authenticated(mail(&both).as_bytes(), "mx.example.fr").is_err());
+        assert!(authenticated(mail(&both).as_bytes(), &mx).is_err());
         let other = "Authentication-Results: evil.example; dmarc=pass\r\n";
-        assert!(authenticated(mail(other).as_bytes(), "mx.example.fr").is_err());
+        assert!(authenticated(mail(other).as_bytes(), &mx).is_err());
+    }
+
+    // Found by review: Exchange Online writes no authserv-id, and gives
+    // mail between the tenant's users dmarc=none and no compauth.
+    #[test]
+    fn exchange_online_headers_as_exchange_writes_them() {
+        let mail =
+            |headers: &str| format!("{headers}From: a@example.fr\r\nSubject: s\r\n\r\nbody\r\n");
+        let exchange = ReceivingServer::ExchangeOnline;
+        let external = "Authentication-Results: spf=pass (sender IP is 192.0.2.1)\r\n smtp.mailfrom=example.fr; dkim=pass (signature was verified)\r\n header.d=example.fr;dmarc=pass action=none\r\n header.from=example.fr;compauth=pass reason=100\r\n";
+        let spoofed = "Authentication-Results: spf=fail (sender IP is 198.51.100.7)\r\n smtp.mailfrom=example.fr; dkim=none (message not signed)\r\n header.d=none;dmarc=fail action=quarantine\r\n header.from=example.fr;compauth=fail reason=000\r\n";
+        let internal = "Authentication-Results: dkim=none (message not signed)\r\n header.d=none;dmarc=none action=none header.from=example.fr;\r\nX-MS-Exchange-Organization-AuthAs: Internal\r\n";
+        assert_eq!(authenticated(mail(external).as_bytes(), &exchange), Ok(()));
+        assert_eq!(authenticated(mail(internal).as_bytes(), &exchange), Ok(()));
+        assert!(authenticated(mail(spoofed).as_bytes(), &exchange).is_err());
+        let forged = format!("{spoofed}Authentication-Results: dmarc=pass\r\n");
+        assert!(authenticated(mail(&forged).as_bytes(), &exchange).is_err());
+        let anonymous = format!("{spoofed}X-MS-Exchange-Organization-AuthAs: Anonymous\r\n");
+        assert!(authenticated(mail(&anonymous).as_bytes(), &exchange).is_err());
     }
 
     #[test]

@@ -33,8 +33,9 @@ pub enum Query {
     },
     /// Every record of a request (or the original mail).
     AuditShow { id: String, raw: bool },
-    /// The hash chain walked; code 1 when damaged.
-    AuditVerify,
+    /// The hash chain walked; code 1 when damaged. With `records`, also
+    /// the hash the chain had when it was that long (what a digest names).
+    AuditVerify { records: Option<u64> },
     /// Every request, for the accounting side.
     AuditExport {
         format: ExportFormat,
@@ -140,12 +141,22 @@ pub fn answer(
             anyhow::ensure!(!records.is_empty(), "{id}: no such request");
             Answer::ok(serde_json::to_string_pretty(&records)? + "\n")
         }
-        Query::AuditVerify => match store.verify_audit() {
-            Ok(count) => Answer::ok(format!(
-                "audit trail intact: {count} records, head {}\n\
-                 (a digest sent while the trail was this long names the same head)\n",
-                store.audit_head()?.hash
-            )),
+        Query::AuditVerify { records } => match store.verify_audit() {
+            Ok(count) => {
+                let mut out = format!(
+                    "audit trail intact: {count} records, head {}\n",
+                    store.audit_head()?.hash
+                );
+                if let Some(n) = records {
+                    match store.audit_hash_at(*n)? {
+                        Some(hash) => out.push_str(&format!(
+                            "after record {n}: {hash} (a digest sent then names the same)\n"
+                        )),
+                        None => anyhow::bail!("the audit trail has no record {n}"),
+                    }
+                }
+                Answer::ok(out)
+            }
             Err(err) => Answer {
                 code: 1,
                 output: format!("AUDIT TRAIL DAMAGED: {err:#}\n").into_bytes(),

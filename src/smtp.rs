@@ -30,9 +30,10 @@ pub enum Failure {
     /// A permanent answer about this mail (every 5xx but authentication,
     /// RFC 5321): sending it again would fail the same.
     Refused,
-    /// The server refused the gateway's login: every mail would fail alike;
-    /// sending pauses until it is fixed.
-    Authentication,
+    /// The server refused the gateway itself (its login, or its right to
+    /// send as its address): every mail would fail alike; sending pauses
+    /// until it is fixed.
+    Gateway,
 }
 
 impl Sender {
@@ -70,20 +71,11 @@ impl Sender {
         {
             return Failure::Refused;
         }
-        let Some(code) = err
+        let code = err
             .downcast_ref::<lettre::transport::smtp::Error>()
             .and_then(|e| e.status())
-            .map(|code| code.to_string())
-        else {
-            return Failure::Temporary;
-        };
-        match code.as_str() {
-            // RFC 4954: authentication required, too weak, refused, or
-            // needing encryption: the gateway's own account is at fault.
-            "530" | "534" | "535" | "538" => Failure::Authentication,
-            code if code.starts_with('5') => Failure::Refused,
-            _ => Failure::Temporary,
-        }
+            .map(|code| code.to_string());
+        classify(code.as_deref(), &format!("{err:#}"))
     }
 
     async fn transport(&self) -> anyhow::Result<Transport> {
@@ -139,4 +131,58 @@ fn build(server: &Server, token: Option<&str>) -> anyhow::Result<Transport> {
         _ => {}
     }
     Ok(builder.build())
+}
+
+/// What the server's answer `code` (none: no answer at all) with its `text`
+/// means for the mail.
+fn classify(code: Option<&str>, text: &str) -> Failure {
+    let Some(code) = code else {
+        return Failure::Temporary;
+    };
+    // Exchange Online refuses a mailbox that may not send as the gateway's
+    // address, or a tenant without SMTP AUTH, with a 5xx too: recognised by
+    // their enhanced codes.
+    let gateway_refused = ["5.7.60", "5.2.252", "5.7.57", "5.7.139", "SendAsDenied"]
+        .iter()
+        .any(|mark| text.contains(mark));
+    match code {
+        // RFC 4954: authentication required, too weak, refused, or needing
+        // encryption: the gateway's own account is at fault.
+        "530" | "534" | "535" | "538" => Failure::Gateway,
+        code if code.starts_with('5') && gateway_refused => Failure::Gateway,
+        code if code.starts_with('5') => Failure::Refused,
+        _ => Failure::Temporary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Issue 8, item 7: only 550-554 were permanent; a SendAsDenied dropped
+    // every reply while status said all was well (found by review).
+    #[test]
+    fn every_5xx_is_permanent_but_those_about_the_gateway() {
+        assert_eq!(classify(Some("554"), "5.7.1 refused"), Failure::Refused);
+        assert_eq!(classify(Some("557"), "refused"), Failure::Refused);
+        assert_eq!(classify(Some("501"), "5.1.3 bad address"), Failure::Refused);
+        assert_eq!(
+            classify(Some("535"), "5.7.8 authentication failed"),
+            Failure::Gateway
+        );
+        assert_eq!(
+            classify(Some("530"), "5.7.57 Client not authenticated"),
+            Failure::Gateway
+        );
+        assert_eq!(
+            classify(
+                Some("554"),
+                "5.2.252 SendAsDenied; licences@x not allowed to send as y"
+            ),
+            Failure::Gateway
+        );
+        assert_eq!(classify(Some("450"), "4.7.1 deferred"), Failure::Temporary);
+        assert_eq!(classify(Some("421"), "closing"), Failure::Temporary);
+        assert_eq!(classify(None, "connection refused"), Failure::Temporary);
+    }
 }

@@ -34,7 +34,7 @@ pub struct Status {
     /// The last digest slot done (sent, or nothing to send).
     #[serde(default)]
     pub last_digest: Option<Timestamp>,
-    /// Why sending is paused: the SMTP server refuses the gateway's login.
+    /// Why sending is paused: the SMTP server refuses the gateway itself.
     #[serde(default)]
     pub outbox_paused: Option<String>,
 }
@@ -111,8 +111,8 @@ impl Status {
         }
         if let Some(reason) = &self.outbox_paused {
             problems.push(format!(
-                "sending paused: the SMTP server refuses the gateway's login ({reason}); \
-                 check [smtp] username and the password or token"
+                "sending paused: the SMTP server refuses the gateway ({reason}); check [smtp] \
+                 username, the password or token, and the right to send as [smtp] from"
             ));
         }
         if let Some(queued) = self

@@ -484,6 +484,18 @@ impl Store {
         })
     }
 
+    /// The hash of the chain when it held `len` records: that of record
+    /// `len` (numbered from 1); `None` past the end.
+    pub fn audit_hash_at(&self, len: u64) -> anyhow::Result<Option<String>> {
+        let Some(seq) = len.checked_sub(1) else {
+            return Ok(None);
+        };
+        match self.audit.get(seq.to_be_bytes())? {
+            Some(bytes) => Ok(Some(serde_json::from_slice::<Record>(&bytes)?.hash)),
+            None => Ok(None),
+        }
+    }
+
     pub fn verify_audit(&self) -> anyhow::Result<u64> {
         let head: Head = match self.meta.get(AUDIT_HEAD)? {
             Some(bytes) => serde_json::from_slice(&bytes)?,

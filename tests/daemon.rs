@@ -679,8 +679,20 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
         status.contains("digest          0 accepted request(s) waiting, last slot 20"),
         "{status}"
     );
-    let (_, audit) = licgate(&["audit", "verify", "--config", config]);
+    // Issue 8, item 16: the digest names the chain's head when it was
+    // written, and `audit verify --records N` finds the same.
+    let named = text
+        .split("Empreinte du journal d'audit à l'envoi : ")
+        .nth(1)
+        .expect("the digest names the audit trail's head");
+    let (hash, rest) = named.split_once(" (enregistrement n° ").unwrap();
+    let records = rest.split(')').next().unwrap();
+    let (_, audit) = licgate(&["audit", "verify", "--config", config, "--records", records]);
     assert!(audit.starts_with("audit trail intact"), "{audit}");
+    assert!(
+        audit.contains(&format!("after record {records}: {hash} ")),
+        "{audit}"
+    );
     let (code, _) = licgate(&[
         "digest",
         "--config",

@@ -262,7 +262,7 @@ async fn secrets_files_and_the_query_socket_stay_private_and_bounded() {
     let audit = audit_json(&config);
     assert_eq!(
         audit
-            .matches("sender not authenticated by mx.example.test")
+            .matches("sender not authenticated by the receiving server")
             .count(),
         2,
         "the forged header and the mail without one: {audit}"
@@ -359,8 +359,7 @@ async fn a_refused_smtp_login_pauses_sending_and_status_says_why() {
             let config_arg = config_arg.clone();
             async move {
                 let (code, out) = licgate(&["status", "--config", &config_arg]);
-                code == 1
-                    && out.contains("sending paused: the SMTP server refuses the gateway's login")
+                code == 1 && out.contains("sending paused: the SMTP server refuses the gateway (")
             }
         },
     )

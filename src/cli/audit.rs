@@ -47,6 +47,10 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         config: ConfigArg,
+        /// Also print the chain's hash after record N, to compare with the
+        /// one a digest names (« Empreinte du journal d'audit »).
+        #[arg(long, value_name = "N")]
+        records: Option<u64>,
     },
     /// Export every request for the accounting side.
     Export {
@@ -82,7 +86,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
             },
         ),
         AuditCommand::Show { config, id, raw } => (config, Query::AuditShow { id, raw }),
-        AuditCommand::Verify { config } => (config, Query::AuditVerify),
+        AuditCommand::Verify { config, records } => (config, Query::AuditVerify { records }),
         AuditCommand::Export {
             config,
             format,

@@ -29,6 +29,9 @@ pub struct CheckArgs {
     /// Mails with more MIME parts than this are unreadable, judged from their header.
     #[arg(long, value_name = "PARTS", default_value_t = Limits::default().max_mime_parts)]
     max_mime_parts: usize,
+    /// Most licences one request may add or remove (quantity_too_large above).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_quantity)]
+    max_quantity: u32,
     /// Mail files (RFC 5322, .eml); `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -47,7 +50,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let limits = Limits {
         max_message_size: args.max_size,
         max_mime_parts: args.max_mime_parts,
-        ..Limits::default()
+        max_quantity: args.max_quantity,
     };
     let mut stdout = std::io::stdout().lock();
     let (mut all_accepted, mut io_error) = (true, false);
