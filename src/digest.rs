@@ -660,7 +660,7 @@ mod tests {
         assert!(
             digest
                 .to_text()
-                .contains(&format!("12 enregistrements, dernier {hash}"))
+                .contains(&format!("{hash} (enregistrement n° 12)"))
         );
         assert!(digest.to_html().contains(&hash));
     }
