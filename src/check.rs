@@ -109,9 +109,10 @@ impl Judge<'_> {
         } = *self;
         let too_large = size > limits.max_message_size;
         let shape = mail::shape(raw);
-        let too_complex = shape.parts > limits.max_mime_parts;
+        let too_complex =
+            shape.parts > limits.max_mime_parts || shape.multiparts > mail::MAX_MULTIPARTS;
         let mail = if too_large || too_complex {
-            mail::read_headers(raw)
+            mail::read_headers(&raw[..raw.len().min(mail::MAX_HEADER_BYTES)])
         } else {
             mail::read(raw)
         }

@@ -334,9 +334,6 @@ fn mailbox_key(uid_validity: u32, uid: u32) -> String {
 /// bounded in mails and in bytes, and a large mail comes alone.
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Bytes a mail over the size limit costs: only its header is fetched.
-const HEADER_BYTES: u64 = 64 * 1024;
-
 /// Splits the envelopes into batches of at most [`BATCH`] mails and
 /// [`BATCH_BYTES`] (or one mail, when it is larger alone).
 fn batches(envelopes: &[Envelope], max_message_size: usize) -> Vec<&[Envelope]> {
@@ -359,7 +356,7 @@ fn batches(envelopes: &[Envelope], max_message_size: usize) -> Vec<&[Envelope]> 
 /// Bytes fetched for a mail: whole, or its header when over the size limit.
 fn fetched_bytes(envelope: &Envelope, max_message_size: usize) -> u64 {
     if envelope.size as usize > max_message_size {
-        HEADER_BYTES
+        mail::MAX_HEADER_BYTES as u64
     } else {
         u64::from(envelope.size)
     }
@@ -374,11 +371,24 @@ struct Job {
     crashed: Option<String>,
 }
 
-/// Longest a probe may take: far more than any mail within the limits.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Mails larger than this are judged first by a probe process: a real
+/// request is a few kilobytes, and a larger mail could cost more than its
+/// size in ways no scan of its bytes foresees (mail-parser's own costs).
+const PROBE_ABOVE: usize = 256 * 1024;
+
+/// Longest a probe may take: a mail within the limits takes well under a
+/// second (`cargo bench --bench hostile`).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Address space a probe may use: what judging a mail within the limits
+/// needs (under 200 MB, `cargo bench --bench hostile`) and the program's
+/// own mappings, with room to spare.
+const PROBE_MEMORY: u64 = 256 * 1024 * 1024;
 
 /// Judges `raw` in a separate `licgate check` process with the daemon's
-/// rules and limits; gives how that process died, if it did (or hung).
+/// rules and limits, bounded in time and memory; gives how that process
+/// failed, if it did: it crashed, ran out of memory, or hung. Such a mail
+/// would cost the daemon as much; it is quarantined unread.
 async fn probe(config: &Config, raw: &[u8]) -> Option<String> {
     use tokio::io::AsyncWriteExt;
     // NOTE: the daemon runs as `licgate run`: its own executable is licgate.
@@ -387,7 +397,8 @@ async fn probe(config: &Config, raw: &[u8]) -> Option<String> {
         Err(err) => return Some(format!("no probe could be started ({err})")),
     };
     let limits = &config.limits;
-    let child = tokio::process::Command::new(program)
+    let mut child = tokio::process::Command::new(program);
+    child
         .arg("check")
         .arg("--rules")
         .arg(&config.rules)
@@ -401,8 +412,21 @@ async fn probe(config: &Config, raw: &[u8]) -> Option<String> {
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn();
+        .kill_on_drop(true);
+    // SAFETY: setrlimit(2) is async-signal-safe; nothing else runs here.
+    let child = unsafe {
+        child.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: PROBE_MEMORY,
+                rlim_max: PROBE_MEMORY,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+    .spawn();
     let mut child = match child {
         Ok(child) => child,
         Err(err) => return Some(format!("no probe could be started ({err})")),
@@ -418,7 +442,10 @@ async fn probe(config: &Config, raw: &[u8]) -> Option<String> {
     .await;
     match judged {
         Ok(Ok(status)) if status.code().is_some() => None,
-        Ok(Ok(status)) => Some(format!("the judgement crashed a probe process ({status})")),
+        Ok(Ok(status)) => Some(format!(
+            "the judgement crashed a probe process, or took more than {} MiB ({status})",
+            PROBE_MEMORY >> 20
+        )),
         Ok(Err(err)) => Some(format!("the probe process could not be watched ({err})")),
         Err(_) => Some(format!(
             "the judgement took more than {PROBE_TIMEOUT:?} in a probe process"
@@ -458,7 +485,9 @@ async fn decide_and_file(
     let mut fetched: HashMap<u32, Vec<u8>> = HashMap::new();
     for (list, header_only) in [(small, false), (large, true)] {
         let uids: Vec<u32> = list.iter().map(|e| e.uid).collect();
-        let bytes = list.iter().map(|e| fetched_bytes(e, limit)).sum();
+        // NOTE: a header is as large as the sender made it: the timeout
+        // allows for the whole mail.
+        let bytes = list.iter().map(|e| u64::from(e.size)).sum();
         fetched.extend(mailbox.fetch(&uids, header_only, bytes).await?);
     }
     let mut jobs = Vec::new();
@@ -470,15 +499,24 @@ async fn decide_and_file(
             );
             continue;
         };
-        let crashed = if *suspect && envelope.size as usize <= limit {
+        let whole = envelope.size as usize <= limit;
+        let crashed = if *suspect && whole {
             warn!(
                 uid = envelope.uid,
                 "this mail was in hand when the process died: judging it first in a probe process"
             );
             probe(&shared.config, &raw).await
+        } else if whole && raw.len() > PROBE_ABOVE {
+            probe(&shared.config, &raw).await
         } else {
             None
         };
+        // NOTE: the header of a mail over the size limit is all that is
+        // judged of it; a server gives it whole, however large.
+        let mut raw = raw;
+        if !whole {
+            raw.truncate(mail::MAX_HEADER_BYTES);
+        }
         jobs.push(Job {
             envelope: *envelope,
             raw,
@@ -586,11 +624,9 @@ fn decide_all(
     {
         let key = mailbox_key(uid_validity, envelope.uid);
         let decided = if let Some(how) = crashed {
-            error!(%key, %how, "this mail crashes the judgement: quarantined unread");
+            error!(%key, %how, "this mail crashes the judgement, or costs too much: quarantined unread");
             let mut decision = quarantined(&shared.config, &key, &raw, &envelope, now);
-            decision.note = Some(format!(
-                "crashed the judgement ({how}): quarantined without being read again"
-            ));
+            decision.note = Some(format!("{how}: quarantined without being read here"));
             Decided {
                 decision,
                 raw,
@@ -921,16 +957,25 @@ async fn outbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Res
     // Replies that failed for now: attempts so far, and when to try again.
     let mut retries: HashMap<u64, (u32, Instant)> = HashMap::new();
     let mut login_backoff = Duration::from_secs(1);
+    // While paused, the reply tried last: the next try takes the one after
+    // it, so no single reply can keep sending paused.
+    let mut last_tried: Option<u64> = None;
     while !*stop.borrow() {
         let now = Instant::now();
-        let slots = if shared.outbox_paused().is_some() {
-            1
-        } else {
-            REPLIES_IN_FLIGHT
+        let due = |id: u64| retries.get(&id).is_none_or(|(_, at)| *at <= now);
+        let queued = match (shared.outbox_paused().is_some(), last_tried) {
+            (false, _) => shared.store.outbox_due(REPLIES_IN_FLIGHT, due)?,
+            (true, Some(last)) => {
+                let next = shared.store.outbox_due(1, |id| id > last && due(id))?;
+                if next.is_empty() {
+                    shared.store.outbox_due(1, due)?
+                } else {
+                    next
+                }
+            }
+            (true, None) => shared.store.outbox_due(1, due)?,
         };
-        let queued = shared.store.outbox_due(slots, |id| {
-            retries.get(&id).is_none_or(|(_, at)| *at <= now)
-        })?;
+        last_tried = queued.last().map(|(id, _)| *id);
         if queued.is_empty() {
             let next_retry = retries.values().map(|(_, at)| *at).min();
             let wait = next_retry

@@ -141,10 +141,15 @@ fn classify(code: Option<&str>, text: &str) -> Failure {
     };
     // Exchange Online refuses a mailbox that may not send as the gateway's
     // address, or a tenant without SMTP AUTH, with a 5xx too: recognised by
-    // their enhanced codes.
-    let gateway_refused = ["5.7.60", "5.2.252", "5.7.57", "5.7.139", "SendAsDenied"]
-        .iter()
-        .any(|mark| text.contains(mark));
+    // the enhanced code that opens the server's text (RFC 3463), never by
+    // words elsewhere in it, which may quote an address the sender chose.
+    let enhanced = text
+        .split_once("): ")
+        .map_or(text, |(_, answer)| answer)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default();
+    let gateway_refused = ["5.7.60", "5.2.252", "5.7.57", "5.7.139"].contains(&enhanced);
     match code {
         // RFC 4954: authentication required, too weak, refused, or needing
         // encryption: the gateway's own account is at fault.
@@ -177,9 +182,18 @@ mod tests {
         assert_eq!(
             classify(
                 Some("554"),
-                "5.2.252 SendAsDenied; licences@x not allowed to send as y"
+                "permanent error (554): 5.2.252 SendAsDenied; licences@x not allowed to send as y"
             ),
             Failure::Gateway
+        );
+        // Found by review: a recipient named after an enhanced code paused
+        // sending for good.
+        assert_eq!(
+            classify(
+                Some("550"),
+                "permanent error (550): 5.1.1 <5.7.60@example.test>: Recipient address rejected"
+            ),
+            Failure::Refused
         );
         assert_eq!(classify(Some("450"), "4.7.1 deferred"), Failure::Temporary);
         assert_eq!(classify(Some("421"), "closing"), Failure::Temporary);

@@ -79,14 +79,28 @@ pub fn is_dash(c: char) -> bool {
 pub const MAX_VALUE_CHARS: usize = 200;
 
 /// True for characters that must never reach a person's screen from a mail:
-/// control characters (CR, ESC, DEL, C1) other than tab and line feed, and
-/// the bidirectional overrides and isolates that reorder what is shown
-/// (U+202A-U+202E, U+2066-U+2069, and the marks U+200E, U+200F, U+061C).
+/// control characters (CR, ESC, DEL, C1) other than tab and line feed, the
+/// bidirectional overrides and isolates that reorder what is shown
+/// (U+202A-U+202E, U+2066-U+2069, the marks U+200E, U+200F, U+061C), and
+/// the invisible ones: zero-width spaces and joiners, soft hyphen, word
+/// joiner, byte order mark, line and paragraph separators, interlinear
+/// annotations and tag characters.
 pub fn is_hostile(c: char) -> bool {
     (c.is_control() && c != '\t' && c != '\n')
         || matches!(
             c,
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+            '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{061C}'
+                | '\u{00AD}'
+                | '\u{180E}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
         )
 }
 
@@ -157,6 +171,11 @@ mod tests {
             "ab[31mcdef\tg\nh"
         );
         assert_eq!(clean_line("a\nb\u{202E}", 10), "a b");
+        // Found by review: invisible characters passed.
+        assert_eq!(
+            clean("a\u{2028}b\u{200B}c\u{FEFF}d\u{00AD}e\u{E0041}f\u{2060}g"),
+            "abcdefg"
+        );
     }
 
     // Issue 8, item 6: a 10 MB value was quoted whole, several times.

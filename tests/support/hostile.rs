@@ -74,6 +74,16 @@ pub fn shapes(size: usize) -> Vec<(&'static str, Vec<u8>)> {
             "nested message/rfc822",
             repeat(HEADER, "Content-Type: message/rfc822\r\n\r\n", size),
         ),
+        // The same, hidden from a scan of lines opening with Content-Type
+        // (mail-parser skips a form feed before a header name).
+        (
+            "hidden nested messages",
+            repeat(
+                &format!("{HEADER}Content-Type: message/rfc822\r\n\r\n"),
+                "\x0cContent-Type: message/rfc822\r\n\r\n",
+                size,
+            ),
+        ),
         (
             "nested multipart",
             repeat(
@@ -81,6 +91,31 @@ pub fn shapes(size: usize) -> Vec<(&'static str, Vec<u8>)> {
                 "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n",
                 size,
             ),
+        ),
+        // mail-parser scans the rest of the mail for the boundary of each
+        // multipart part: hundreds of parts whose boundary never comes,
+        // hidden (mid-line boundaries, a form feed before Content-Type).
+        (
+            "hidden multipart parts",
+            repeat(
+                &format!("{HEADER}Content-Type: multipart/mixed; boundary=b\r\n\r\n"),
+                "x--b\r\n\x0cContent-Type: multipart/mixed; boundary=zz\r\n\r\n",
+                size / 2,
+            )
+            .into_iter()
+            .chain(std::iter::repeat_n(b'a', size / 2))
+            .collect(),
+        ),
+        (
+            "many multipart parts",
+            [
+                format!("{HEADER}Content-Type: multipart/mixed; boundary=b\r\n\r\n").into_bytes(),
+                "--b\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n"
+                    .repeat(900)
+                    .into_bytes(),
+                vec![b'a'; size.saturating_sub(60_000)],
+            ]
+            .concat(),
         ),
         (
             "many parts",
