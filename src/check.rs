@@ -490,6 +490,9 @@ impl<'r> Judgement<'r> {
 /// The values given for a field, without repeats (compared loosely), in
 /// order. Linear: each value is folded once.
 fn distinct_values(values: &[String]) -> Vec<&str> {
+    if values.len() < 2 {
+        return values.iter().map(String::as_str).collect();
+    }
     let mut seen = std::collections::HashSet::new();
     values
         .iter()

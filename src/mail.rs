@@ -70,11 +70,10 @@ const MAX_BOUNDARIES: usize = 64;
 /// Measures `raw` without parsing it, in time linear in its size.
 pub fn shape(raw: &[u8]) -> Shape {
     let header_lines = header_lines(raw);
-    let content_types = count_ignore_case(raw, b"content-type");
+    let content_types = CONTENT_TYPE.find_iter(raw).count();
     let mut declared: Vec<Vec<u8>> = Vec::new();
     let mut mentions = 0;
-    let finder = memmem_ignore_case(b"boundary");
-    for at in finder.find_iter(raw) {
+    for at in BOUNDARY.find_iter(raw) {
         mentions += 1;
         if let Some(boundary) = boundary_value(&raw[at.end()..])
             && !declared.iter().any(|d| d == boundary)
@@ -122,16 +121,21 @@ fn boundary_value(after: &[u8]) -> Option<&[u8]> {
     (!value.is_empty()).then_some(value)
 }
 
+/// `content-type` in any case, built once (building costs more than a
+/// small mail's whole judgement).
+static CONTENT_TYPE: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| ignoring_case(b"content-type"));
+
+/// `boundary` in any case, built once.
+static BOUNDARY: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| ignoring_case(b"boundary"));
+
 /// A case-insensitive search for an ASCII word.
-fn memmem_ignore_case(word: &[u8]) -> aho_corasick::AhoCorasick {
+fn ignoring_case(word: &[u8]) -> aho_corasick::AhoCorasick {
     aho_corasick::AhoCorasick::builder()
         .ascii_case_insensitive(true)
         .build([word])
         .expect("one short pattern")
-}
-
-fn count_ignore_case(haystack: &[u8], word: &[u8]) -> usize {
-    memmem_ignore_case(word).find_iter(haystack).count()
 }
 
 /// Parses a whole mail. `None` when not even a header can be found, or when

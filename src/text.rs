@@ -117,6 +117,10 @@ pub fn clean_line(s: &str, max: usize) -> String {
 
 /// [`clean_line`], and whether something was cut.
 pub fn clean_line_cut(s: &str, max: usize) -> (String, bool) {
+    // NOTE: the common case, a short clean value, in one pass.
+    if s.len() <= max && !s.chars().any(|c| is_hostile(c) || c == '\n' || c == '\t') {
+        return (s.to_owned(), false);
+    }
     let one_line: String = s
         .chars()
         .filter(|c| !is_hostile(*c))
