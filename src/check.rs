@@ -38,6 +38,29 @@ impl Default for Limits {
     }
 }
 
+/// Stack of the thread every judgement runs on, in the daemon and in
+/// `licgate check` alike (so the daemon's probe process behaves as the
+/// daemon): mail-parser recurses once per nested message while copying a
+/// decoded part, and a default 2 MiB stack overflows at a few thousand
+/// levels. Only the pages used are ever committed.
+pub const JUDGEMENT_STACK: usize = 256 * 1024 * 1024;
+
+/// Runs `work` (judgements) on a thread with [`JUDGEMENT_STACK`].
+pub fn on_judgement_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("judgement".into())
+            .stack_size(JUDGEMENT_STACK)
+            .spawn_scoped(scope, work);
+        match thread {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(err) => panic!("no thread for the judgement: {err}"),
+        }
+    })
+}
+
 /// Judges one mail.
 ///
 /// `received_at` is the reception time (the server's INTERNALDATE in the

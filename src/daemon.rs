@@ -378,12 +378,12 @@ const PROBE_ABOVE: usize = 256 * 1024;
 
 /// Longest a probe may take: a mail within the limits takes well under a
 /// second (`cargo bench --bench hostile`).
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Address space a probe may use: what judging a mail within the limits
 /// needs (under 200 MB, `cargo bench --bench hostile`) and the program's
 /// own mappings, with room to spare.
-const PROBE_MEMORY: u64 = 256 * 1024 * 1024;
+const PROBE_MEMORY: u64 = 256 * 1024 * 1024 + check::JUDGEMENT_STACK as u64;
 
 /// Judges `raw` in a separate `licgate check` process with the daemon's
 /// rules and limits, bounded in time and memory; gives how that process
@@ -444,7 +444,7 @@ async fn probe(config: &Config, raw: &[u8]) -> Option<String> {
         Ok(Ok(status)) if status.code().is_some() => None,
         Ok(Ok(status)) => Some(format!(
             "the judgement crashed a probe process, or took more than {} MiB ({status})",
-            PROBE_MEMORY >> 20
+            (PROBE_MEMORY as usize - check::JUDGEMENT_STACK) >> 20
         )),
         Ok(Err(err)) => Some(format!("the probe process could not be watched ({err})")),
         Err(_) => Some(format!(
@@ -506,7 +506,7 @@ async fn decide_and_file(
                 "this mail was in hand when the process died: judging it first in a probe process"
             );
             probe(&shared.config, &raw).await
-        } else if whole && raw.len() > PROBE_ABOVE {
+        } else if whole && (raw.len() > PROBE_ABOVE || mail::shape(&raw).nested_messages) {
             probe(&shared.config, &raw).await
         } else {
             None
@@ -534,7 +534,10 @@ async fn decide_and_file(
     // stalls the outbox, the status file or the query socket.
     let decisions = {
         let shared = shared.clone();
-        tokio::task::spawn_blocking(move || decide_all(&shared, uid_validity, jobs, now)).await??
+        tokio::task::spawn_blocking(move || {
+            check::on_judgement_stack(|| decide_all(&shared, uid_validity, jobs, now))
+        })
+        .await??
     };
     let Decisions {
         decided,

@@ -55,10 +55,14 @@ pub struct Shape {
     /// scan the rest of the mail for its boundary, so their number
     /// multiplies the parser's time.
     pub multiparts: usize,
+    /// A part may be a message (`message/…`), which mail-parser decodes
+    /// and parses again, out of this scan's sight: the daemon judges such
+    /// a mail first in a probe process.
+    pub nested_messages: bool,
 }
 
 /// Most multipart parts a mail may have: a real one nests a handful.
-pub const MAX_MULTIPARTS: usize = 100;
+pub const MAX_MULTIPARTS: usize = 32;
 
 /// Most bytes of a header read when only the header is judged.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -70,6 +74,24 @@ const MAX_BOUNDARIES: usize = 64;
 /// Measures `raw` without parsing it, in time linear in its size.
 pub fn shape(raw: &[u8]) -> Shape {
     let header_lines = header_lines(raw);
+    let nested_messages = MESSAGE
+        .find_iter(raw)
+        .any(|at| opens_a_subtype(&raw[at.end()..]));
+    // RFC 2231 continuations (`name*1=`): mail-parser joins them anew for
+    // each piece, a cost quadratic in their number.
+    let continuations = raw
+        .windows(2)
+        .filter(|w| w[0] == b'*' && w[1].is_ascii_digit())
+        .count();
+    let too_complex = Shape {
+        header_lines,
+        parts: usize::MAX,
+        multiparts: usize::MAX,
+        nested_messages,
+    };
+    if continuations > MAX_CONTINUATIONS {
+        return too_complex;
+    }
     let content_types = CONTENT_TYPE.find_iter(raw).count();
     let mut declared: Vec<Vec<u8>> = Vec::new();
     let mut mentions = 0;
@@ -78,12 +100,10 @@ pub fn shape(raw: &[u8]) -> Shape {
         if let Some(boundary) = boundary_value(&raw[at.end()..])
             && !declared.iter().any(|d| d == boundary)
         {
-            if declared.len() == MAX_BOUNDARIES || boundary.len() > 200 {
-                return Shape {
-                    header_lines,
-                    parts: usize::MAX,
-                    multiparts: usize::MAX,
-                };
+            // NOTE: the parser compares the boundary at every `--`: a long
+            // one over a run of dashes multiplies its time (RFC 2046 allows 70).
+            if declared.len() == MAX_BOUNDARIES || boundary.len() > 70 {
+                return too_complex;
             }
             declared.push(boundary.to_vec());
         }
@@ -98,7 +118,34 @@ pub fn shape(raw: &[u8]) -> Shape {
         header_lines,
         parts: content_types.max(delimiters),
         multiparts: mentions,
+        nested_messages,
     }
+}
+
+/// Most RFC 2231 parameter continuations a mail may hold.
+const MAX_CONTINUATIONS: usize = 100;
+
+/// `message`, in any case, as the type of a part: `message/rfc822` (or
+/// `message/global`, or with comments and spaces) is parsed again inside
+/// once decoded, beyond what a scan of the raw bytes can see.
+static MESSAGE: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| ignoring_case(b"message"));
+
+/// True when `after` (what follows `message`) goes on with `/` after
+/// spaces and comments.
+fn opens_a_subtype(after: &[u8]) -> bool {
+    let mut depth = 0usize;
+    for byte in after.iter().take(1000) {
+        match byte {
+            b'(' => depth += 1,
+            b')' if depth > 0 => depth -= 1,
+            b'/' if depth == 0 => return true,
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ if depth > 0 => {}
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// The value of a `boundary=` parameter, from just after its name.
@@ -589,6 +636,26 @@ mod tests {
         // Found by review: a name Exchange's header firewall would not match.
         let disguised = format!("{spoofed}\x0cX-MS-Exchange-Organization-AuthAs: Internal\r\n");
         assert!(authenticated(mail(&disguised).as_bytes(), &exchange).is_err());
+    }
+
+    // Issue 8, found by review: what mail-parser parses beyond the raw
+    // bytes (a nested message once decoded) and what costs it quadratic
+    // time (parameter continuations, long boundaries over dashes).
+    #[test]
+    fn shape_sees_what_the_parser_would_do() {
+        let nested = shape(b"Content-Type: Message (x) / RFC822\r\n\r\n");
+        assert!(nested.nested_messages);
+        assert!(!shape(b"Subject: -----Message d'origine-----\r\n\r\n").nested_messages);
+        let continuations = "Content-Type: text/plain; x*1=v;".repeat(101);
+        assert_eq!(shape(continuations.as_bytes()).parts, usize::MAX);
+        let long = format!(
+            "Content-Type: multipart/mixed; boundary=\"{}\"\r\n",
+            "-".repeat(71)
+        );
+        assert_eq!(shape(long.as_bytes()).parts, usize::MAX);
+        let hidden = "x--b\r\n\x0cContent-Type: text/plain\r\n".repeat(3);
+        let plain = format!("Content-Type: multipart/mixed; boundary=b\r\n\r\n{hidden}");
+        assert_eq!(shape(plain.as_bytes()).parts, 4);
     }
 
     #[test]

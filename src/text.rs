@@ -84,7 +84,8 @@ pub const MAX_VALUE_CHARS: usize = 200;
 /// (U+202A-U+202E, U+2066-U+2069, the marks U+200E, U+200F, U+061C), and
 /// the invisible ones: zero-width spaces and joiners, soft hyphen, word
 /// joiner, byte order mark, line and paragraph separators, interlinear
-/// annotations and tag characters.
+/// annotations, tag characters, variation selectors, fillers and the other
+/// default-ignorable code points.
 pub fn is_hostile(c: char) -> bool {
     (c.is_control() && c != '\t' && c != '\n')
         || matches!(
@@ -101,6 +102,23 @@ pub fn is_hostile(c: char) -> bool {
                 | '\u{FEFF}'
                 | '\u{FFF9}'..='\u{FFFB}'
                 | '\u{E0000}'..='\u{E007F}'
+                | '\u{E0100}'..='\u{E01EF}'
+                | '\u{034F}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{206A}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FFA0}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
         )
 }
 
@@ -177,8 +195,10 @@ mod tests {
         assert_eq!(clean_line("a\nb\u{202E}", 10), "a b");
         // Found by review: invisible characters passed.
         assert_eq!(
-            clean("a\u{2028}b\u{200B}c\u{FEFF}d\u{00AD}e\u{E0041}f\u{2060}g"),
-            "abcdefg"
+            clean(
+                "a\u{2028}b\u{200B}c\u{FEFF}d\u{00AD}e\u{E0041}f\u{2060}g\u{034F}h\u{3164}i\u{FE0F}j\u{E0100}k"
+            ),
+            "abcdefghijk"
         );
     }
 

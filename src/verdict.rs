@@ -170,7 +170,7 @@ fn quoted_list(items: &[&str]) -> String {
     let mut list: Vec<String> = items
         .iter()
         .take(LISTED)
-        .map(|s| format!("« {s} »"))
+        .map(|s| format!("« {} »", crate::text::cap(s, crate::text::MAX_VALUE_CHARS)))
         .collect();
     if items.len() > LISTED {
         list.push("…".to_owned());

@@ -64,7 +64,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let verdict = check(&raw, &rules, args.at, &limits);
+        let verdict = licgate::check::on_judgement_stack(|| check(&raw, &rules, args.at, &limits));
         all_accepted &= verdict.outcome == Outcome::Accepted;
         let output = match args.format {
             Format::Json => {
