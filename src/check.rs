@@ -134,6 +134,7 @@ impl Judge<'_> {
         let shape = mail::shape(raw);
         let too_complex =
             shape.parts > limits.max_mime_parts || shape.multiparts > mail::MAX_MULTIPARTS;
+        let too_many_header_lines = shape.header_lines > mail::MAX_HEADER_LINES;
         let mail = if too_large || too_complex {
             mail::read_headers(&raw[..raw.len().min(mail::MAX_HEADER_BYTES)])
         } else {
@@ -147,7 +148,7 @@ impl Judge<'_> {
             judgement
                 .problems
                 .push(Problem::too_large(size, limits.max_message_size));
-        } else if shape.header_lines > mail::MAX_HEADER_LINES {
+        } else if too_many_header_lines {
             judgement
                 .problems
                 .push(Problem::too_many_header_lines(mail::MAX_HEADER_LINES));
@@ -159,7 +160,7 @@ impl Judge<'_> {
         judgement.subject(mail.subject.as_deref().unwrap_or_default());
         match &mail.body {
             Some(body) => judgement.fields(&request::parse_fields(body)),
-            None if !too_large && !too_complex && shape.header_lines <= mail::MAX_HEADER_LINES => {
+            None if !too_large && !too_complex && !too_many_header_lines => {
                 judgement.problems.push(Problem::unreadable())
             }
             None => {}

@@ -153,17 +153,21 @@ fn task_failure(
         Ok((_, Ok(()))) if !early => None,
         Ok((name, Ok(()))) => Some(anyhow::anyhow!("the {name} task ended on its own")),
         Ok((name, Err(err))) => Some(err.context(format!("the {name} task failed"))),
-        Err(err) if err.is_panic() => {
-            let panic = err.into_panic();
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Some(anyhow::anyhow!("a task panicked: {message}"))
-        }
+        Err(err) if err.is_panic() => Some(anyhow::anyhow!(
+            "a task panicked: {}",
+            panic_message(err.into_panic().as_ref())
+        )),
         Err(err) => Some(anyhow::anyhow!("a task was cancelled: {err}")),
     }
+}
+
+/// The text a panic was raised with.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// The socket the CLI asks its queries on (audit, ledger, digest), readable
@@ -500,13 +504,15 @@ async fn decide_and_file(
             continue;
         };
         let whole = envelope.size as usize <= limit;
-        let crashed = if *suspect && whole {
+        if *suspect && whole {
             warn!(
                 uid = envelope.uid,
                 "this mail was in hand when the process died: judging it first in a probe process"
             );
-            probe(&shared.config, &raw).await
-        } else if whole && (raw.len() > PROBE_ABOVE || mail::shape(&raw).nested_messages) {
+        }
+        let probed_first =
+            whole && (*suspect || raw.len() > PROBE_ABOVE || mail::shape(&raw).nested_messages);
+        let crashed = if probed_first {
             probe(&shared.config, &raw).await
         } else {
             None
@@ -638,7 +644,8 @@ fn decide_all(
             }
         } else {
             let header = mail::read_headers(&raw).unwrap_or_default();
-            let request_id = match identify(&shared.store, &seen, &raw, &header)? {
+            let body = body_digest(&raw);
+            let request_id = match identify(&shared.store, &seen, &raw, &header, body)? {
                 Identity::CopyOf { request_id, folder } => {
                     info!(%request_id, "copy of a mail already decided: filed beside it, not answered again");
                     out.duplicates.push((key, request_id));
@@ -682,7 +689,7 @@ fn decide_all(
                 decision.request_id.clone(),
                 Copy {
                     sender: decision.sender.clone(),
-                    body: body_digest(&raw),
+                    body,
                     folder: decision.folder.clone(),
                 },
             );
@@ -728,18 +735,12 @@ fn identify(
     seen: &HashMap<String, Copy>,
     raw: &[u8],
     header: &mail::Mail,
+    body: [u8; 32],
 ) -> anyhow::Result<Identity> {
     let natural = check::request_id(header, raw);
-    let own = Copy {
-        sender: header.from.as_deref().map(str::to_lowercase),
-        body: body_digest(raw),
-        folder: String::new(),
-    };
-    let mut candidates = vec![natural.clone()];
-    candidates.push(check::id_of(
-        format!("{natural}:{}", audit::hex(&own.body)).as_bytes(),
-    ));
-    for candidate in candidates {
+    let sender = header.from.as_deref().map(str::to_lowercase);
+    let reissued = check::id_of(format!("{natural}:{}", audit::hex(&body)).as_bytes());
+    for candidate in [natural, reissued] {
         let earlier = match seen.get(&candidate) {
             Some(copy) => Some((copy.sender.clone(), copy.body, copy.folder.clone())),
             None => match store.decision(&candidate)? {
@@ -750,10 +751,10 @@ fn identify(
                 None => None,
             },
         };
-        let Some((sender, body, folder)) = earlier else {
+        let Some((earlier_sender, earlier_body, folder)) = earlier else {
             return Ok(Identity::New(candidate));
         };
-        if sender == own.sender && body == own.body {
+        if earlier_sender == sender && earlier_body == body {
             return Ok(Identity::CopyOf {
                 request_id: candidate,
                 folder,
@@ -837,11 +838,7 @@ fn decide(
     let verdict = match judged {
         Ok(verdict) => verdict,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let message = panic_message(panic.as_ref());
             error!(request_id = %decision.request_id, %message, "the judgement failed: mail quarantined");
             decision.note = Some(format!("judgement failed: {message}"));
             return Ok((decision, None));

@@ -6,9 +6,10 @@
 //!
 //! Every byte may come from an attacker: the raw bytes are measured before
 //! mail-parser sees them ([`shape`]), so a mail whose structure would cost
-//! more than its size (thousands of nested parts, whose drop overflows the
-//! stack; a million header lines) is never parsed, and every header value
-//! kept is cleaned of control characters and capped.
+//! more than its size (thousands of parts, boundaries searched again and
+//! again, a million header lines) is never parsed; a parsed message is
+//! dropped level by level ([`dispose`]); and every header value kept is
+//! cleaned of control characters and capped.
 
 use jiff::Timestamp;
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
@@ -234,11 +235,15 @@ fn dispose(message: Message) {
 /// Parses the headers only, for mails too large or too complex to be read
 /// whole; `None` as for [`read`].
 pub fn read_headers(raw: &[u8]) -> Option<Mail> {
+    Some(read_envelope(&parse_header(raw)?))
+}
+
+/// The header block parsed, unless it has more than [`MAX_HEADER_LINES`].
+fn parse_header(raw: &[u8]) -> Option<Message<'_>> {
     if header_lines(raw) > MAX_HEADER_LINES {
         return None;
     }
-    let message = MessageParser::default().parse_headers(raw)?;
-    Some(read_envelope(&message))
+    MessageParser::default().parse_headers(raw)
 }
 
 /// The header lines of `raw`, counted up to one more than the limit.
@@ -270,12 +275,7 @@ pub enum ReceivingServer {
 /// comes from inside the tenant. The error says what was found instead, for
 /// the quarantine note.
 pub fn authenticated(raw: &[u8], server: &ReceivingServer) -> Result<(), String> {
-    if header_lines(raw) > MAX_HEADER_LINES {
-        return Err("header too long to be read".into());
-    }
-    let message = MessageParser::default()
-        .parse_headers(raw)
-        .ok_or("no header")?;
+    let message = parse_header(raw).ok_or("no header, or a header too long to be read")?;
     // NOTE: `header_raw` gives the last of repeated headers; the server's is the first.
     // NOTE: only a header written exactly by its name at the start of a
     // line counts: mail-parser also reads `\x0cName:`, which a server's

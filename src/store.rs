@@ -497,10 +497,7 @@ impl Store {
     }
 
     pub fn verify_audit(&self) -> anyhow::Result<u64> {
-        let head: Head = match self.meta.get(AUDIT_HEAD)? {
-            Some(bytes) => serde_json::from_slice(&bytes)?,
-            None => Head::default(),
-        };
+        let head = self.audit_head()?;
         let records = self.audit.iter().map(|entry| {
             let (key, value) = entry?;
             let key = u64::from_be_bytes(
