@@ -133,10 +133,12 @@ static MESSAGE: std::sync::LazyLock<aho_corasick::AhoCorasick> =
     std::sync::LazyLock::new(|| ignoring_case(b"message"));
 
 /// True when `after` (what follows `message`) goes on with `/` after
-/// spaces and comments.
+/// spaces and comments, or might: a window of 64 bytes is looked at, and
+/// one that ends still undecided counts as a nested message (then
+/// probed), so each mention costs at most 64 bytes however they overlap.
 fn opens_a_subtype(after: &[u8]) -> bool {
     let mut depth = 0usize;
-    for byte in after.iter().take(1000) {
+    for byte in after.iter().take(64) {
         match byte {
             b'(' => depth += 1,
             b')' if depth > 0 => depth -= 1,
@@ -146,7 +148,7 @@ fn opens_a_subtype(after: &[u8]) -> bool {
             _ => return false,
         }
     }
-    false
+    after.len() > 64
 }
 
 /// The value of a `boundary=` parameter, from just after its name.
@@ -645,6 +647,9 @@ mod tests {
     fn shape_sees_what_the_parser_would_do() {
         let nested = shape(b"Content-Type: Message (x) / RFC822\r\n\r\n");
         assert!(nested.nested_messages);
+        // Undecided within its window: counted as nested, to be probed.
+        let long_comment = format!("Content-Type: message ({})/rfc822\r\n", "x".repeat(100));
+        assert!(shape(long_comment.as_bytes()).nested_messages);
         assert!(!shape(b"Subject: -----Message d'origine-----\r\n\r\n").nested_messages);
         let continuations = "Content-Type: text/plain; x*1=v;".repeat(101);
         assert_eq!(shape(continuations.as_bytes()).parts, usize::MAX);

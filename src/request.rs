@@ -260,6 +260,9 @@ impl Fields {
 
     /// Adds a line to the last value of the users' list.
     fn continue_users(&mut self, line: &str) {
+        if self.too_long.contains(&Field::Users) {
+            return;
+        }
         let max = Field::Users.max_chars();
         let Some(last) = self.values_mut(Field::Users).last_mut() else {
             return;

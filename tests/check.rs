@@ -719,4 +719,21 @@ fn a_cut_value_is_never_accepted() {
         .set("Nom Prénom de l'utilisateur", &names.join("\r\n"))
         .judge();
     assert_eq!(problems(&on_lines), ["field_too_long", "users_count"]);
+    // Found by review: once cut, every further line still added « … ».
+    let kept: usize = on_lines
+        .request
+        .users
+        .iter()
+        .map(|u| u.chars().count())
+        .sum();
+    assert!(kept <= 4001, "{kept} characters of users kept");
+    assert_eq!(
+        on_lines
+            .request
+            .users
+            .iter()
+            .filter(|u| u.ends_with('…'))
+            .count(),
+        1
+    );
 }

@@ -167,6 +167,9 @@ pub fn shapes(size: usize) -> Vec<(&'static str, Vec<u8>)> {
                 size,
             ),
         ),
+        // Each `message` was followed through up to 1,000 bytes of comment,
+        // to see whether a `/` (a nested message type) came.
+        ("message comments", repeat(&text, "message(", size)),
         (
             "control characters",
             repeat(&text, "Nom du client : \u{202E}\u{1b}[2J\r\r\n", size),
