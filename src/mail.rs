@@ -79,10 +79,20 @@ pub fn shape(raw: &[u8]) -> Shape {
         .find_iter(raw)
         .any(|at| opens_a_subtype(&raw[at.end()..]));
     // RFC 2231 continuations (`name*1=`): mail-parser joins them anew for
-    // each piece, a cost quadratic in their number.
+    // each piece, a cost quadratic in their number. It takes any `*` in a
+    // parameter name for one (`x* 1=`, `x*+1=` too): a `*` with an `=`
+    // close after it, before any `;` or quote, counts (16 bytes looked at).
     let continuations = raw
-        .windows(2)
-        .filter(|w| w[0] == b'*' && w[1].is_ascii_digit())
+        .iter()
+        .enumerate()
+        .filter(|(at, byte)| {
+            **byte == b'*'
+                && raw[at + 1..]
+                    .iter()
+                    .take(16)
+                    .take_while(|b| !matches!(b, b';' | b'"'))
+                    .any(|b| *b == b'=')
+        })
         .count();
     let too_complex = Shape {
         header_lines,
@@ -653,6 +663,17 @@ mod tests {
         assert!(!shape(b"Subject: -----Message d'origine-----\r\n\r\n").nested_messages);
         let continuations = "Content-Type: text/plain; x*1=v;".repeat(101);
         assert_eq!(shape(continuations.as_bytes()).parts, usize::MAX);
+        // Found by review: what mail-parser also takes for continuations.
+        for hidden in ["x* 1=v;", "x*+1=v;", "x*\r\n 1=v;", "x*=v;"] {
+            let continuations = format!("Content-Type: text/plain; {}", hidden.repeat(101));
+            assert_eq!(
+                shape(continuations.as_bytes()).parts,
+                usize::MAX,
+                "{hidden:?}"
+            );
+        }
+        let bullets = "* un point ; * deux = trois\r\n".repeat(60);
+        assert_ne!(shape(bullets.as_bytes()).parts, usize::MAX, "text stars");
         let long = format!(
             "Content-Type: multipart/mixed; boundary=\"{}\"\r\n",
             "-".repeat(71)
