@@ -3,8 +3,8 @@
 //! with headless Chromium.
 
 use jiff::Timestamp;
-use licgate::digest::{Digest, Item, Kind};
-use licgate::ledger::Cancellable;
+use licgate::compose::digest::{Digest, Item, Kind};
+use licgate::judge::Cancellable;
 use licgate::rules::Calendar;
 
 fn item(id: &str, at: &str, client: &str, licence: &str, quantity: i64, users: &[&str]) -> Item {

@@ -3,7 +3,6 @@
 //! resolves secrets from the environment or files and cross-checks values.
 //! Errors name the file, the line when known, and the key.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,42 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::check::Limits;
+use crate::judge::Limits;
 use crate::mail::ReceivingServer;
-
-/// How a connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsMode {
-    /// TLS from the first byte (IMAPS 993, SMTPS 465).
-    Implicit,
-    /// Plain connection upgraded with STARTTLS (IMAP 143, submission 587).
-    Starttls,
-    /// No TLS at all: allowed only for a loopback host.
-    None,
-}
-
-/// A secret value; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value obtained at run time (an OAuth2 token).
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    /// The value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
+use crate::net::is_loopback;
+pub use crate::net::{Auth, Secret, Server, TlsMode};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -99,6 +66,19 @@ pub struct RawFolders {
     pub rejected: String,
     pub ignored: String,
     pub quarantine: String,
+}
+
+impl RawFolders {
+    /// The folder a mail of this outcome is moved to.
+    pub fn of(&self, outcome: crate::judge::Outcome) -> &str {
+        use crate::judge::Outcome;
+        match outcome {
+            Outcome::Accepted => &self.accepted,
+            Outcome::Rejected => &self.rejected,
+            Outcome::Ignored => &self.ignored,
+            Outcome::Quarantined => &self.quarantine,
+        }
+    }
 }
 
 impl Default for RawFolders {
@@ -320,34 +300,6 @@ fn default_replies_per_hour() -> u32 {
     20
 }
 
-/// Credentials, resolved.
-#[derive(Debug, Clone)]
-pub enum Auth {
-    /// LOGIN / AUTH PLAIN with a password.
-    Password(Secret),
-    /// XOAUTH2 with tokens from this source.
-    Xoauth2(crate::oauth::TokenSource),
-}
-
-/// One server to connect to.
-#[derive(Debug, Clone)]
-pub struct Server {
-    /// Host name (also checked against the certificate).
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// Transport security.
-    pub tls: TlsMode,
-    /// Extra trusted CA (PEM), on top of the web PKI roots.
-    pub ca_file: Option<PathBuf>,
-    /// Time allowed for each network call.
-    pub timeout: Duration,
-    /// Login name.
-    pub username: Option<String>,
-    /// How to log in; `None` sends without authentication (SMTP relay on the LAN).
-    pub auth: Option<Auth>,
-}
-
 /// The daemon's configuration, checked and with secrets resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -373,7 +325,7 @@ pub struct Config {
     /// Who gets the digest and the removal notices.
     pub purchasing: Purchasing,
     /// When the digest is sent.
-    pub digest: crate::digest::Schedule,
+    pub digest: crate::compose::digest::Schedule,
     /// The technicians' reminder on the month's last business day, if any.
     pub reminder: Option<Reminder>,
     /// sled database folder.
@@ -429,14 +381,14 @@ impl Config {
         if smtp_auth.is_some() && raw.smtp.username.is_none() {
             bail!("smtp.username: required with smtp.auth");
         }
-        if !crate::request::is_email_address(&raw.smtp.from) {
+        if !crate::text::is_email_address(&raw.smtp.from) {
             bail!("smtp.from: « {} » is not an e-mail address", raw.smtp.from);
         }
         for pattern in &raw.senders.allow {
             let address = pattern
                 .strip_prefix('*')
                 .map_or(pattern.clone(), |d| format!("x{d}"));
-            if !crate::request::is_email_address(&address) {
+            if !crate::text::is_email_address(&address) {
                 bail!("senders.allow: « {pattern} » is neither an address nor *@domain");
             }
         }
@@ -445,10 +397,7 @@ impl Config {
             ("purchasing.cc", &raw.purchasing.cc),
             ("reminder.to", &raw.reminder.to),
         ] {
-            if let Some(bad) = addresses
-                .iter()
-                .find(|a| !crate::request::is_email_address(a))
-            {
+            if let Some(bad) = addresses.iter().find(|a| !crate::text::is_email_address(a)) {
                 bail!("{key}: « {bad} » is not an e-mail address");
             }
         }
@@ -507,7 +456,7 @@ impl Config {
                 cc: lowercase(&raw.purchasing.cc),
                 removal_notice: raw.purchasing.removal_notice,
             },
-            digest: crate::digest::Schedule {
+            digest: crate::compose::digest::Schedule {
                 times,
                 every_day: raw.digest.days == DigestDays::EveryDay,
             },
@@ -592,13 +541,6 @@ impl RawConfig {
 }
 
 /// `localhost` or a loopback address.
-pub(crate) fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 fn read_secret(
     key: &str,
     env: Option<&String>,
@@ -609,7 +551,7 @@ fn read_secret(
         (Some(var), None) => {
             let value = std::env::var(var)
                 .with_context(|| format!("{key}: environment variable {var} is not set"))?;
-            Ok(Secret(value.trim_end_matches(['\r', '\n']).to_owned()))
+            Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
         }
         (None, Some(path)) => {
             let path = if path.is_absolute() {
@@ -619,7 +561,7 @@ fn read_secret(
             };
             let value = std::fs::read_to_string(&path)
                 .with_context(|| format!("{key}: cannot read secret file {}", path.display()))?;
-            Ok(Secret(value.trim_end_matches(['\r', '\n']).to_owned()))
+            Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
         }
         _ => bail!("{key}: give exactly one of the -env and -file keys"),
     }
@@ -649,14 +591,14 @@ fn resolve_auth(key: &str, raw: &RawAuth, base: &Path, timeout: u64) -> anyhow::
                 client_secret_file.as_ref(),
                 base,
             )?;
-            let credentials = crate::oauth::ClientCredentials {
+            let credentials = crate::net::oauth::ClientCredentials {
                 token_url: token_url.clone(),
                 client_id: client_id.clone(),
                 client_secret,
                 scope: scope.clone(),
             };
-            crate::oauth::validate(&credentials).with_context(|| key.to_string())?;
-            Auth::Xoauth2(crate::oauth::TokenSource::new(
+            crate::net::oauth::validate(&credentials).with_context(|| key.to_string())?;
+            Auth::Xoauth2(crate::net::oauth::TokenSource::new(
                 credentials,
                 Duration::from_secs(timeout),
             ))
@@ -717,7 +659,7 @@ mod tests {
         );
         assert!(config.is_allowed("Julie.Bernard@Infogerance.example"));
         assert!(!config.is_allowed("someone@elsewhere.example"));
-        assert_eq!(config.digest, crate::digest::Schedule::default());
+        assert_eq!(config.digest, crate::compose::digest::Schedule::default());
         assert!(
             config.reminder.is_none(),
             "no technicians' list: no reminder"

@@ -3,21 +3,27 @@
 //! rules, and answers in French what to fix.
 //!
 //! # Layout
-//! - [`check`](mod@check): the pure judgement, mail bytes + rules + reception time -> [`Verdict`].
-//! - [`mail`]: MIME parsing (mail-parser), automatic-mail detection, new text of the body.
-//! - [`html`]: HTML bodies (Outlook, OWA) turned into lines of text.
-//! - [`request`]: subject and template fields read from text.
-//! - [`verdict`]: outcome, stable problem and warning codes, their French wording.
-//! - [`reply`]: the reply's subject and body, built from a verdict, never sent here.
-//! - [`ledger`], [`digest`]: what purchasing reads: the licence ledger, the digest of accepted requests.
+//! Layers, lowest first; each uses only those above it in this list
+//! (`tests/layers.rs` keeps it so):
+//! - [`text`]: case, accent and spacing folding; cleaning hostile text.
+//! - [`mail`]: reading a mail: MIME (mail-parser), HTML to text, the new text
+//!   of the body, automatic mails, the bounds checked before parsing.
+//! - [`rules`]: the operators' files: licence catalog, clients, calendar.
+//! - [`judge`]: the pure judgement, mail bytes + rules + reception time ->
+//!   [`Verdict`]: the request, the problem and warning codes with their
+//!   French wording, the reply's text.
+//! - [`records`]: typed, versioned records of decisions; the hash-chained
+//!   audit trail and the licence ledger computed from them (pure).
+//! - [`compose`]: whole messages: replies, digest, notices, reminder (pure).
+//! - [`store`]: sled: decisions, outbox, counters, migrations; status.
+//! - [`net`]: IMAP, SMTP, OAuth2 and TLS adapters, behind the
+//!   [`net::Mailbox`] and [`net::Outbound`] traits.
+//! - [`config`]: the TOML configuration, checked.
+//! - [`query`]: the CLI's questions, answered from the store.
+//! - [`daemon`]: `licgate run`: tasks, the decision policy, outbox, schedule.
 //!
-//! The shell around them: [`config`], [`daemon`] (with [`imap`], [`smtp`],
-//! [`oauth`], [`tls`]), [`store`] and [`audit`] (sled), [`query`] (the CLI's
-//! questions to the store or the running daemon), [`status`].
-//! - [`rules`]: the operators' files: licence catalog, clients, calendar (holidays, windows).
-//! - [`text`]: case, accent and spacing folding shared by all of the above.
-//!
-//! The binary (`src/main.rs`, `src/cli/`) is glue: arguments, files, output.
+//! The judgement knows nothing of sled, tokio or the network. The binary
+//! (`src/main.rs`, `src/cli/`) is glue: arguments, files, output.
 //!
 //! # Example
 //! ```
@@ -38,27 +44,17 @@
 //! assert!(verdict.reply.unwrap().body.contains("« Microsoft 365 Business Premium »"));
 //! ```
 
-pub mod audit;
-pub mod check;
+pub mod compose;
 pub mod config;
 pub mod daemon;
-pub mod digest;
-pub mod html;
-pub mod imap;
-pub mod ledger;
+pub mod judge;
 pub mod mail;
-pub mod oauth;
+pub mod net;
 pub mod query;
-pub mod reply;
-pub mod request;
+pub mod records;
 pub mod rules;
-pub mod smtp;
-pub mod status;
 pub mod store;
 pub mod text;
-pub mod tls;
-pub mod verdict;
 
-pub use check::{Limits, check};
+pub use judge::{Limits, Outcome, Verdict, check};
 pub use rules::Rules;
-pub use verdict::{Outcome, Verdict};

@@ -11,13 +11,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use jiff::civil::Date;
-use jiff::{Timestamp, Zoned};
+use jiff::{SignedDuration, Timestamp, Zoned};
+use std::collections::HashMap;
+
+use crate::judge::Movement;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Filter};
+use crate::compose::digest::{Digest, Kind};
 use crate::config::Config;
-use crate::digest::{Digest, Kind};
-use crate::ledger;
+use crate::records::audit::{self, Filter};
+use crate::records::ledger;
 use crate::rules::{Calendar, Rules};
 use crate::store::Store;
 
@@ -53,7 +56,7 @@ pub enum Query {
 }
 
 /// Output of `audit list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ListFormat {
     Text,
@@ -61,12 +64,37 @@ pub enum ListFormat {
     Csv,
 }
 
+impl std::str::FromStr for ListFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ListFormat, String> {
+        match s {
+            "text" => Ok(ListFormat::Text),
+            "json" => Ok(ListFormat::Json),
+            "csv" => Ok(ListFormat::Csv),
+            _ => Err(format!("{s:?}: choose text, json or csv")),
+        }
+    }
+}
+
 /// Output of `audit export`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Json,
     Csv,
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ExportFormat, String> {
+        match s {
+            "json" => Ok(ExportFormat::Json),
+            "csv" => Ok(ExportFormat::Csv),
+            _ => Err(format!("{s:?}: choose json or csv")),
+        }
+    }
 }
 
 /// A digest ready to print or send; no items: nothing accepted.
@@ -164,8 +192,8 @@ pub fn answer(
         },
         Query::Ledger { client, at, json } => {
             let at = at.unwrap_or_else(|| now.to_zoned(zone.clone()).date());
-            let entries = audit::entries(store.audit_records())?;
-            let movements = ledger::movements(&entries, calendar);
+            let decisions = store.accepted().collect::<anyhow::Result<Vec<_>>>()?;
+            let movements = ledger::movements(&decisions, calendar);
             let lines = ledger::ledger(&movements, at, client.as_deref());
             Answer::ok(if *json {
                 serde_json::to_string_pretty(&lines)? + "\n"
@@ -179,16 +207,16 @@ pub fn answer(
                 Some(day) => {
                     let start = day.to_zoned(zone.clone())?.timestamp();
                     let mut ids = Vec::new();
-                    for entry in store.accepted_entries() {
-                        let entry = entry?;
-                        if entry.received_at.unwrap_or(entry.decided_at) >= start {
-                            ids.push(entry.request_id);
+                    for decision in store.accepted() {
+                        let decision = decision?;
+                        if decision.received_or_decided() >= start {
+                            ids.push(decision.request_id);
                         }
                     }
                     ids
                 }
             };
-            let items = crate::daemon::digest_items(store, calendar, &ids)?;
+            let items = digest_items(store, calendar, &ids)?;
             let parts = if items.is_empty() {
                 DigestParts::default()
             } else {
@@ -204,6 +232,58 @@ pub fn answer(
             Answer::ok(serde_json::to_vec(&parts)?)
         }
     })
+}
+
+/// The movements of the requests accepted (received) since `since`.
+pub fn accepted_movements(
+    store: &Store,
+    calendar: &Calendar,
+    since: Timestamp,
+) -> anyhow::Result<Vec<Movement>> {
+    // NOTE: decisions become movements one at a time; holding them all first
+    // would leave the daemon at that peak size for good.
+    let mut failure = None;
+    let decisions = store
+        .accepted()
+        .map_while(|decision| decision.map_err(|err| failure = Some(err)).ok())
+        .filter(|decision| decision.received_or_decided() >= since);
+    let movements = ledger::movements(decisions, calendar);
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(movements),
+    }
+}
+
+/// The digest items of accepted requests, removals flagged cancellable from
+/// every accepted request of the store.
+pub fn digest_items(
+    store: &Store,
+    calendar: &Calendar,
+    request_ids: &[String],
+) -> anyhow::Result<Vec<crate::compose::digest::Item>> {
+    let mut items = Vec::new();
+    for id in request_ids {
+        let decision = store
+            .decision(id)?
+            .with_context(|| format!("accepted request {id} without its decision"))?;
+        items.extend(crate::compose::digest::Item::from_decision(&decision, None));
+    }
+    // Only an addition of the last days before a removal can be cancelled.
+    let Some(oldest) = items.iter().map(|i| i.received_at).min() else {
+        return Ok(items);
+    };
+    let since = oldest - SignedDuration::from_hours(24 * ledger::CANCELLATION_DAYS);
+    let movements = accepted_movements(store, calendar, since)?;
+    let cancellable: HashMap<&str, &ledger::Cancellable> = movements
+        .iter()
+        .filter_map(|m| Some((m.request_id.as_str(), m.cancellable.as_ref()?)))
+        .collect();
+    for item in &mut items {
+        item.cancellable = cancellable
+            .get(item.request_id.as_str())
+            .map(|c| (*c).clone());
+    }
+    Ok(items)
 }
 
 /// The daemon's socket for a store.

@@ -181,6 +181,28 @@ fn push_unaccented(out: &mut String, c: char) {
     out.push(base);
 }
 
+/// A plain `local@domain.tld` address (no display name, no spaces).
+pub fn is_email_address(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    let domain_ok = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    let local_ok = !local.is_empty()
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    local_ok && domain_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -508,7 +508,7 @@ fn the_same_mail_gets_the_same_request_id() {
 }
 
 /// A request accepted before, as the ledger records it.
-fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate::ledger::Movement {
+fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate::judge::Movement {
     let received_at: Timestamp = at.parse().unwrap();
     let received_on = received_at
         .to_zoned(rules().calendar.time_zone.clone())
@@ -519,12 +519,12 @@ fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate
         received_on
     };
     let users: Vec<String> = users.iter().map(|u| u.to_string()).collect();
-    licgate::ledger::Movement {
+    licgate::judge::Movement {
         request_id: id.into(),
         client: "Boulangerie Martin".into(),
         licence: "Microsoft 365 Business Standard".into(),
         quantity,
-        user_keys: licgate::ledger::user_keys(&users),
+        user_keys: licgate::judge::user_keys(&users),
         users,
         received_at,
         received_on,
@@ -533,8 +533,8 @@ fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate
     }
 }
 
-fn judge_with(history: &[licgate::ledger::Movement], raw: &[u8], at: &str) -> Verdict {
-    let judge = licgate::check::Judge {
+fn judge_with(history: &[licgate::judge::Movement], raw: &[u8], at: &str) -> Verdict {
+    let judge = licgate::judge::Judge {
         rules: rules(),
         limits: &Limits::default(),
         history,

@@ -36,6 +36,7 @@ fn assert_coherent(verdict: &Verdict, what: &str) {
         Outcome::Accepted => assert!(verdict.problems.is_empty(), "{what}"),
         Outcome::Rejected => assert!(!verdict.problems.is_empty(), "{what}"),
         Outcome::Ignored => assert_eq!(verdict.problems.len(), 1, "{what}"),
+        Outcome::Quarantined => panic!("the judgement never quarantines: {what}"),
     }
     assert_eq!(
         verdict.reply.is_none(),

@@ -314,7 +314,7 @@ async fn kill_9_at_random_moments_leaves_every_mail_decided_once() {
     let decisions: Vec<_> = store.decisions().collect::<Result<_, _>>().unwrap();
     assert_eq!(decisions.len(), 200, "one decision per mail");
     store.verify_audit().unwrap();
-    let entries = licgate::audit::entries(store.audit_records()).unwrap();
+    let entries = licgate::records::audit::entries(store.audit_records()).unwrap();
     let mut ids: Vec<&str> = entries.iter().map(|e| e.request_id.as_str()).collect();
     ids.sort();
     ids.dedup();

@@ -7,11 +7,12 @@
 use std::path::PathBuf;
 
 use jiff::Timestamp;
-use licgate::audit::Event;
 use licgate::config::Config;
 use licgate::daemon::send_scheduled;
+use licgate::records::audit::Event;
+use licgate::records::{Decision, OutboxItem, SCHEMA};
 use licgate::rules::Rules;
-use licgate::store::{Decided, Decision, Disposition, OutboxItem, Store};
+use licgate::store::{Decided, Store};
 use licgate::{Limits, Outcome, check};
 
 /// A fresh folder holding a config whose store is inside it.
@@ -104,15 +105,16 @@ dir = "{root}/rules"
         );
         assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
         let decision = Decision {
+            schema: SCHEMA,
             request_id: verdict.request_id.clone(),
             mailbox_key: format!("1:{id}"),
             decided_at: received,
             received_at: Some(received),
             sender: verdict.from.clone(),
-            disposition: Disposition::Accepted,
+            outcome: Outcome::Accepted,
             folder: "acceptees".into(),
             note: None,
-            verdict: Some(serde_json::to_value(&verdict).unwrap()),
+            verdict: Some(verdict.clone()),
             reply_queued: false,
         };
         let decided = Decided {
@@ -263,7 +265,7 @@ async fn slots_missed_while_stopped_give_one_digest() {
 
 /// The request id of the only accepted request.
 fn place_id(store: &Store) -> String {
-    store.accepted_entries().next().unwrap().unwrap().request_id
+    store.accepted().next().unwrap().unwrap().request_id
 }
 
 #[tokio::test]

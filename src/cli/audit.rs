@@ -6,8 +6,9 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use licgate::audit::Filter;
+use licgate::Outcome;
 use licgate::query::{ExportFormat, ListFormat, Query};
+use licgate::records::audit::Filter;
 
 use super::run::ConfigArg;
 
@@ -25,8 +26,9 @@ pub enum AuditCommand {
         month: Option<String>,
         /// Only this verdict: accepted, rejected, ignored or quarantined.
         #[arg(long)]
-        verdict: Option<String>,
-        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        verdict: Option<Outcome>,
+        /// Output: text, json (one object per line) or csv.
+        #[arg(long, default_value = "text")]
         format: ListFormat,
         /// CSV field separator (`;` for a French spreadsheet).
         #[arg(long, default_value_t = ',')]
@@ -56,7 +58,8 @@ pub enum AuditCommand {
     Export {
         #[command(flatten)]
         config: ConfigArg,
-        #[arg(long, value_enum)]
+        /// Output: json or csv.
+        #[arg(long)]
         format: ExportFormat,
         /// CSV field separator (`;` for a French spreadsheet).
         #[arg(long, default_value_t = ',')]

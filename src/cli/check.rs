@@ -64,7 +64,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let verdict = licgate::check::on_judgement_stack(|| check(&raw, &rules, args.at, &limits));
+        let verdict = licgate::judge::on_judgement_stack(|| check(&raw, &rules, args.at, &limits));
         all_accepted &= verdict.outcome == Outcome::Accepted;
         let output = match args.format {
             Format::Json => {
@@ -101,11 +101,7 @@ fn read_mail(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
 
 /// The verdict for a person: one line per fact, the reply indented below.
 fn render_text(name: &str, verdict: &Verdict, rules: &Rules) -> String {
-    let outcome = match verdict.outcome {
-        Outcome::Accepted => "ACCEPTED",
-        Outcome::Rejected => "REJECTED",
-        Outcome::Ignored => "IGNORED",
-    };
+    let outcome = verdict.outcome.as_str().to_uppercase();
     let mut out = format!("{name}: {outcome} ({})\n", verdict.request_id);
     let mut line = |label: &str, value: &str| {
         let _ = writeln!(out, "  {label:<9} {value}");

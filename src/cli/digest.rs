@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
+use licgate::compose::digest::Letter;
 use licgate::config::Config;
-use licgate::digest::Letter;
+use licgate::net::smtp::Sender;
+use licgate::net::{Outbound, OutgoingMail};
 use licgate::query::{self, DigestParts, Query};
-use licgate::smtp::Sender;
 
 use super::run::ConfigArg;
 
@@ -66,7 +67,15 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async { Sender::new(&config.smtp)?.send(&item).await })?;
+    runtime.block_on(async {
+        let mail = OutgoingMail {
+            from: &item.from,
+            to: &item.to,
+            message: item.message.as_bytes(),
+        };
+        Sender::new(&config.smtp)?.send(mail).await?;
+        anyhow::Ok(())
+    })?;
     eprintln!(
         "digest of {} request(s) sent to {}",
         digest.items,

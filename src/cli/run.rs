@@ -82,7 +82,8 @@ fn no_protocol_dumps() -> tracing_subscriber::filter::FilterFn {
 /// reply stuck in the outbox).
 pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    let status = licgate::status::Status::read(&licgate::status::Status::file(&config.store))?;
+    let status =
+        licgate::store::status::Status::read(&licgate::store::status::Status::file(&config.store))?;
     print!("{}", status.render());
     let problems = status.problems(jiff::Timestamp::now(), config.poll_interval);
     for problem in &problems {

@@ -88,7 +88,7 @@ impl Clients {
                 let value = text::trim(domain.get_ref())
                     .trim_start_matches('@')
                     .to_lowercase();
-                if !crate::request::is_email_address(&format!("x@{value}")) {
+                if !crate::text::is_email_address(&format!("x@{value}")) {
                     let msg = format!(
                         "client.domains: « {} » is not a domain name",
                         domain.get_ref()

@@ -14,7 +14,9 @@
 use jiff::Timestamp;
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
-use crate::{html, text};
+use crate::text;
+
+pub mod html;
 
 /// What the judgement reads from a mail.
 #[derive(Debug, Clone, Default)]

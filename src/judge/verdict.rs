@@ -5,14 +5,14 @@
 //! wording may improve freely.
 
 use jiff::{Timestamp, Zoned};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::reply::Reply;
-use crate::request::{Action, Field};
+use super::request::{Action, Field};
 use crate::rules::{Calendar, french_date_time};
 
-/// What happens to the mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What happens to a mail: the one outcome type of the judgement, the
+/// stored records, the counters and the queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// A correct request, inside the window: purchasing orders it.
@@ -21,6 +21,47 @@ pub enum Outcome {
     Rejected,
     /// Sent by a machine: never answered.
     Ignored,
+    /// Never given by the judgement: the daemon's decision for a mail it
+    /// would not or could not judge (sender not allowed, judgement failed).
+    /// Kept aside, never answered.
+    Quarantined,
+}
+
+impl Outcome {
+    /// Every outcome, in the order reports list them.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Accepted,
+        Outcome::Rejected,
+        Outcome::Ignored,
+        Outcome::Quarantined,
+    ];
+
+    /// The stable name, as in JSON and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Rejected => "rejected",
+            Outcome::Ignored => "ignored",
+            Outcome::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Outcome {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Outcome, String> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("{s:?} is not accepted, rejected, ignored or quarantined"))
+    }
 }
 
 /// Declares a code enum whose variants serialise as the given stable strings.
@@ -33,6 +74,9 @@ macro_rules! codes {
         }
 
         impl $name {
+            /// Every code, in declaration order.
+            pub const ALL: &[$name] = &[$($name::$variant,)*];
+
             /// The stable code, as in JSON.
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -44,6 +88,17 @@ macro_rules! codes {
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let code = String::deserialize(deserializer)?;
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|c| c.as_str() == code)
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown code {code:?}")))
             }
         }
     };
@@ -96,19 +151,19 @@ codes! {
 }
 
 /// One reason to reject or ignore a mail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     /// Stable code.
     pub code: ProblemCode,
     /// The template field at fault, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<Field>,
     /// What is wrong and how to fix it, in French.
     pub message: String,
 }
 
 /// One thing to know about a request that is still accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     /// Stable code.
     pub code: WarningCode,
@@ -117,7 +172,7 @@ pub struct Warning {
 }
 
 /// The judgement of one mail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     /// Accepted, rejected or ignored.
     #[serde(rename = "verdict")]
@@ -137,10 +192,19 @@ pub struct Verdict {
     /// Remarks that do not prevent acceptance.
     pub warnings: Vec<Warning>,
     /// What could be read of the request.
-    pub request: crate::request::Request,
+    pub request: super::request::Request,
     /// The answer to send; `None` for an ignored mail.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<Reply>,
+}
+
+/// Subject and plain-text body of a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// `[REFUSÉE] <original subject>` or `[ACCEPTÉE] <original subject>`.
+    pub subject: String,
+    /// French text, lines separated by `\n`.
+    pub body: String,
 }
 
 /// `5000` as French writes it: `5 000` (narrow no-break space).

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use crate::config::Secret;
+use super::Secret;
 
 /// Where and how to ask for tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl TokenSource {
             .await
             .with_context(|| format!("token endpoint {}:{}", url.host, url.port))?;
         let response = if url.https {
-            let config = crate::tls::client_config(None)?;
+            let config = crate::net::tls::client_config(None)?;
             let name = rustls::pki_types::ServerName::try_from(url.host.clone())?;
             let tls = tokio_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
@@ -210,7 +210,7 @@ impl Url {
             ),
             None => (authority, if https { 443 } else { 80 }),
         };
-        if !(https || crate::config::is_loopback(host)) {
+        if !(https || super::is_loopback(host)) {
             bail!("token-url: plain http is allowed only for a loopback host, not {host}");
         }
         let path = if path.is_empty() {

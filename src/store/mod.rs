@@ -6,65 +6,17 @@
 //! transaction and flushed before the daemon touches the mailbox, so a crash
 //! leaves each mail either undecided or fully decided.
 
+use anyhow::{Context as _, bail};
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::Transactional;
-use sled::transaction::TransactionalTree;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
-use crate::audit::{self, Event, Head, Record};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+pub mod status;
 
-/// Where a decided mail goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Disposition {
-    Accepted,
-    Rejected,
-    Ignored,
-    /// Not judged (sender not allowed) or judging failed: kept aside, never answered.
-    Quarantined,
-}
-
-/// One decision of the daemon.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
-    /// The request id of the verdict (same Message-ID, same id).
-    pub request_id: String,
-    /// `UIDVALIDITY:UID` of the message in the watched mailbox.
-    pub mailbox_key: String,
-    /// When the daemon decided.
-    pub decided_at: Timestamp,
-    /// The server's INTERNALDATE, the reception time judged.
-    pub received_at: Option<Timestamp>,
-    /// Sender address.
-    pub sender: Option<String>,
-    /// What happens to the mail.
-    pub disposition: Disposition,
-    /// The folder the mail is moved to.
-    pub folder: String,
-    /// Why it was quarantined, or why no reply was sent.
-    pub note: Option<String>,
-    /// The verdict of the judgement, as `licgate check --format json` shows it.
-    pub verdict: Option<serde_json::Value>,
-    /// True when a reply was queued.
-    pub reply_queued: bool,
-}
-
-/// A reply waiting to be sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxItem {
-    /// The request it answers.
-    pub request_id: String,
-    /// Envelope sender.
-    pub from: String,
-    /// Envelope recipients.
-    pub to: Vec<String>,
-    /// The whole message, ready to send.
-    pub message: String,
-    /// When it was queued.
-    pub queued_at: Timestamp,
-}
+use crate::judge::Outcome;
+use crate::records::audit::{self, Event, Head, Record};
+use crate::records::{Decision, OutboxItem, SCHEMA};
 
 /// A new decision, ready to be stored.
 #[derive(Debug, Clone)]
@@ -97,7 +49,7 @@ pub struct Store {
     db: sled::Db,
     /// `UIDVALIDITY:UID` -> request id.
     mails: sled::Tree,
-    /// request id -> [`Decision`] (JSON).
+    /// request id -> [`Decision`] (JSON, read by [`Decision::from_json`]).
     decisions: sled::Tree,
     /// request id -> raw mail.
     raw: sled::Tree,
@@ -105,13 +57,14 @@ pub struct Store {
     outbox: sled::Tree,
     /// `sender|YYYY-MM-DDTHH` -> replies sent that hour (u32 big-endian).
     rate: sled::Tree,
-    /// named values: `last_poll`.
+    /// named values: `last_poll`, `schema` (the layout version of the
+    /// records, [`SCHEMA`] once open), `audit_head`, marks and counts.
     meta: sled::Tree,
-    /// `YYYY-MM-DD|disposition` (UTC day of the decision) -> decisions that day (u32 big-endian).
+    /// `YYYY-MM-DD|outcome` (UTC day of the decision) -> decisions that day (u32 big-endian).
     daily: sled::Tree,
     /// big-endian sequence number -> [`audit::Record`] (JSON); meta `audit_head` holds its [`audit::Head`].
     audit: sled::Tree,
-    /// request id -> [`audit::Entry`] of each accepted request (JSON): the
+    /// request id -> [`Decision`] of each accepted request (JSON): the
     /// history the daemon judges duplicates against, without reading the trail.
     accepted: sled::Tree,
     /// big-endian sequence number -> request id of each accepted request not
@@ -134,7 +87,7 @@ impl Store {
             .cache_capacity(2 * 1024 * 1024)
             .open()
             .map_err(|e| anyhow::anyhow!("{}: cannot open the store: {e}", path.display()))?;
-        Ok(Store {
+        let store = Store {
             mails: db.open_tree("mails")?,
             decisions: db.open_tree("decisions")?,
             raw: db.open_tree("raw")?,
@@ -147,7 +100,73 @@ impl Store {
             undigested: db.open_tree("undigested")?,
             judging: db.open_tree("judging")?,
             db,
-        })
+        };
+        store
+            .migrate()
+            .with_context(|| format!("{}: cannot migrate the store", path.display()))?;
+        Ok(store)
+    }
+
+    /// The layout version of the stored records: 1 when the store predates
+    /// the version mark and holds decisions; [`SCHEMA`] when new.
+    pub fn schema(&self) -> anyhow::Result<u32> {
+        match self.meta.get(SCHEMA_KEY)? {
+            Some(bytes) => Ok(decode_u32(&bytes)),
+            None if self.decisions.is_empty() && self.audit.is_empty() => Ok(SCHEMA),
+            None => Ok(1),
+        }
+    }
+
+    /// Brings the records to [`SCHEMA`] in one flushed transaction: each
+    /// decision rewritten in the current layout, the `accepted` tree rebuilt
+    /// from the decisions (version 1 kept audit entries there). The audit
+    /// trail is append-only and is never rewritten: its hashes cover the
+    /// bytes as stored, and [`Record::from_json`] reads every version.
+    fn migrate(&self) -> anyhow::Result<()> {
+        let schema = self.schema()?;
+        if schema > SCHEMA {
+            bail!(
+                "its records have schema {schema}, written by a newer licgate (this one knows up to {SCHEMA}): use that version, or restore a backup"
+            );
+        }
+        if schema == SCHEMA {
+            if self.meta.get(SCHEMA_KEY)?.is_none() {
+                self.meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+            }
+            return Ok(());
+        }
+        let mut decisions = Vec::new();
+        for entry in self.decisions.iter() {
+            let (key, bytes) = entry?;
+            let decision = Decision::from_json(&bytes)
+                .with_context(|| format!("decision {}", String::from_utf8_lossy(&key)))?;
+            decisions.push((key, decision.to_json()));
+        }
+        let accepted: Vec<sled::IVec> = self.accepted.iter().keys().collect::<Result<_, _>>()?;
+        let result: Result<(), TransactionError<()>> =
+            (&self.decisions, &self.accepted, &self.meta).transaction(
+                |(stored, accepted_tree, meta)| {
+                    for (key, json) in &decisions {
+                        stored.insert(key, json.as_slice())?;
+                    }
+                    for key in &accepted {
+                        if let Some((_, json)) = decisions.iter().find(|(k, _)| k == key) {
+                            accepted_tree.insert(key, json.as_slice())?;
+                        }
+                    }
+                    meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+                    Ok(())
+                },
+            );
+        result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
+        self.db.flush()?;
+        tracing::info!(
+            from = schema,
+            to = SCHEMA,
+            decisions = decisions.len(),
+            "store migrated"
+        );
+        Ok(())
     }
 
     /// The request id decided for a mailbox message, if any.
@@ -161,7 +180,7 @@ impl Store {
     /// The decision made for a request id, if any.
     pub fn decision(&self, request_id: &str) -> anyhow::Result<Option<Decision>> {
         match self.decisions.get(request_id)? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            Some(bytes) => Ok(Some(Decision::from_json(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -201,7 +220,7 @@ impl Store {
         for entry in decided {
             let decision = &entry.decision;
             rows.push(Row {
-                decision: serde_json::to_vec(decision)?,
+                decision: decision.to_json(),
                 reply: entry.reply.as_ref().map(serde_json::to_vec).transpose()?,
                 outbox_id: if entry.reply.is_some() {
                     Some(self.db.generate_id()?)
@@ -212,7 +231,7 @@ impl Store {
                     Some(item) => Some((self.db.generate_id()?, serde_json::to_vec(item)?)),
                     None => None,
                 },
-                undigested_id: if decision.disposition == Disposition::Accepted {
+                undigested_id: if decision.outcome == Outcome::Accepted {
                     Some(self.db.generate_id()?)
                 } else {
                     None
@@ -222,7 +241,7 @@ impl Store {
                     .as_ref()
                     .and(decision.sender.as_deref())
                     .map(|sender| rate_key(sender, decision.decided_at)),
-                day: daily_key(decision.decided_at, decision.disposition),
+                day: daily_key(decision.decided_at, decision.outcome),
             });
         }
         let result: Result<(), TransactionError<serde_json::Error>> = (
@@ -283,7 +302,7 @@ impl Store {
                         mails.insert(mailbox_key.as_bytes(), request_id.as_bytes())?;
                         judging.remove(mailbox_key.as_bytes())?;
                     }
-                    for entry in decided {
+                    for (entry, row) in decided.iter().zip(&rows) {
                         if let Some(notice) = &entry.notice {
                             trail.append(
                                 entry.decision.decided_at,
@@ -292,15 +311,15 @@ impl Store {
                         }
                         let raw_sha256 = audit::hex(&Sha256::digest(&entry.raw));
                         let event = Event::Decision {
-                            decision: entry.decision.clone(),
+                            decision: Box::new(entry.decision.clone()),
                             raw_sha256,
                         };
                         trail.append(entry.decision.decided_at, event)?;
-                        if entry.decision.disposition == Disposition::Accepted {
-                            let summary =
-                                serde_json::to_vec(&audit::Entry::from_decision(&entry.decision))
-                                    .map_err(ConflictableTransactionError::Abort)?;
-                            accepted.insert(entry.decision.request_id.as_bytes(), summary)?;
+                        if entry.decision.outcome == Outcome::Accepted {
+                            accepted.insert(
+                                entry.decision.request_id.as_bytes(),
+                                row.decision.as_slice(),
+                            )?;
                         }
                     }
                     let newly_accepted = rows.iter().filter(|r| r.undigested_id.is_some()).count();
@@ -460,14 +479,14 @@ impl Store {
     pub fn audit_records(&self) -> impl Iterator<Item = anyhow::Result<Record>> + '_ {
         self.audit
             .iter()
-            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+            .map(|entry| Ok(Record::from_json(&entry?.1)?))
     }
 
-    /// The accepted requests, by request id.
-    pub fn accepted_entries(&self) -> impl Iterator<Item = anyhow::Result<audit::Entry>> + '_ {
+    /// The decisions of the accepted requests, by request id.
+    pub fn accepted(&self) -> impl Iterator<Item = anyhow::Result<Decision>> + '_ {
         self.accepted
             .iter()
-            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+            .map(|entry| Ok(Decision::from_json(&entry?.1)?))
     }
 
     /// The raw mail kept for a request id.
@@ -491,7 +510,7 @@ impl Store {
             return Ok(None);
         };
         match self.audit.get(seq.to_be_bytes())? {
-            Some(bytes) => Ok(Some(serde_json::from_slice::<Record>(&bytes)?.hash)),
+            Some(bytes) => Ok(Some(Record::from_json(&bytes)?.hash)),
             None => Ok(None),
         }
     }
@@ -505,7 +524,7 @@ impl Store {
                     .try_into()
                     .map_err(|_| anyhow::anyhow!("bad audit key"))?,
             );
-            Ok((key, serde_json::from_slice(&value)?))
+            Ok((key, value))
         });
         audit::verify(records, &head, |request_id| {
             Ok(self
@@ -534,11 +553,11 @@ impl Store {
             .and_then(|v| String::from_utf8_lossy(&v).parse().ok()))
     }
 
-    /// Decisions made on the (UTC) day of `at`, with that disposition.
-    pub fn decided_on(&self, at: Timestamp, disposition: Disposition) -> anyhow::Result<u32> {
+    /// Decisions made on the (UTC) day of `at`, with that outcome.
+    pub fn decided_on(&self, at: Timestamp, outcome: Outcome) -> anyhow::Result<u32> {
         Ok(self
             .daily
-            .get(daily_key(at, disposition))?
+            .get(daily_key(at, outcome))?
             .map_or(0, |v| decode_u32(&v)))
     }
 
@@ -546,7 +565,7 @@ impl Store {
     pub fn decisions(&self) -> impl Iterator<Item = anyhow::Result<Decision>> + '_ {
         self.decisions
             .iter()
-            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+            .map(|entry| Ok(Decision::from_json(&entry?.1)?))
     }
 
     /// Flushes everything written so far.
@@ -558,6 +577,9 @@ impl Store {
 
 /// Key of the audit trail's [`Head`] in the meta tree.
 const AUDIT_HEAD: &str = "audit_head";
+
+/// Key of the records' layout version in the meta tree (u32 big-endian).
+const SCHEMA_KEY: &str = "schema";
 
 /// The audit trail inside a transaction: appends records after its head.
 struct Trail<'t> {
@@ -629,12 +651,9 @@ fn rate_key(sender: &str, at: Timestamp) -> String {
     format!("{}|{}", sender.to_lowercase(), &hour[..hour.len().min(13)])
 }
 
-fn daily_key(at: Timestamp, disposition: Disposition) -> String {
+fn daily_key(at: Timestamp, outcome: Outcome) -> String {
     let day = at.to_string();
-    let name = serde_json::to_value(disposition)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned));
-    format!("{}|{}", &day[..day.len().min(10)], name.unwrap_or_default())
+    format!("{}|{outcome}", &day[..day.len().min(10)])
 }
 
 fn decode_u32(bytes: &[u8]) -> u32 {
@@ -647,12 +666,13 @@ mod tests {
 
     fn decision(id: &str, key: &str) -> Decision {
         Decision {
+            schema: SCHEMA,
             request_id: id.into(),
             mailbox_key: key.into(),
             decided_at: "2026-11-23T10:00:00Z".parse().unwrap(),
             received_at: None,
             sender: Some("tech@example.test".into()),
-            disposition: Disposition::Rejected,
+            outcome: Outcome::Rejected,
             folder: "licgate/refusees".into(),
             note: None,
             verdict: None,
@@ -701,8 +721,8 @@ mod tests {
         assert_eq!(item.request_id, "LG-1");
         let at = "2026-11-23T10:59:00Z".parse().unwrap();
         assert_eq!(store.replies_in_hour("TECH@example.test", at).unwrap(), 1);
-        assert_eq!(store.decided_on(at, Disposition::Rejected).unwrap(), 2);
-        assert_eq!(store.decided_on(at, Disposition::Accepted).unwrap(), 0);
+        assert_eq!(store.decided_on(at, Outcome::Rejected).unwrap(), 2);
+        assert_eq!(store.decided_on(at, Outcome::Accepted).unwrap(), 0);
         store.reply_sent(id, &item, at).unwrap();
         assert_eq!(
             store.verify_audit().unwrap(),
@@ -752,7 +772,7 @@ mod tests {
         let Event::Decision { decision, .. } = &mut record.event else {
             panic!()
         };
-        decision.disposition = Disposition::Accepted;
+        decision.outcome = Outcome::Accepted;
         store
             .audit
             .insert(key(2), serde_json::to_vec(&record).unwrap())

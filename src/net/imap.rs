@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::config::{Auth, Server, TlsMode};
+use super::{Auth, Server, TlsMode};
 
 /// A byte stream IMAP can run over (TCP or TLS).
 pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
@@ -352,7 +352,7 @@ async fn tls(
     server: &Server,
     stream: Box<dyn ImapIo>,
 ) -> anyhow::Result<tokio_rustls::client::TlsStream<Box<dyn ImapIo>>> {
-    let config = crate::tls::client_config(server.ca_file.as_deref())?;
+    let config = crate::net::tls::client_config(server.ca_file.as_deref())?;
     let name = rustls::pki_types::ServerName::try_from(server.host.clone())
         .with_context(|| format!("{}: not a valid TLS server name", server.host))?;
     timed(

@@ -4,12 +4,12 @@
 //! Everything here is tolerant parsing of text into raw values; whether the
 //! values are right is the business of [`crate::check`](mod@crate::check).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::text;
 
 /// What the technician asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// `[AJOUT]`: licences to add.
@@ -19,6 +19,14 @@ pub enum Action {
 }
 
 impl Action {
+    /// The stable name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Ajout => "ajout",
+            Action::Suppression => "suppression",
+        }
+    }
+
     /// The subject tag, as the template writes it.
     pub fn tag(self) -> &'static str {
         match self {
@@ -52,7 +60,8 @@ pub struct Subject {
 
 /// What could be read of a request: resolved names where they resolved,
 /// the values as written otherwise.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Request {
     /// From the subject's tag.
     pub action: Option<Action>,
@@ -141,7 +150,7 @@ fn strip_prefixes(mut s: &str) -> &str {
 }
 
 /// The six fields of the template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Field {
     #[serde(rename = "Nom du client")]
     Client,
@@ -420,28 +429,6 @@ pub fn parse_yes_no(value: &str) -> Option<bool> {
     }
 }
 
-/// A plain `local@domain.tld` address (no display name, no spaces).
-pub fn is_email_address(value: &str) -> bool {
-    let Some((local, domain)) = value.split_once('@') else {
-        return false;
-    };
-    let domain_ok = domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        });
-    let local_ok = !local.is_empty()
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
-    local_ok && domain_ok
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,9 +557,11 @@ mod tests {
         assert_eq!(parse_yes_no("OUI"), Some(true));
         assert_eq!(parse_yes_no(" Non "), Some(false));
         assert_eq!(parse_yes_no("OUI/NON"), None);
-        assert!(is_email_address("contact@boulangerie-martin.fr"));
+        assert!(crate::text::is_email_address(
+            "contact@boulangerie-martin.fr"
+        ));
         for bad in ["contact", "a@b", "a b@c.fr", "@c.fr", "a@-c.fr", "a@c..fr"] {
-            assert!(!is_email_address(bad), "{bad}");
+            assert!(!crate::text::is_email_address(bad), "{bad}");
         }
     }
 }

@@ -9,8 +9,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::Mutex;
 
-use crate::config::{Auth, Server, TlsMode};
-use crate::store::OutboxItem;
+use super::{Auth, Failure, Outbound, OutgoingMail, SendError, Server, TlsMode};
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
@@ -20,20 +19,6 @@ pub struct Sender {
     /// The transport (and its connection pool), with the token it logs in
     /// with under XOAUTH2: rebuilt when the token changes.
     transport: Mutex<Option<(Option<String>, Transport)>>,
-}
-
-/// Why a mail was not sent, as the outbox acts on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// 4xx, or the server could not be reached: try again later.
-    Temporary,
-    /// A permanent answer about this mail (every 5xx but authentication,
-    /// RFC 5321): sending it again would fail the same.
-    Refused,
-    /// The server refused the gateway itself (its login, or its right to
-    /// send as its address): every mail would fail alike; sending pauses
-    /// until it is fixed.
-    Gateway,
 }
 
 impl Sender {
@@ -46,36 +31,40 @@ impl Sender {
         })
     }
 
-    /// Sends one queued reply; `Ok` once the server accepted it.
-    pub async fn send(&self, item: &OutboxItem) -> anyhow::Result<()> {
-        let from = item.from.parse().context("bad envelope sender")?;
-        let to = item
+    /// Sends one mail; `Ok` once the server accepted it.
+    async fn send_mail(&self, mail: OutgoingMail<'_>) -> Result<(), SendError> {
+        let parse = |address: &str| {
+            address.parse().map_err(|err| SendError {
+                failure: Failure::Refused,
+                reason: format!("bad envelope address {address:?}: {err}"),
+            })
+        };
+        let from = parse(mail.from)?;
+        let to = mail
             .to
             .iter()
-            .map(|a| a.parse())
-            .collect::<Result<Vec<_>, _>>()
-            .context("bad envelope recipient")?;
-        let envelope = Envelope::new(Some(from), to)?;
-        self.transport()
-            .await?
-            .send_raw(&envelope, item.message.as_bytes())
-            .await?;
+            .map(|a| parse(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envelope = Envelope::new(Some(from), to).map_err(|err| SendError {
+            failure: Failure::Refused,
+            reason: format!("bad envelope: {err}"),
+        })?;
+        let transport = self.transport().await.map_err(|err| SendError {
+            failure: Failure::Temporary,
+            reason: format!("{err:#}"),
+        })?;
+        transport
+            .send_raw(&envelope, mail.message)
+            .await
+            .map_err(|err| {
+                let code = err.status().map(|code| code.to_string());
+                let reason = format!("{:#}", anyhow::Error::from(err));
+                SendError {
+                    failure: classify(code.as_deref(), &reason),
+                    reason,
+                }
+            })?;
         Ok(())
-    }
-
-    /// What a failure of [`Sender::send`] means for the mail.
-    pub fn failure(err: &anyhow::Error) -> Failure {
-        if err
-            .downcast_ref::<lettre::address::AddressError>()
-            .is_some()
-        {
-            return Failure::Refused;
-        }
-        let code = err
-            .downcast_ref::<lettre::transport::smtp::Error>()
-            .and_then(|e| e.status())
-            .map(|code| code.to_string());
-        classify(code.as_deref(), &format!("{err:#}"))
     }
 
     async fn transport(&self) -> anyhow::Result<Transport> {
@@ -92,6 +81,15 @@ impl Sender {
         let transport = build(&self.server, token.as_deref())?;
         *cached = Some((token, transport.clone()));
         Ok(transport)
+    }
+}
+
+impl Outbound for Sender {
+    fn send(
+        &self,
+        mail: OutgoingMail<'_>,
+    ) -> impl std::future::Future<Output = Result<(), SendError>> + Send {
+        self.send_mail(mail)
     }
 }
 

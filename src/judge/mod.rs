@@ -7,13 +7,20 @@
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-use crate::ledger::Movement;
+pub mod history;
+pub mod reply;
+pub mod request;
+pub mod verdict;
+
+pub use history::{Cancellable, Movement, user_keys};
+pub use request::{Action, Field, Request};
+pub use verdict::{Outcome, Problem, ProblemCode, Reply, Verdict, Warning, WarningCode};
+
 use crate::mail::{self, Mail};
-use crate::reply::{self, Template};
-use crate::request::{self, Action, Field, Fields, Request, Sign, SubjectIssue};
 use crate::rules::{Client, LicenceMatch, Rules, Window};
 use crate::text;
-use crate::verdict::{Outcome, Problem, Verdict, Warning};
+use reply::Template;
+use request::{Fields, Sign, SubjectIssue};
 
 /// Bounds on what is read and accepted: with them, judging any mail costs
 /// time and memory linear in its size.
@@ -88,7 +95,7 @@ pub struct Judge<'a> {
     pub rules: &'a Rules,
     /// Size limit.
     pub limits: &'a Limits,
-    /// The accepted requests so far ([`crate::ledger::movements`]).
+    /// The accepted requests so far ([`crate::records::ledger::movements`]).
     pub history: &'a [Movement],
 }
 
@@ -379,7 +386,7 @@ impl<'r> Judgement<'r> {
         let Some(address) = address else { return };
         self.template.set(Field::Address, address);
         self.request.address = Some(address.to_owned());
-        if !request::is_email_address(address) {
+        if !text::is_email_address(address) {
             return self.problems.push(Problem::address_invalid(address));
         }
         let domain = address
@@ -448,7 +455,7 @@ impl<'r> Judgement<'r> {
         };
         let tz = &self.rules.calendar.time_zone;
         let received_on = received_at.to_zoned(tz.clone()).date();
-        let users = crate::ledger::user_keys(&request.users);
+        let users = user_keys(&request.users);
         let earlier = history.iter().find(|m| {
             if m.client != client.name || m.licence != *licence {
                 return false;

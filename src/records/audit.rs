@@ -1,13 +1,19 @@
 //! The audit trail: one append-only record per event (each decision, each
 //! reply the SMTP server accepted), hash-chained: each record holds the hash
-//! of the one before, so [`Store::verify_audit`](crate::store::Store::verify_audit)
-//! detects any record altered, removed or reordered.
+//! of the one before, so [`verify`] detects any record altered, removed or
+//! reordered.
+//!
+//! A record's hash covers its bytes as stored, not a re-serialisation of its
+//! typed value: records written by an older layout verify unchanged, and are
+//! never rewritten (the trail is append-only).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::store::Decision;
+use super::Decision;
+use crate::judge::{Outcome, ProblemCode, Request, WarningCode};
 
 /// One entry of the trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +36,7 @@ pub struct Record {
 pub enum Event {
     /// A mail was decided; its raw bytes are kept beside, under their hash.
     Decision {
-        decision: Decision,
+        decision: Box<Decision>,
         raw_sha256: String,
     },
     /// The SMTP server accepted the reply to a request (or a mail of
@@ -84,10 +90,61 @@ impl Record {
     }
 
     /// The hash this record should carry.
-    pub fn digest(&self) -> String {
+    fn digest(&self) -> String {
         let content = serde_json::to_vec(&(self.seq, self.at, &self.prev, &self.event))
             .expect("audit records serialise");
         hex(&Sha256::digest(content))
+    }
+
+    /// Reads a stored record of any layout version.
+    pub fn from_json(bytes: &[u8]) -> Result<Record, super::RecordError> {
+        let mut record: Record =
+            serde_json::from_slice(bytes).map_err(super::RecordError::Invalid)?;
+        if let Event::Decision { decision, .. } = &mut record.event {
+            **decision = (**decision).clone().upgraded()?;
+        }
+        Ok(record)
+    }
+}
+
+/// A record as stored, its content kept as the exact bytes that were hashed.
+#[derive(Deserialize)]
+struct StoredRecord<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    at: &'a RawValue,
+    prev: String,
+    #[serde(borrow)]
+    event: &'a RawValue,
+    hash: String,
+}
+
+/// What the verification reads of an event: the request id of a decision.
+#[derive(Deserialize)]
+struct StoredEvent {
+    kind: String,
+    #[serde(default)]
+    decision: Option<StoredDecisionId>,
+    #[serde(default)]
+    raw_sha256: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StoredDecisionId {
+    request_id: String,
+}
+
+impl StoredRecord<'_> {
+    /// SHA-256 of the bytes `[seq,at,prev,event]`, as [`Record::seal`] hashed them.
+    fn digest(&self) -> String {
+        let prev = serde_json::to_string(&self.prev).expect("a string serialises");
+        let content = format!(
+            "[{},{},{prev},{}]",
+            self.seq,
+            self.at.get(),
+            self.event.get()
+        );
+        hex(&Sha256::digest(content.as_bytes()))
     }
 }
 
@@ -122,24 +179,28 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Checks a trail given in storage order: keys and positions, the chain of
-/// hashes, each record's own hash, each raw mail's hash (`raw_hash` gives the
-/// hash of the raw mail kept for a request id), and the head.
+/// Checks a trail given in storage order, as stored bytes: keys and
+/// positions, the chain of hashes, each record's own hash, each raw mail's
+/// hash (`raw_hash` gives the hash of the raw mail kept for a request id),
+/// and the head.
 pub fn verify(
-    records: impl Iterator<Item = anyhow::Result<(u64, Record)>>,
+    records: impl Iterator<Item = anyhow::Result<(u64, impl AsRef<[u8]>)>>,
     head: &Head,
     raw_hash: impl Fn(&str) -> anyhow::Result<Option<String>>,
 ) -> anyhow::Result<u64> {
     let mut expected = 0u64;
     let mut prev = String::new();
     for entry in records {
-        let (key, record) = entry?;
+        let (key, bytes) = entry?;
         let fail = |reason: String| {
             Err(Tampering {
                 seq: expected,
                 reason,
             }
             .into())
+        };
+        let Ok(record) = serde_json::from_slice::<StoredRecord>(bytes.as_ref()) else {
+            return fail("it is not an audit record: it was altered".into());
         };
         if key != expected || record.seq != expected {
             return fail(format!(
@@ -156,16 +217,19 @@ pub fn verify(
         if record.digest() != record.hash {
             return fail("its content does not match its hash: it was altered".into());
         }
-        if let Event::Decision {
-            decision,
-            raw_sha256,
-        } = &record.event
-            && raw_hash(&decision.request_id)?.as_deref() != Some(raw_sha256.as_str())
-        {
-            return fail(format!(
-                "the raw mail of {} was altered or removed",
-                decision.request_id
-            ));
+        let Ok(event) = serde_json::from_str::<StoredEvent>(record.event.get()) else {
+            return fail("its event is unreadable: it was altered".into());
+        };
+        if event.kind == "decision" {
+            let (Some(decision), Some(raw_sha256)) = (event.decision, event.raw_sha256) else {
+                return fail("its decision is unreadable: it was altered".into());
+            };
+            if raw_hash(&decision.request_id)?.as_deref() != Some(raw_sha256.as_str()) {
+                return fail(format!(
+                    "the raw mail of {} was altered or removed",
+                    decision.request_id
+                ));
+            }
         }
         prev = record.hash;
         expected += 1;
@@ -181,8 +245,8 @@ pub fn verify(
 }
 
 /// One request as the audit trail tells it: its decision, and when its reply
-/// was accepted by the SMTP server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// was accepted by the SMTP server. A flat view of [`Decision`] for listings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub request_id: String,
     pub received_at: Option<Timestamp>,
@@ -190,12 +254,11 @@ pub struct Entry {
     pub sender: Option<String>,
     pub message_id: Option<String>,
     pub subject: Option<String>,
-    /// accepted, rejected, ignored or quarantined.
-    pub verdict: String,
-    pub problems: Vec<String>,
-    pub warnings: Vec<String>,
-    /// What could be read of the request (as `licgate check` shows it).
-    pub request: Option<serde_json::Value>,
+    pub verdict: Outcome,
+    pub problems: Vec<ProblemCode>,
+    pub warnings: Vec<WarningCode>,
+    /// What could be read of the request (`None` for a mail never judged).
+    pub request: Option<Request>,
     pub folder: String,
     pub note: Option<String>,
     /// When the SMTP server accepted the reply, if one was sent.
@@ -206,31 +269,19 @@ impl Entry {
     /// The entry of a decision, before any reply was sent.
     pub fn from_decision(decision: &Decision) -> Entry {
         let verdict = decision.verdict.as_ref();
-        let text = |key: &str| verdict.and_then(|v| v[key].as_str()).map(str::to_owned);
-        let codes = |key: &str| -> Vec<String> {
-            verdict
-                .and_then(|v| v[key].as_array())
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|p| p["code"].as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
         Entry {
             request_id: decision.request_id.clone(),
             received_at: decision.received_at,
             decided_at: decision.decided_at,
             sender: decision.sender.clone(),
-            message_id: text("message_id"),
-            subject: text("subject"),
-            verdict: serde_json::to_value(decision.disposition)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            problems: codes("problems"),
-            warnings: codes("warnings"),
-            request: verdict.map(|v| v["request"].clone()),
+            message_id: verdict.and_then(|v| v.message_id.clone()),
+            subject: verdict.and_then(|v| v.subject.clone()),
+            verdict: decision.outcome,
+            problems: verdict
+                .map_or_else(Vec::new, |v| v.problems.iter().map(|p| p.code).collect()),
+            warnings: verdict
+                .map_or_else(Vec::new, |v| v.warnings.iter().map(|w| w.code).collect()),
+            request: decision.request().cloned(),
             folder: decision.folder.clone(),
             note: decision.note.clone(),
             reply_sent_at: None,
@@ -239,20 +290,12 @@ impl Entry {
 
     /// The client of the request, as read.
     pub fn client(&self) -> Option<&str> {
-        self.request.as_ref().and_then(|r| r["client"].as_str())
+        self.request.as_ref().and_then(|r| r.client.as_deref())
     }
 
-    fn request_field(&self, key: &str) -> String {
-        match self.request.as_ref().map(|r| &r[key]) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Number(n)) => n.to_string(),
-            Some(serde_json::Value::Array(items)) => items
-                .iter()
-                .filter_map(|i| i.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            _ => String::new(),
-        }
+    fn problem_codes(&self) -> String {
+        let codes: Vec<&str> = self.problems.iter().map(|c| c.as_str()).collect();
+        codes.join(" ")
     }
 }
 
@@ -287,8 +330,8 @@ pub struct Filter {
     pub client: Option<String>,
     /// `YYYY-MM` of the reception (else decision) time, in the calendar's zone.
     pub month: Option<String>,
-    /// accepted, rejected, ignored or quarantined.
-    pub verdict: Option<String>,
+    /// Only this outcome.
+    pub verdict: Option<Outcome>,
 }
 
 impl Filter {
@@ -308,10 +351,7 @@ impl Filter {
                 .to_string()
                 == *month
         });
-        let verdict_ok = self
-            .verdict
-            .as_ref()
-            .is_none_or(|v| entry.verdict.eq_ignore_ascii_case(v));
+        let verdict_ok = self.verdict.as_ref().is_none_or(|v| entry.verdict == *v);
         client_ok && month_ok && verdict_ok
     }
 }
@@ -368,20 +408,31 @@ pub fn to_csv(entries: &[Entry], separator: char) -> String {
     out.push_str(&CSV_COLUMNS.join(&sep));
     out.push_str("\r\n");
     for e in entries {
+        let request = e.request.as_ref();
         let row = [
             e.request_id.clone(),
             time(e.received_at),
             e.decided_at.to_string(),
-            e.verdict.clone(),
+            e.verdict.to_string(),
             e.sender.clone().unwrap_or_default(),
             e.subject.clone().unwrap_or_default(),
-            e.request_field("action"),
-            e.request_field("client"),
-            e.request_field("licence"),
-            e.request_field("quantity"),
-            e.request_field("users"),
-            e.problems.join(" "),
-            e.warnings.join(" "),
+            request
+                .and_then(|r| r.action)
+                .map_or("", |a| a.as_str())
+                .to_owned(),
+            e.client().unwrap_or_default().to_owned(),
+            request.and_then(|r| r.licence.clone()).unwrap_or_default(),
+            request
+                .and_then(|r| r.quantity)
+                .map(|q| q.to_string())
+                .unwrap_or_default(),
+            request.map(|r| r.users.join(", ")).unwrap_or_default(),
+            e.problem_codes(),
+            e.warnings
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             time(e.reply_sent_at),
             e.message_id.clone().unwrap_or_default(),
         ];
@@ -399,13 +450,13 @@ pub fn to_text(entries: &[Entry]) -> String {
             "{}  {}  {:<11}  {:<25}  {}  {}\n",
             e.request_id,
             e.received_at.unwrap_or(e.decided_at),
-            e.verdict,
+            e.verdict.as_str(),
             e.client().unwrap_or("-"),
             e.sender.as_deref().unwrap_or("-"),
             if e.problems.is_empty() {
                 String::new()
             } else {
-                format!("[{}]", e.problems.join(" "))
+                format!("[{}]", e.problem_codes())
             },
         ));
     }
@@ -424,12 +475,16 @@ mod tests {
             sender: Some("tech@example.fr".into()),
             message_id: Some("m@example.fr".into()),
             subject: Some(subject.into()),
-            verdict: "accepted".into(),
+            verdict: Outcome::Accepted,
             problems: vec![],
-            warnings: vec!["annual_licence".into()],
-            request: Some(
-                serde_json::json!({"action": "ajout", "client": client, "quantity": 2, "users": ["A", "B"]}),
-            ),
+            warnings: vec![WarningCode::AnnualLicence],
+            request: Some(Request {
+                action: Some(crate::judge::Action::Ajout),
+                client: Some(client.into()),
+                quantity: Some(2),
+                users: vec!["A".into(), "B".into()],
+                ..Request::default()
+            }),
             folder: "f".into(),
             note: None,
             reply_sent_at: None,
@@ -471,7 +526,7 @@ mod tests {
         let filter = |client: Option<&str>, month: Option<&str>, verdict: Option<&str>| Filter {
             client: client.map(str::to_owned),
             month: month.map(str::to_owned),
-            verdict: verdict.map(str::to_owned),
+            verdict: verdict.map(|v| v.parse().unwrap()),
         };
         assert!(
             filter(

@@ -6,19 +6,8 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
-use crate::request::{Action, Field};
-use crate::verdict::{Outcome, Verdict};
-
-/// Subject and plain-text body of a reply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reply {
-    /// `[REFUSÉE] <original subject>` or `[ACCEPTÉE] <original subject>`.
-    pub subject: String,
-    /// French text, lines separated by `\n`.
-    pub body: String,
-}
+use super::request::{Action, Field};
+use super::verdict::{Outcome, Reply, Verdict};
 
 /// The values given back in the template of a refusal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,7 +62,7 @@ pub fn build(verdict: &Verdict, template: &Template) -> Reply {
             subject: format!("[ACCEPTÉE] {original}"),
             body: acceptance(verdict),
         },
-        Outcome::Rejected | Outcome::Ignored => Reply {
+        Outcome::Rejected | Outcome::Ignored | Outcome::Quarantined => Reply {
             subject: format!("[REFUSÉE] {original}"),
             body: refusal(verdict, original, template),
         },
@@ -175,86 +164,4 @@ fn push_warnings(body: &mut String, verdict: &Verdict) {
     for warning in &verdict.warnings {
         let _ = writeln!(body, "- {}", warning.message);
     }
-}
-
-/// Who a reply goes to, and how it threads with the original.
-#[derive(Debug, Clone)]
-pub struct Addressing<'a> {
-    /// The gateway's own address.
-    pub from: &'a str,
-    /// The technician who sent the request.
-    pub to: &'a str,
-    /// Purchasing addresses that received a refused original: they get a copy
-    /// marked not to be processed.
-    pub cc: &'a [String],
-    /// The request id, which also names the reply's Message-ID.
-    pub request_id: &'a str,
-    /// Message-ID of the original.
-    pub in_reply_to: Option<&'a str>,
-    /// References of the original.
-    pub references: &'a [String],
-    /// The decision time, used as the Date.
-    pub date: jiff::Timestamp,
-}
-
-/// Marks a message as automatic (RFC 3834 `Auto-Submitted: kind`, and
-/// Exchange's `X-Auto-Response-Suppress`), so that no one answers it.
-pub(crate) fn automatic(
-    builder: lettre::message::MessageBuilder,
-    kind: &str,
-) -> lettre::message::MessageBuilder {
-    use lettre::message::header::{HeaderName, HeaderValue};
-    builder
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            kind.to_owned(),
-        ))
-        .raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
-            "All".into(),
-        ))
-}
-
-/// The whole reply message (RFC 5322), threaded under the original, marked as
-/// an automatic answer. The same inputs always give the same bytes.
-pub fn to_mime(reply: &Reply, addressing: &Addressing) -> anyhow::Result<String> {
-    use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-    use lettre::message::{Mailbox, Message};
-
-    let domain = addressing
-        .from
-        .rsplit('@')
-        .next()
-        .unwrap_or("licgate.invalid");
-    let mut body = String::new();
-    if !addressing.cc.is_empty() {
-        body.push_str("[Copie pour les achats : demande REFUSÉE, ne rien commander.]\n\n");
-    }
-    body.push_str(&reply.body);
-    let builder = Message::builder()
-        .from(addressing.from.parse::<Mailbox>()?)
-        .to(addressing.to.parse::<Mailbox>()?)
-        .subject(reply.subject.clone())
-        .date(std::time::SystemTime::from(addressing.date))
-        .message_id(Some(format!("<{}.reply@{domain}>", addressing.request_id)));
-    let mut builder = automatic(builder, "auto-replied").raw_header(HeaderValue::new(
-        HeaderName::new_from_ascii_str("X-Licgate-Request"),
-        addressing.request_id.to_owned(),
-    ));
-    for cc in addressing.cc {
-        builder = builder.cc(cc.parse::<Mailbox>()?);
-    }
-    if let Some(original) = addressing.in_reply_to {
-        let id = format!("<{original}>");
-        builder = builder.in_reply_to(id.clone());
-        let mut references: Vec<String> = addressing
-            .references
-            .iter()
-            .map(|r| format!("<{r}>"))
-            .collect();
-        references.push(id);
-        builder = builder.references(references.join(" "));
-    }
-    let message = builder.header(ContentType::TEXT_PLAIN).body(body)?;
-    Ok(String::from_utf8(message.formatted())?)
 }

@@ -9,11 +9,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tracing::warn;
 
-use crate::store::{Disposition, Store};
+use super::Store;
+use crate::judge::Outcome;
 
 /// A snapshot of the daemon's health.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,19 +37,12 @@ pub struct Status {
     pub outbox_paused: Option<String>,
 }
 
-const DISPOSITIONS: [(Disposition, &str); 4] = [
-    (Disposition::Accepted, "accepted"),
-    (Disposition::Rejected, "rejected"),
-    (Disposition::Ignored, "ignored"),
-    (Disposition::Quarantined, "quarantined"),
-];
-
 impl Status {
     /// Reads the figures from the store.
     pub fn collect(store: &Store, now: Timestamp) -> anyhow::Result<Status> {
         let mut today = [0; 4];
-        for (count, (disposition, _)) in today.iter_mut().zip(DISPOSITIONS) {
-            *count = store.decided_on(now, disposition)?;
+        for (count, outcome) in today.iter_mut().zip(Outcome::ALL) {
+            *count = store.decided_on(now, outcome)?;
         }
         Ok(Status {
             updated_at: now,
@@ -139,10 +130,10 @@ impl Status {
             self.outbox_depth,
             or_never(self.oldest_queued)
         );
-        let counts: Vec<String> = DISPOSITIONS
+        let counts: Vec<String> = Outcome::ALL
             .iter()
             .zip(self.today)
-            .map(|((_, name), n)| format!("{name} {n}"))
+            .map(|(outcome, n)| format!("{outcome} {n}"))
             .collect();
         let _ = writeln!(out, "today (UTC)     {}", counts.join(", "));
         let _ = writeln!(
@@ -157,10 +148,10 @@ impl Status {
     /// The Prometheus text exposition of the snapshot.
     pub fn prometheus(&self) -> String {
         let seconds = |t: Option<Timestamp>| t.map_or(0, |t| t.as_second());
-        let today: Vec<(String, i64)> = DISPOSITIONS
+        let today: Vec<(String, i64)> = Outcome::ALL
             .iter()
             .zip(self.today)
-            .map(|((_, name), count)| (format!("{{verdict=\"{name}\"}}"), i64::from(count)))
+            .map(|(outcome, count)| (format!("{{verdict=\"{outcome}\"}}"), i64::from(count)))
             .collect();
         let gauges = [
             (
@@ -197,45 +188,6 @@ impl Status {
             }
         }
         out
-    }
-}
-
-/// Serves `GET /metrics` on `listener` from the store, until the task is dropped.
-pub async fn serve_metrics(listener: TcpListener, store: Store) {
-    loop {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            continue;
-        };
-        let store = store.clone();
-        tokio::spawn(async move {
-            let mut request = vec![0; 2048];
-            let read =
-                tokio::time::timeout(Duration::from_secs(5), socket.read(&mut request)).await;
-            let Ok(Ok(length)) = read else { return };
-            let line = String::from_utf8_lossy(&request[..length]);
-            let response = if line.starts_with("GET /metrics ") {
-                match Status::collect(&store, Timestamp::now()) {
-                    Ok(status) => {
-                        let body = status.prometheus();
-                        format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        )
-                    }
-                    Err(err) => {
-                        warn!(cause = %format!("{err:#}"), "metrics unavailable");
-                        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
-                    }
-                }
-            } else {
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
-            };
-            let _ = tokio::time::timeout(
-                Duration::from_secs(5),
-                socket.write_all(response.as_bytes()),
-            )
-            .await;
-        });
     }
 }
 

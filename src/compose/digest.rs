@@ -13,10 +13,11 @@ use jiff::civil::{Date, Time};
 use jiff::{Timestamp, Zoned};
 use serde::Serialize;
 
-use crate::audit::Head;
-use crate::ledger::Cancellable;
+use crate::judge::Cancellable;
+use crate::judge::{Outcome, Warning, WarningCode};
+use crate::records::audit::Head;
+use crate::records::{Decision, OutboxItem};
 use crate::rules::{Calendar, french_date, french_date_time};
-use crate::store::{Decision, Disposition, OutboxItem};
 
 /// One accepted request, as purchasing needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,33 +47,29 @@ impl Item {
     /// The item of an accepted decision (`None` for any other), with the
     /// cancellable addition the ledger found for it.
     pub fn from_decision(decision: &Decision, cancellable: Option<Cancellable>) -> Option<Item> {
-        if decision.disposition != Disposition::Accepted {
+        if decision.outcome != Outcome::Accepted {
             return None;
         }
         let verdict = decision.verdict.as_ref()?;
-        let request = &verdict["request"];
-        let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
-        let warnings = verdict["warnings"].as_array().cloned().unwrap_or_default();
-        let annual = warnings.iter().any(|w| w["code"] == "annual_licence");
+        let request = &verdict.request;
+        let annual = |w: &&Warning| w.code == WarningCode::AnnualLicence;
         Some(Item {
             request_id: decision.request_id.clone(),
-            received_at: decision.received_at.unwrap_or(decision.decided_at),
+            received_at: decision.received_or_decided(),
             sender: decision.sender.clone().unwrap_or_default(),
-            subject: text(&verdict["subject"]),
-            client: request["client"].as_str()?.to_owned(),
-            licence: request["licence"].as_str()?.to_owned(),
-            quantity: request["quantity"].as_i64()?,
-            users: request["users"]
-                .as_array()
-                .map(|users| users.iter().map(text).collect())
-                .unwrap_or_default(),
-            address: request["address"].as_str().map(str::to_owned),
-            remote_desktop: request["remote_desktop"].as_bool(),
-            annual,
-            warnings: warnings
+            subject: verdict.subject.clone().unwrap_or_default(),
+            client: request.client.clone()?,
+            licence: request.licence.clone()?,
+            quantity: request.quantity?,
+            users: request.users.clone(),
+            address: request.address.clone(),
+            remote_desktop: request.remote_desktop,
+            annual: verdict.warnings.iter().any(|w| annual(&w)),
+            warnings: verdict
+                .warnings
                 .iter()
-                .filter(|w| w["code"] != "annual_licence")
-                .map(|w| text(&w["message"]))
+                .filter(|w| !annual(w))
+                .map(|w| w.message.clone())
                 .collect(),
             cancellable,
         })
@@ -576,7 +573,7 @@ impl Letter<'_> {
             .subject(self.subject.clone())
             .date(std::time::SystemTime::from(self.date))
             .message_id(Some(format!("<{}@{domain}>", self.id)));
-        let mut builder = crate::reply::automatic(builder, "auto-generated");
+        let mut builder = super::automatic(builder, "auto-generated");
         for to in self.to {
             builder = builder.to(to.parse::<Mailbox>()?);
         }

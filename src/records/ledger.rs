@@ -15,75 +15,37 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::audit::Entry;
+use super::Decision;
+use crate::judge::Outcome;
+pub use crate::judge::{Cancellable, Movement, user_keys};
 use crate::rules::Calendar;
 
 /// Days during which a new subscription can be cancelled with a refund.
 pub const CANCELLATION_DAYS: i64 = 7;
 
-/// One accepted change of licences.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Movement {
-    pub request_id: String,
-    pub client: String,
-    pub licence: String,
-    /// Positive: added; negative: removed.
-    pub quantity: i64,
-    pub users: Vec<String>,
-    /// The users compared loosely, sorted ([`user_keys`]).
-    #[serde(skip)]
-    pub user_keys: Vec<String>,
-    pub received_at: Timestamp,
-    /// The day it was received, in the calendar's time zone.
-    pub received_on: Date,
-    /// The day it shows in the console.
-    pub effective_on: Date,
-    /// For a removal within 7 days of an addition of the same client and
-    /// licence: that addition, and the end of its prorated-refund window.
-    pub cancellable: Option<Cancellable>,
-}
-
-/// An addition that a later removal can cancel with a prorated refund.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cancellable {
-    /// The request id of the addition.
-    pub addition: String,
-    /// The end of its refund window.
-    pub until: Timestamp,
-}
-
-/// The movements of the accepted entries, oldest first, removals flagged
-/// when cancellable. Entries are taken one at a time, in any order; only the
-/// movements are kept.
-pub fn movements<E: std::borrow::Borrow<Entry>>(
-    entries: impl IntoIterator<Item = E>,
+/// The movements of the accepted decisions, oldest first, removals flagged
+/// when cancellable. Decisions are taken one at a time, in any order; only
+/// the movements are kept.
+pub fn movements<D: std::borrow::Borrow<Decision>>(
+    decisions: impl IntoIterator<Item = D>,
     calendar: &Calendar,
 ) -> Vec<Movement> {
     let mut movements: Vec<Movement> = Vec::new();
-    for entry in entries {
-        let entry = entry.borrow();
-        if entry.verdict != "accepted" {
+    for decision in decisions {
+        let decision = decision.borrow();
+        if decision.outcome != Outcome::Accepted {
             continue;
         }
-        let Some(request) = &entry.request else {
+        let Some(request) = decision.request() else {
             continue;
         };
-        let (Some(client), Some(licence), Some(quantity)) = (
-            request["client"].as_str(),
-            request["licence"].as_str(),
-            request["quantity"].as_i64(),
-        ) else {
+        let (Some(client), Some(licence), Some(quantity)) =
+            (&request.client, &request.licence, request.quantity)
+        else {
             continue;
         };
-        let users: Vec<String> = request["users"]
-            .as_array()
-            .map(|u| {
-                u.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let received_at = entry.received_at.unwrap_or(entry.decided_at);
+        let users = request.users.clone();
+        let received_at = decision.received_or_decided();
         let received_on = received_at.to_zoned(calendar.time_zone.clone()).date();
         let effective_on = if quantity < 0 {
             first_of_next_month(received_on)
@@ -91,7 +53,7 @@ pub fn movements<E: std::borrow::Borrow<Entry>>(
             received_on
         };
         movements.push(Movement {
-            request_id: entry.request_id.clone(),
+            request_id: decision.request_id.clone(),
             client: client.to_owned(),
             licence: licence.to_owned(),
             quantity,
@@ -127,14 +89,6 @@ pub fn cancellable(earlier: &[Movement], removal: &Movement) -> Option<Cancellab
             addition: addition.request_id.clone(),
             until: addition.received_at + window,
         })
-}
-
-/// User names as compared for duplicates: case, accents and punctuation
-/// ignored, order ignored.
-pub fn user_keys(users: &[String]) -> Vec<String> {
-    let mut keys: Vec<String> = users.iter().map(|u| crate::text::words(u)).collect();
-    keys.sort();
-    keys
 }
 
 /// From when accepted requests can still make a request received at
@@ -231,25 +185,7 @@ pub fn to_text(lines: &[Line], at: Date) -> String {
 mod tests {
     use super::*;
 
-    fn accepted(id: &str, at: &str, client: &str, licence: &str, quantity: i64) -> Entry {
-        Entry {
-            request_id: id.into(),
-            received_at: Some(at.parse().unwrap()),
-            decided_at: at.parse().unwrap(),
-            sender: None,
-            message_id: None,
-            subject: None,
-            verdict: "accepted".into(),
-            problems: vec![],
-            warnings: vec![],
-            request: Some(
-                serde_json::json!({"client": client, "licence": licence, "quantity": quantity, "users": ["A"]}),
-            ),
-            folder: "f".into(),
-            note: None,
-            reply_sent_at: None,
-        }
-    }
+    use crate::records::fixture::accepted;
 
     fn date(s: &str) -> Date {
         s.parse().unwrap()

@@ -1,0 +1,90 @@
+//! What licgate writes, as whole messages: the reply to a technician
+//! (threaded under the original) and licgate's own mails (digest, notice,
+//! reminder, in [`digest`]). Pure: the same inputs give the same bytes;
+//! nothing is sent here.
+
+pub mod digest;
+
+use crate::judge::Reply;
+
+/// Who a reply goes to, and how it threads with the original.
+#[derive(Debug, Clone)]
+pub struct Addressing<'a> {
+    /// The gateway's own address.
+    pub from: &'a str,
+    /// The technician who sent the request.
+    pub to: &'a str,
+    /// Purchasing addresses that received a refused original: they get a copy
+    /// marked not to be processed.
+    pub cc: &'a [String],
+    /// The request id, which also names the reply's Message-ID.
+    pub request_id: &'a str,
+    /// Message-ID of the original.
+    pub in_reply_to: Option<&'a str>,
+    /// References of the original.
+    pub references: &'a [String],
+    /// The decision time, used as the Date.
+    pub date: jiff::Timestamp,
+}
+
+/// Marks a message as automatic (RFC 3834 `Auto-Submitted: kind`, and
+/// Exchange's `X-Auto-Response-Suppress`), so that no one answers it.
+pub(crate) fn automatic(
+    builder: lettre::message::MessageBuilder,
+    kind: &str,
+) -> lettre::message::MessageBuilder {
+    use lettre::message::header::{HeaderName, HeaderValue};
+    builder
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            kind.to_owned(),
+        ))
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".into(),
+        ))
+}
+
+/// The whole reply message (RFC 5322), threaded under the original, marked as
+/// an automatic answer. The same inputs always give the same bytes.
+pub fn to_mime(reply: &Reply, addressing: &Addressing) -> anyhow::Result<String> {
+    use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+    use lettre::message::{Mailbox, Message};
+
+    let domain = addressing
+        .from
+        .rsplit('@')
+        .next()
+        .unwrap_or("licgate.invalid");
+    let mut body = String::new();
+    if !addressing.cc.is_empty() {
+        body.push_str("[Copie pour les achats : demande REFUSÉE, ne rien commander.]\n\n");
+    }
+    body.push_str(&reply.body);
+    let builder = Message::builder()
+        .from(addressing.from.parse::<Mailbox>()?)
+        .to(addressing.to.parse::<Mailbox>()?)
+        .subject(reply.subject.clone())
+        .date(std::time::SystemTime::from(addressing.date))
+        .message_id(Some(format!("<{}.reply@{domain}>", addressing.request_id)));
+    let mut builder = automatic(builder, "auto-replied").raw_header(HeaderValue::new(
+        HeaderName::new_from_ascii_str("X-Licgate-Request"),
+        addressing.request_id.to_owned(),
+    ));
+    for cc in addressing.cc {
+        builder = builder.cc(cc.parse::<Mailbox>()?);
+    }
+    if let Some(original) = addressing.in_reply_to {
+        let id = format!("<{original}>");
+        builder = builder.in_reply_to(id.clone());
+        let mut references: Vec<String> = addressing
+            .references
+            .iter()
+            .map(|r| format!("<{r}>"))
+            .collect();
+        references.push(id);
+        builder = builder.references(references.join(" "));
+    }
+    let message = builder.header(ContentType::TEXT_PLAIN).body(body)?;
+    Ok(String::from_utf8(message.formatted())?)
+}

@@ -1,0 +1,556 @@
+//! The mailbox side of the daemon: watches the mailbox (IDLE, else polls),
+//! fetches new mails in bounded batches, marks them as being judged, judges
+//! them off the runtime, stores every decision of a batch in one flushed
+//! transaction, then moves each mail to its folder. Duplicates (the same
+//! mail delivered twice) are recognised here, against the store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use anyhow::Context;
+use jiff::Timestamp;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use super::*;
+
+pub(super) async fn mailbox_loop(
+    shared: Shared,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut backoff = Duration::from_secs(1);
+    while !*stop.borrow() {
+        match watch_mailbox(&shared, &stop, &mut backoff).await {
+            Ok(()) => break,
+            Err(err) => {
+                error!(cause = %format!("{err:#}"), retry_in = ?backoff, "mailbox connection failed");
+                if !pause(backoff, &stop).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One connection: process what is there, wait for news, again, until stopped.
+async fn watch_mailbox(
+    shared: &Shared,
+    stop: &watch::Receiver<bool>,
+    backoff: &mut Duration,
+) -> anyhow::Result<()> {
+    let config = &shared.config;
+    let mut mailbox = Mailbox::connect(&config.imap).await?;
+    let folders = &config.folders;
+    mailbox
+        .ensure_folders(&[
+            &folders.accepted,
+            &folders.rejected,
+            &folders.ignored,
+            &folders.quarantine,
+        ])
+        .await?;
+    info!(host = %config.imap.host, idle = mailbox.idle && config.idle, "connected to the mailbox");
+    schedule::load_history(shared)?;
+    *backoff = Duration::from_secs(1);
+    loop {
+        let uid_validity = mailbox.select(&config.mailbox).await?;
+        let envelopes = mailbox.envelopes().await?;
+        for batch in batches(&envelopes, config.limits.max_message_size) {
+            if *stop.borrow() {
+                break;
+            }
+            process(shared, &mut mailbox, uid_validity, batch).await?;
+        }
+        shared.store.set_last_poll(Timestamp::now())?;
+        if *stop.borrow() {
+            mailbox.logout().await;
+            return Ok(());
+        }
+        if !config.idle {
+            mailbox.idle = false;
+        }
+        mailbox = mailbox
+            .wait(config.poll_interval, stopped(stop.clone()))
+            .await?;
+    }
+}
+
+/// Decides a batch of messages (or finishes interrupted decisions) and moves
+/// them: every decision of the batch is stored and flushed before any move.
+async fn process(
+    shared: &Shared,
+    mailbox: &mut Mailbox,
+    uid_validity: u32,
+    batch: &[Envelope],
+) -> anyhow::Result<()> {
+    let store = &shared.store;
+    let mut moves: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let mut pending = Vec::new();
+    for envelope in batch {
+        let key = mailbox_key(uid_validity, envelope.uid);
+        if let Some(request_id) = store.decided_mail(&key)? {
+            let decision = store
+                .decision(&request_id)?
+                .context("decided mail without decision")?;
+            info!(%request_id, folder = %decision.folder, "moving a mail decided before a restart");
+            moves.entry(decision.folder).or_default().push(envelope.uid);
+            continue;
+        }
+        pending.push((*envelope, store.was_being_judged(&key)?));
+    }
+    for (folder, uids) in &moves {
+        mailbox.move_to(uids, folder).await?;
+    }
+    if !pending.is_empty() {
+        decide_and_file(shared, mailbox, uid_validity, &pending).await?;
+    }
+    Ok(())
+}
+
+/// `UIDVALIDITY:UID`, the key of a mailbox message in the store.
+fn mailbox_key(uid_validity: u32, uid: u32) -> String {
+    format!("{uid_validity}:{uid}")
+}
+
+/// Most bytes fetched in one command, and so held at once: a batch is
+/// bounded in mails and in bytes, and a large mail comes alone.
+const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Splits the envelopes into batches of at most [`BATCH`] mails and
+/// [`BATCH_BYTES`] (or one mail, when it is larger alone).
+fn batches(envelopes: &[Envelope], max_message_size: usize) -> Vec<&[Envelope]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, envelope) in envelopes.iter().enumerate() {
+        let cost = fetched_bytes(envelope, max_message_size);
+        if i > start && (i - start == BATCH || bytes + cost > BATCH_BYTES) {
+            batches.push(&envelopes[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += cost;
+    }
+    if start < envelopes.len() {
+        batches.push(&envelopes[start..]);
+    }
+    batches
+}
+
+/// Bytes fetched for a mail: whole, or its header when over the size limit.
+fn fetched_bytes(envelope: &Envelope, max_message_size: usize) -> u64 {
+    if envelope.size as usize > max_message_size {
+        mail::MAX_HEADER_BYTES as u64
+    } else {
+        u64::from(envelope.size)
+    }
+}
+
+/// One mail to decide, as fetched.
+struct Job {
+    envelope: Envelope,
+    raw: Vec<u8>,
+    /// How the mail's judgement crashed a probe process, if it did:
+    /// quarantine it unread.
+    crashed: Option<String>,
+}
+
+/// What deciding a batch gives, ready to be stored then filed.
+#[derive(Default)]
+struct Decisions {
+    decided: Vec<Decided>,
+    /// Mailbox keys of copies of mails already decided, with their request id.
+    duplicates: Vec<(String, String)>,
+    /// UIDs to move, by folder.
+    moves: BTreeMap<String, Vec<u32>>,
+}
+
+/// Fetches, marks, judges (off the runtime's thread), stores and files
+/// mails: (envelope, whether it was being judged when the process died).
+///
+/// A mail in hand when the process died may be what killed it (a stack
+/// overflow or an abort, which no `catch_unwind` stops): it is first judged
+/// by a separate `licgate check` process, and quarantined unread when that
+/// probe dies too. So a mail never crashes the daemon twice, and a daemon
+/// killed for another reason (kill -9, power) loses nothing.
+async fn decide_and_file(
+    shared: &Shared,
+    mailbox: &mut Mailbox,
+    uid_validity: u32,
+    pending: &[(Envelope, bool)],
+) -> anyhow::Result<()> {
+    let limit = shared.config.limits.max_message_size;
+    let (large, small): (Vec<&Envelope>, Vec<&Envelope>) = pending
+        .iter()
+        .map(|(e, _)| e)
+        .partition(|e| e.size as usize > limit);
+    let mut fetched: HashMap<u32, Vec<u8>> = HashMap::new();
+    for (list, header_only) in [(small, false), (large, true)] {
+        let uids: Vec<u32> = list.iter().map(|e| e.uid).collect();
+        // NOTE: a header is as large as the sender made it: the timeout
+        // allows for the whole mail.
+        let bytes = list.iter().map(|e| u64::from(e.size)).sum();
+        fetched.extend(mailbox.fetch(&uids, header_only, bytes).await?);
+    }
+    let mut jobs = Vec::new();
+    for (envelope, suspect) in pending {
+        let Some(raw) = fetched.remove(&envelope.uid) else {
+            warn!(
+                uid = envelope.uid,
+                "message vanished before it could be fetched"
+            );
+            continue;
+        };
+        let whole = envelope.size as usize <= limit;
+        if *suspect && whole {
+            warn!(
+                uid = envelope.uid,
+                "this mail was in hand when the process died: judging it first in a probe process"
+            );
+        }
+        let probed_first = whole
+            && (*suspect || raw.len() > probe::PROBE_ABOVE || mail::shape(&raw).nested_messages);
+        let crashed = if probed_first {
+            probe::probe(&shared.config, &raw).await
+        } else {
+            None
+        };
+        // NOTE: the header of a mail over the size limit is all that is
+        // judged of it; a server gives it whole, however large.
+        let mut raw = raw;
+        if !whole {
+            raw.truncate(mail::MAX_HEADER_BYTES);
+        }
+        jobs.push(Job {
+            envelope: *envelope,
+            raw,
+            crashed,
+        });
+    }
+    let keys: Vec<String> = jobs
+        .iter()
+        .filter(|job| job.crashed.is_none())
+        .map(|job| mailbox_key(uid_validity, job.envelope.uid))
+        .collect();
+    shared.store.mark_judging(&keys).await?;
+    let now = Timestamp::now();
+    // NOTE: the judgement runs on a blocking thread: a slow mail never
+    // stalls the outbox, the status file or the query socket.
+    let decisions = {
+        let shared = shared.clone();
+        tokio::task::spawn_blocking(move || {
+            judge::on_judgement_stack(|| decide_all(&shared, uid_validity, jobs, now))
+        })
+        .await??
+    };
+    let Decisions {
+        decided,
+        duplicates,
+        moves,
+    } = decisions;
+    record(&shared.store, decided.as_slice(), &duplicates).await?;
+    if decided
+        .iter()
+        .any(|d| d.reply.is_some() || d.notice.is_some())
+    {
+        shared.outbox_ready.notify_one();
+    }
+    for (folder, uids) in &moves {
+        mailbox.move_to(uids, folder).await?;
+    }
+    for Decided { decision, .. } in &decided {
+        info!(
+            request_id = %decision.request_id,
+            disposition = ?decision.outcome,
+            folder = %decision.folder,
+            reply = decision.reply_queued,
+            note = decision.note.as_deref().unwrap_or(""),
+            "decided"
+        );
+    }
+    Ok(())
+}
+
+/// Stores a batch; when the batch cannot be stored, each mail alone, and a
+/// mail that still cannot be is stored quarantined, without its verdict and
+/// reply: one mail never fails the others.
+async fn record(
+    store: &Store,
+    decided: &[Decided],
+    duplicates: &[(String, String)],
+) -> anyhow::Result<()> {
+    if decided.is_empty() && duplicates.is_empty() {
+        return Ok(());
+    }
+    let Err(err) = store.record(decided, duplicates).await else {
+        return Ok(());
+    };
+    if decided.len() <= 1 && duplicates.is_empty() {
+        let Some(one) = decided.first() else {
+            return Err(err);
+        };
+        error!(request_id = %one.decision.request_id, cause = %format!("{err:#}"), "decision not stored: stored quarantined instead");
+        let fallback = Decided {
+            decision: Decision {
+                outcome: Outcome::Quarantined,
+                verdict: None,
+                reply_queued: false,
+                note: Some(format!("decision could not be stored: {err:#}")),
+                ..one.decision.clone()
+            },
+            raw: one.raw.clone(),
+            reply: None,
+            notice: None,
+        };
+        return store.record(std::slice::from_ref(&fallback), &[]).await;
+    }
+    warn!(cause = %format!("{err:#}"), "batch not stored: storing its mails one by one");
+    store.record(&[], duplicates).await?;
+    for one in decided {
+        Box::pin(record(store, std::slice::from_ref(one), &[])).await?;
+    }
+    Ok(())
+}
+
+/// Decides each job of a batch (blocking: judgement and store reads).
+fn decide_all(
+    shared: &Shared,
+    uid_validity: u32,
+    jobs: Vec<Job>,
+    now: Timestamp,
+) -> anyhow::Result<Decisions> {
+    let mut out = Decisions::default();
+    // Mails decided in this batch (not stored yet), by request id.
+    let mut seen: HashMap<String, Copy> = HashMap::new();
+    let mut batch_replies: HashMap<String, u32> = HashMap::new();
+    for Job {
+        envelope,
+        raw,
+        crashed,
+    } in jobs
+    {
+        let key = mailbox_key(uid_validity, envelope.uid);
+        let decided = if let Some(how) = crashed {
+            error!(%key, %how, "this mail crashes the judgement, or costs too much: quarantined unread");
+            let mut decision = policy::quarantined(&shared.config, &key, &raw, &envelope, now);
+            decision.note = Some(format!("{how}: quarantined without being read here"));
+            Decided {
+                decision,
+                raw,
+                reply: None,
+                notice: None,
+            }
+        } else {
+            let header = mail::read_headers(&raw).unwrap_or_default();
+            let body = body_digest(&raw);
+            let request_id = match identify(&shared.store, &seen, &raw, &header, body)? {
+                Identity::CopyOf { request_id, folder } => {
+                    info!(%request_id, "copy of a mail already decided: filed beside it, not answered again");
+                    out.duplicates.push((key, request_id));
+                    out.moves.entry(folder).or_default().push(envelope.uid);
+                    continue;
+                }
+                Identity::New(request_id) => request_id,
+            };
+            let fetched = policy::Fetched {
+                key: &key,
+                raw: &raw,
+                header: &header,
+                envelope: &envelope,
+                request_id: &request_id,
+            };
+            let judged = judge_mail(shared, &fetched);
+            let sender = judged.as_ref().ok().and_then(|v| v.from.as_deref());
+            let replies = match sender {
+                Some(sender) => shared
+                    .store
+                    .replies_in_hour(&sender.to_lowercase(), now)
+                    .map(|n| {
+                        n + batch_replies
+                            .get(&sender.to_lowercase())
+                            .copied()
+                            .unwrap_or(0)
+                    }),
+                None => Ok(0),
+            };
+            let (decision, reply) = match replies {
+                Ok(replies) => policy::decide(&shared.config, &fetched, judged, replies, now),
+                Err(err) => {
+                    let reason = format!("{err:#}");
+                    error!(%request_id, %reason, "mail not decided: quarantined");
+                    let mut decision =
+                        policy::quarantined(&shared.config, &key, &raw, &envelope, now);
+                    decision.request_id = request_id;
+                    decision.note = Some(format!("could not be decided: {reason}"));
+                    (decision, None)
+                }
+            };
+            if let (Some(sender), true) = (&decision.sender, reply.is_some()) {
+                *batch_replies.entry(sender.clone()).or_default() += 1;
+            }
+            let notice = match schedule::remember(shared, &decision) {
+                Some(movement) => schedule::removal_notice(shared, &decision, &movement, now)
+                    .unwrap_or_else(|err| {
+                        error!(request_id = %decision.request_id, cause = %format!("{err:#}"), "removal notice not built: the digest will carry it");
+                        None
+                    }),
+                None => None,
+            };
+            seen.insert(
+                decision.request_id.clone(),
+                Copy {
+                    sender: decision.sender.clone(),
+                    body,
+                    folder: decision.folder.clone(),
+                },
+            );
+            Decided {
+                decision,
+                raw,
+                reply,
+                notice,
+            }
+        };
+        out.moves
+            .entry(decided.decision.folder.clone())
+            .or_default()
+            .push(envelope.uid);
+        out.decided.push(decided);
+    }
+    Ok(out)
+}
+
+/// What tells two mails with one Message-ID apart.
+struct Copy {
+    /// The sender address, lower case.
+    sender: Option<String>,
+    /// SHA-256 of the body (everything after the header).
+    body: [u8; 32],
+    /// Where the first one was filed.
+    folder: String,
+}
+
+/// Whether a mail is a copy of one already decided, and its request id.
+enum Identity {
+    /// Same Message-ID, same sender, same body: decided already.
+    CopyOf { request_id: String, folder: String },
+    /// To judge, under this request id.
+    New(String),
+}
+
+/// A copy is the same Message-ID from the same sender with the same body.
+/// Another mail that reuses a Message-ID (anyone can write one) is judged
+/// under an id of its own, so it can never silence a later request.
+fn identify(
+    store: &Store,
+    seen: &HashMap<String, Copy>,
+    raw: &[u8],
+    header: &mail::Mail,
+    body: [u8; 32],
+) -> anyhow::Result<Identity> {
+    let natural = judge::request_id(header, raw);
+    let sender = header.from.as_deref().map(str::to_lowercase);
+    let reissued = judge::id_of(format!("{natural}:{}", audit::hex(&body)).as_bytes());
+    for candidate in [natural, reissued] {
+        let earlier = match seen.get(&candidate) {
+            Some(copy) => Some((copy.sender.clone(), copy.body, copy.folder.clone())),
+            None => match store.decision(&candidate)? {
+                Some(decision) => {
+                    let raw = store.raw_mail(&candidate)?.unwrap_or_default();
+                    Some((decision.sender, body_digest(&raw), decision.folder))
+                }
+                None => None,
+            },
+        };
+        let Some((earlier_sender, earlier_body, folder)) = earlier else {
+            return Ok(Identity::New(candidate));
+        };
+        if earlier_sender == sender && earlier_body == body {
+            return Ok(Identity::CopyOf {
+                request_id: candidate,
+                folder,
+            });
+        }
+    }
+    // Both ids taken by other mails: only a deliberate collision gets here.
+    Ok(Identity::New(judge::id_of(raw)))
+}
+
+/// SHA-256 of what follows the header block.
+fn body_digest(raw: &[u8]) -> [u8; 32] {
+    let body = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| &raw[i + 4..])
+        .or_else(|| {
+            raw.windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| &raw[i + 2..])
+        })
+        .unwrap_or_default();
+    Sha256::digest(body).into()
+}
+
+/// Judges a fetched mail with the rules and history in force; `Err` holds
+/// the message of a panic of the judgement (the mail is then quarantined).
+fn judge_mail(shared: &Shared, mail: &policy::Fetched) -> Result<Verdict, String> {
+    let config = &shared.config;
+    let rules = shared.rules();
+    let history = shared.history();
+    let judge = Judge {
+        rules: &rules,
+        limits: &config.limits,
+        history: &history,
+    };
+    let envelope = mail.envelope;
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        if envelope.size as usize > config.limits.max_message_size {
+            judge.check_header(mail.raw, envelope.size as usize, envelope.internal_date)
+        } else {
+            judge.check_as(mail.raw, envelope.internal_date, mail.request_id)
+        }
+    }))
+    .map_err(|panic| panic_message(panic.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(uid: u32, size: u32) -> Envelope {
+        Envelope {
+            uid,
+            size,
+            internal_date: None,
+        }
+    }
+
+    // Issue 8, item 5: 50 mails of 9.9 MB were fetched in one command under
+    // one timeout, which never completed on a slow link (and held 1.1 GB).
+    #[test]
+    fn batches_are_bounded_in_mails_and_bytes() {
+        let limit = 10 * 1024 * 1024;
+        let large: Vec<Envelope> = (1..=50).map(|uid| envelope(uid, 9_900_000)).collect();
+        assert_eq!(batches(&large, limit).len(), 50, "one large mail per fetch");
+        let small: Vec<Envelope> = (1..=120).map(|uid| envelope(uid, 10_000)).collect();
+        let sizes: Vec<usize> = batches_of(&small, limit);
+        assert_eq!(sizes, [50, 50, 20]);
+        // Over the size limit, only the header is fetched: they go together.
+        let huge: Vec<Envelope> = (1..=60).map(|uid| envelope(uid, 50_000_000)).collect();
+        assert_eq!(batches_of(&huge, limit), [50, 10]);
+        let mixed = [
+            envelope(1, 10_000),
+            envelope(2, 9_000_000),
+            envelope(3, 9_000_000),
+            envelope(4, 10),
+        ];
+        assert_eq!(batches_of(&mixed, limit), [2, 2]);
+        assert!(batches(&[], limit).is_empty());
+    }
+
+    fn batches_of(envelopes: &[Envelope], limit: usize) -> Vec<usize> {
+        batches(envelopes, limit).iter().map(|b| b.len()).collect()
+    }
+}

@@ -1,0 +1,183 @@
+//! What the daemon sends on its own: the digest of accepted requests at its
+//! scheduled times, the month's reminder, the notice of an accepted removal;
+//! and the history of accepted requests the judgement compares against.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::watch;
+use tracing::{error, info};
+
+use super::*;
+
+/// Reads the accepted requests from the store into the history.
+///
+/// Only those received since the 1st of the month before the latest one: a
+/// duplicate is a removal still pending (received the same month) or an
+/// addition of the same month, so older ones would only make the daemon grow
+/// year after year. (Anchored on the latest request rather than the clock,
+/// like the judgement, which goes by reception times.)
+pub(super) fn load_history(shared: &Shared) -> anyhow::Result<()> {
+    let calendar = shared.rules().calendar.clone();
+    let mut latest = None;
+    for decision in shared.store.accepted() {
+        latest = latest.max(Some(decision?.received_or_decided()));
+    }
+    let Some(latest) = latest else {
+        shared.history().clear();
+        return Ok(());
+    };
+    let since = ledger::duplicates_window(latest, &calendar)?;
+    let mut movements = query::accepted_movements(&shared.store, &calendar, since)?;
+    movements.shrink_to_fit();
+    *shared.history() = movements;
+    Ok(())
+}
+
+/// Adds an accepted decision to the history (kept in reception order), so
+/// that the rest of the batch is judged against it; gives its movement.
+pub(super) fn remember(shared: &Shared, decision: &Decision) -> Option<Movement> {
+    if decision.outcome != Outcome::Accepted {
+        return None;
+    }
+    let mut movement = ledger::movements([decision], &shared.rules().calendar).pop()?;
+    let mut history = shared.history();
+    let position = history.partition_point(|m| m.received_at <= movement.received_at);
+    movement.cancellable = ledger::cancellable(&history[..position], &movement);
+    history.insert(position, movement.clone());
+    Some(movement)
+}
+
+/// The notice to purchasing of an accepted removal, when the config asks for it.
+pub(super) fn removal_notice(
+    shared: &Shared,
+    decision: &Decision,
+    movement: &Movement,
+    now: Timestamp,
+) -> anyhow::Result<Option<OutboxItem>> {
+    let purchasing = &shared.config.purchasing;
+    if movement.quantity >= 0 || !purchasing.removal_notice || purchasing.to.is_empty() {
+        return Ok(None);
+    }
+    let Some(item) = digest::Item::from_decision(decision, movement.cancellable.clone()) else {
+        return Ok(None);
+    };
+    let notice = Digest::new(
+        Kind::RemovalNotice,
+        vec![item],
+        now,
+        &shared.rules().calendar,
+    );
+    let letter = Letter {
+        from: &shared.config.from,
+        to: &purchasing.to,
+        cc: &purchasing.cc,
+        id: &format!("{}.notice", decision.request_id),
+        date: now,
+        subject: notice.subject(),
+        text: notice.to_text(),
+        html: Some(notice.to_html()),
+    };
+    Ok(Some(letter.to_outbox()?))
+}
+
+/// Queues the scheduled mails due at `now` that are not done yet: the digest
+/// of the last slot (with every accepted request not in a digest yet;
+/// nothing for an empty period) and the month's reminder. Gives the ids queued.
+pub async fn send_scheduled(
+    store: &Store,
+    config: &Config,
+    calendar: &Calendar,
+    now: Timestamp,
+) -> anyhow::Result<Vec<String>> {
+    let mut queued_ids = Vec::new();
+    let slot = config.digest.latest(calendar, now);
+    let done = store
+        .mark("digest")?
+        .and_then(|m| m.parse::<Timestamp>().ok());
+    if let Some(slot) = slot.filter(|s| done.is_none_or(|d| d < *s))
+        && !config.purchasing.to.is_empty()
+    {
+        let pending = store.undigested()?;
+        let ids: Vec<String> = pending.iter().map(|(_, id)| id.clone()).collect();
+        let items = query::digest_items(store, calendar, &ids)?;
+        let item = if items.is_empty() {
+            None
+        } else {
+            let mut digest = Digest::new(Kind::Digest, items, slot, calendar);
+            digest.chain_head = Some(store.audit_head()?);
+            let local = slot.to_zoned(calendar.time_zone.clone());
+            let letter = Letter {
+                from: &config.from,
+                to: &config.purchasing.to,
+                cc: &config.purchasing.cc,
+                id: &format!("digest-{}", local.strftime("%Y%m%d-%H%M%S")),
+                date: now,
+                subject: digest.subject(),
+                text: digest.to_text(),
+                html: Some(digest.to_html()),
+            };
+            Some(letter.to_outbox()?)
+        };
+        store
+            .scheduled("digest", &slot.to_string(), &pending, item.as_ref())
+            .await?;
+        match &item {
+            Some(item) => {
+                info!(id = %item.request_id, requests = pending.len(), "digest queued");
+                queued_ids.push(item.request_id.clone());
+            }
+            None => info!(%slot, "nothing accepted since the last digest: none sent"),
+        }
+    }
+    if let Some(reminder) = &config.reminder
+        && let Some(day) = digest::reminder_due(calendar, reminder.time, now)
+    {
+        let month = day.strftime("%Y-%m").to_string();
+        if store.mark("reminder")?.as_deref() != Some(month.as_str()) {
+            let (subject, text) = digest::reminder(calendar, day);
+            let letter = Letter {
+                from: &config.from,
+                to: &reminder.to,
+                cc: &[],
+                id: &format!("reminder-{month}"),
+                date: now,
+                subject,
+                text,
+                html: None,
+            };
+            let item = letter.to_outbox()?;
+            store
+                .scheduled("reminder", &month, &[], Some(&item))
+                .await?;
+            info!(id = %item.request_id, "month-end reminder queued");
+            queued_ids.push(item.request_id);
+        }
+    }
+    Ok(queued_ids)
+}
+
+/// Queues the digest and the reminder when they fall due.
+pub(super) async fn schedule_loop(shared: Shared, stop: watch::Receiver<bool>) {
+    loop {
+        let now = Timestamp::now();
+        let calendar = shared.rules().calendar.clone();
+        match send_scheduled(&shared.store, &shared.config, &calendar, now).await {
+            Ok(ids) if !ids.is_empty() => shared.outbox_ready.notify_one(),
+            Ok(_) => {}
+            Err(err) => error!(cause = %format!("{err:#}"), "scheduled mail not queued"),
+        }
+        // Wake at the next slot, and at least each minute for the reminder
+        // and clock changes.
+        let wait = shared
+            .config
+            .digest
+            .next(&calendar, now)
+            .and_then(|next| Duration::try_from(next.duration_since(now)).ok())
+            .map_or(SCHEDULE_CHECK, |wait| wait.min(SCHEDULE_CHECK))
+            + Duration::from_millis(10);
+        if !pause(wait, &stop).await {
+            return;
+        }
+    }
+}
