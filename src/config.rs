@@ -606,6 +606,34 @@ fn resolve_auth(key: &str, raw: &RawAuth, base: &Path, timeout: u64) -> anyhow::
     })
 }
 
+/// Configurations for the unit tests of what reads a configuration.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+
+    /// The commented example, its secrets in a file of a fresh folder, with
+    /// `store.path` in that folder too.
+    pub fn example() -> Config {
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("licgate-fixture-{}-{call}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("secret"), "p@ss\n").unwrap();
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/licgate.example.toml"),
+        )
+        .unwrap()
+        .replace("password-env = \"LICGATE_IMAP_PASSWORD\"", "password-file = \"secret\"")
+        .replace("password-env = \"LICGATE_SMTP_PASSWORD\"", "password-file = \"secret\"");
+        let mut config = Config::from_raw(RawConfig::from_toml(&text).unwrap(), &dir).unwrap();
+        config.store = dir.join("store");
+        config.rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        config
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,14 +64,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = Store::open(&config.store)?;
     let rules = Rules::load(&config.rules)?;
-    let shared = Shared {
-        config: Arc::new(config),
-        store,
-        rules: Arc::new(RwLock::new(rules)),
-        outbox_ready: Arc::new(Notify::new()),
-        history: Arc::new(Mutex::new(Vec::new())),
-        outbox_paused: Arc::new(Mutex::new(None)),
-    };
+    let shared = Shared::new(config, store, rules);
     let (stop_tx, stop) = watch::channel(false);
     // The loops end when told to stop; the servers only when aborted. Any
     // of them ending early (an error, a panic) stops the daemon with an
@@ -214,6 +207,17 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(config: Config, store: Store, rules: Rules) -> Shared {
+        Shared {
+            config: Arc::new(config),
+            store,
+            rules: Arc::new(RwLock::new(rules)),
+            outbox_ready: Arc::new(Notify::new()),
+            history: Arc::new(Mutex::new(Vec::new())),
+            outbox_paused: Arc::new(Mutex::new(None)),
+        }
+    }
+
     /// The rules in force. A task that panicked while holding the lock left
     /// whole rules behind (they are only ever replaced whole): use them.
     fn rules(&self) -> RwLockReadGuard<'_, Rules> {

@@ -129,4 +129,139 @@ mod tests {
             .to_vec();
         assert_eq!(delays, [2, 4, 8, 256, 300, 300]);
     }
+
+    use crate::net::{Failure, SendError};
+    use crate::records::audit::Event;
+    use crate::records::fixture;
+    use crate::store::Decided;
+    use std::sync::Mutex;
+
+    /// An SMTP server in memory: answers each recipient as told (accepts
+    /// anyone else), and remembers what it took.
+    #[derive(Default)]
+    struct FakeOutbound {
+        /// recipient -> the failures it answers, one per try, then success.
+        answers: Mutex<HashMap<String, Vec<Failure>>>,
+        /// Recipients of the mails taken, in order.
+        taken: Mutex<Vec<String>>,
+    }
+
+    impl Outbound for FakeOutbound {
+        async fn send(&self, mail: OutgoingMail<'_>) -> Result<(), SendError> {
+            let to = mail.to[0].clone();
+            let failure = self
+                .answers
+                .lock()
+                .unwrap()
+                .get_mut(&to)
+                .and_then(|answers| (!answers.is_empty()).then(|| answers.remove(0)));
+            match failure {
+                Some(failure) => Err(SendError {
+                    failure,
+                    reason: format!("{failure:?} for {to}"),
+                }),
+                None => {
+                    self.taken.lock().unwrap().push(to);
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// A daemon's shared state over a fresh store holding one queued reply
+    /// per recipient.
+    async fn shared_with_replies(recipients: &[&str]) -> Shared {
+        let config = crate::config::fixture::example();
+        let store = Store::open(&config.store).unwrap();
+        for (n, to) in recipients.iter().enumerate() {
+            let id = format!("LG-{n:010}");
+            let decision = fixture::accepted(&id, "2026-11-23T09:00:00Z", "Garage", "E1", 1);
+            let reply = OutboxItem {
+                request_id: id,
+                from: config.from.clone(),
+                to: vec![to.to_string()],
+                message: "Subject: x\r\n\r\nx\r\n".into(),
+                queued_at: decision.decided_at,
+            };
+            let decided = Decided {
+                decision,
+                raw: vec![],
+                reply: Some(reply),
+                notice: None,
+            };
+            store.record(&[decided], &[]).await.unwrap();
+        }
+        let rules = Rules::load(&config.rules).unwrap();
+        Shared::new(config, store, rules)
+    }
+
+    /// Runs the outbox until `done` holds (checked every 10 ms, 10 s at most).
+    async fn run_until(shared: &Shared, outbound: FakeOutbound, done: impl Fn(&Shared) -> bool) {
+        let (stop_tx, stop) = watch::channel(false);
+        let task = tokio::spawn(outbox_loop(shared.clone(), outbound, stop));
+        let start = Instant::now();
+        while !done(shared) {
+            assert!(start.elapsed() < Duration::from_secs(10), "outbox stuck");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop_tx.send(true).unwrap();
+        task.await.unwrap().unwrap();
+    }
+
+    fn events(shared: &Shared) -> Vec<Event> {
+        shared
+            .store
+            .audit_records()
+            .map(|r| r.unwrap().event)
+            .filter(|e| !matches!(e, Event::Decision { .. }))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn sent_and_refused_replies_leave_the_outbox_recorded_and_a_delayed_one_waits() {
+        let shared = shared_with_replies(&["a@x.example", "refused@x.example", "later@x.example"]).await;
+        let outbound = FakeOutbound::default();
+        outbound.answers.lock().unwrap().extend([
+            ("refused@x.example".to_owned(), vec![Failure::Refused]),
+            ("later@x.example".to_owned(), vec![Failure::Temporary]),
+        ]);
+        run_until(&shared, outbound, |shared| shared.store.outbox_len() == 1).await;
+        let events = events(&shared);
+        assert!(matches!(&events[..], [Event::ReplySent { to, .. }, Event::ReplyRefused { reason, .. }]
+            if to[0] == "a@x.example" && reason.contains("Refused")), "{events:?}");
+        let left = shared.store.outbox_oldest(5).unwrap();
+        assert_eq!(left[0].1.to, ["later@x.example"], "kept for a later try");
+        assert!(shared.outbox_paused().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_server_that_refuses_the_gateway_pauses_sending_until_it_accepts_again() {
+        let shared = shared_with_replies(&["a@x.example", "b@x.example"]).await;
+        let outbound = FakeOutbound::default();
+        outbound.answers.lock().unwrap().extend([
+            ("a@x.example".to_owned(), vec![Failure::Gateway]),
+            ("b@x.example".to_owned(), vec![Failure::Gateway]),
+        ]);
+        let (stop_tx, stop) = watch::channel(false);
+        let task = tokio::spawn(outbox_loop(shared.clone(), outbound, stop));
+        let start = Instant::now();
+        while shared.outbox_paused().is_none() {
+            assert!(start.elapsed() < Duration::from_secs(5), "never paused");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(shared.outbox_paused().as_deref().unwrap().contains("Gateway"));
+        // After one pause, each reply was tried once and failed: the next
+        // tries succeed, and sending resumes.
+        while shared.store.outbox_len() > 0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "never resumed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        while shared.outbox_paused().is_some() {
+            assert!(start.elapsed() < Duration::from_secs(10), "still paused");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop_tx.send(true).unwrap();
+        task.await.unwrap().unwrap();
+        assert_eq!(events(&shared).len(), 2);
+    }
 }

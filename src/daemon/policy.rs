@@ -167,3 +167,147 @@ fn outbox_item(
         queued_at: now,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::fixture;
+    use crate::rules::Rules;
+
+    const TECH: &str = "julie.bernard@infogerance.example";
+    const NOW: &str = "2026-11-23T10:00:00Z";
+
+    fn mail(from: &str, quantity: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nMessage-ID: <m1@infogerance.example>\r\n\
+             Subject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\r\n\
+             Nom du client : Boulangerie Martin\r\n\
+             Type de licence : Microsoft 365 Business Standard\r\n\
+             Quantité : {quantity}\r\n\
+             Nom Prénom de l'utilisateur : Jean Dupont\r\n\
+             Bureau à distance associé : NON\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// Decides `raw` as the daemon would, with `replies` already sent this hour.
+    fn decided(
+        config: &Config,
+        raw: &[u8],
+        judged: Option<Result<Verdict, String>>,
+        replies: u32,
+    ) -> (Decision, Option<OutboxItem>) {
+        let rules = Rules::load(&config.rules).unwrap();
+        let now: Timestamp = NOW.parse().unwrap();
+        let envelope = Envelope {
+            uid: 7,
+            size: raw.len() as u32,
+            internal_date: Some(now),
+        };
+        let header = mail::read_headers(raw).unwrap_or_default();
+        let judged = judged.unwrap_or_else(|| {
+            Ok(judge::check(raw, &rules, Some(now), &config.limits))
+        });
+        let fetched = Fetched {
+            key: "1:7",
+            raw,
+            header: &header,
+            envelope: &envelope,
+            request_id: "LG-0000000007",
+        };
+        decide(config, &fetched, judged, replies, now)
+    }
+
+    #[test]
+    fn an_accepted_request_is_filed_and_answered() {
+        let config = fixture::example();
+        let (decision, reply) = decided(&config, &mail(TECH, "+1"), None, 0);
+        assert_eq!(decision.outcome, Outcome::Accepted);
+        assert_eq!(decision.folder, config.folders.accepted);
+        assert_eq!(decision.sender.as_deref(), Some(TECH));
+        assert!(decision.reply_queued && decision.note.is_none());
+        let reply = reply.unwrap();
+        assert_eq!(reply.to, [TECH]);
+        assert!(reply.message.contains("In-Reply-To: <m1@infogerance.example>"));
+    }
+
+    #[test]
+    fn a_rejected_request_is_filed_and_answered() {
+        let config = fixture::example();
+        let (decision, reply) = decided(&config, &mail(TECH, "beaucoup"), None, 0);
+        assert_eq!(decision.outcome, Outcome::Rejected);
+        assert_eq!(decision.folder, config.folders.rejected);
+        assert!(reply.is_some());
+    }
+
+    #[test]
+    fn a_sender_outside_the_allowed_ones_is_quarantined_unanswered() {
+        let config = fixture::example();
+        let (decision, reply) = decided(&config, &mail("x@ailleurs.example", "+1"), None, 0);
+        assert_eq!(decision.outcome, Outcome::Quarantined);
+        assert_eq!(decision.folder, config.folders.quarantine);
+        assert!(decision.note.unwrap().contains("senders.allow"));
+        assert!(reply.is_none() && !decision.reply_queued);
+        // The verdict is kept, for the operator who looks at the quarantine.
+        assert!(decision.verdict.is_some());
+    }
+
+    #[test]
+    fn a_mail_without_a_readable_sender_is_quarantined() {
+        let config = fixture::example();
+        let raw = mail(TECH, "+1");
+        let raw = &raw[raw.iter().position(|&b| b == b'\n').unwrap() + 1..];
+        let (decision, reply) = decided(&config, raw, None, 0);
+        assert_eq!(decision.outcome, Outcome::Quarantined);
+        assert!(decision.note.unwrap().contains("no sender address"));
+        assert!(reply.is_none());
+    }
+
+    #[test]
+    fn the_gateways_own_mails_are_never_answered() {
+        let config = fixture::example();
+        let mut config = config;
+        config.from = TECH.into();
+        let (decision, reply) = decided(&config, &mail(TECH, "+1"), None, 0);
+        assert_eq!(decision.outcome, Outcome::Accepted);
+        assert!(decision.note.unwrap().contains("gateway's own address"));
+        assert!(reply.is_none());
+    }
+
+    #[test]
+    fn past_the_hourly_limit_a_sender_gets_no_reply_but_a_decision() {
+        let config = fixture::example();
+        let limit = config.replies_per_sender_per_hour;
+        let (_, reply) = decided(&config, &mail(TECH, "+1"), None, limit - 1);
+        assert!(reply.is_some());
+        let (decision, reply) = decided(&config, &mail(TECH, "+1"), None, limit);
+        assert_eq!(decision.outcome, Outcome::Accepted);
+        assert!(decision.note.unwrap().contains("replies to this sender this hour"));
+        assert!(reply.is_none());
+    }
+
+    #[test]
+    fn a_failed_judgement_quarantines_the_mail_with_the_reason() {
+        let config = fixture::example();
+        let failed = Some(Err("index out of bounds".to_owned()));
+        let (decision, reply) = decided(&config, &mail(TECH, "+1"), failed, 0);
+        assert_eq!(decision.outcome, Outcome::Quarantined);
+        assert_eq!(decision.request_id, "LG-0000000007");
+        assert_eq!(
+            decision.note.as_deref(),
+            Some("judgement failed: index out of bounds")
+        );
+        assert!(decision.verdict.is_none() && reply.is_none());
+    }
+
+    #[test]
+    fn an_automatic_mail_is_ignored_unanswered() {
+        let config = fixture::example();
+        let mut raw = b"Auto-Submitted: auto-replied\r\n".to_vec();
+        raw.extend(mail(TECH, "+1"));
+        let (decision, reply) = decided(&config, &raw, None, 0);
+        assert_eq!(decision.outcome, Outcome::Ignored);
+        assert_eq!(decision.folder, config.folders.ignored);
+        assert!(reply.is_none());
+    }
+}
