@@ -242,6 +242,7 @@ async fn mailbox_loop(shared: Shared, stop: watch::Receiver<bool>) -> anyhow::Re
     while !*stop.borrow() {
         match watch_mailbox(&shared, &stop, &mut backoff).await {
             Ok(()) => break,
+            Err(err) if err.is::<crate::imap::FolderRefused>() => return Err(err),
             Err(err) => {
                 error!(cause = %format!("{err:#}"), retry_in = ?backoff, "mailbox connection failed");
                 if !pause(backoff, &stop).await {
