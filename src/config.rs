@@ -625,8 +625,14 @@ pub(crate) mod fixture {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("config/licgate.example.toml"),
         )
         .unwrap()
-        .replace("password-env = \"LICGATE_IMAP_PASSWORD\"", "password-file = \"secret\"")
-        .replace("password-env = \"LICGATE_SMTP_PASSWORD\"", "password-file = \"secret\"");
+        .replace(
+            "password-env = \"LICGATE_IMAP_PASSWORD\"",
+            "password-file = \"secret\"",
+        )
+        .replace(
+            "password-env = \"LICGATE_SMTP_PASSWORD\"",
+            "password-file = \"secret\"",
+        );
         let mut config = Config::from_raw(RawConfig::from_toml(&text).unwrap(), &dir).unwrap();
         config.store = dir.join("store");
         config.rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");

@@ -42,14 +42,7 @@ fn uses(source: &str) -> (BTreeSet<String>, BTreeSet<String>) {
                 .collect();
             modules.insert(name);
         }
-        for krate in [
-            "sled",
-            "tokio",
-            "async_imap",
-            "lettre",
-            "clap",
-            "futures",
-        ] {
+        for krate in ["sled", "tokio", "async_imap", "lettre", "clap", "futures"] {
             if line.contains(&format!("{krate}::")) {
                 crates.insert(krate.to_owned());
             }
@@ -114,8 +107,8 @@ fn each_layer_uses_only_the_layers_below_it() {
 
 #[test]
 fn the_library_is_made_of_the_layers_and_nothing_else() {
-    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
-        .unwrap();
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
     let declared: BTreeSet<&str> = lib
         .lines()
         .filter_map(|l| l.strip_prefix("pub mod "))

@@ -24,6 +24,7 @@ pub(super) async fn mailbox_loop(
     while !*stop.borrow() {
         match watch_mailbox(&shared, &stop, &mut backoff).await {
             Ok(()) => break,
+            Err(err) if err.is::<crate::net::imap::FolderRefused>() => return Err(err),
             Err(err) => {
                 error!(cause = %format!("{err:#}"), retry_in = ?backoff, "mailbox connection failed");
                 if !pause(backoff, &stop).await {

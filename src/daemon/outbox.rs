@@ -219,7 +219,8 @@ mod tests {
 
     #[tokio::test]
     async fn sent_and_refused_replies_leave_the_outbox_recorded_and_a_delayed_one_waits() {
-        let shared = shared_with_replies(&["a@x.example", "refused@x.example", "later@x.example"]).await;
+        let shared =
+            shared_with_replies(&["a@x.example", "refused@x.example", "later@x.example"]).await;
         let outbound = FakeOutbound::default();
         outbound.answers.lock().unwrap().extend([
             ("refused@x.example".to_owned(), vec![Failure::Refused]),
@@ -227,8 +228,11 @@ mod tests {
         ]);
         run_until(&shared, outbound, |shared| shared.store.outbox_len() == 1).await;
         let events = events(&shared);
-        assert!(matches!(&events[..], [Event::ReplySent { to, .. }, Event::ReplyRefused { reason, .. }]
-            if to[0] == "a@x.example" && reason.contains("Refused")), "{events:?}");
+        assert!(
+            matches!(&events[..], [Event::ReplySent { to, .. }, Event::ReplyRefused { reason, .. }]
+            if to[0] == "a@x.example" && reason.contains("Refused")),
+            "{events:?}"
+        );
         let left = shared.store.outbox_oldest(5).unwrap();
         assert_eq!(left[0].1.to, ["later@x.example"], "kept for a later try");
         assert!(shared.outbox_paused().is_none());
@@ -249,7 +253,13 @@ mod tests {
             assert!(start.elapsed() < Duration::from_secs(5), "never paused");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert!(shared.outbox_paused().as_deref().unwrap().contains("Gateway"));
+        assert!(
+            shared
+                .outbox_paused()
+                .as_deref()
+                .unwrap()
+                .contains("Gateway")
+        );
         // After one pause, each reply was tried once and failed: the next
         // tries succeed, and sending resumes.
         while shared.store.outbox_len() > 0 {

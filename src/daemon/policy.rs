@@ -205,9 +205,8 @@ mod tests {
             internal_date: Some(now),
         };
         let header = mail::read_headers(raw).unwrap_or_default();
-        let judged = judged.unwrap_or_else(|| {
-            Ok(judge::check(raw, &rules, Some(now), &config.limits))
-        });
+        let judged =
+            judged.unwrap_or_else(|| Ok(judge::check(raw, &rules, Some(now), &config.limits)));
         let fetched = Fetched {
             key: "1:7",
             raw,
@@ -228,7 +227,11 @@ mod tests {
         assert!(decision.reply_queued && decision.note.is_none());
         let reply = reply.unwrap();
         assert_eq!(reply.to, [TECH]);
-        assert!(reply.message.contains("In-Reply-To: <m1@infogerance.example>"));
+        assert!(
+            reply
+                .message
+                .contains("In-Reply-To: <m1@infogerance.example>")
+        );
     }
 
     #[test]
@@ -282,7 +285,12 @@ mod tests {
         assert!(reply.is_some());
         let (decision, reply) = decided(&config, &mail(TECH, "+1"), None, limit);
         assert_eq!(decision.outcome, Outcome::Accepted);
-        assert!(decision.note.unwrap().contains("replies to this sender this hour"));
+        assert!(
+            decision
+                .note
+                .unwrap()
+                .contains("replies to this sender this hour")
+        );
         assert!(reply.is_none());
     }
 

@@ -2,10 +2,16 @@
 //! plain on loopback), log in, list new messages, fetch them, move them to
 //! their folder, and wait for news with IDLE or a plain sleep.
 //!
+//! Folder names: the configuration writes levels with `/`; they are sent
+//! with the server's delimiter, under the personal namespace's prefix when
+//! the server has one (NAMESPACE, RFC 2342: `INBOX.` on Cyrus, Courier and
+//! many hosts) and in modified UTF-7 (RFC 3501 §5.1.3).
+//!
 //! Every network call has a timeout; an error leaves the connection to be
-//! dropped and opened again by the caller.
+//! dropped and opened again by the caller, except a folder the server refuses
+//! to create ([`FolderRefused`]), which no new attempt can mend.
 
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 use std::future::Future;
 use std::time::Duration;
 
@@ -13,9 +19,10 @@ use anyhow::{Context, anyhow, bail};
 use async_imap::{Client, Session};
 use futures::TryStreamExt;
 use jiff::Timestamp;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tracing::{debug, warn};
 
 use super::{Auth, Server, TlsMode};
 
@@ -47,6 +54,59 @@ pub struct Mailbox {
     uidplus: bool,
     /// The server's hierarchy delimiter (`/` on Exchange, `.` on a default Dovecot).
     delimiter: String,
+    /// What the server said of its namespaces.
+    namespace: NamespaceAnswer,
+    /// The number of the last command licgate tagged itself (see `raw_command`).
+    tags: u32,
+}
+
+/// A folder the server refuses to create. Trying again cannot help (the
+/// configuration or the rights on the server must change), so the daemon
+/// stops with this error instead of retrying for ever.
+#[derive(Debug)]
+pub struct FolderRefused {
+    /// The folder as configured.
+    pub configured: String,
+    /// The name sent in the CREATE command.
+    pub sent: String,
+    /// The server's answer to CREATE.
+    pub answer: String,
+    /// What NAMESPACE said, in words.
+    pub namespace: String,
+}
+
+impl fmt::Display for FolderRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the IMAP server refuses to create folder {:?} (sent as {:?}): {}; server namespaces: {}",
+            self.configured, self.sent, self.answer, self.namespace
+        )
+    }
+}
+
+impl std::error::Error for FolderRefused {}
+
+/// What the server said of its namespaces.
+#[derive(Debug)]
+enum NamespaceAnswer {
+    /// It does not offer NAMESPACE: names are used as configured.
+    NotOffered,
+    /// Its answer could not be read: names are used as configured.
+    Unreadable(String),
+    Read(namespace::Namespaces),
+}
+
+impl fmt::Display for NamespaceAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NamespaceAnswer::NotOffered => f.write_str("no NAMESPACE capability, no prefix used"),
+            NamespaceAnswer::Unreadable(why) => {
+                write!(f, "NAMESPACE unreadable ({why}), no prefix used")
+            }
+            NamespaceAnswer::Read(namespaces) => fmt::Display::fmt(namespaces, f),
+        }
+    }
 }
 
 /// The slowest download rate allowed for, in bytes per second: fetching a
@@ -122,6 +182,8 @@ impl Mailbox {
             moves: false,
             uidplus: false,
             delimiter: "/".into(),
+            namespace: NamespaceAnswer::NotOffered,
+            tags: 0,
         };
         let capabilities = timed(limit, "CAPABILITY", mailbox.session.capabilities()).await??;
         mailbox.idle = capabilities.has_str("IDLE");
@@ -133,36 +195,138 @@ impl Mailbox {
         if let Some(delimiter) = names.iter().find_map(|n| n.delimiter()) {
             mailbox.delimiter = delimiter.to_owned();
         }
+        if capabilities.has_str("NAMESPACE") {
+            mailbox.namespace = mailbox.namespaces().await?;
+            if let NamespaceAnswer::Unreadable(why) = &mailbox.namespace {
+                warn!(cause = %why, "NAMESPACE unreadable: folder names used as configured");
+            }
+        }
+        if let NamespaceAnswer::Read(namespaces) = &mailbox.namespace {
+            debug!(%namespaces, "server namespaces");
+            // The personal namespace's own delimiter, rather than that of
+            // whichever folder LIST gave first (it may be in another namespace).
+            if let Some(delimiter) = namespaces.personal.first().and_then(|n| n.delimiter) {
+                mailbox.delimiter = delimiter.to_string();
+            }
+        }
         Ok(mailbox)
     }
 
-    /// A folder name of the configuration (levels separated by `/`) as this
-    /// server writes it.
-    pub fn folder(&self, configured: &str) -> String {
-        configured.replace('/', &self.delimiter)
+    /// Asks the server for its namespaces.
+    async fn namespaces(&mut self) -> anyhow::Result<NamespaceAnswer> {
+        let answer = self.raw_command("NAMESPACE").await?;
+        if answer.status != Status::Ok {
+            return Ok(NamespaceAnswer::Unreadable(format!(
+                "the server answered {}",
+                answer.completion()
+            )));
+        }
+        let Some(response) = answer.untagged.iter().find(|r| {
+            r.get(..12)
+                .is_some_and(|head| head.eq_ignore_ascii_case(b"* NAMESPACE "))
+        }) else {
+            return Ok(NamespaceAnswer::Unreadable("no NAMESPACE response".into()));
+        };
+        Ok(match namespace::parse(response) {
+            Ok(namespaces) => NamespaceAnswer::Read(namespaces),
+            Err(why) => NamespaceAnswer::Unreadable(why),
+        })
     }
 
-    /// Creates the folders that do not exist yet.
+    /// A folder name of the configuration (levels separated by `/`) as this
+    /// server writes it, before encoding: under the personal namespace.
+    fn full_name(&self, configured: &str) -> String {
+        let namespaces = match &self.namespace {
+            NamespaceAnswer::Read(namespaces) => Some(namespaces),
+            NamespaceAnswer::NotOffered | NamespaceAnswer::Unreadable(_) => None,
+        };
+        server_name(configured, &self.delimiter, namespaces)
+    }
+
+    /// A folder name of the configuration as sent to this server.
+    ///
+    /// Always in modified UTF-7: a server speaks UTF-8 in mailbox names only
+    /// to a client that sent ENABLE UTF8=ACCEPT (RFC 6855), which licgate
+    /// does not.
+    pub fn folder(&self, configured: &str) -> String {
+        mutf7::encode(&self.full_name(configured))
+    }
+
+    /// Creates the folders that do not exist yet. A refusal is a
+    /// [`FolderRefused`]; any other error is worth a new connection.
     pub async fn ensure_folders(&mut self, folders: &[&str]) -> anyhow::Result<()> {
+        // LIST gives names in modified UTF-7, where one name can be written
+        // in more than one way: compare them decoded.
         let existing: Vec<String> = {
             let names =
                 timed(self.timeout, "LIST", self.session.list(Some(""), Some("*"))).await??;
             timed(
                 self.timeout,
                 "LIST",
-                names.map_ok(|n| n.name().to_owned()).try_collect(),
+                names
+                    .map_ok(|n| mutf7::decode(n.name()).unwrap_or_else(|_| n.name().to_owned()))
+                    .try_collect(),
             )
             .await??
         };
-        for folder in folders {
-            let folder = self.folder(folder);
-            if !existing.contains(&folder) {
-                timed(self.timeout, "CREATE", self.session.create(&folder))
-                    .await?
-                    .with_context(|| format!("cannot create folder {folder}"))?;
+        for configured in folders {
+            let name = self.full_name(configured);
+            if existing
+                .iter()
+                .any(|e| same_mailbox(e, &name, &self.delimiter))
+            {
+                continue;
+            }
+            let sent = mutf7::encode(&name);
+            let answer = self
+                .raw_command(&format!("CREATE {}", quoted(&sent)))
+                .await?;
+            match create_outcome(&answer) {
+                Created::Yes => {}
+                Created::NotNow => bail!(
+                    "cannot create folder {configured:?} (sent as {sent:?}) for now: {}",
+                    answer.completion()
+                ),
+                Created::Refused => {
+                    return Err(FolderRefused {
+                        configured: configured.to_string(),
+                        sent,
+                        answer: answer.completion(),
+                        namespace: self.namespace.to_string(),
+                    }
+                    .into());
+                }
             }
         }
         Ok(())
+    }
+
+    /// Sends `command` with a tag of licgate's own and reads the answer
+    /// itself, for the commands async-imap cannot read the answer of.
+    ///
+    /// NOTE: async-imap 0.12 has no NAMESPACE command, and imap-proto 0.17
+    /// cannot parse an untagged `* NAMESPACE` response: its stream then fails
+    /// on every read, the unparsed bytes staying at the head of its buffer,
+    /// and the connection is lost. So this talks to the stream under the
+    /// session, between two commands of async-imap (nothing of the server's
+    /// is then waiting in async-imap's buffer: no mailbox is selected).
+    /// It reads byte by byte, so as to take no byte of what follows the
+    /// tagged answer. Its answer to CREATE also keeps the server's words,
+    /// which async-imap turns into a `Debug` dump.
+    async fn raw_command(&mut self, command: &str) -> anyhow::Result<Answer> {
+        self.tags += 1;
+        let tag = format!("LG{}", self.tags);
+        let what = command.split(' ').next().unwrap_or(command);
+        let stream = self.session.get_mut();
+        timed(self.timeout, what, async {
+            stream
+                .write_all(format!("{tag} {command}\r\n").as_bytes())
+                .await?;
+            stream.flush().await?;
+            read_answer(stream, &tag).await
+        })
+        .await?
+        .with_context(|| format!("IMAP {what}"))
     }
 
     /// Selects `name`; returns its UIDVALIDITY.
@@ -325,6 +489,265 @@ impl Mailbox {
     }
 }
 
+/// A folder name of the configuration (levels separated by `/`), written
+/// with the server's `delimiter`, under the personal namespace unless it is
+/// INBOX or already written under a namespace's prefix (`INBOX/licgate` or
+/// `INBOX.licgate` for the prefix `INBOX.`, `Public/licgate` for a shared
+/// namespace `Public.`). Not encoded yet.
+fn server_name(
+    configured: &str,
+    delimiter: &str,
+    namespaces: Option<&namespace::Namespaces>,
+) -> String {
+    let name = configured.replace('/', delimiter);
+    let Some(namespaces) = namespaces else {
+        return name;
+    };
+    // The first personal namespace is the one for the user's own folders
+    // (RFC 2342 §5).
+    let Some(personal) = namespaces.personal.first() else {
+        return name;
+    };
+    let canonical = canonical_inbox(&name, delimiter);
+    let prefixed = namespaces
+        .all()
+        .filter(|ns| !ns.prefix.is_empty())
+        .any(|ns| canonical.starts_with(&canonical_inbox(&ns.prefix, delimiter)));
+    if personal.prefix.is_empty() || canonical == "INBOX" || prefixed {
+        name
+    } else {
+        format!("{}{name}", personal.prefix)
+    }
+}
+
+/// Whether two mailbox names (decoded) are the same mailbox: the name INBOX
+/// is case-insensitive (RFC 3501 §5.1), the rest is not.
+fn same_mailbox(a: &str, b: &str, delimiter: &str) -> bool {
+    canonical_inbox(a, delimiter) == canonical_inbox(b, delimiter)
+}
+
+/// `name` with a first level INBOX, in any case, written `INBOX`.
+fn canonical_inbox(name: &str, delimiter: &str) -> String {
+    let (first, rest) = match name.split_once(delimiter).filter(|_| !delimiter.is_empty()) {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (name, None),
+    };
+    if !first.eq_ignore_ascii_case("INBOX") {
+        return name.to_owned();
+    }
+    match rest {
+        Some(rest) => format!("INBOX{delimiter}{rest}"),
+        None => "INBOX".to_owned(),
+    }
+}
+
+/// `text` as an IMAP quoted string. Mailbox names go out in modified
+/// UTF-7, printable ASCII only: no CR or LF can reach here.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// What became of a CREATE.
+#[derive(Debug, PartialEq)]
+enum Created {
+    /// Created, or there already (a LIST can miss a folder, e.g. one the
+    /// user may not see).
+    Yes,
+    /// Refused for a reason that passes (RFC 5530: UNAVAILABLE, INUSE):
+    /// worth a new attempt.
+    NotNow,
+    /// Refused (NO or BAD): a new attempt would be refused too.
+    Refused,
+}
+
+fn create_outcome(answer: &Answer) -> Created {
+    match (answer.status, answer.code().as_deref()) {
+        (Status::Ok, _) | (Status::No, Some("ALREADYEXISTS")) => Created::Yes,
+        (Status::No, Some("UNAVAILABLE" | "INUSE")) => Created::NotNow,
+        (Status::No | Status::Bad, _) => Created::Refused,
+    }
+}
+
+/// The end of a tagged command.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Status {
+    Ok,
+    No,
+    Bad,
+}
+
+/// A command's answer, as read by `read_answer`.
+#[derive(Debug)]
+struct Answer {
+    /// The untagged responses, CRLF and literals included.
+    untagged: Vec<Vec<u8>>,
+    status: Status,
+    /// The text after the status, response code included, made printable.
+    text: String,
+}
+
+impl Answer {
+    /// The completion as the server wrote it, e.g. `NO [NOPERM] Permission denied`.
+    fn completion(&self) -> String {
+        let status = match self.status {
+            Status::Ok => "OK",
+            Status::No => "NO",
+            Status::Bad => "BAD",
+        };
+        if self.text.is_empty() {
+            status.to_owned()
+        } else {
+            format!("{status} {}", self.text)
+        }
+    }
+
+    /// The response code's atom, upper case: `NOPERM` for `[NOPERM] ...`.
+    fn code(&self) -> Option<String> {
+        let inside = self.text.strip_prefix('[')?.split(']').next()?;
+        let atom = inside.split(' ').next()?;
+        Some(atom.to_ascii_uppercase())
+    }
+}
+
+/// The most licgate reads of an answer it reads itself: a NAMESPACE or
+/// CREATE answer is a few hundred bytes.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// Reads the responses to the command tagged `tag`, up to its tagged end.
+async fn read_answer(stream: &mut (impl AsyncRead + Unpin), tag: &str) -> anyhow::Result<Answer> {
+    let mut untagged = Vec::new();
+    let mut budget = MAX_ANSWER;
+    loop {
+        let response = read_response(stream, &mut budget).await?;
+        if let Some(end) = response
+            .strip_prefix(tag.as_bytes())
+            .and_then(|r| r.strip_prefix(b" "))
+        {
+            let mut answer = completion(end)?;
+            answer.untagged = untagged;
+            return Ok(answer);
+        }
+        if response.starts_with(b"* ") {
+            untagged.push(response);
+            continue;
+        }
+        bail!(
+            "unexpected response from the server: {:?}",
+            printable(&response)
+        );
+    }
+}
+
+/// One response: a line, with the literals (`{n}` CRLF and n bytes) it holds.
+async fn read_response(
+    stream: &mut (impl AsyncRead + Unpin),
+    budget: &mut usize,
+) -> anyhow::Result<Vec<u8>> {
+    let mut response = Vec::new();
+    loop {
+        loop {
+            if *budget == 0 {
+                bail!("answer longer than {MAX_ANSWER} bytes");
+            }
+            *budget -= 1;
+            let byte = stream
+                .read_u8()
+                .await
+                .context("connection closed by the server")?;
+            response.push(byte);
+            if byte == b'\n' {
+                break;
+            }
+        }
+        let Some(length) = literal_length(&response)? else {
+            return Ok(response);
+        };
+        if length > *budget {
+            bail!("answer longer than {MAX_ANSWER} bytes");
+        }
+        *budget -= length;
+        let start = response.len();
+        response.resize(start + length, 0);
+        stream
+            .read_exact(&mut response[start..])
+            .await
+            .context("connection closed by the server")?;
+    }
+}
+
+/// The length of the literal announced at the end of `line` (`{12}` CRLF),
+/// if one is.
+fn literal_length(line: &[u8]) -> anyhow::Result<Option<usize>> {
+    let Some(line) = line
+        .strip_suffix(b"\r\n")
+        .and_then(|l| l.strip_suffix(b"}"))
+    else {
+        return Ok(None);
+    };
+    let Some(open) = line.iter().rposition(|&b| b == b'{') else {
+        return Ok(None);
+    };
+    let digits = &line[open + 1..];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Ok(None);
+    }
+    match std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse().ok())
+    {
+        Some(length) => Ok(Some(length)),
+        None => bail!("a literal of {} bytes announced", printable(digits)),
+    }
+}
+
+/// The status and text of a tagged response (what follows the tag).
+fn completion(end: &[u8]) -> anyhow::Result<Answer> {
+    let end = end.strip_suffix(b"\r\n").unwrap_or(end);
+    let (word, text) = match end.iter().position(|&b| b == b' ') {
+        Some(space) => (&end[..space], &end[space + 1..]),
+        None => (end, &b""[..]),
+    };
+    let status = if word.eq_ignore_ascii_case(b"OK") {
+        Status::Ok
+    } else if word.eq_ignore_ascii_case(b"NO") {
+        Status::No
+    } else if word.eq_ignore_ascii_case(b"BAD") {
+        Status::Bad
+    } else {
+        bail!("unexpected tagged response: {:?}", printable(end));
+    };
+    Ok(Answer {
+        untagged: Vec::new(),
+        status,
+        text: printable(text),
+    })
+}
+
+/// Server bytes fit for a log line: valid UTF-8 without control
+/// characters, at most 300 characters.
+fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_end_matches(['\r', '\n']);
+    let mut out: String = text
+        .chars()
+        .take(300)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    if text.chars().nth(300).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// The SASL XOAUTH2 initial response.
 struct Xoauth2 {
     user: String,
@@ -362,4 +785,783 @@ async fn tls(
     )
     .await?
     .with_context(|| format!("TLS handshake with {}", server.host))
+}
+
+/// Modified UTF-7, the encoding of mailbox names in IMAP (RFC 3501 §5.1.3):
+/// printable ASCII stands for itself but `&`, written `&-`; any other run of
+/// characters is `&`, its UTF-16 in base64 with `,` for `/` and no padding,
+/// then `-`.
+mod mutf7 {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+
+    /// `name` in modified UTF-7.
+    pub fn encode(name: &str) -> String {
+        let mut out = String::with_capacity(name.len());
+        let mut run: Vec<u16> = Vec::new();
+        for c in name.chars() {
+            if (' '..='~').contains(&c) {
+                flush(&mut out, &mut run);
+                match c {
+                    '&' => out.push_str("&-"),
+                    c => out.push(c),
+                }
+            } else {
+                run.extend_from_slice(c.encode_utf16(&mut [0; 2]));
+            }
+        }
+        flush(&mut out, &mut run);
+        out
+    }
+
+    /// Writes `run` (UTF-16) as `&base64-`, and empties it.
+    fn flush(out: &mut String, run: &mut Vec<u16>) {
+        if run.is_empty() {
+            return;
+        }
+        let bytes: Vec<u8> = run.drain(..).flat_map(u16::to_be_bytes).collect();
+        out.push('&');
+        for chunk in bytes.chunks(3) {
+            let group = chunk
+                .iter()
+                .chain([0, 0].iter())
+                .take(3)
+                .fold(0u32, |group, &b| group << 8 | u32::from(b));
+            // n bytes give n + 1 characters: 8n bits in 6-bit digits.
+            for digit in 0..=chunk.len() {
+                let value = (group >> (18 - 6 * digit)) & 0x3f;
+                out.push(char::from(ALPHABET[value as usize]));
+            }
+        }
+        out.push('-');
+    }
+
+    /// Not a name in modified UTF-7.
+    #[derive(Debug, PartialEq)]
+    pub struct Invalid;
+
+    /// The name `wire` stands for; strict: non-ASCII bytes, a `&` without
+    /// its `-`, bits left over and lone surrogates are errors.
+    pub fn decode(wire: &str) -> Result<String, Invalid> {
+        let mut out = String::with_capacity(wire.len());
+        let mut rest = wire;
+        while let Some(c) = rest.chars().next() {
+            if c != '&' {
+                if !(' '..='~').contains(&c) {
+                    return Err(Invalid);
+                }
+                out.push(c);
+                rest = &rest[1..];
+                continue;
+            }
+            let (run, after) = rest[1..].split_once('-').ok_or(Invalid)?;
+            if run.is_empty() {
+                out.push('&');
+            } else {
+                for c in char::decode_utf16(utf16(run)?) {
+                    out.push(c.map_err(|_| Invalid)?);
+                }
+            }
+            rest = after;
+        }
+        Ok(out)
+    }
+
+    /// The UTF-16 units of a base64 run.
+    fn utf16(run: &str) -> Result<Vec<u16>, Invalid> {
+        let mut bytes = Vec::with_capacity(run.len() * 3 / 4);
+        let (mut bits, mut count) = (0u32, 0u32);
+        for b in run.bytes() {
+            let value = ALPHABET.iter().position(|&a| a == b).ok_or(Invalid)?;
+            bits = bits << 6 | value as u32;
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                bytes.push((bits >> count) as u8);
+                bits &= (1 << count) - 1;
+            }
+        }
+        // Whole UTF-16 units, and only zero bits of padding.
+        if count >= 6 || bits != 0 || bytes.len() % 2 != 0 {
+            return Err(Invalid);
+        }
+        Ok(bytes
+            .chunks_exact(2)
+            .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+            .collect())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_example_of_rfc_3501_goes_both_ways() {
+            let name = "~peter/mail/台北/日本語";
+            let wire = "~peter/mail/&U,BTFw-/&ZeVnLIqe-";
+            assert_eq!(encode(name), wire);
+            assert_eq!(decode(wire).unwrap(), name);
+        }
+
+        #[test]
+        fn an_ampersand_is_written_ampersand_dash() {
+            assert_eq!(encode("R&D"), "R&-D");
+            assert_eq!(decode("R&-D").unwrap(), "R&D");
+            assert_eq!(encode("&"), "&-");
+        }
+
+        #[test]
+        fn french_folder_names() {
+            assert_eq!(encode("licgate/refusées"), "licgate/refus&AOk-es");
+            assert_eq!(encode("licgate.acceptées"), "licgate.accept&AOk-es");
+            // Two accents in a row make one run.
+            assert_eq!(encode("éé"), "&AOkA6Q-");
+            assert_eq!(decode("&AOkA6Q-").unwrap(), "éé");
+        }
+
+        #[test]
+        fn ascii_stays_as_it_is_and_controls_are_encoded() {
+            assert_eq!(
+                encode("INBOX.licgate acceptees~"),
+                "INBOX.licgate acceptees~"
+            );
+            assert_eq!(encode("a\tb"), "a&AAk-b");
+            assert_eq!(decode("a&AAk-b").unwrap(), "a\tb");
+        }
+
+        #[test]
+        fn characters_beyond_the_basic_plane_take_a_surrogate_pair() {
+            let name = "licgate/😀 urgent";
+            assert_eq!(encode(name), "licgate/&2D3eAA- urgent");
+            assert_eq!(decode(&encode(name)).unwrap(), name);
+        }
+
+        #[test]
+        fn malformed_names_are_errors() {
+            for wire in [
+                "&",         // no end
+                "&AOk",      // no end
+                "é",         // raw UTF-8
+                "a\tb",      // raw control
+                "&AO-",      // bits for a unit and a half
+                "&AOl-",     // non-zero padding bits
+                "&A-",       // six bits only
+                "&2D0-",     // a lone high surrogate
+                "&3gA-",     // a lone low surrogate
+                "&AO*-",     // outside the alphabet
+                "&AOk/AOk-", // `/` is `,` here
+            ] {
+                assert_eq!(decode(wire), Err(Invalid), "{wire:?}");
+            }
+        }
+
+        #[test]
+        fn every_encoding_decodes_back() {
+            for name in [
+                "",
+                "a",
+                "&&",
+                "é&é",
+                "日本語/x/ü",
+                "\u{7f}\u{80}\u{ffff}",
+                "\u{10ffff}",
+            ] {
+                assert_eq!(decode(&encode(name)).unwrap(), name, "{name:?}");
+            }
+        }
+    }
+}
+
+/// The NAMESPACE response (RFC 2342, RFC 9051 §7.3.5): the personal, other
+/// users' and shared namespaces, each `NIL` or a list of (prefix delimiter
+/// extensions...). Every byte comes from the server and may be odd: any
+/// departure from the grammar is an error, never a panic.
+mod namespace {
+    use std::fmt;
+
+    use super::mutf7;
+
+    /// One namespace.
+    #[derive(Debug, PartialEq)]
+    pub struct Namespace {
+        /// Decoded from modified UTF-7: `INBOX.`, or empty.
+        pub prefix: String,
+        /// `None` for a flat namespace.
+        pub delimiter: Option<char>,
+    }
+
+    /// The three kinds of namespaces, each in the server's order (the first
+    /// is the default one).
+    #[derive(Debug, PartialEq, Default)]
+    pub struct Namespaces {
+        pub personal: Vec<Namespace>,
+        pub other: Vec<Namespace>,
+        pub shared: Vec<Namespace>,
+    }
+
+    impl Namespaces {
+        pub fn all(&self) -> impl Iterator<Item = &Namespace> {
+            self.personal.iter().chain(&self.other).chain(&self.shared)
+        }
+    }
+
+    impl fmt::Display for Namespaces {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let kinds = [
+                ("personal", &self.personal),
+                ("other users", &self.other),
+                ("shared", &self.shared),
+            ];
+            for (i, (kind, namespaces)) in kinds.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{kind}")?;
+                if namespaces.is_empty() {
+                    f.write_str(" none")?;
+                }
+                for namespace in namespaces.iter() {
+                    write!(f, " {:?}", namespace.prefix)?;
+                    match namespace.delimiter {
+                        Some(delimiter) => write!(f, " (delimiter {:?})", delimiter.to_string())?,
+                        None => f.write_str(" (flat)")?,
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Reads an untagged `* NAMESPACE ...` response (CRLF optional).
+    pub fn parse(response: &[u8]) -> Result<Namespaces, String> {
+        let mut input = Input {
+            bytes: response,
+            at: 0,
+        };
+        input.expect_word("*")?;
+        input.expect(b' ')?;
+        input.expect_word("NAMESPACE")?;
+        input.expect(b' ')?;
+        let personal = input.namespaces()?;
+        input.expect(b' ')?;
+        let other = input.namespaces()?;
+        input.expect(b' ')?;
+        let shared = input.namespaces()?;
+        input.spaces();
+        if !matches!(&input.bytes[input.at..], b"" | b"\r\n") {
+            return Err(input.error("end of the response"));
+        }
+        Ok(Namespaces {
+            personal,
+            other,
+            shared,
+        })
+    }
+
+    /// A position in the response.
+    struct Input<'a> {
+        bytes: &'a [u8],
+        at: usize,
+    }
+
+    impl Input<'_> {
+        fn peek(&self) -> Option<u8> {
+            self.bytes.get(self.at).copied()
+        }
+
+        fn error(&self, expected: &str) -> String {
+            format!("{expected} expected at byte {}", self.at)
+        }
+
+        fn eat(&mut self, byte: u8) -> bool {
+            let found = self.peek() == Some(byte);
+            if found {
+                self.at += 1;
+            }
+            found
+        }
+
+        fn expect(&mut self, byte: u8) -> Result<(), String> {
+            if self.eat(byte) {
+                Ok(())
+            } else {
+                Err(self.error(&format!("{:?}", char::from(byte))))
+            }
+        }
+
+        /// Some servers put spaces where the grammar has none (between
+        /// namespaces) or two where it has one.
+        fn spaces(&mut self) {
+            while self.eat(b' ') {}
+        }
+
+        /// Eats `word` (any case) when it comes next.
+        fn word(&mut self, word: &str) -> bool {
+            let end = self.at + word.len();
+            let found = self
+                .bytes
+                .get(self.at..end)
+                .is_some_and(|b| b.eq_ignore_ascii_case(word.as_bytes()));
+            if found {
+                self.at = end;
+            }
+            found
+        }
+
+        fn expect_word(&mut self, word: &str) -> Result<(), String> {
+            if self.word(word) {
+                Ok(())
+            } else {
+                Err(self.error(word))
+            }
+        }
+
+        /// `NIL` or `(` namespace+ `)`.
+        fn namespaces(&mut self) -> Result<Vec<Namespace>, String> {
+            if self.word("NIL") {
+                return Ok(Vec::new());
+            }
+            self.expect(b'(')?;
+            let mut namespaces = Vec::new();
+            loop {
+                self.spaces();
+                if self.eat(b')') {
+                    return Ok(namespaces);
+                }
+                namespaces.push(self.namespace()?);
+            }
+        }
+
+        /// `(` prefix SP delimiter extensions `)`.
+        fn namespace(&mut self) -> Result<Namespace, String> {
+            self.expect(b'(')?;
+            self.spaces();
+            let wire = self.string()?;
+            let prefix = std::str::from_utf8(&wire)
+                .ok()
+                .and_then(|wire| mutf7::decode(wire).ok())
+                .ok_or_else(|| self.error("a prefix in modified UTF-7"))?;
+            self.expect(b' ')?;
+            self.spaces();
+            let delimiter = if self.word("NIL") {
+                None
+            } else {
+                let text = String::from_utf8(self.string()?)
+                    .map_err(|_| self.error("a delimiter in UTF-8"))?;
+                let mut chars = text.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(delimiter), None) => Some(delimiter),
+                    _ => return Err(self.error("a one-character delimiter")),
+                }
+            };
+            // Extensions: SP string SP ( string *(SP string) ), skipped.
+            loop {
+                self.spaces();
+                if self.eat(b')') {
+                    return Ok(Namespace { prefix, delimiter });
+                }
+                self.string()?;
+                self.spaces();
+                self.expect(b'(')?;
+                loop {
+                    self.spaces();
+                    if self.eat(b')') {
+                        break;
+                    }
+                    self.string()?;
+                }
+            }
+        }
+
+        /// A quoted string or a literal.
+        fn string(&mut self) -> Result<Vec<u8>, String> {
+            match self.peek() {
+                Some(b'"') => self.quoted(),
+                Some(b'{') => self.literal(),
+                _ => Err(self.error("a string")),
+            }
+        }
+
+        /// `"` chars `"`, where `\` escapes only `"` and `\`.
+        fn quoted(&mut self) -> Result<Vec<u8>, String> {
+            self.expect(b'"')?;
+            let mut text = Vec::new();
+            loop {
+                match self.peek() {
+                    None | Some(b'\r' | b'\n' | 0) => return Err(self.error("a closing quote")),
+                    Some(b'"') => {
+                        self.at += 1;
+                        return Ok(text);
+                    }
+                    Some(b'\\') => {
+                        self.at += 1;
+                        match self.peek() {
+                            Some(escaped @ (b'"' | b'\\')) => text.push(escaped),
+                            _ => return Err(self.error("an escaped quote or backslash")),
+                        }
+                    }
+                    Some(byte) => text.push(byte),
+                }
+                self.at += 1;
+            }
+        }
+
+        /// `{n}` CRLF then n bytes.
+        fn literal(&mut self) -> Result<Vec<u8>, String> {
+            self.expect(b'{')?;
+            let start = self.at;
+            while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                self.at += 1;
+            }
+            let length: usize = std::str::from_utf8(&self.bytes[start..self.at])
+                .ok()
+                .and_then(|digits| digits.parse().ok())
+                .ok_or_else(|| self.error("a literal's length"))?;
+            self.expect(b'}')?;
+            self.expect(b'\r')?;
+            self.expect(b'\n')?;
+            let end = self
+                .at
+                .checked_add(length)
+                .filter(|&end| end <= self.bytes.len())
+                .ok_or_else(|| self.error("a literal as long as announced"))?;
+            let text = self.bytes[self.at..end].to_vec();
+            self.at = end;
+            Ok(text)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn ns(prefix: &str, delimiter: Option<char>) -> Namespace {
+            Namespace {
+                prefix: prefix.into(),
+                delimiter,
+            }
+        }
+
+        #[test]
+        fn cyrus_and_courier_put_the_folders_under_inbox() {
+            let parsed = parse(b"* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\n").unwrap();
+            assert_eq!(
+                parsed,
+                Namespaces {
+                    personal: vec![ns("INBOX.", Some('.'))],
+                    ..Namespaces::default()
+                }
+            );
+        }
+
+        #[test]
+        fn several_namespaces_of_each_kind() {
+            let parsed = parse(
+                b"* NAMESPACE ((\"\" \"/\")(\"#mh/\" \"/\")) ((\"~\" \"/\")) ((\"#shared/\" \"/\") (\"#public/\" \"/\") (\"#ftp/\" \"/\"))",
+            )
+            .unwrap();
+            assert_eq!(parsed.personal, [ns("", Some('/')), ns("#mh/", Some('/'))]);
+            assert_eq!(parsed.other, [ns("~", Some('/'))]);
+            assert_eq!(parsed.shared.len(), 3);
+            assert_eq!(parsed.shared[2], ns("#ftp/", Some('/')));
+        }
+
+        #[test]
+        fn nil_delimiter_any_case_and_lenient_spaces() {
+            let parsed = parse(b"* namespace (( \"\"  NIL )) nil nil  \r\n").unwrap();
+            assert_eq!(parsed.personal, [ns("", None)]);
+        }
+
+        #[test]
+        fn escapes_literals_and_encoded_prefixes() {
+            let parsed = parse(
+                b"* NAMESPACE ((\"a\\\"b\\\\\" \"\\\\\")) (({6}\r\nUsers. \".\")) ((\"Partag&AOk-s.\" \".\"))",
+            )
+            .unwrap();
+            assert_eq!(parsed.personal, [ns("a\"b\\", Some('\\'))]);
+            assert_eq!(parsed.other, [ns("Users.", Some('.'))]);
+            assert_eq!(parsed.shared, [ns("Partagés.", Some('.'))]);
+        }
+
+        #[test]
+        fn extension_data_is_skipped() {
+            let parsed = parse(
+                b"* NAMESPACE ((\"\" \"/\" \"X-PARAM\" (\"FLAG1\" \"FLAG2\"))) NIL ((\"Public/\" \"/\" \"TRANSLATION\" (\"Publique/\") \"X\" ()))",
+            )
+            .unwrap();
+            assert_eq!(parsed.personal, [ns("", Some('/'))]);
+            assert_eq!(parsed.shared, [ns("Public/", Some('/'))]);
+        }
+
+        #[test]
+        fn garbage_is_an_error_never_a_panic() {
+            let hostile: &[&[u8]] = &[
+                b"",
+                b"*",
+                b"* NAMESPACE",
+                b"* NAMESPACE ",
+                b"* NAMESPACE NIL NIL",
+                b"* NAMESPACE NIL NIL NIL garbage",
+                b"* NAMESPACE ((\"INBOX.\" \".\") NIL NIL",
+                b"* NAMESPACE ((\"INBOX. \".\")) NIL NIL",
+                b"* NAMESPACE ((\"INBOX.\" \"..\")) NIL NIL",
+                b"* NAMESPACE ((\"INBOX.\" \"\")) NIL NIL",
+                b"* NAMESPACE ((\"INBOX.\")) NIL NIL",
+                b"* NAMESPACE ((INBOX. \".\")) NIL NIL",
+                b"* NAMESPACE ((\"IN\\BOX.\" \".\")) NIL NIL",
+                b"* NAMESPACE ((\"IN\rBOX.\" \".\")) NIL NIL",
+                b"* NAMESPACE ((\"INBOX.\\",
+                b"* NAMESPACE (({99}\r\nINBOX. \".\")) NIL NIL",
+                b"* NAMESPACE (({18446744073709551615}\r\nx \".\")) NIL NIL",
+                b"* NAMESPACE (({99999999999999999999999}\r\nx \".\")) NIL NIL",
+                b"* NAMESPACE (({}\r\n \".\")) NIL NIL",
+                b"* NAMESPACE (({3}x \".\")) NIL NIL",
+                b"* NAMESPACE ((\"\xff\xfe\" \".\")) NIL NIL",
+                b"* NAMESPACE ((\"&AOk\" \".\")) NIL NIL",
+                b"* NAMESPACE ((\"\" \".\" \"X\")) NIL NIL",
+                b"* NAMESPACE ((\"\" \".\" \"X\" (\"a\")) NIL NIL",
+                b"* LIST () \".\" INBOX",
+                b"\0\0\0\0",
+            ];
+            for response in hostile {
+                assert!(
+                    parse(response).is_err(),
+                    "{:?}",
+                    String::from_utf8_lossy(response)
+                );
+            }
+            // Every cut of a valid response: no panic, whatever the result.
+            let valid =
+                b"* NAMESPACE ((\"INBOX.\" \".\" \"X\" (\"a\" {1}\r\nb))) ((\"~\" \"/\")) NIL\r\n";
+            assert!(parse(valid).is_ok());
+            for cut in 0..valid.len() {
+                let _ = parse(&valid[..cut]);
+            }
+        }
+
+        #[test]
+        fn shown_in_words_for_the_operator() {
+            let parsed =
+                parse(b"* NAMESPACE ((\"INBOX.\" \".\")) NIL ((\"Public.\" \".\"))").unwrap();
+            assert_eq!(
+                parsed.to_string(),
+                r#"personal "INBOX." (delimiter "."), other users none, shared "Public." (delimiter ".")"#
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::namespace::{Namespaces, parse};
+    use super::*;
+
+    fn cyrus() -> Namespaces {
+        parse(b"* NAMESPACE ((\"INBOX.\" \".\")) ((\"user.\" \".\")) ((\"Public.\" \".\"))")
+            .unwrap()
+    }
+
+    // Issue 9 §3: on a server whose personal namespace has the prefix
+    // `INBOX.` (Cyrus, Courier), licgate created `licgate.acceptees`, outside
+    // any namespace: "Permission denied", retried for ever.
+    #[test]
+    fn folders_go_under_the_personal_prefix() {
+        let ns = cyrus();
+        let name = |configured| server_name(configured, ".", Some(&ns));
+        assert_eq!(name("licgate/acceptees"), "INBOX.licgate.acceptees");
+        assert_eq!(name("licgate/acceptées"), "INBOX.licgate.acceptées");
+        assert_eq!(name("refusees"), "INBOX.refusees");
+    }
+
+    #[test]
+    fn a_name_written_with_a_prefix_is_not_prefixed_again() {
+        let ns = cyrus();
+        let name = |configured| server_name(configured, ".", Some(&ns));
+        assert_eq!(name("INBOX.licgate/acceptees"), "INBOX.licgate.acceptees");
+        assert_eq!(name("INBOX/licgate/acceptees"), "INBOX.licgate.acceptees");
+        assert_eq!(name("inbox/licgate"), "inbox.licgate");
+        assert_eq!(name("INBOX"), "INBOX");
+        assert_eq!(name("Inbox"), "Inbox");
+        // Other namespaces, written on purpose.
+        assert_eq!(name("Public/licgate"), "Public.licgate");
+        assert_eq!(name("user/achats/licgate"), "user.achats.licgate");
+        // A level that merely begins like INBOX is no INBOX.
+        assert_eq!(name("INBOXES/x"), "INBOX.INBOXES.x");
+    }
+
+    #[test]
+    fn without_a_prefix_names_are_as_configured() {
+        let flat = parse(b"* NAMESPACE ((\"\" \"/\")) NIL ((\"#shared/\" \"/\"))").unwrap();
+        assert_eq!(
+            server_name("licgate/acceptees", "/", Some(&flat)),
+            "licgate/acceptees"
+        );
+        assert_eq!(
+            server_name("licgate/acceptees", ".", None),
+            "licgate.acceptees"
+        );
+        let none = parse(b"* NAMESPACE NIL NIL NIL").unwrap();
+        assert_eq!(server_name("licgate/x", ".", Some(&none)), "licgate.x");
+    }
+
+    #[test]
+    fn inbox_is_the_same_mailbox_in_any_case() {
+        assert!(same_mailbox("INBOX.licgate", "inbox.licgate", "."));
+        assert!(same_mailbox("Inbox", "INBOX", "."));
+        assert!(!same_mailbox("INBOX.Licgate", "INBOX.licgate", "."));
+        assert!(!same_mailbox("licgate.x", "licgate/x", "."));
+        assert!(same_mailbox("INBOX", "inbox", ""));
+    }
+
+    #[test]
+    fn names_are_quoted_with_their_escapes() {
+        assert_eq!(
+            quoted("INBOX.licgate.refus&AOk-es"),
+            "\"INBOX.licgate.refus&AOk-es\""
+        );
+        assert_eq!(quoted("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    }
+
+    async fn answer(bytes: &[u8]) -> anyhow::Result<Answer> {
+        let mut stream = bytes;
+        read_answer(&mut stream, "LG1").await
+    }
+
+    #[tokio::test]
+    async fn the_answer_ends_at_its_tag_and_takes_nothing_more() {
+        let bytes = b"* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\n* OK still there\r\nLG1 OK Namespace completed\r\nA0007 OK next\r\n";
+        let mut stream = &bytes[..];
+        let read = read_answer(&mut stream, "LG1").await.unwrap();
+        assert_eq!(read.status, Status::Ok);
+        assert_eq!(read.untagged.len(), 2);
+        assert_eq!(
+            stream, b"A0007 OK next\r\n",
+            "the rest is left for async-imap"
+        );
+    }
+
+    #[tokio::test]
+    async fn literals_are_read_whole() {
+        let read = answer(b"* NAMESPACE (({8}\r\nIN\r\nBOX. \".\")) NIL NIL\r\nLG1 OK\r\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            read.untagged[0],
+            b"* NAMESPACE (({8}\r\nIN\r\nBOX. \".\")) NIL NIL\r\n"
+        );
+        assert_eq!(read.completion(), "OK");
+    }
+
+    #[tokio::test]
+    async fn the_server_words_and_code_of_a_refusal_are_kept() {
+        let read = answer(b"LG1 NO [NOPERM] Permission denied\r\n")
+            .await
+            .unwrap();
+        assert_eq!(read.completion(), "NO [NOPERM] Permission denied");
+        assert_eq!(read.code().as_deref(), Some("NOPERM"));
+        assert_eq!(create_outcome(&read), Created::Refused);
+        let bad = answer(b"LG1 bad Invalid\x07 name\r\n").await.unwrap();
+        assert_eq!(bad.completion(), "BAD Invalid\u{FFFD} name");
+        assert_eq!(create_outcome(&bad), Created::Refused);
+    }
+
+    #[tokio::test]
+    async fn a_folder_there_already_or_busy_for_now_is_no_refusal() {
+        let exists = answer(b"LG1 NO [ALREADYEXISTS] Mailbox already exists\r\n")
+            .await
+            .unwrap();
+        assert_eq!(create_outcome(&exists), Created::Yes);
+        let busy = answer(b"LG1 NO [inuse] Mailbox in use\r\n").await.unwrap();
+        assert_eq!(create_outcome(&busy), Created::NotNow);
+        let down = answer(b"LG1 NO [UNAVAILABLE] Backend down\r\n")
+            .await
+            .unwrap();
+        assert_eq!(create_outcome(&down), Created::NotNow);
+        let done = answer(b"LG1 OK Create completed\r\n").await.unwrap();
+        assert_eq!(create_outcome(&done), Created::Yes);
+    }
+
+    #[tokio::test]
+    async fn broken_or_endless_answers_are_errors() {
+        let huge = [b"* ".as_slice(), &[b'x'; MAX_ANSWER], b"\r\nLG1 OK\r\n"].concat();
+        for bytes in [
+            &b""[..],
+            b"* NAMESPACE NIL NIL NIL\r\n",
+            b"LG1 OK",
+            b"LG1 MAYBE so\r\n",
+            b"LG2 OK wrong tag\r\n",
+            b"+ go ahead\r\n",
+            b"* x {999999}\r\nshort\r\nLG1 OK\r\n",
+            b"* x {99999999999999999999999}\r\nLG1 OK\r\n",
+            &huge,
+        ] {
+            assert!(answer(bytes).await.is_err(), "{:?}", printable(bytes));
+        }
+    }
+
+    // Random mutations of valid server answers: errors or results, never a
+    // panic, and a decoded name always encodes back to a valid one.
+    #[tokio::test]
+    async fn mutated_server_bytes_never_panic() {
+        let valid: &[&[u8]] = &[
+            b"* NAMESPACE ((\"INBOX.\" \".\" \"X\" (\"a\" {1}\r\nb))) ((\"~\" \"/\")) NIL\r\nLG1 OK done\r\n",
+            b"* NAMESPACE ((\"Partag&AOk-s.\" NIL)) NIL ((\"#\\\"\" \"/\"))\r\nLG1 NO [NOPERM] x\r\n",
+        ];
+        let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let odd = b"\"\\(){}0123456789 \r\n&-*NIL\xff\x00";
+        for _ in 0..5_000 {
+            let mut bytes = valid[(next() % 2) as usize].to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % bytes.len();
+                let byte = odd[(next() as usize) % odd.len()];
+                match next() % 3 {
+                    0 => bytes[at] = byte,
+                    1 => bytes.insert(at, byte),
+                    _ => {
+                        bytes.remove(at);
+                    }
+                }
+            }
+            let _ = namespace::parse(&bytes);
+            if let Ok(text) = std::str::from_utf8(&bytes)
+                && let Ok(name) = mutf7::decode(text)
+            {
+                assert!(mutf7::decode(&mutf7::encode(&name)).is_ok());
+            }
+            let mut stream = &bytes[..];
+            let _ = read_answer(&mut stream, "LG1").await;
+        }
+    }
+
+    #[test]
+    fn server_text_is_cut_for_the_logs() {
+        let long = "é".repeat(400);
+        let shown = printable(long.as_bytes());
+        assert_eq!(shown.chars().count(), 301);
+        assert!(shown.ends_with('…'));
+        assert_eq!(printable(b"a\r\n"), "a");
+    }
+
+    #[test]
+    fn a_refusal_names_the_folder_the_answer_and_the_namespace() {
+        let refused = FolderRefused {
+            configured: "Public/licgate".into(),
+            sent: "Public.licgate".into(),
+            answer: "NO [NOPERM] Permission denied".into(),
+            namespace: NamespaceAnswer::Read(cyrus()).to_string(),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "the IMAP server refuses to create folder \"Public/licgate\" (sent as \"Public.licgate\"): \
+             NO [NOPERM] Permission denied; server namespaces: personal \"INBOX.\" (delimiter \".\"), \
+             other users \"user.\" (delimiter \".\"), shared \"Public.\" (delimiter \".\")"
+        );
+        let error = anyhow::Error::from(refused).context("the mailbox task failed");
+        assert!(error.is::<FolderRefused>(), "found under a context too");
+    }
 }

@@ -42,11 +42,26 @@ static NEXT_BASE: AtomicU16 = AtomicU16::new(0);
 
 impl Stack {
     pub fn start() -> Stack {
+        Stack::start_with(None)
+    }
+
+    /// A stack whose personal namespace has the prefix `INBOX.` (as on Cyrus
+    /// or Courier), with a public namespace `Public.` where users may not
+    /// create folders (`mailstack start RUN PORT_BASE prefixed`).
+    pub fn start_prefixed() -> Stack {
+        Stack::start_with(Some("prefixed"))
+    }
+
+    /// Starts a stack, with the namespace layout `namespace` if given.
+    fn start_with(namespace: Option<&str>) -> Stack {
         let slot = NEXT_BASE.fetch_add(1, Ordering::SeqCst);
         let base = 20000 + (std::process::id() % 300) as u16 * 30 + slot * 10;
         let run = std::env::temp_dir().join(format!("licgate-e2e-{}-{slot}", std::process::id()));
         let _ = std::fs::remove_dir_all(&run);
-        mailstack(&["start", run.to_str().unwrap(), &base.to_string()]);
+        let base_arg = base.to_string();
+        let mut args = vec!["start", run.to_str().unwrap(), &base_arg];
+        args.extend(namespace);
+        mailstack(&args);
         Stack {
             ca: run.join("tls/ca.crt"),
             run,
