@@ -72,7 +72,9 @@ fn every_code_has_a_readme_row_a_golden_mail_and_a_test() {
             || tests.contains(&variant)
             || unit_tests.contains(&variant);
         if !named {
-            missing.push(format!("{code}: no test names it ({variant} or \"{code}\")"));
+            missing.push(format!(
+                "{code}: no test names it ({variant} or \"{code}\")"
+            ));
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));

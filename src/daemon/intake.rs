@@ -44,7 +44,7 @@ async fn watch_mailbox(
     backoff: &mut Duration,
 ) -> anyhow::Result<()> {
     let config = &shared.config;
-    let mut mailbox = Mailbox::connect(&config.imap).await?;
+    let mut mailbox = Connection::connect(&config.imap).await?;
     let folders = &config.folders;
     mailbox
         .ensure_folders(&[
@@ -84,7 +84,7 @@ async fn watch_mailbox(
 /// them: every decision of the batch is stored and flushed before any move.
 async fn process(
     shared: &Shared,
-    mailbox: &mut Mailbox,
+    mailbox: &mut impl Mailbox,
     uid_validity: u32,
     batch: &[Envelope],
 ) -> anyhow::Result<()> {
@@ -178,7 +178,7 @@ struct Decisions {
 /// killed for another reason (kill -9, power) loses nothing.
 async fn decide_and_file(
     shared: &Shared,
-    mailbox: &mut Mailbox,
+    mailbox: &mut impl Mailbox,
     uid_validity: u32,
     pending: &[(Envelope, bool)],
 ) -> anyhow::Result<()> {
@@ -519,6 +519,164 @@ fn judge_mail(shared: &Shared, mail: &policy::Fetched) -> Result<Verdict, String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::Outcome;
+
+    /// A mailbox in memory that checks the crash-safety rule: no mail moves
+    /// before its decision is stored.
+    struct FakeMailbox {
+        /// uid -> the message, in the watched mailbox.
+        inbox: BTreeMap<u32, Vec<u8>>,
+        /// folder -> uids moved there.
+        folders: BTreeMap<String, Vec<u32>>,
+        /// The daemon's store, looked at when a move comes.
+        store: Store,
+        /// Moves fail (the connection dropped), as after a server restart.
+        moves_fail: bool,
+    }
+
+    impl Mailbox for FakeMailbox {
+        async fn fetch(
+            &mut self,
+            uids: &[u32],
+            header_only: bool,
+            _bytes: u64,
+        ) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+            let part = |mail: &Vec<u8>| {
+                let header = mail.windows(4).position(|w| w == b"\r\n\r\n");
+                match (header_only, header) {
+                    (true, Some(end)) => mail[..end + 4].to_vec(),
+                    _ => mail.clone(),
+                }
+            };
+            Ok(uids
+                .iter()
+                .filter_map(|uid| Some((*uid, part(self.inbox.get(uid)?))))
+                .collect())
+        }
+
+        async fn move_to(&mut self, uids: &[u32], folder: &str) -> anyhow::Result<()> {
+            anyhow::ensure!(!self.moves_fail, "connection lost");
+            for uid in uids {
+                let key = mailbox_key(UID_VALIDITY, *uid);
+                assert!(
+                    self.store.decided_mail(&key).unwrap().is_some(),
+                    "mail {key} moved before its decision was stored"
+                );
+                self.inbox.remove(uid).expect("moved once");
+                self.folders
+                    .entry(folder.to_owned())
+                    .or_default()
+                    .push(*uid);
+            }
+            Ok(())
+        }
+    }
+
+    const UID_VALIDITY: u32 = 1700000000;
+
+    fn request(from: &str, message_id: &str, quantity: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nMessage-ID: <{message_id}>\r\n\
+             Subject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\r\n\
+             Nom du client : Boulangerie Martin\r\n\
+             Type de licence : Microsoft 365 Business Standard\r\n\
+             Quantité : {quantity}\r\n\
+             Nom Prénom de l'utilisateur : Jean Dupont\r\n\
+             Bureau à distance associé : NON\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// The daemon's shared state over a fresh store, and a mailbox holding `mails`.
+    fn setup(mails: Vec<Vec<u8>>) -> (Shared, FakeMailbox, Vec<Envelope>) {
+        let config = crate::config::fixture::example();
+        let store = Store::open(&config.store).unwrap();
+        let rules = Rules::load(&config.rules).unwrap();
+        let received = "2026-11-23T10:00:00Z".parse().unwrap();
+        let envelopes = (1..=mails.len() as u32)
+            .zip(&mails)
+            .map(|(uid, mail)| Envelope {
+                uid,
+                size: mail.len() as u32,
+                internal_date: Some(received),
+            })
+            .collect();
+        let mailbox = FakeMailbox {
+            inbox: (1..).zip(mails).collect(),
+            folders: BTreeMap::new(),
+            store: store.clone(),
+            moves_fail: false,
+        };
+        (Shared::new(config, store, rules), mailbox, envelopes)
+    }
+
+    const TECH: &str = "julie.bernard@infogerance.example";
+
+    #[tokio::test]
+    async fn each_mail_is_decided_stored_then_filed_and_answered_once() {
+        let (shared, mut mailbox, envelopes) = setup(vec![
+            request(TECH, "a@x", "+1"),
+            request(TECH, "b@x", "beaucoup"),
+            request("intrus@ailleurs.example", "c@x", "+1"),
+        ]);
+        process(&shared, &mut mailbox, UID_VALIDITY, &envelopes)
+            .await
+            .unwrap();
+        let folders = &shared.config.folders;
+        let filed = |outcome| mailbox.folders.get(folders.of(outcome)).cloned();
+        assert_eq!(filed(Outcome::Accepted), Some(vec![1]));
+        assert_eq!(filed(Outcome::Rejected), Some(vec![2]));
+        assert_eq!(filed(Outcome::Quarantined), Some(vec![3]));
+        assert!(mailbox.inbox.is_empty());
+        assert_eq!(shared.store.outbox_len(), 2, "the outsider gets no reply");
+        assert_eq!(shared.store.decisions().count(), 3);
+    }
+
+    // Nothing lost, nothing doubled: a move that fails after the decision
+    // was stored is done on the next round, without deciding again.
+    #[tokio::test]
+    async fn a_mail_whose_move_failed_is_moved_later_and_not_answered_twice() {
+        let (shared, mut mailbox, envelopes) = setup(vec![
+            request(TECH, "a@x", "+1"),
+            request(TECH, "b@x", "beaucoup"),
+        ]);
+        mailbox.moves_fail = true;
+        let failed = process(&shared, &mut mailbox, UID_VALIDITY, &envelopes).await;
+        assert!(failed.is_err());
+        assert_eq!(mailbox.inbox.len(), 2, "nothing moved");
+        assert_eq!(shared.store.decisions().count(), 2, "but all decided");
+        mailbox.moves_fail = false;
+        process(&shared, &mut mailbox, UID_VALIDITY, &envelopes)
+            .await
+            .unwrap();
+        assert!(mailbox.inbox.is_empty());
+        assert_eq!(shared.store.decisions().count(), 2);
+        assert_eq!(shared.store.outbox_len(), 2, "one reply each");
+        assert_eq!(shared.store.verify_audit().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_mail_delivered_twice_is_filed_beside_the_first_unanswered() {
+        let mail = request(TECH, "a@x", "+1");
+        let (shared, mut mailbox, envelopes) = setup(vec![mail.clone(), mail]);
+        process(&shared, &mut mailbox, UID_VALIDITY, &envelopes)
+            .await
+            .unwrap();
+        let accepted = &shared.config.folders.accepted;
+        assert_eq!(mailbox.folders[accepted], [1, 2]);
+        assert_eq!(shared.store.decisions().count(), 1);
+        assert_eq!(shared.store.outbox_len(), 1);
+        let other = request(TECH, "a@x", "+2");
+        let (shared, mut mailbox, envelopes) = setup(vec![request(TECH, "a@x", "+1"), other]);
+        process(&shared, &mut mailbox, UID_VALIDITY, &envelopes)
+            .await
+            .unwrap();
+        assert_eq!(
+            shared.store.decisions().count(),
+            2,
+            "another mail reusing a Message-ID is decided on its own"
+        );
+    }
 
     fn envelope(uid: u32, size: u32) -> Envelope {
         Envelope {

@@ -42,7 +42,7 @@ pub struct Envelope {
 }
 
 /// A logged-in IMAP session.
-pub struct Mailbox {
+pub struct Connection {
     session: Session<Box<dyn ImapIo>>,
     /// Time allowed for each command.
     timeout: Duration,
@@ -124,9 +124,9 @@ async fn timed<T>(
         .map_err(|_| anyhow!("{what}: no answer within {limit:?}"))
 }
 
-impl Mailbox {
+impl Connection {
     /// Connects and logs in.
-    pub async fn connect(server: &Server) -> anyhow::Result<Mailbox> {
+    pub async fn connect(server: &Server) -> anyhow::Result<Connection> {
         let limit = server.timeout;
         let address = (server.host.as_str(), server.port);
         let tcp = timed(limit, "IMAP connect", TcpStream::connect(address))
@@ -175,7 +175,7 @@ impl Mailbox {
             }
             None => bail!("IMAP needs credentials"),
         };
-        let mut mailbox = Mailbox {
+        let mut mailbox = Connection {
             session,
             timeout: limit,
             idle: false,
@@ -380,7 +380,7 @@ impl Mailbox {
     /// The whole messages (or only their headers), by UID, without setting
     /// \Seen. `bytes`, what the server announced, stretches the timeout: a
     /// large mail on a slow link is not cut off and fetched again for ever.
-    pub async fn fetch(
+    async fn fetch_messages(
         &mut self,
         uids: &[u32],
         header_only: bool,
@@ -412,7 +412,7 @@ impl Mailbox {
     }
 
     /// Moves messages to `folder` (MOVE, else COPY + \Deleted + expunge).
-    pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> anyhow::Result<()> {
+    async fn move_messages(&mut self, uids: &[u32], folder: &str) -> anyhow::Result<()> {
         if uids.is_empty() {
             return Ok(());
         }
@@ -460,7 +460,7 @@ impl Mailbox {
         self,
         limit: Duration,
         stop: impl Future<Output = ()>,
-    ) -> anyhow::Result<Mailbox> {
+    ) -> anyhow::Result<Connection> {
         if !self.idle {
             tokio::select! {
                 _ = tokio::time::sleep(limit) => {}
@@ -480,12 +480,31 @@ impl Mailbox {
             drop(interrupt);
         }
         let session = timed(self.timeout, "DONE", handle.done()).await??;
-        Ok(Mailbox { session, ..self })
+        Ok(Connection { session, ..self })
     }
 
     /// Logs out, politely; errors are irrelevant at that point.
     pub async fn logout(mut self) {
         let _ = timed(self.timeout, "LOGOUT", self.session.logout()).await;
+    }
+}
+
+impl super::Mailbox for Connection {
+    fn fetch(
+        &mut self,
+        uids: &[u32],
+        header_only: bool,
+        bytes: u64,
+    ) -> impl Future<Output = anyhow::Result<Vec<(u32, Vec<u8>)>>> + Send {
+        self.fetch_messages(uids, header_only, bytes)
+    }
+
+    fn move_to(
+        &mut self,
+        uids: &[u32],
+        folder: &str,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        self.move_messages(uids, folder)
     }
 }
 

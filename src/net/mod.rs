@@ -136,3 +136,24 @@ pub trait Outbound: Send + Sync {
         mail: OutgoingMail<'_>,
     ) -> impl std::future::Future<Output = Result<(), SendError>> + Send;
 }
+
+/// The watched mailbox as the daemon's intake uses it once a batch of new
+/// messages is known: the IMAP server ([`imap::Connection`]), or an
+/// in-memory fake in tests.
+pub trait Mailbox: Send {
+    /// The whole messages (or only their headers), by UID, unread-marks
+    /// untouched; `bytes`, their announced size, stretches the time allowed.
+    fn fetch(
+        &mut self,
+        uids: &[u32],
+        header_only: bool,
+        bytes: u64,
+    ) -> impl std::future::Future<Output = anyhow::Result<Vec<(u32, Vec<u8>)>>> + Send;
+
+    /// Moves messages to a folder of the configuration (`licgate/acceptees`).
+    fn move_to(
+        &mut self,
+        uids: &[u32],
+        folder: &str,
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+}
