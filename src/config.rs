@@ -534,13 +534,40 @@ impl RawConfig {
             let line = err
                 .span()
                 .map(|s| text[..s.start].matches('\n').count() + 1);
-            let place = line.map(|l| format!("{l}: ")).unwrap_or_else(|| " ".into());
+            let place = match line {
+                Some(line) => match key_at(text, line) {
+                    Some(key) => format!("{line}: {key}: "),
+                    None => format!("{line}: "),
+                },
+                None => " ".into(),
+            };
             format!("{place}{}", err.message())
         })
     }
 }
 
-/// `localhost` or a loopback address.
+/// The dotted key written on `line` (from 1) of a TOML text: the table
+/// header above it and the key before `=`, e.g. `imap.port`.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let written = lines.get(line.checked_sub(1)?)?;
+    let (key, _) = written.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(['[', ']']).trim());
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_owned(),
+    })
+}
+
 fn read_secret(
     key: &str,
     env: Option<&String>,
@@ -676,6 +703,19 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_value_is_named_by_line_and_key() {
+        let text = example().replace("port = 993", "port = \"imaps\"");
+        let err = RawConfig::from_toml(&text).unwrap_err();
+        let line = text.lines().position(|l| l == "port = \"imaps\"").unwrap() + 1;
+        assert!(err.starts_with(&format!("{line}: imap.port: ")), "{err}");
+        assert_eq!(
+            key_at("[a.b]\n# c = 1\nc = 1\n", 3).as_deref(),
+            Some("a.b.c")
+        );
+        assert_eq!(key_at("[a]\n# c = 1\n", 2), None);
+    }
+
+    #[test]
     fn the_example_lists_valid_keys_and_secrets_come_from_files() {
         let config = config(&example()).unwrap();
         assert_eq!(config.imap.port, 993);
@@ -770,7 +810,9 @@ mod tests {
             .unwrap()
             + 1;
         assert!(
-            err.starts_with(&format!("{line}: unknown field `poll-intervall`")),
+            err.starts_with(&format!(
+                "{line}: imap.poll-intervall: unknown field `poll-intervall`"
+            )),
             "{err}"
         );
         let err =

@@ -185,10 +185,13 @@ pub fn answer(
                 }
                 Answer::ok(out)
             }
-            Err(err) => Answer {
+            // Only a broken chain is damage; a store that cannot be read
+            // is an error of its own (disk, permissions), said as such.
+            Err(err) if err.is::<audit::Tampering>() => Answer {
                 code: 1,
                 output: format!("AUDIT TRAIL DAMAGED: {err:#}\n").into_bytes(),
             },
+            Err(err) => return Err(err.context("cannot read the audit trail")),
         },
         Query::Ledger { client, at, json } => {
             let at = at.unwrap_or_else(|| now.to_zoned(zone.clone()).date());
