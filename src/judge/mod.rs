@@ -7,10 +7,10 @@
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-pub mod history;
-pub mod reply;
-pub mod request;
-pub mod verdict;
+pub(crate) mod history;
+pub(crate) mod reply;
+pub(crate) mod request;
+pub(crate) mod verdict;
 
 pub use history::{Cancellable, Movement, user_keys};
 pub use request::{Action, Field, Request};

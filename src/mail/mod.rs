@@ -8,7 +8,7 @@
 //! mail-parser sees them ([`shape`]), so a mail whose structure would cost
 //! more than its size (thousands of parts, boundaries searched again and
 //! again, a million header lines) is never parsed; a parsed message is
-//! dropped level by level ([`dispose`]); and every header value kept is
+//! dropped level by level (`dispose`); and every header value kept is
 //! cleaned of control characters and capped.
 
 use jiff::Timestamp;
@@ -16,7 +16,7 @@ use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use crate::text;
 
-pub mod html;
+pub(crate) mod html;
 
 /// What the judgement reads from a mail.
 #[derive(Debug, Clone, Default)]

@@ -1,13 +1,13 @@
 //! The network adapters, each a thin wrapper that says in its first line
-//! what it wraps: [`imap`] (async-imap), [`smtp`] (lettre), [`oauth`]
-//! (OAuth2 client credentials for XOAUTH2), [`tls`] (rustls). The settings
+//! what it wraps: [`imap`] (async-imap), [`smtp`] (lettre), `oauth`
+//! (OAuth2 client credentials for XOAUTH2), `tls` (rustls). The settings
 //! of a server, resolved by the configuration, are defined here so that the
 //! adapters need nothing above them.
 
 pub mod imap;
-pub mod oauth;
+pub(crate) mod oauth;
 pub mod smtp;
-pub mod tls;
+pub(crate) mod tls;
 
 use std::fmt;
 use std::path::PathBuf;
