@@ -264,7 +264,7 @@ async fn decide_and_file(
     for Decided { decision, .. } in &decided {
         info!(
             request_id = %decision.request_id,
-            disposition = ?decision.outcome,
+            outcome = %decision.outcome,
             folder = %decision.folder,
             reply = decision.reply_queued,
             note = decision.note.as_deref().unwrap_or(""),
