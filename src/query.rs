@@ -14,7 +14,6 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, Zoned};
 use std::collections::HashMap;
 
-use crate::judge::Movement;
 use serde::{Deserialize, Serialize};
 
 use crate::compose::digest::{Digest, Kind};
@@ -210,10 +209,10 @@ pub fn answer(
                 Some(day) => {
                     let start = day.to_zoned(zone.clone())?.timestamp();
                     let mut ids = Vec::new();
-                    for decision in store.accepted() {
-                        let decision = decision?;
-                        if decision.received_or_decided() >= start {
-                            ids.push(decision.request_id);
+                    for accepted in store.accepted() {
+                        let accepted = accepted?;
+                        if accepted.received_at >= start {
+                            ids.push(accepted.request_id);
                         }
                     }
                     ids
@@ -237,26 +236,6 @@ pub fn answer(
     })
 }
 
-/// The movements of the requests accepted (received) since `since`.
-pub fn accepted_movements(
-    store: &Store,
-    calendar: &Calendar,
-    since: Timestamp,
-) -> anyhow::Result<Vec<Movement>> {
-    // NOTE: decisions become movements one at a time; holding them all first
-    // would leave the daemon at that peak size for good.
-    let mut failure = None;
-    let decisions = store
-        .accepted()
-        .map_while(|decision| decision.map_err(|err| failure = Some(err)).ok())
-        .filter(|decision| decision.received_or_decided() >= since);
-    let movements = ledger::movements(decisions, calendar);
-    match failure {
-        Some(err) => Err(err),
-        None => Ok(movements),
-    }
-}
-
 /// The digest items of accepted requests, removals flagged cancellable from
 /// every accepted request of the store.
 pub fn digest_items(
@@ -276,7 +255,7 @@ pub fn digest_items(
         return Ok(items);
     };
     let since = oldest - SignedDuration::from_hours(24 * ledger::CANCELLATION_DAYS);
-    let movements = accepted_movements(store, calendar, since)?;
+    let movements = store.accepted_movements(calendar, since)?;
     let cancellable: HashMap<&str, &ledger::Cancellable> = movements
         .iter()
         .filter_map(|m| Some((m.request_id.as_str(), m.cancellable.as_ref()?)))

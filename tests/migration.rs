@@ -12,7 +12,7 @@ use licgate::Rules;
 use licgate::judge::Outcome;
 use licgate::query::{self, Answer, ExportFormat, ListFormat, Query};
 use licgate::records::audit::Filter;
-use licgate::records::{Decision, SCHEMA};
+use licgate::records::{Accepted, Decision, SCHEMA};
 use licgate::store::{Decided, Store};
 
 /// The head of the fixture's audit trail, as licgate 0.1 verified it.
@@ -82,13 +82,9 @@ fn a_version_1_store_migrates_and_reads_the_same() {
     for outcome in Outcome::ALL {
         assert!(outcomes.contains(&outcome), "{outcome} in {outcomes:?}");
     }
-    let accepted: Vec<Decision> = store.accepted().map(Result::unwrap).collect();
+    let accepted: Vec<Accepted> = store.accepted().map(Result::unwrap).collect();
     assert_eq!(accepted.len(), 2);
-    assert!(
-        accepted
-            .iter()
-            .all(|d| d.request().unwrap().quantity == Some(2))
-    );
+    assert!(accepted.iter().all(|a| a.request.quantity == Some(2)));
 }
 
 #[tokio::test]
@@ -96,7 +92,8 @@ async fn the_chain_goes_on_across_the_migration_and_reopening() {
     let dir = copy_of_v1_store("chain");
     {
         let store = Store::open(&dir).unwrap();
-        let mut decision = store.accepted().next().unwrap().unwrap();
+        let accepted = store.accepted().next().unwrap().unwrap();
+        let mut decision = store.decision(&accepted.request_id).unwrap().unwrap();
         decision.request_id = "LG-0000000001".into();
         decision.mailbox_key = "1700000000:20".into();
         let decided = Decided {
@@ -128,4 +125,22 @@ fn a_store_of_a_newer_version_is_refused() {
     let err = format!("{:#}", Store::open(&dir).err().expect("refused"));
     assert!(err.contains("newer licgate"), "{err}");
     assert!(err.contains(&dir.display().to_string()), "{err}");
+}
+
+// Found by review: the old `accepted` index was carried over key by key, so
+// an entry whose decision is no longer an acceptance (or has none) stayed.
+#[test]
+fn the_accepted_index_is_rebuilt_from_the_decisions() {
+    let dir = copy_of_v1_store("index");
+    {
+        let db = sled::open(&dir).unwrap();
+        let accepted = db.open_tree("accepted").unwrap();
+        for stale in ["LG-2E5D58E812", "LG-0000000000"] {
+            accepted.insert(stale, b"{\"not\": \"an entry\"}").unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let store = Store::open(&dir).unwrap();
+    let ids: Vec<String> = store.accepted().map(|a| a.unwrap().request_id).collect();
+    assert_eq!(ids, ["LG-3D7C336E26", "LG-7C1ADADCC1"]);
 }

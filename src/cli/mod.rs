@@ -91,6 +91,16 @@ struct RulesDir {
 
 /// Runs the command; returns the exit code, or an error for exit code 2.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if !matches!(args.command, Command::Run(_)) {
+        // The daemon sets up its own logs. The other commands show only
+        // what an operator must know of, such as a store migrated on open.
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing::Level::WARN)
+            .without_time()
+            .with_target(false)
+            .init();
+    }
     match args.command {
         Command::Check(check) => check::run(check),
         Command::Rules(command) => rules::run(command),

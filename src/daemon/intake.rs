@@ -337,6 +337,17 @@ fn decide_all(
             error!(%key, %how, "this mail crashes the judgement, or costs too much: quarantined unread");
             let mut decision = policy::quarantined(&shared.config, &key, &raw, &envelope, now);
             decision.note = Some(format!("{how}: quarantined without being read here"));
+            // NOTE: unread, so under the hash of its bytes: a copy of a mail
+            // decided before must not take that mail's id.
+            decision.request_id = free_id(&shared.store, &seen, decision.request_id, &key)?;
+            seen.insert(
+                decision.request_id.clone(),
+                Copy {
+                    sender: None,
+                    body: body_digest(&raw),
+                    folder: decision.folder.clone(),
+                },
+            );
             Decided {
                 decision,
                 raw,
@@ -346,7 +357,7 @@ fn decide_all(
         } else {
             let header = mail::read_headers(&raw).unwrap_or_default();
             let body = body_digest(&raw);
-            let request_id = match identify(&shared.store, &seen, &raw, &header, body)? {
+            let request_id = match identify(&shared.store, &seen, &key, &raw, &header, body)? {
                 Identity::CopyOf { request_id, folder } => {
                     info!(%request_id, "copy of a mail already decided: filed beside it, not answered again");
                     out.duplicates.push((key, request_id));
@@ -447,6 +458,7 @@ enum Identity {
 fn identify(
     store: &Store,
     seen: &HashMap<String, Copy>,
+    key: &str,
     raw: &[u8],
     header: &mail::Mail,
     body: [u8; 32],
@@ -476,7 +488,26 @@ fn identify(
         }
     }
     // Both ids taken by other mails: only a deliberate collision gets here.
-    Ok(Identity::New(judge::id_of(raw)))
+    Ok(Identity::New(free_id(store, seen, judge::id_of(raw), key)?))
+}
+
+/// `id`, or when a mail decided before (or earlier in the batch) holds it
+/// already, the first free id derived from it and the mail's `key`: a
+/// decision is never stored over another mail's.
+fn free_id(
+    store: &Store,
+    seen: &HashMap<String, Copy>,
+    id: String,
+    key: &str,
+) -> anyhow::Result<String> {
+    let mut candidate = id;
+    for attempt in 0..8 {
+        if !seen.contains_key(&candidate) && store.decision(&candidate)?.is_none() {
+            return Ok(candidate);
+        }
+        candidate = judge::id_of(format!("{candidate}:{key}:{attempt}").as_bytes());
+    }
+    anyhow::bail!("no free request id for mail {key}")
 }
 
 /// SHA-256 of what follows the header block.
@@ -508,7 +539,8 @@ fn judge_mail(shared: &Shared, mail: &policy::Fetched) -> Result<Verdict, String
     let envelope = mail.envelope;
     std::panic::catch_unwind(AssertUnwindSafe(|| {
         if envelope.size as usize > config.limits.max_message_size {
-            judge.check_header(mail.raw, envelope.size as usize, envelope.internal_date)
+            let size = envelope.size as usize;
+            judge.check_header_as(mail.raw, size, envelope.internal_date, mail.request_id)
         } else {
             judge.check_as(mail.raw, envelope.internal_date, mail.request_id)
         }
@@ -653,6 +685,36 @@ mod tests {
         assert_eq!(shared.store.decisions().count(), 2);
         assert_eq!(shared.store.outbox_len(), 2, "one reply each");
         assert_eq!(shared.store.verify_audit().unwrap(), 2);
+    }
+
+    // Found by review: a mail over the size limit reusing the Message-ID of
+    // an accepted request was stored under that request's id, over its
+    // decision and raw mail: the order vanished from the digest and the
+    // audit trail failed for good.
+    #[tokio::test]
+    async fn no_mail_takes_the_request_id_of_another() {
+        let (shared, mut mailbox, mut envelopes) = setup(vec![
+            request(TECH, "a@x", "+1"),
+            request("intrus@ailleurs.example", "a@x", "+1"),
+        ]);
+        envelopes[1].size = 20_000_000;
+        process(&shared, &mut mailbox, UID_VALIDITY, &envelopes[..1])
+            .await
+            .unwrap();
+        process(&shared, &mut mailbox, UID_VALIDITY, &envelopes[1..])
+            .await
+            .unwrap();
+        let decisions: Vec<_> = shared.store.decisions().map(Result::unwrap).collect();
+        assert_eq!(decisions.len(), 2);
+        let first = shared.store.decided_mail(&mailbox_key(UID_VALIDITY, 1));
+        let first = shared
+            .store
+            .decision(&first.unwrap().unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.outcome, Outcome::Accepted);
+        assert_eq!(shared.store.verify_audit().unwrap(), 2);
+        assert_eq!(shared.store.accepted().count(), 1);
     }
 
     #[tokio::test]

@@ -73,7 +73,6 @@ pub fn decide(
             return (decision, None);
         }
     };
-    decision.request_id = verdict.request_id.clone();
     decision.sender = verdict.from.as_deref().map(str::to_lowercase);
     decision.verdict = Some(verdict.clone());
     let Some(sender) = decision.sender.clone() else {

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tracing::{error, info};
 
 use super::*;
+use crate::records::Accepted;
 
 /// Reads the accepted requests from the store into the history.
 ///
@@ -20,15 +21,15 @@ use super::*;
 pub(super) fn load_history(shared: &Shared) -> anyhow::Result<()> {
     let calendar = shared.rules().calendar.clone();
     let mut latest = None;
-    for decision in shared.store.accepted() {
-        latest = latest.max(Some(decision?.received_or_decided()));
+    for accepted in shared.store.accepted() {
+        latest = latest.max(Some(accepted?.received_at));
     }
     let Some(latest) = latest else {
         shared.history().clear();
         return Ok(());
     };
     let since = ledger::duplicates_window(latest, &calendar)?;
-    let mut movements = query::accepted_movements(&shared.store, &calendar, since)?;
+    let mut movements = shared.store.accepted_movements(&calendar, since)?;
     movements.shrink_to_fit();
     *shared.history() = movements;
     Ok(())
@@ -37,10 +38,8 @@ pub(super) fn load_history(shared: &Shared) -> anyhow::Result<()> {
 /// Adds an accepted decision to the history (kept in reception order), so
 /// that the rest of the batch is judged against it; gives its movement.
 pub(super) fn remember(shared: &Shared, decision: &Decision) -> Option<Movement> {
-    if decision.outcome != Outcome::Accepted {
-        return None;
-    }
-    let mut movement = ledger::movements([decision], &shared.rules().calendar).pop()?;
+    let accepted = Accepted::of(decision)?;
+    let mut movement = ledger::movements([accepted], &shared.rules().calendar).pop()?;
     let mut history = shared.history();
     let position = history.partition_point(|m| m.received_at <= movement.received_at);
     movement.cancellable = ledger::cancellable(&history[..position], &movement);

@@ -125,6 +125,17 @@ impl Judge<'_> {
         self.judge(header, size.max(header.len()), received_at, None)
     }
 
+    /// [`Judge::check_header`] under the request id `id` (see [`Judge::check_as`]).
+    pub fn check_header_as(
+        &self,
+        header: &[u8],
+        size: usize,
+        received_at: Option<Timestamp>,
+        id: &str,
+    ) -> Verdict {
+        self.judge(header, size.max(header.len()), received_at, Some(id))
+    }
+
     fn judge(
         &self,
         raw: &[u8],

@@ -15,37 +15,31 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use super::Decision;
-use crate::judge::Outcome;
+use super::Accepted;
 pub use crate::judge::{Cancellable, Movement, user_keys};
 use crate::rules::Calendar;
 
 /// Days during which a new subscription can be cancelled with a refund.
 pub const CANCELLATION_DAYS: i64 = 7;
 
-/// The movements of the accepted decisions, oldest first, removals flagged
-/// when cancellable. Decisions are taken one at a time, in any order; only
+/// The movements of the accepted requests, oldest first, removals flagged
+/// when cancellable. Requests are taken one at a time, in any order; only
 /// the movements are kept.
-pub fn movements<D: std::borrow::Borrow<Decision>>(
-    decisions: impl IntoIterator<Item = D>,
+pub fn movements<A: std::borrow::Borrow<Accepted>>(
+    accepted: impl IntoIterator<Item = A>,
     calendar: &Calendar,
 ) -> Vec<Movement> {
     let mut movements: Vec<Movement> = Vec::new();
-    for decision in decisions {
-        let decision = decision.borrow();
-        if decision.outcome != Outcome::Accepted {
-            continue;
-        }
-        let Some(request) = decision.request() else {
-            continue;
-        };
+    for accepted in accepted {
+        let accepted = accepted.borrow();
+        let request = &accepted.request;
         let (Some(client), Some(licence), Some(quantity)) =
             (&request.client, &request.licence, request.quantity)
         else {
             continue;
         };
         let users = request.users.clone();
-        let received_at = decision.received_or_decided();
+        let received_at = accepted.received_at;
         let received_on = received_at.to_zoned(calendar.time_zone.clone()).date();
         let effective_on = if quantity < 0 {
             first_of_next_month(received_on)
@@ -53,7 +47,7 @@ pub fn movements<D: std::borrow::Borrow<Decision>>(
             received_on
         };
         movements.push(Movement {
-            request_id: decision.request_id.clone(),
+            request_id: accepted.request_id.clone(),
             client: client.to_owned(),
             licence: licence.to_owned(),
             quantity,
@@ -199,7 +193,10 @@ mod tests {
             // 31 October 23:30 UTC is 1 November in Paris: received in November.
             accepted("LG-3", "2026-10-31T23:30:00Z", "Garage", "E1", 1),
         ];
-        let moves = movements(&entries, &Calendar::default());
+        let moves = movements(
+            entries.iter().filter_map(Accepted::of),
+            &Calendar::default(),
+        );
         assert_eq!(moves[0].received_on, date("2026-11-01"));
         assert_eq!(moves[2].effective_on, date("2026-12-01"));
         let november = ledger(&moves, date("2026-11-30"), None);
@@ -235,7 +232,10 @@ mod tests {
             accepted("LG-3", "2026-11-10T10:00:00Z", "Garage", "E1", -1),
             accepted("LG-4", "2026-11-08T10:00:00Z", "Garage", "E3", -1),
         ];
-        let moves = movements(&entries, &Calendar::default());
+        let moves = movements(
+            entries.iter().filter_map(Accepted::of),
+            &Calendar::default(),
+        );
         let deadline: Timestamp = "2026-11-09T10:00:00Z".parse().unwrap();
         let by_id = |id: &str| {
             moves

@@ -20,7 +20,7 @@ use crate::judge::{Outcome, Request, Verdict};
 ///   `disposition`; the `accepted` tree held audit entries. Same fields and
 ///   names otherwise, so a record of version 1 reads as this version.
 /// - 2: typed records: `schema` and `outcome` fields, the `accepted` tree
-///   holds decisions.
+///   holds [`Accepted`] summaries.
 pub const SCHEMA: u32 = 2;
 
 /// One decision of the daemon.
@@ -115,6 +115,33 @@ impl Decision {
     /// When the mail was received, else when it was decided.
     pub fn received_or_decided(&self) -> Timestamp {
         self.received_at.unwrap_or(self.decided_at)
+    }
+}
+
+/// An accepted request as the duplicate history and the ledger read it:
+/// the part of its [`Decision`] kept in the store's `accepted` index, so
+/// that reading every accepted request does not read every reply's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// The request id of the decision.
+    pub request_id: String,
+    /// When it was received (else decided).
+    pub received_at: Timestamp,
+    /// What was accepted.
+    pub request: Request,
+}
+
+impl Accepted {
+    /// The summary of an accepted decision; `None` for any other.
+    pub fn of(decision: &Decision) -> Option<Accepted> {
+        if decision.outcome != Outcome::Accepted {
+            return None;
+        }
+        Some(Accepted {
+            request_id: decision.request_id.clone(),
+            received_at: decision.received_or_decided(),
+            request: decision.request()?.clone(),
+        })
     }
 }
 

@@ -14,9 +14,11 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 pub mod status;
 
+use crate::judge::Movement;
 use crate::judge::Outcome;
 use crate::records::audit::{self, Event, Head, Record};
-use crate::records::{Decision, OutboxItem, SCHEMA};
+use crate::records::{Accepted, Decision, OutboxItem, SCHEMA, ledger};
+use crate::rules::Calendar;
 
 /// A new decision, ready to be stored.
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ struct Row {
     notice: Option<(u64, Vec<u8>)>,
     /// Key in the undigested tree, for an accepted request.
     undigested_id: Option<u64>,
+    /// The [`Accepted`] summary (JSON), for an accepted request.
+    accepted: Option<Vec<u8>>,
     rate: Option<String>,
     day: String,
 }
@@ -64,8 +68,8 @@ pub struct Store {
     daily: sled::Tree,
     /// big-endian sequence number -> [`audit::Record`] (JSON); meta `audit_head` holds its [`audit::Head`].
     audit: sled::Tree,
-    /// request id -> [`Decision`] of each accepted request (JSON): the
-    /// history the daemon judges duplicates against, without reading the trail.
+    /// request id -> [`Accepted`] summary of each accepted request (JSON):
+    /// the history the daemon judges duplicates against, and the ledger.
     accepted: sled::Tree,
     /// big-endian sequence number -> request id of each accepted request not
     /// yet in a scheduled digest.
@@ -76,7 +80,46 @@ pub struct Store {
     judging: sled::Tree,
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<serde_json::Error>>;
+type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+
+/// Why a transaction of the store was given up.
+#[derive(Debug)]
+enum Abort {
+    /// A stored value could not be read or written.
+    Json(serde_json::Error),
+    /// A decision would have replaced another mail's (same request id, other
+    /// mailbox message): refused, so that no decision is ever lost.
+    TakenId { request_id: String, by: String },
+}
+
+impl From<serde_json::Error> for Abort {
+    fn from(err: serde_json::Error) -> Abort {
+        Abort::Json(err)
+    }
+}
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Abort::Json(err) => write!(f, "bad stored value: {err}"),
+            Abort::TakenId { request_id, by } => write!(
+                f,
+                "request id {request_id} is taken by the mail {by}: its decision is kept"
+            ),
+        }
+    }
+}
+
+fn transaction_failed(err: TransactionError<Abort>) -> anyhow::Error {
+    match err {
+        TransactionError::Abort(abort) => anyhow::anyhow!("store transaction failed: {abort}"),
+        TransactionError::Storage(err) => anyhow::anyhow!("store transaction failed: {err}"),
+    }
+}
+
+fn json_abort(err: serde_json::Error) -> ConflictableTransactionError<Abort> {
+    ConflictableTransactionError::Abort(Abort::Json(err))
+}
 
 impl Store {
     /// Opens (or creates) the database at `path`.
@@ -136,23 +179,30 @@ impl Store {
             return Ok(());
         }
         let mut decisions = Vec::new();
+        let mut accepted = Vec::new();
         for entry in self.decisions.iter() {
             let (key, bytes) = entry?;
             let decision = Decision::from_json(&bytes)
                 .with_context(|| format!("decision {}", String::from_utf8_lossy(&key)))?;
+            if let Some(summary) = Accepted::of(&decision) {
+                accepted.push((key.clone(), serde_json::to_vec(&summary)?));
+            }
             decisions.push((key, decision.to_json()));
         }
-        let accepted: Vec<sled::IVec> = self.accepted.iter().keys().collect::<Result<_, _>>()?;
+        let stale: Vec<sled::IVec> = self.accepted.iter().keys().collect::<Result<_, _>>()?;
         let result: Result<(), TransactionError<()>> =
             (&self.decisions, &self.accepted, &self.meta).transaction(
                 |(stored, accepted_tree, meta)| {
                     for (key, json) in &decisions {
                         stored.insert(key, json.as_slice())?;
                     }
-                    for key in &accepted {
-                        if let Some((_, json)) = decisions.iter().find(|(k, _)| k == key) {
-                            accepted_tree.insert(key, json.as_slice())?;
-                        }
+                    // Rebuilt from the decisions: what was accepted is what
+                    // the decisions say, whatever the old index held.
+                    for key in &stale {
+                        accepted_tree.remove(key)?;
+                    }
+                    for (key, json) in &accepted {
+                        accepted_tree.insert(key, json.as_slice())?;
                     }
                     meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
                     Ok(())
@@ -160,11 +210,11 @@ impl Store {
             );
         result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
         self.db.flush()?;
-        tracing::info!(
+        tracing::warn!(
             from = schema,
             to = SCHEMA,
             decisions = decisions.len(),
-            "store migrated"
+            "store migrated to the records of this version: older licgate versions cannot read it any more"
         );
         Ok(())
     }
@@ -242,9 +292,12 @@ impl Store {
                     .and(decision.sender.as_deref())
                     .map(|sender| rate_key(sender, decision.decided_at)),
                 day: daily_key(decision.decided_at, decision.outcome),
+                accepted: Accepted::of(decision)
+                    .map(|summary| serde_json::to_vec(&summary))
+                    .transpose()?,
             });
         }
-        let result: Result<(), TransactionError<serde_json::Error>> = (
+        let result: Result<(), TransactionError<Abort>> = (
             &self.mails,
             &self.decisions,
             &self.raw,
@@ -275,6 +328,15 @@ impl Store {
                     let mut trail = Trail::open(audit, meta)?;
                     for (entry, row) in decided.iter().zip(&rows) {
                         let id = entry.decision.request_id.as_bytes();
+                        if let Some(stored) = decisions.get(id)?
+                            && let Ok(stored) = Decision::from_json(&stored)
+                            && stored.mailbox_key != entry.decision.mailbox_key
+                        {
+                            return Err(ConflictableTransactionError::Abort(Abort::TakenId {
+                                request_id: entry.decision.request_id.clone(),
+                                by: stored.mailbox_key,
+                            }));
+                        }
                         mails.insert(entry.decision.mailbox_key.as_bytes(), id)?;
                         judging.remove(entry.decision.mailbox_key.as_bytes())?;
                         decisions.insert(id, row.decision.as_slice())?;
@@ -315,11 +377,9 @@ impl Store {
                             raw_sha256,
                         };
                         trail.append(entry.decision.decided_at, event)?;
-                        if entry.decision.outcome == Outcome::Accepted {
-                            accepted.insert(
-                                entry.decision.request_id.as_bytes(),
-                                row.decision.as_slice(),
-                            )?;
+                        if let Some(summary) = &row.accepted {
+                            accepted
+                                .insert(entry.decision.request_id.as_bytes(), summary.as_slice())?;
                         }
                     }
                     let newly_accepted = rows.iter().filter(|r| r.undigested_id.is_some()).count();
@@ -327,7 +387,7 @@ impl Store {
                     trail.close()
                 },
             );
-        result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
+        result.map_err(transaction_failed)?;
         self.db.flush_async().await?;
         Ok(())
     }
@@ -394,16 +454,14 @@ impl Store {
     }
 
     fn take_from_outbox(&self, id: u64, at: Timestamp, event: Event) -> anyhow::Result<()> {
-        let result: Result<(), TransactionError<serde_json::Error>> =
-            (&self.outbox, &self.audit, &self.meta).transaction(
-                |(outbox, audit, meta)| -> TxResult<()> {
-                    let mut trail = Trail::open(audit, meta)?;
-                    outbox.remove(&id.to_be_bytes())?;
-                    trail.append(at, event.clone())?;
-                    trail.close()
-                },
-            );
-        result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
+        let result: Result<(), TransactionError<Abort>> = (&self.outbox, &self.audit, &self.meta)
+            .transaction(|(outbox, audit, meta)| -> TxResult<()> {
+                let mut trail = Trail::open(audit, meta)?;
+                outbox.remove(&id.to_be_bytes())?;
+                trail.append(at, event.clone())?;
+                trail.close()
+            });
+        result.map_err(transaction_failed)?;
         Ok(())
     }
 
@@ -453,7 +511,7 @@ impl Store {
         let outbox_id = self.db.generate_id()?;
         let json = item.map(serde_json::to_vec).transpose()?;
         let request_ids: Vec<&str> = consumed.iter().map(|(_, id)| id.as_str()).collect();
-        let result: Result<(), TransactionError<serde_json::Error>> =
+        let result: Result<(), TransactionError<Abort>> =
             (&self.meta, &self.undigested, &self.outbox, &self.audit).transaction(
                 |(meta, undigested, outbox, audit)| -> TxResult<()> {
                     meta.insert(format!("mark|{name}").as_bytes(), mark.as_bytes())?;
@@ -470,7 +528,7 @@ impl Store {
                     Ok(())
                 },
             );
-        result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
+        result.map_err(transaction_failed)?;
         self.db.flush_async().await?;
         Ok(())
     }
@@ -483,10 +541,30 @@ impl Store {
     }
 
     /// The decisions of the accepted requests, by request id.
-    pub fn accepted(&self) -> impl Iterator<Item = anyhow::Result<Decision>> + '_ {
+    pub fn accepted(&self) -> impl Iterator<Item = anyhow::Result<Accepted>> + '_ {
         self.accepted
             .iter()
-            .map(|entry| Ok(Decision::from_json(&entry?.1)?))
+            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+    }
+
+    /// The movements of the requests accepted (received) since `since`.
+    pub fn accepted_movements(
+        &self,
+        calendar: &Calendar,
+        since: Timestamp,
+    ) -> anyhow::Result<Vec<Movement>> {
+        // NOTE: requests become movements one at a time; holding them all
+        // first would leave the daemon at that peak size for good.
+        let mut failure = None;
+        let accepted = self
+            .accepted()
+            .map_while(|accepted| accepted.map_err(|err| failure = Some(err)).ok())
+            .filter(|accepted| accepted.received_at >= since);
+        let movements = ledger::movements(accepted, calendar);
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(movements),
+        }
     }
 
     /// The raw mail kept for a request id.
@@ -591,9 +669,7 @@ struct Trail<'t> {
 impl<'t> Trail<'t> {
     fn open(records: &'t TransactionalTree, meta: &'t TransactionalTree) -> TxResult<Trail<'t>> {
         let head = match meta.get(AUDIT_HEAD)? {
-            Some(bytes) => {
-                serde_json::from_slice(&bytes).map_err(ConflictableTransactionError::Abort)?
-            }
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(json_abort)?,
             None => Head::default(),
         };
         Ok(Trail {
@@ -605,7 +681,7 @@ impl<'t> Trail<'t> {
 
     fn append(&mut self, at: Timestamp, event: Event) -> TxResult<()> {
         let record = Record::seal(self.head.len, at, self.head.hash.clone(), event);
-        let json = serde_json::to_vec(&record).map_err(ConflictableTransactionError::Abort)?;
+        let json = serde_json::to_vec(&record).map_err(json_abort)?;
         self.records.insert(&record.seq.to_be_bytes(), json)?;
         self.head = Head {
             len: record.seq + 1,
@@ -615,7 +691,7 @@ impl<'t> Trail<'t> {
     }
 
     fn close(self) -> TxResult<()> {
-        let json = serde_json::to_vec(&self.head).map_err(ConflictableTransactionError::Abort)?;
+        let json = serde_json::to_vec(&self.head).map_err(json_abort)?;
         self.meta.insert(AUDIT_HEAD, json)?;
         Ok(())
     }
