@@ -282,8 +282,13 @@ pub fn ask(config: &Config, query: &Query) -> anyhow::Result<Answer> {
             .with_context(|| format!("{}: the running daemon did not answer", socket.display()));
     }
     let calendar = Rules::load(&config.rules)?.calendar;
-    let store = Store::open(&config.store)
-        .context("the store is held by another process, and no daemon answers on its socket")?;
+    let store = Store::open(&config.store).map_err(|err| {
+        if err.is::<crate::store::Locked>() {
+            err.context("no daemon answers on its socket, yet the store is open in another process")
+        } else {
+            err
+        }
+    })?;
     answer(&store, &calendar, query, Zoned::now().timestamp())
 }
 

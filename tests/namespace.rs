@@ -124,3 +124,36 @@ async fn a_refused_create_stops_the_daemon_with_a_clear_error() {
         "no retry: {log}"
     );
 }
+
+// Found by review: the watched mailbox (`[imap] mailbox`) was sent as
+// written, outside the prefix: « nonexistent namespace », retried each second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watched_mailbox_goes_under_the_personal_namespace_too() {
+    let stack = Stack::start_prefixed();
+    let mut session = stack.imap(GATEWAY).await;
+    session.create("INBOX.Commandes re&AOc-ues").await.unwrap();
+    session
+        .append(
+            "INBOX.Commandes re&AOc-ues",
+            None,
+            Some(&format!("\"{MONDAY_10H}\"")),
+            ajout("watched").as_bytes(),
+        )
+        .await
+        .unwrap();
+    session.logout().await.unwrap();
+
+    let config = stack.config(FOLDERS);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replacen("[imap]\n", "[imap]\nmailbox = \"Commandes reçues\"\n", 1);
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&config);
+    eventually(Duration::from_secs(30), "the mail filed", || async {
+        stack.count(GATEWAY, "INBOX.licgate.accept&AOk-es").await == 1
+    })
+    .await;
+    assert!(daemon.terminate(), "the daemon exits 0 on SIGTERM");
+    let log = std::fs::read_to_string(config.with_extension("log")).unwrap();
+    assert!(log.contains("INBOX.Commandes reçues"), "{log}");
+    assert!(!log.contains("ERROR"), "{log}");
+}

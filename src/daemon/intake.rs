@@ -54,12 +54,36 @@ async fn watch_mailbox(
             &folders.quarantine,
         ])
         .await?;
-    info!(host = %config.imap.host, idle = mailbox.idle && config.idle, "connected to the mailbox");
+    let watched = mailbox.folder(&config.mailbox);
+    let watched_name = mailbox.full_name(&config.mailbox);
+    let on_server: Vec<String> = [
+        &folders.accepted,
+        &folders.rejected,
+        &folders.ignored,
+        &folders.quarantine,
+    ]
+    .iter()
+    .map(|folder| format!("{folder} -> {}", mailbox.full_name(folder)))
+    .collect();
+    info!(
+        host = %config.imap.host,
+        idle = mailbox.idle && config.idle,
+        mailbox = %watched_name,
+        folders = ?on_server,
+        "connected to the mailbox"
+    );
     schedule::load_history(shared)?;
-    *backoff = Duration::from_secs(1);
     loop {
-        let uid_validity = mailbox.select(&config.mailbox).await?;
+        let uid_validity = mailbox.select(&watched).await.with_context(|| {
+            format!(
+                "cannot open the mailbox {:?} (imap.mailbox, sent as {watched:?})",
+                config.mailbox
+            )
+        })?;
         let envelopes = mailbox.envelopes().await?;
+        // Reset only once the mailbox answered: a server that logs in and
+        // then fails every time is not asked again each second.
+        *backoff = Duration::from_secs(1);
         for batch in batches(&envelopes, config.limits.max_message_size) {
             if *stop.borrow() {
                 break;

@@ -47,6 +47,22 @@ struct Row {
     day: String,
 }
 
+/// The store is open in another process (sled allows one): the daemon.
+#[derive(Debug)]
+pub struct Locked(pub std::path::PathBuf);
+
+impl std::fmt::Display for Locked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: the store is open in another process",
+            self.0.display()
+        )
+    }
+}
+
+impl std::error::Error for Locked {}
+
 /// The sled database.
 #[derive(Clone)]
 pub struct Store {
@@ -129,7 +145,13 @@ impl Store {
             .path(path)
             .cache_capacity(2 * 1024 * 1024)
             .open()
-            .map_err(|e| anyhow::anyhow!("{}: cannot open the store: {e}", path.display()))?;
+            .map_err(|err| match err {
+                // NOTE: sled says so only in the text of an I/O error.
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    anyhow::Error::new(Locked(path.to_owned()))
+                }
+                err => anyhow::anyhow!("{}: cannot open the store: {err}", path.display()),
+            })?;
         let store = Store {
             mails: db.open_tree("mails")?,
             decisions: db.open_tree("decisions")?,
@@ -169,7 +191,7 @@ impl Store {
         let schema = self.schema()?;
         if schema > SCHEMA {
             bail!(
-                "its records have schema {schema}, written by a newer licgate (this one knows up to {SCHEMA}): use that version, or restore a backup"
+                "its records have schema {schema}, written by a newer licgate (this one knows up to {SCHEMA}): install a licgate that knows schema {schema}, or restore the backup taken before the upgrade"
             );
         }
         if schema == SCHEMA {

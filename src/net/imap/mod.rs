@@ -235,7 +235,7 @@ impl Connection {
 
     /// A folder name of the configuration (levels separated by `/`) as this
     /// server writes it, before encoding: under the personal namespace.
-    fn full_name(&self, configured: &str) -> String {
+    pub fn full_name(&self, configured: &str) -> String {
         let namespaces = match &self.namespace {
             NamespaceAnswer::Read(namespaces) => Some(namespaces),
             NamespaceAnswer::NotOffered | NamespaceAnswer::Unreadable(_) => None,
