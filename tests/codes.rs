@@ -22,7 +22,13 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
 }
 
+/// The files under `dir` ending with `extension`, but those named in `skip`,
+/// each through `keep`, end to end.
 fn read_all(dir: &str, extension: &str, skip: &[&str]) -> String {
+    read_each(dir, extension, skip, |text| text.to_owned())
+}
+
+fn read_each(dir: &str, extension: &str, skip: &[&str], keep: impl Fn(&str) -> String) -> String {
     let mut text = String::new();
     let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)];
     while let Some(dir) = stack.pop() {
@@ -32,7 +38,7 @@ fn read_all(dir: &str, extension: &str, skip: &[&str]) -> String {
             if path.is_dir() {
                 stack.push(path);
             } else if name.ends_with(extension) && !skip.contains(&name.as_str()) {
-                text.push_str(&std::fs::read_to_string(&path).unwrap());
+                text.push_str(&keep(&std::fs::read_to_string(&path).unwrap()));
             }
         }
     }
@@ -55,10 +61,12 @@ fn every_code_has_a_readme_row_a_golden_mail_and_a_test() {
     let readme = read("README.md");
     let golden = read_all("tests/golden", ".json", &[]);
     let tests = read_all("tests", ".rs", &["codes.rs", "golden.rs"]);
-    let unit_tests: String = read_all("src", ".rs", &[])
-        .split("#[cfg(test)]")
-        .skip(1)
-        .collect();
+    // Each file's own test module: what follows its `#[cfg(test)]`.
+    let unit_tests = read_each("src", ".rs", &[], |file| {
+        file.split_once("#[cfg(test)]")
+            .map(|(_, tests)| tests.to_owned())
+            .unwrap_or_default()
+    });
     let mut missing = Vec::new();
     for (code, variant) in codes() {
         if !readme.contains(&format!("| `{code}` |")) {

@@ -364,14 +364,7 @@ fn read_envelope(message: &Message) -> Mail {
         subject: message
             .subject()
             .map(|s| text::clean_line(s, MAX_SUBJECT_CHARS)),
-        // NOTE: an address holding a control or bidi character is no
-        // address at all: cleaning it would name somebody else.
-        from: message
-            .from()
-            .and_then(|from| from.first())
-            .and_then(|addr| addr.address())
-            .filter(|a| !a.chars().any(text::is_hostile))
-            .map(address),
+        from: sender(message).map(address),
         message_id: message.message_id().map(address),
         // NOTE: only the last ones matter for threading a reply.
         references: match message.references() {
@@ -400,6 +393,29 @@ fn read_envelope(message: &Message) -> Mail {
         automatic: automatic_reason(message),
         body: None,
     }
+}
+
+/// The one address of the one `From:` header, else `None`.
+///
+/// NOTE: a mail with several `From:` headers or addresses names no sender:
+/// the receiving server may have checked another one than licgate would
+/// read (mail-parser takes the last header). An address holding a control,
+/// bidi or any non-ASCII character is no address either: cleaning or
+/// case-folding it would name somebody else (`K`, the Kelvin sign, folds
+/// to `k`).
+fn sender<'m>(message: &'m Message<'_>) -> Option<&'m str> {
+    let headers = message
+        .headers()
+        .iter()
+        .filter(|h| h.name == mail_parser::HeaderName::From)
+        .count();
+    let from = message.from()?;
+    if headers != 1 || from.iter().count() != 1 {
+        return None;
+    }
+    from.first()?
+        .address()
+        .filter(|a| a.is_ascii() && !a.chars().any(text::is_hostile))
 }
 
 /// Local parts of addresses that only machines send from.
@@ -544,6 +560,30 @@ fn header_label(folded: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Found by review: with two From headers, licgate read the last one
+    // while the receiving server had vouched for the first.
+    #[test]
+    fn a_sender_is_one_ascii_address_in_one_from_header() {
+        let from = |header: &str| {
+            let raw = format!("{header}Subject: x\r\n\r\nbody\r\n");
+            read_headers(raw.as_bytes()).and_then(|mail| mail.from)
+        };
+        assert_eq!(
+            from("From: Julie <julie@example.fr>\r\n").as_deref(),
+            Some("julie@example.fr")
+        );
+        assert_eq!(
+            from("From: evil@attacker.example\r\nFrom: julie@example.fr\r\n"),
+            None
+        );
+        assert_eq!(
+            from("From: evil@attacker.example, julie@example.fr\r\n"),
+            None
+        );
+        assert_eq!(from("From: julie@\u{212A}odak.example\r\n"), None);
+        assert_eq!(from("Subject: y\r\n"), None);
+    }
 
     #[test]
     fn history_after_outlook_header_block_is_dropped() {
