@@ -528,15 +528,29 @@ fn server_name(
         return name;
     };
     let canonical = canonical_inbox(&name, delimiter);
+    // NOTE: a prefix is matched whole levels at a time: a prefix `l` must
+    // not make `licgate` look as if it were written under it.
     let prefixed = namespaces
         .all()
-        .filter(|ns| !ns.prefix.is_empty())
-        .any(|ns| canonical.starts_with(&canonical_inbox(&ns.prefix, delimiter)));
-    if personal.prefix.is_empty() || canonical == "INBOX" || prefixed {
-        name
-    } else {
-        format!("{}{name}", personal.prefix)
+        .filter_map(level_prefix)
+        .any(|prefix| canonical.starts_with(&canonical_inbox(&prefix, delimiter)));
+    match level_prefix(personal) {
+        Some(prefix) if canonical != "INBOX" && !prefixed => format!("{prefix}{name}"),
+        _ => name,
     }
+}
+
+/// A namespace's prefix ending with its delimiter (`INBOX` with `.` is
+/// `INBOX.`); `None` for an empty prefix.
+fn level_prefix(namespace: &namespace::Namespace) -> Option<String> {
+    let prefix = &namespace.prefix;
+    if prefix.is_empty() {
+        return None;
+    }
+    Some(match namespace.delimiter {
+        Some(delimiter) if !prefix.ends_with(delimiter) => format!("{prefix}{delimiter}"),
+        _ => prefix.clone(),
+    })
 }
 
 /// Whether two mailbox names (decoded) are the same mailbox: the name INBOX
@@ -646,7 +660,7 @@ async fn read_answer(stream: &mut (impl AsyncRead + Unpin), tag: &str) -> anyhow
     let mut untagged = Vec::new();
     let mut budget = MAX_ANSWER;
     loop {
-        let response = read_response(stream, &mut budget).await?;
+        let response = read_response(stream, tag, &mut budget).await?;
         if let Some(end) = response
             .strip_prefix(tag.as_bytes())
             .and_then(|r| r.strip_prefix(b" "))
@@ -669,9 +683,11 @@ async fn read_answer(stream: &mut (impl AsyncRead + Unpin), tag: &str) -> anyhow
 /// One response: a line, with the literals (`{n}` CRLF and n bytes) it holds.
 async fn read_response(
     stream: &mut (impl AsyncRead + Unpin),
+    tag: &str,
     budget: &mut usize,
 ) -> anyhow::Result<Vec<u8>> {
     let mut response = Vec::new();
+    let tagged = format!("{tag} ");
     loop {
         loop {
             if *budget == 0 {
@@ -686,6 +702,11 @@ async fn read_response(
             if byte == b'\n' {
                 break;
             }
+        }
+        // A tagged completion holds no literal (RFC 9051 §7.1): a `{n}` at
+        // its end is text, and must not swallow what follows it.
+        if response.starts_with(tagged.as_bytes()) {
+            return Ok(response);
         }
         let Some(length) = literal_length(&response)? else {
             return Ok(response);
@@ -884,6 +905,28 @@ mod tests {
     async fn answer(bytes: &[u8]) -> anyhow::Result<Answer> {
         let mut stream = bytes;
         read_answer(&mut stream, "LG1").await
+    }
+
+    // Found by review: a `{n}` at the end of the tagged line was read as a
+    // literal, swallowing the next answer (async-imap's) and desynchronising
+    // the session.
+    #[tokio::test]
+    async fn a_tagged_line_holds_no_literal() {
+        let bytes = b"LG1 NO refused {10}\r\nA0005 OK done\r\n";
+        let mut stream = &bytes[..];
+        let read = read_answer(&mut stream, "LG1").await.unwrap();
+        assert_eq!(read.status, Status::No);
+        assert_eq!(stream, b"A0005 OK done\r\n");
+    }
+
+    // Found by review: a shared prefix `l` made `licgate` look written under
+    // it, and a personal prefix without its delimiter gave `INBOXlicgate`.
+    #[test]
+    fn prefixes_are_matched_whole_levels() {
+        let ns = namespace::parse(b"* NAMESPACE ((\"INBOX\" \".\")) NIL ((\"l\" \".\"))").unwrap();
+        let name = |configured| server_name(configured, ".", Some(&ns));
+        assert_eq!(name("licgate/acceptees"), "INBOX.licgate.acceptees");
+        assert_eq!(name("l/partage"), "l.partage");
     }
 
     #[tokio::test]

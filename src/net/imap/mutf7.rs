@@ -51,7 +51,10 @@ fn flush(out: &mut String, run: &mut Vec<u16>) {
 pub struct Invalid;
 
 /// The name `wire` stands for; strict: non-ASCII bytes, a `&` without
-/// its `-`, bits left over and lone surrogates are errors.
+/// its `-`, bits left over, lone surrogates, and any spelling other than
+/// the one [`encode`] gives (printable ASCII encoded, two runs side by
+/// side) are errors: a name has one spelling, so a folder the server
+/// lists can never pass for another.
 pub fn decode(wire: &str) -> Result<String, Invalid> {
     let mut out = String::with_capacity(wire.len());
     let mut rest = wire;
@@ -73,6 +76,9 @@ pub fn decode(wire: &str) -> Result<String, Invalid> {
             }
         }
         rest = after;
+    }
+    if encode(&out) != wire {
+        return Err(Invalid);
     }
     Ok(out)
 }
@@ -111,6 +117,15 @@ mod tests {
         let wire = "~peter/mail/&U,BTFw-/&ZeVnLIqe-";
         assert_eq!(encode(name), wire);
         assert_eq!(decode(wire).unwrap(), name);
+    }
+
+    // Found by review: `&AEkATgBCAE8AWA-` was read as INBOX.
+    #[test]
+    fn a_name_has_one_spelling() {
+        assert_eq!(decode("&AEkATgBCAE8AWA-"), Err(Invalid));
+        assert_eq!(decode("&ACY-"), Err(Invalid));
+        assert_eq!(decode("&AOk-&AOk-"), Err(Invalid));
+        assert_eq!(decode("&AOkA6Q-").unwrap(), "éé");
     }
 
     #[test]
