@@ -559,7 +559,7 @@ fn key_at(text: &str, line: usize) -> Option<String> {
     let table = lines[..line - 1]
         .iter()
         .rev()
-        .map(|l| l.trim())
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
         .find(|l| l.starts_with('[') && l.ends_with(']'))
         .map(|l| l.trim_matches(['[', ']']).trim());
     Some(match table {
@@ -713,6 +713,7 @@ mod tests {
             Some("a.b.c")
         );
         assert_eq!(key_at("[a]\n# c = 1\n", 2), None);
+        assert_eq!(key_at("[a] # bounds\nc = 1\n", 2).as_deref(), Some("a.c"));
     }
 
     #[test]

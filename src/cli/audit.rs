@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use clap::builder::TypedValueParser as _;
 use licgate::Outcome;
 use licgate::query::{ExportFormat, ListFormat, Query};
 use licgate::records::audit::Filter;
@@ -22,13 +23,13 @@ pub enum AuditCommand {
         #[arg(long)]
         client: Option<String>,
         /// Only this month of reception (YYYY-MM, in the calendar's time zone).
-        #[arg(long, value_name = "YYYY-MM")]
+        #[arg(long, value_name = "YYYY-MM", value_parser = month)]
         month: Option<String>,
-        /// Only this verdict: accepted, rejected, ignored or quarantined.
-        #[arg(long)]
+        /// Only this verdict.
+        #[arg(long, ignore_case = true, value_parser = outcomes())]
         verdict: Option<Outcome>,
-        /// Output: text, json (one object per line) or csv.
-        #[arg(long, default_value = "text")]
+        /// Output (json: one object per line).
+        #[arg(long, default_value = "text", value_parser = formats::<ListFormat>(&["text", "json", "csv"]))]
         format: ListFormat,
         /// CSV field separator (`;` for a French spreadsheet).
         #[arg(long, default_value_t = ',')]
@@ -58,13 +59,39 @@ pub enum AuditCommand {
     Export {
         #[command(flatten)]
         config: ConfigArg,
-        /// Output: json or csv.
-        #[arg(long)]
+        /// Output.
+        #[arg(long, value_parser = formats::<ExportFormat>(&["json", "csv"]))]
         format: ExportFormat,
         /// CSV field separator (`;` for a French spreadsheet).
         #[arg(long, default_value_t = ',')]
         separator: char,
     },
+}
+
+/// A month as `--month` takes it: `2026-11`.
+fn month(text: &str) -> Result<String, String> {
+    jiff::civil::Date::strptime("%Y-%m-%d", format!("{text}-01"))
+        .ok()
+        .filter(|_| text.len() == 7)
+        .map(|_| text.to_owned())
+        .ok_or_else(|| format!("{text:?} is not a month written YYYY-MM, such as 2026-11"))
+}
+
+/// The outcomes, listed in `--help`.
+fn outcomes() -> impl clap::builder::TypedValueParser<Value = Outcome> {
+    let names = Outcome::ALL.map(Outcome::as_str);
+    clap::builder::PossibleValuesParser::new(names)
+        .map(|name| name.parse::<Outcome>().expect("a listed outcome"))
+}
+
+/// The output formats `names`, listed in `--help`.
+fn formats<F>(names: &'static [&'static str]) -> impl clap::builder::TypedValueParser<Value = F>
+where
+    F: std::str::FromStr + Clone + Send + Sync + 'static,
+    F::Err: std::fmt::Debug,
+{
+    clap::builder::PossibleValuesParser::new(names)
+        .map(|name| name.parse::<F>().expect("a listed format"))
 }
 
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
