@@ -3,7 +3,7 @@
 //! rules, and answers in French what to fix.
 //!
 //! # Layout
-//! Layers, lowest first; each uses only those above it in this list
+//! Layers, lowest first; each uses only the layers listed before it
 //! (`tests/layers.rs` keeps it so):
 //! - [`text`]: case, accent and spacing folding; cleaning hostile text.
 //! - [`mail`]: reading a mail: MIME (mail-parser), HTML to text, the new text

@@ -276,4 +276,12 @@ mod tests {
     fn trim_removes_nbsp_and_zero_width() {
         assert_eq!(trim("\u{a0}\u{200B} OUI \u{feff}"), "OUI");
     }
+
+    #[test]
+    fn an_email_address_is_local_at_domain_dot_tld() {
+        assert!(is_email_address("contact@boulangerie-martin.fr"));
+        for bad in ["contact", "a@b", "a b@c.fr", "@c.fr", "a@-c.fr", "a@c..fr"] {
+            assert!(!is_email_address(bad), "{bad}");
+        }
+    }
 }

@@ -36,6 +36,9 @@ pub enum AuditCommand {
         separator: char,
     },
     /// Show everything recorded for one request.
+    ///
+    /// Records written by an older licgate are shown in the current layout;
+    /// their `hash` covers them as they are stored (`audit verify` checks it).
     Show {
         #[command(flatten)]
         config: ConfigArg,

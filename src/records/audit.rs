@@ -1,5 +1,6 @@
 //! The audit trail: one append-only record per event (each decision, each
-//! reply the SMTP server accepted), hash-chained: each record holds the hash
+//! reply the SMTP server accepted or refused, each mail of licgate's own
+//! queued), hash-chained: each record holds the hash
 //! of the one before, so [`verify`] detects any record altered, removed or
 //! reordered.
 //!
@@ -85,15 +86,10 @@ impl Record {
             event,
             hash: String::new(),
         };
-        record.hash = record.digest();
+        let at = serde_json::to_string(&record.at).expect("a time serialises");
+        let event = serde_json::to_string(&record.event).expect("audit events serialise");
+        record.hash = chain_hash(seq, &at, &record.prev, &event);
         record
-    }
-
-    /// The hash this record should carry.
-    fn digest(&self) -> String {
-        let content = serde_json::to_vec(&(self.seq, self.at, &self.prev, &self.event))
-            .expect("audit records serialise");
-        hex(&Sha256::digest(content))
     }
 
     /// Reads a stored record of any layout version.
@@ -135,17 +131,18 @@ struct StoredDecisionId {
 }
 
 impl StoredRecord<'_> {
-    /// SHA-256 of the bytes `[seq,at,prev,event]`, as [`Record::seal`] hashed them.
+    /// The hash of the record's bytes as stored.
     fn digest(&self) -> String {
-        let prev = serde_json::to_string(&self.prev).expect("a string serialises");
-        let content = format!(
-            "[{},{},{prev},{}]",
-            self.seq,
-            self.at.get(),
-            self.event.get()
-        );
-        hex(&Sha256::digest(content.as_bytes()))
+        chain_hash(self.seq, self.at.get(), &self.prev, self.event.get())
     }
+}
+
+/// The hash a record carries: SHA-256 (hex) of the JSON array
+/// `[seq,at,prev,event]`, `at` and `event` given as their JSON text. The one
+/// place it is computed, for sealing and for verifying alike.
+fn chain_hash(seq: u64, at: &str, prev: &str, event: &str) -> String {
+    let prev = serde_json::to_string(prev).expect("a string serialises");
+    hex(&Sha256::digest(format!("[{seq},{at},{prev},{event}]").as_bytes()))
 }
 
 /// The end of the trail, kept beside it so that a removal at the end shows.

@@ -1,6 +1,8 @@
 //! Durable state in sled: each decision (with the raw mail), which mailbox
-//! message it was made for, the outbox of replies, and reply counts per
-//! sender and hour.
+//! message it was made for, the hash-chained audit trail, the outbox, the
+//! index of accepted requests and those not yet in a digest, the mails being
+//! judged, reply counts per sender and hour, and daily counts; the records'
+//! layout version, migrated on open ([`Store::open`]).
 //!
 //! A decision, its mailbox key and its queued reply are written in one
 //! transaction and flushed before the daemon touches the mailbox, so a crash
