@@ -142,7 +142,9 @@ impl StoredRecord<'_> {
 /// place it is computed, for sealing and for verifying alike.
 fn chain_hash(seq: u64, at: &str, prev: &str, event: &str) -> String {
     let prev = serde_json::to_string(prev).expect("a string serialises");
-    hex(&Sha256::digest(format!("[{seq},{at},{prev},{event}]").as_bytes()))
+    hex(&Sha256::digest(
+        format!("[{seq},{at},{prev},{event}]").as_bytes(),
+    ))
 }
 
 /// The end of the trail, kept beside it so that a removal at the end shows.

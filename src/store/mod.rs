@@ -8,6 +8,8 @@
 //! transaction and flushed before the daemon touches the mailbox, so a crash
 //! leaves each mail either undecided or fully decided.
 
+use std::collections::HashMap;
+
 use anyhow::{Context as _, bail};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
@@ -596,7 +598,6 @@ impl Store {
         Ok(self.raw.get(request_id)?.map(|v| v.to_vec()))
     }
 
-    /// Walks the audit trail; returns its length, or the first bad record.
     /// The audit trail's head: its length and the hash of its last record.
     pub fn audit_head(&self) -> anyhow::Result<Head> {
         Ok(match self.meta.get(AUDIT_HEAD)? {
@@ -617,6 +618,9 @@ impl Store {
         }
     }
 
+    /// Walks the audit trail, then checks the decisions read by the digest,
+    /// the ledger and the history against it; returns the trail's length,
+    /// or (an [`audit::Tampering`]) the first thing found altered.
     pub fn verify_audit(&self) -> anyhow::Result<u64> {
         let head = self.audit_head()?;
         let records = self.audit.iter().map(|entry| {
@@ -628,12 +632,73 @@ impl Store {
             );
             Ok((key, value))
         });
-        audit::verify(records, &head, |request_id| {
+        let count = audit::verify(records, &head, |request_id| {
             Ok(self
                 .raw
                 .get(request_id)?
                 .map(|raw| audit::hex(&Sha256::digest(&raw))))
-        })
+        })?;
+        self.verify_decisions(count)?;
+        Ok(count)
+    }
+
+    /// Checks that what the digest, the ledger and the history read (the
+    /// `decisions` and `accepted` trees) is what the verified trail says:
+    /// each decision stored equals the last one the trail holds for its id.
+    fn verify_decisions(&self, trail_len: u64) -> anyhow::Result<()> {
+        let differs = |reason: String| -> anyhow::Result<()> {
+            Err(audit::Tampering {
+                seq: trail_len,
+                reason,
+            }
+            .into())
+        };
+        // NOTE: a hash per request, not the decisions: bounded memory.
+        let mut latest: HashMap<String, [u8; 32]> = HashMap::new();
+        for record in self.audit_records() {
+            if let Event::Decision { decision, .. } = record?.event {
+                let hash = Sha256::digest(decision.to_json()).into();
+                latest.insert(decision.request_id.clone(), hash);
+            }
+        }
+        let mut stored = 0;
+        for entry in self.decisions.iter() {
+            let (_, bytes) = entry?;
+            let decision = Decision::from_json(&bytes)?;
+            let hash: [u8; 32] = Sha256::digest(decision.to_json()).into();
+            if latest.get(&decision.request_id) != Some(&hash) {
+                return differs(format!(
+                    "the stored decision of {} differs from the audit trail: it was altered",
+                    decision.request_id
+                ));
+            }
+            stored += 1;
+        }
+        if stored != latest.len() {
+            return differs(format!(
+                "the trail holds {} decisions and the store {stored}: decisions were removed",
+                latest.len()
+            ));
+        }
+        for entry in self.accepted.iter() {
+            let (key, bytes) = entry?;
+            let id = String::from_utf8_lossy(&key).into_owned();
+            let summary: Accepted = serde_json::from_slice(&bytes)?;
+            let decision = self.decision(&id)?;
+            if decision.as_ref().and_then(Accepted::of) != Some(summary) {
+                return differs(format!(
+                    "the accepted request {id} differs from its decision: it was altered"
+                ));
+            }
+        }
+        let accepted = self
+            .decisions()
+            .filter(|d| d.as_ref().map_or(true, |d| d.outcome == Outcome::Accepted))
+            .count();
+        if accepted != self.accepted.len() {
+            return differs("accepted requests were removed from the index".into());
+        }
+        Ok(())
     }
 
     /// Number of queued replies.
@@ -763,6 +828,7 @@ fn decode_u32(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::fixture;
 
     fn decision(id: &str, key: &str) -> Decision {
         Decision {
@@ -880,6 +946,36 @@ mod tests {
         let found = tampering(&store);
         assert_eq!(found.seq, 2);
         assert!(found.reason.contains("altered"), "{found}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    // Found by review: the trail was intact while the stored decisions,
+    // which the digest and the ledger read, said something else.
+    #[tokio::test]
+    async fn verify_catches_a_stored_decision_that_differs_from_the_trail() {
+        let (store, dir) = trail("decision").await;
+        let mut altered = decision("LG-3", "7:3");
+        altered.outcome = Outcome::Accepted;
+        store.decisions.insert("LG-3", altered.to_json()).unwrap();
+        let found = tampering(&store);
+        assert!(found.reason.contains("LG-3 differs"), "{found}");
+        store
+            .decisions
+            .insert("LG-3", decision("LG-3", "7:3").to_json())
+            .unwrap();
+        assert_eq!(store.verify_audit().unwrap(), 5);
+        let summary = Accepted::of(&fixture::accepted(
+            "LG-9",
+            "2026-11-23T09:00:00Z",
+            "G",
+            "E1",
+            1,
+        ));
+        store
+            .accepted
+            .insert("LG-3", serde_json::to_vec(&summary.unwrap()).unwrap())
+            .unwrap();
+        assert!(tampering(&store).reason.contains("accepted request LG-3"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
