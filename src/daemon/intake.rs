@@ -275,7 +275,11 @@ async fn decide_and_file(
         duplicates,
         moves,
     } = decisions;
-    record(&shared.store, decided.as_slice(), &duplicates).await?;
+    if record(&shared.store, decided.as_slice(), &duplicates).await? {
+        // The history took the batch's acceptances in as they were judged:
+        // one stored quarantined instead must not count as a duplicate.
+        schedule::load_history(shared)?;
+    }
     if decided
         .iter()
         .any(|d| d.reply.is_some() || d.notice.is_some())
@@ -300,17 +304,17 @@ async fn decide_and_file(
 
 /// Stores a batch; when the batch cannot be stored, each mail alone, and a
 /// mail that still cannot be is stored quarantined, without its verdict and
-/// reply: one mail never fails the others.
+/// reply: one mail never fails the others. True when one was so quarantined.
 async fn record(
     store: &Store,
     decided: &[Decided],
     duplicates: &[(String, String)],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     if decided.is_empty() && duplicates.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let Err(err) = store.record(decided, duplicates).await else {
-        return Ok(());
+        return Ok(false);
     };
     if decided.len() <= 1 && duplicates.is_empty() {
         let Some(one) = decided.first() else {
@@ -329,14 +333,16 @@ async fn record(
             reply: None,
             notice: None,
         };
-        return store.record(std::slice::from_ref(&fallback), &[]).await;
+        store.record(std::slice::from_ref(&fallback), &[]).await?;
+        return Ok(true);
     }
     warn!(cause = %format!("{err:#}"), "batch not stored: storing its mails one by one");
     store.record(&[], duplicates).await?;
+    let mut quarantined = false;
     for one in decided {
-        Box::pin(record(store, std::slice::from_ref(one), &[])).await?;
+        quarantined |= Box::pin(record(store, std::slice::from_ref(one), &[])).await?;
     }
-    Ok(())
+    Ok(quarantined)
 }
 
 /// Decides each job of a batch (blocking: judgement and store reads).
