@@ -638,53 +638,23 @@ fn resolve_auth(key: &str, raw: &RawAuth, base: &Path, timeout: u64) -> anyhow::
 pub(crate) mod fixture {
     use super::*;
 
-    /// The commented example, its secrets in a file of a fresh folder, with
-    /// `store.path` in that folder too.
-    pub fn example() -> Config {
-        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("licgate-fixture-{}-{call}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("secret"), "p@ss\n").unwrap();
-        let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/licgate.example.toml"),
-        )
-        .unwrap()
-        .replace(
-            "password-env = \"LICGATE_IMAP_PASSWORD\"",
-            "password-file = \"secret\"",
-        )
-        .replace(
-            "password-env = \"LICGATE_SMTP_PASSWORD\"",
-            "password-file = \"secret\"",
-        );
-        let mut config = Config::from_raw(RawConfig::from_toml(&text).unwrap(), &dir).unwrap();
-        config.store = dir.join("store");
-        config.rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        config
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn example() -> String {
+    /// The commented example configuration.
+    pub fn example_text() -> String {
         std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("config/licgate.example.toml"),
         )
         .unwrap()
     }
 
-    /// The example with its secrets read from a file instead of the environment.
-    fn config(text: &str) -> anyhow::Result<Config> {
-        // One folder per call: tests run in parallel and rewrite the secret.
+    /// `text` read as a configuration, with its secrets from a file of a
+    /// fresh folder instead of the environment (one folder per call: tests
+    /// run in parallel and write the secret).
+    pub fn from_text(text: &str) -> anyhow::Result<Config> {
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir =
             std::env::temp_dir().join(format!("licgate-config-{}-{call}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("secret"), "p@ss\n").unwrap();
         let text = text
@@ -696,10 +666,30 @@ mod tests {
                 "password-env = \"LICGATE_SMTP_PASSWORD\"",
                 "password-file = \"secret\"",
             );
-        Config::from_raw(
+        let mut config = Config::from_raw(
             RawConfig::from_toml(&text).map_err(anyhow::Error::msg)?,
             &dir,
-        )
+        )?;
+        config.store = dir.join("store");
+        Ok(config)
+    }
+
+    /// The example, its store in a fresh folder, with the shipped rules.
+    pub fn example() -> Config {
+        let mut config = from_text(&example_text()).unwrap();
+        config.rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use fixture::example_text as example;
+
+    fn config(text: &str) -> anyhow::Result<Config> {
+        fixture::from_text(text)
     }
 
     #[test]

@@ -581,6 +581,7 @@ fn judge_mail(shared: &Shared, mail: &policy::Fetched) -> Result<Verdict, String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::fixture::request;
     use crate::judge::Outcome;
 
     /// A mailbox in memory that checks the crash-safety rule: no mail moves
@@ -635,19 +636,6 @@ mod tests {
     }
 
     const UID_VALIDITY: u32 = 1700000000;
-
-    fn request(from: &str, message_id: &str, quantity: &str) -> Vec<u8> {
-        format!(
-            "From: {from}\r\nMessage-ID: <{message_id}>\r\n\
-             Subject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\r\n\
-             Nom du client : Boulangerie Martin\r\n\
-             Type de licence : Microsoft 365 Business Standard\r\n\
-             Quantité : {quantity}\r\n\
-             Nom Prénom de l'utilisateur : Jean Dupont\r\n\
-             Bureau à distance associé : NON\r\n"
-        )
-        .into_bytes()
-    }
 
     /// The daemon's shared state over a fresh store, and a mailbox holding `mails`.
     fn setup(mails: Vec<Vec<u8>>) -> (Shared, FakeMailbox, Vec<Envelope>) {

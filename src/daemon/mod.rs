@@ -331,3 +331,22 @@ fn modification_times(dir: &Path) -> Vec<Option<SystemTime>> {
         })
         .collect()
 }
+
+/// Mails for the unit tests of the daemon.
+#[cfg(test)]
+mod fixture {
+    /// A request to add `quantity` Business Standard licences for
+    /// Boulangerie Martin, as a technician writes it.
+    pub fn request(from: &str, message_id: &str, quantity: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nMessage-ID: <{message_id}>\r\n\
+             Subject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\r\n\
+             Nom du client : Boulangerie Martin\r\n\
+             Type de licence : Microsoft 365 Business Standard\r\n\
+             Quantité : {quantity}\r\n\
+             Nom Prénom de l'utilisateur : Jean Dupont\r\n\
+             Bureau à distance associé : NON\r\n"
+        )
+        .into_bytes()
+    }
+}

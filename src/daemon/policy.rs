@@ -177,16 +177,7 @@ mod tests {
     const NOW: &str = "2026-11-23T10:00:00Z";
 
     fn mail(from: &str, quantity: &str) -> Vec<u8> {
-        format!(
-            "From: {from}\r\nMessage-ID: <m1@infogerance.example>\r\n\
-             Subject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\r\n\
-             Nom du client : Boulangerie Martin\r\n\
-             Type de licence : Microsoft 365 Business Standard\r\n\
-             Quantité : {quantity}\r\n\
-             Nom Prénom de l'utilisateur : Jean Dupont\r\n\
-             Bureau à distance associé : NON\r\n"
-        )
-        .into_bytes()
+        crate::daemon::fixture::request(from, "m1@infogerance.example", quantity)
     }
 
     /// Decides `raw` as the daemon would, with `replies` already sent this hour.
