@@ -7,6 +7,7 @@
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
+pub(crate) mod correction;
 pub(crate) mod history;
 pub(crate) mod reply;
 pub(crate) mod request;
@@ -175,13 +176,29 @@ impl Judge<'_> {
                 .problems
                 .push(Problem::too_many_parts(limits.max_mime_parts));
         }
-        judgement.subject(mail.subject.as_deref().unwrap_or_default());
-        match &mail.body {
-            Some(body) => judgement.fields(&request::parse_fields(body)),
-            None if !too_large && !too_complex && !too_many_header_lines => {
+        let fields = mail.body.as_deref().map(request::parse_fields);
+        // An answer to a refusal is judged on the template it quotes, as
+        // edited; a template in the new text wins over anything quoted.
+        let correction = match &fields {
+            Some(fields) if fields.is_empty() => {
+                mail.quoted.as_deref().and_then(correction::quoted_refusal)
+            }
+            _ => None,
+        };
+        match &correction {
+            Some(quoted) => {
+                judgement.subject(&quoted.subject);
+                judgement.fields(&request::parse_fields(&quoted.template));
+            }
+            None => judgement.subject(mail.subject.as_deref().unwrap_or_default()),
+        }
+        match (&fields, &correction) {
+            (_, Some(_)) => {}
+            (Some(fields), None) => judgement.fields(fields),
+            (None, None) if !too_large && !too_complex && !too_many_header_lines => {
                 judgement.problems.push(Problem::unreadable())
             }
-            None => {}
+            (None, None) => {}
         }
         match received_at {
             Some(at) => {
@@ -191,7 +208,9 @@ impl Judge<'_> {
             None => judgement.warnings.push(Warning::reception_time_unknown()),
         }
         let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
-        judgement.finish(&mail, id, received_at)
+        let mut verdict = judgement.finish(&mail, id, received_at);
+        verdict.corrects = correction.map(|quoted| quoted.refused);
+        verdict
     }
 }
 
@@ -520,6 +539,7 @@ impl<'r> Judgement<'r> {
             problems: self.problems,
             warnings: self.warnings,
             request: self.request,
+            corrects: None,
             reply: None,
         };
         if outcome != Outcome::Ignored {

@@ -203,7 +203,7 @@ impl Field {
         }
     }
 
-    fn from_label(label: &str) -> Option<Field> {
+    pub(crate) fn from_label(label: &str) -> Option<Field> {
         let words = text::words(label);
         let field = match words.as_str() {
             "nom du client" | "nom client" | "client" => Field::Client,
@@ -240,6 +240,11 @@ impl Fields {
             .iter()
             .position(|f| *f == field)
             .map_or(&[], |i| &self.values[i])
+    }
+
+    /// True when no field of the template was written at all.
+    pub fn is_empty(&self) -> bool {
+        self.values.iter().all(Vec::is_empty) && self.too_long.is_empty()
     }
 
     /// The fields with a value that was cut ([`Field::max_chars`]).

@@ -193,6 +193,10 @@ pub struct Verdict {
     pub warnings: Vec<Warning>,
     /// What could be read of the request.
     pub request: super::request::Request,
+    /// The refused request this mail answers with a corrected template (see
+    /// `correction`), if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<String>,
     /// The answer to send; `None` for an ignored mail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<Reply>,

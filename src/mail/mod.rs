@@ -37,6 +37,9 @@ pub struct Mail {
     pub automatic: Option<String>,
     /// The new text of the body; `None` when the mail has no readable text at all.
     pub body: Option<String>,
+    /// The whole text of the body, quoted history included, when it has
+    /// some: where an answer to a refusal holds the corrected template.
+    pub quoted: Option<String>,
 }
 
 /// Most header lines a mail may have before its headers are read: a mail
@@ -216,7 +219,13 @@ pub fn read(raw: &[u8]) -> Option<Mail> {
     }
     let message = MessageParser::default().parse(raw)?;
     let mut mail = read_envelope(&message);
-    mail.body = body_text(&message).map(|text| strip_history(&text));
+    if let Some(text) = body_text(&message) {
+        let new = strip_history(&text);
+        if new.len() < text.len() {
+            mail.quoted = Some(text);
+        }
+        mail.body = Some(new);
+    }
     dispose(message);
     Some(mail)
 }
@@ -392,6 +401,7 @@ fn read_envelope(message: &Message) -> Mail {
             .and_then(|secs| Timestamp::from_second(secs).ok()),
         automatic: automatic_reason(message),
         body: None,
+        quoted: None,
     }
 }
 

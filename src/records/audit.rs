@@ -262,6 +262,9 @@ pub struct Entry {
     pub note: Option<String>,
     /// When the SMTP server accepted the reply, if one was sent.
     pub reply_sent_at: Option<Timestamp>,
+    /// The refused request this one corrects (an answer to its refusal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<String>,
 }
 
 impl Entry {
@@ -284,6 +287,7 @@ impl Entry {
             folder: decision.folder.clone(),
             note: decision.note.clone(),
             reply_sent_at: None,
+            corrects: verdict.and_then(|v| v.corrects.clone()),
         }
     }
 
@@ -452,10 +456,11 @@ pub fn to_text(entries: &[Entry]) -> String {
             e.verdict.as_str(),
             e.client().unwrap_or("-"),
             e.sender.as_deref().unwrap_or("-"),
-            if e.problems.is_empty() {
-                String::new()
-            } else {
-                format!("[{}]", e.problem_codes())
+            match (&e.corrects, e.problems.is_empty()) {
+                (Some(refused), true) => format!("corrects {refused}"),
+                (Some(refused), false) => format!("[{}] corrects {refused}", e.problem_codes()),
+                (None, true) => String::new(),
+                (None, false) => format!("[{}]", e.problem_codes()),
             },
         ));
     }
@@ -487,6 +492,7 @@ mod tests {
             folder: "f".into(),
             note: None,
             reply_sent_at: None,
+            corrects: None,
         }
     }
 

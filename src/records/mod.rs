@@ -203,6 +203,7 @@ pub(crate) mod fixture {
                 problems: vec![],
                 warnings: vec![],
                 request,
+                corrects: None,
                 reply: None,
             }),
             reply_queued: true,

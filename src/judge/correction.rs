@@ -1,0 +1,85 @@
+//! An answer to a refusal: the technician pressed Reply, corrected the
+//! template where it stands in the quoted refusal, and sent. Such a mail is
+//! judged on that quoted template, as edited.
+//!
+//! Only a refusal of licgate's is ever read from quoted history: its
+//! template block, from the line `Objet : …` to the line `Référence : LG-…`
+//! (see [`super::reply`]). An acceptance has no such block, and a quoted
+//! request of the technician's own has no reference: neither is read.
+
+use super::request::Field;
+use crate::text;
+
+/// The template of a quoted refusal, as the answer left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotedRefusal {
+    /// The request id of the refusal (`LG-…`).
+    pub refused: String,
+    /// The value of its `Objet :` line.
+    pub subject: String,
+    /// Its field lines, unquoted.
+    pub template: String,
+}
+
+/// Lines of a body looked at for a quoted refusal.
+const MAX_LINES: usize = 2000;
+
+/// Lines from `Objet :` to `Référence :` in a refusal: the subject, a blank
+/// line, the fields, a blank line; with room for lines the technician adds.
+const MAX_TEMPLATE_LINES: usize = 40;
+
+/// The first refusal of licgate's quoted in `text` (a whole body, quoted
+/// history included), if there is one.
+pub fn quoted_refusal(text: &str) -> Option<QuotedRefusal> {
+    let lines: Vec<&str> = text.lines().take(MAX_LINES).map(unquote).collect();
+    for (end, line) in lines.iter().enumerate() {
+        let Some(refused) = reference(line) else {
+            continue;
+        };
+        let start = end.saturating_sub(MAX_TEMPLATE_LINES);
+        let Some(objet) = (start..end).rev().find_map(|i| {
+            let (label, value) = lines[i].split_once([':', '\u{FF1A}'])?;
+            (text::fold(text::trim(label)) == "objet").then_some((i, value))
+        }) else {
+            continue;
+        };
+        let (objet, subject) = objet;
+        let template = lines[objet + 1..end].join("\n");
+        // The block must be the template, its labels filled or not.
+        let labelled = template.lines().filter(|l| label(l).is_some()).count();
+        if labelled >= 3 {
+            return Some(QuotedRefusal {
+                refused,
+                subject: text::trim(subject).to_owned(),
+                template,
+            });
+        }
+    }
+    None
+}
+
+/// `line` without the `>` marks (and spaces) of quoting.
+fn unquote(line: &str) -> &str {
+    let mut line = text::trim(line);
+    while let Some(rest) = line.strip_prefix('>') {
+        line = text::trim(rest);
+    }
+    line
+}
+
+/// The request id of a `Référence : LG-0123456789` line.
+fn reference(line: &str) -> Option<String> {
+    let (label, value) = line.split_once([':', '\u{FF1A}'])?;
+    if text::fold(text::trim(label)) != "reference" {
+        return None;
+    }
+    let id = text::trim(value);
+    let hex = id.strip_prefix("LG-")?;
+    (hex.len() == 10 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
+}
+
+/// The field whose label opens `line`, if one does.
+fn label(line: &str) -> Option<Field> {
+    let (label, _) = line.split_once([':', '\u{FF1A}'])?;
+    Field::from_label(label)
+}
