@@ -318,7 +318,8 @@ pub fn parse_fields(body: &str) -> Fields {
     let mut open: Option<(Field, bool)> = None;
     // NOTE: the template is a dozen lines: what follows its first thousands
     // is never read, so a mail of a million field lines costs no more.
-    for line in body.lines().take(MAX_BODY_LINES) {
+    let lines = body.lines().take(MAX_BODY_LINES).flat_map(split_joined);
+    for line in lines {
         let line = strip_bullet(line);
         if line.is_empty() {
             open = None;
@@ -344,6 +345,42 @@ pub fn parse_fields(body: &str) -> Fields {
         }
     }
     fields
+}
+
+/// Longest label looked for inside a line, in bytes.
+const MAX_LABEL_BYTES: usize = 64;
+
+/// `line` cut before each label of the template that stands inside it:
+/// Outlook's « supprimer les sauts de ligne superflus » joins the template's
+/// lines (`Type de licence : Microsoft 365 Business Standard Quantité : +2`).
+/// Linear: each colon looks back over one label's length at most.
+fn split_joined(line: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    // The first colon of a piece ends its own label, if it has one.
+    let mut labelled = false;
+    for (colon, _) in line.match_indices([':', '\u{FF1A}']) {
+        if !labelled {
+            labelled = true;
+            if Field::from_label(&line[start..colon]).is_some() {
+                continue;
+            }
+        }
+        let floor = colon.saturating_sub(MAX_LABEL_BYTES).max(start);
+        // Each word start between `floor` and the colon, nearest first.
+        let label_start = (floor..colon)
+            .rev()
+            .filter(|&i| {
+                line.is_char_boundary(i) && i > start && line[..i].ends_with(char::is_whitespace)
+            })
+            .find(|&i| Field::from_label(&line[i..colon]).is_some());
+        if let Some(label_start) = label_start {
+            pieces.push(&line[start..label_start]);
+            start = label_start;
+        }
+    }
+    pieces.push(&line[start..]);
+    pieces
 }
 
 /// Splits `Label : value` (or `Label<TAB>value`, from an HTML table) when the
@@ -437,6 +474,32 @@ pub fn parse_yes_no(value: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue 10: Outlook's « supprimer les sauts de ligne superflus » joined
+    // the template's lines, and the second field was lost in the first.
+    #[test]
+    fn joined_lines_are_read_as_their_fields() {
+        let fields = parse_fields(
+            "Nom du client : Boulangerie Martin Type de licence : Microsoft 365 Business Standard Quantité : +2\n\
+             Nom Prénom de l'utilisateur : Jean Dupont, Marie Curie Bureau à distance associé : NON\n",
+        );
+        assert_eq!(fields.values(Field::Client), ["Boulangerie Martin"]);
+        assert_eq!(
+            fields.values(Field::Licence),
+            ["Microsoft 365 Business Standard"]
+        );
+        assert_eq!(fields.values(Field::Quantity), ["+2"]);
+        assert_eq!(fields.values(Field::Users), ["Jean Dupont, Marie Curie"]);
+        assert_eq!(fields.values(Field::RemoteDesktop), ["NON"]);
+        assert_eq!(
+            split_joined("Adresse à créer (si non nominatif) : contact@x.fr"),
+            ["Adresse à créer (si non nominatif) : contact@x.fr"]
+        );
+        assert_eq!(
+            split_joined("Réunion à 10:30 avec le client"),
+            ["Réunion à 10:30 avec le client"]
+        );
+    }
 
     fn subject(s: &str) -> (Option<Action>, Option<String>, Option<SubjectIssue>) {
         let parsed = parse_subject(s);
