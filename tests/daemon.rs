@@ -746,3 +746,60 @@ async fn a_mail_the_smtp_server_refuses_for_good_is_recorded_and_blocks_nothing(
     let records = refused_notice(&stack, std::path::Path::new(config)).await;
     assert!(records.contains("refused by the test stack"), "{records}");
 }
+
+// Issue 10: a technician answers a refusal by correcting the template in
+// the quoted refusal; the answer is accepted, and its decision names the
+// refused request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_answered_with_the_template_corrected_in_the_quote_is_accepted() {
+    let stack = Stack::start();
+    let config = stack.config("");
+    let daemon = Daemon::start(&config);
+    let refused = request("typo", AJOUT, "Business Standard", "");
+    stack.append(GATEWAY, &refused, MONDAY_10H).await;
+    eventually(Duration::from_secs(30), "the refusal", || async {
+        stack.count(TECH, "INBOX").await == 1
+    })
+    .await;
+    let refusal = stack.messages(TECH, "INBOX").await.remove(0);
+    let refusal = mail_parser::MessageParser::default()
+        .parse(refusal.as_bytes())
+        .unwrap();
+    let subject = refusal.subject().unwrap().to_owned();
+    let quoted: String = refusal
+        .body_text(0)
+        .unwrap()
+        .lines()
+        .map(|line| match line.strip_prefix("Type de licence :") {
+            Some(_) => "> Type de licence : Microsoft 365 Business Standard\r\n".to_owned(),
+            None => format!("> {line}\r\n"),
+        })
+        .collect();
+    let answer = format!(
+        "From: Julie Bernard <{TECH}>\r\nTo: {GATEWAY}\r\nSubject: RE: {subject}\r\n\
+         Message-ID: <answer@example.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Corrigé.\r\n\r\nLe 16/11/2026 à 10:00, {GATEWAY} a écrit :\r\n{quoted}"
+    );
+    stack.append(GATEWAY, &answer, MONDAY_10H).await;
+    eventually(Duration::from_secs(30), "the answer accepted", || async {
+        stack.count(GATEWAY, ACCEPTED).await == 1 && stack.count(TECH, "INBOX").await == 2
+    })
+    .await;
+    assert!(daemon.terminate());
+    let (code, list) = licgate(&["audit", "list", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "{list}");
+    let refused_id = list
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let accepted = list.lines().nth(1).unwrap();
+    assert!(accepted.contains("accepted"), "{list}");
+    assert!(
+        accepted.ends_with(&format!("corrects {refused_id}")),
+        "{list}"
+    );
+}
