@@ -144,7 +144,10 @@ fn a_valid_request_is_accepted_with_a_summary() {
     let reply = verdict.reply.as_ref().unwrap();
     assert_eq!(
         reply.subject,
-        "[ACCEPTÉE] [AJOUT] Licence Office 365 - Boulangerie Martin"
+        format!(
+            "[ACCEPTÉE] [AJOUT] Licence Office 365 - Boulangerie Martin ({})",
+            verdict.request_id
+        )
     );
     assert!(reply.body.contains(&verdict.request_id), "{}", reply.body);
     assert!(
@@ -496,7 +499,10 @@ fn a_refusal_gives_the_template_back_filled() {
     );
     assert_eq!(
         verdict.reply.as_ref().unwrap().subject,
-        "[REFUSÉE] [AJOUT] Licence Office 365 - Boulangerie Martin"
+        format!(
+            "[REFUSÉE] [AJOUT] Licence Office 365 - Boulangerie Martin ({})",
+            verdict.request_id
+        )
     );
 }
 
@@ -736,4 +742,37 @@ fn a_cut_value_is_never_accepted() {
             .count(),
         1
     );
+}
+
+// Issue 10: answering a reply stacked its tags (`[REFUSÉE] RE: [REFUSÉE] …`).
+#[test]
+fn the_reply_subject_is_the_request_subject_never_stacked() {
+    let first = judge_at(&Draft::new().set("Quantité", "beaucoup").raw(), MONDAY_10H);
+    let subject = first.reply.unwrap().subject;
+    let answer = judge_at(
+        &Draft::new()
+            .subject(&format!("RE: {subject}"))
+            .set("Quantité", "encore")
+            .raw(),
+        MONDAY_10H,
+    );
+    assert_eq!(
+        answer.reply.unwrap().subject,
+        format!(
+            "[REFUSÉE] [AJOUT] Licence Office 365 - Boulangerie Martin ({})",
+            answer.request_id
+        )
+    );
+    let unknown = judge_at(
+        &Draft::new()
+            .subject("TR: Re: [REFUSÉE] commande urgente (LG-0123456789)")
+            .raw(),
+        MONDAY_10H,
+    );
+    let subject = unknown.reply.unwrap().subject;
+    assert!(
+        subject.starts_with("[REFUSÉE] commande urgente (LG-"),
+        "{subject}"
+    );
+    assert!(!subject.contains("0123456789"), "{subject}");
 }

@@ -51,21 +51,39 @@ const SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Micro
 
 /// Builds the reply to an accepted or rejected mail.
 pub fn build(verdict: &Verdict, template: &Template) -> Reply {
-    let original = verdict
-        .subject
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let original = original.unwrap_or("(sans objet)");
+    let subject = request_subject(verdict, template);
+    let id = &verdict.request_id;
     match verdict.outcome {
         Outcome::Accepted => Reply {
-            subject: format!("[ACCEPTÉE] {original}"),
+            subject: format!("[ACCEPTÉE] {subject} ({id})"),
             body: acceptance(verdict),
         },
         Outcome::Rejected | Outcome::Ignored | Outcome::Quarantined => Reply {
-            subject: format!("[REFUSÉE] {original}"),
-            body: refusal(verdict, original, template),
+            subject: format!("[REFUSÉE] {subject} ({id})"),
+            body: refusal(verdict, &subject, template),
         },
+    }
+}
+
+/// The subject of the request a reply is about: rebuilt from the action and
+/// the client when both are known, else as written without prefixes, tags
+/// and request id, so that answers never stack `RE: [REFUSÉE] RE: …`.
+fn request_subject(verdict: &Verdict, template: &Template) -> String {
+    let client = verdict
+        .request
+        .client
+        .as_deref()
+        .or(template.client.as_deref());
+    if let (Some(action), Some(client)) = (verdict.request.action, client) {
+        return format!("[{}] Licence Office 365 - {client}", action.tag());
+    }
+    let written = verdict
+        .subject
+        .as_deref()
+        .map(super::request::clean_subject);
+    match written.filter(|s| !s.is_empty()) {
+        Some(subject) => subject.to_owned(),
+        None => "(sans objet)".to_owned(),
     }
 }
 

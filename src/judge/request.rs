@@ -87,7 +87,7 @@ const PREFIXES: &[&str] = &[
 /// Parses `[AJOUT] Licence Office 365 - Client`, tolerating case, spacing,
 /// dash variants and reply/forward prefixes.
 pub fn parse_subject(subject: &str) -> Subject {
-    let rest = strip_prefixes(text::trim(subject));
+    let rest = clean_subject(subject);
     let Some((tag, rest)) = rest.strip_prefix('[').and_then(|r| r.split_once(']')) else {
         return Subject {
             issue: Some(SubjectIssue::NotTemplate),
@@ -123,6 +123,25 @@ pub fn parse_subject(subject: &str) -> Subject {
         action,
         client: client.map(str::to_owned),
         issue,
+    }
+}
+
+/// `subject` without reply and forward prefixes, the tags of licgate's
+/// replies and the request id they end with: the subject of the request
+/// itself, as a reply quotes it (`[REFUSÉE] <this> (LG-…)`), never stacked.
+pub fn clean_subject(subject: &str) -> &str {
+    let rest = strip_prefixes(text::trim(subject));
+    let Some(open) = rest.rfind("(LG-") else {
+        return rest;
+    };
+    let reference = &rest[open + 1..];
+    let is_reference = reference.len() == 14
+        && reference.ends_with(')')
+        && reference[3..13].bytes().all(|b| b.is_ascii_hexdigit());
+    if is_reference {
+        text::trim(&rest[..open])
+    } else {
+        rest
     }
 }
 
