@@ -203,6 +203,25 @@ pub fn is_email_address(value: &str) -> bool {
     local_ok && domain_ok
 }
 
+/// `5000` as French writes it: `5 000` (narrow no-break space).
+pub fn french_number(n: impl Into<u64>) -> String {
+    let digits = n.into().to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{202F}');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `n` things in French, the noun agreeing: `0 ajout`, `1 ajout`,
+/// `2 ajouts`, `1 000 ajouts` (French keeps 0 and 1 singular).
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", french_number(n), if n > 1 { many } else { one })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

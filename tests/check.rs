@@ -150,10 +150,47 @@ fn a_valid_request_is_accepted_with_a_summary() {
         )
     );
     assert!(reply.body.contains(&verdict.request_id), "{}", reply.body);
+    assert!(reply.body.contains("ajout de 2 licences"), "{}", reply.body);
     assert!(
-        reply.body.contains("ajout de 2 licence(s)"),
+        reply
+            .body
+            .contains("Utilisateurs : Jean Dupont, Marie Curie"),
         "{}",
         reply.body
+    );
+    // Issue 10: when it was received, and until when a removal would cancel
+    // the addition with a refund (7 days).
+    assert!(
+        reply
+            .body
+            .contains("Reçue le : lundi 23 novembre 2026 à 10\u{a0}h"),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply
+            .body
+            .contains("remboursement au prorata jusqu'au lundi 30 novembre 2026 à 10\u{a0}h"),
+        "{}",
+        reply.body
+    );
+}
+
+// Issue 10: an accepted removal says when it takes effect.
+#[test]
+fn an_accepted_removal_says_when_it_takes_effect() {
+    let verdict = Draft::new()
+        .subject("[SUPPRESSION] Licence Office 365 - Boulangerie Martin")
+        .set("Quantité", "-1")
+        .set("Nom Prénom de l'utilisateur", "Jean Dupont")
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{verdict:#?}");
+    let body = verdict.reply.unwrap().body;
+    assert!(body.contains("suppression de 1 licence\n"), "{body}");
+    assert!(body.contains("Utilisateur : Jean Dupont"), "{body}");
+    assert!(
+        body.contains("La suppression prendra effet le mardi 1er décembre 2026"),
+        "{body}"
     );
 }
 
@@ -396,13 +433,13 @@ fn windows_first_of_month_and_after_cutoff_give_a_resend_date() {
     let verdict = judge_at(&raw, "2026-12-01T10:00:00+01:00");
     assert_eq!(problems(&verdict), ["window_first_of_month"]);
     assert!(
-        reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9h00"),
+        reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9\u{a0}h"),
         "{}",
         reply_body(&verdict)
     );
     let verdict = judge_at(&raw, "2026-11-30T17:30:00+01:00");
     assert_eq!(problems(&verdict), ["window_after_cutoff"]);
-    assert!(reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9h00"));
+    assert!(reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9\u{a0}h"));
     assert_eq!(
         judge_at(&raw, "2026-11-30T17:29:59+01:00").outcome,
         Outcome::Accepted
@@ -417,7 +454,7 @@ fn outside_office_hours_is_a_warning_with_the_next_opening() {
     assert!(
         verdict.warnings[0]
             .message
-            .contains("lundi 23 novembre 2026 à 9h00")
+            .contains("lundi 23 novembre 2026 à 9\u{a0}h")
     );
 }
 
@@ -561,7 +598,7 @@ fn duplicate_request_for_the_same_addition_this_month() {
     assert!(
         verdict.problems[0]
             .message
-            .contains("LG-FIRST00001, reçue le jeudi 5 novembre 2026 à 10h00")
+            .contains("LG-FIRST00001, reçue le jeudi 5 novembre 2026 à 10\u{a0}h")
     );
     let other_users = Draft::new()
         .set("Nom Prénom de l'utilisateur", "Paul Martin, Anne Roy")

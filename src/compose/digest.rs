@@ -17,7 +17,8 @@ use crate::judge::Cancellable;
 use crate::judge::{Outcome, Warning, WarningCode};
 use crate::records::audit::Head;
 use crate::records::{Decision, OutboxItem};
-use crate::rules::{Calendar, french_date, french_date_time};
+use crate::rules::{Calendar, french_date, french_date_time, french_time};
+use crate::text::count;
 
 /// One accepted request, as purchasing needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -165,11 +166,20 @@ impl Digest {
         ]
     }
 
-    fn count(&self, removals: bool) -> usize {
+    fn count(&self, removals: bool) -> u64 {
         self.items
             .iter()
             .filter(|i| i.is_removal() == removals)
-            .count()
+            .count() as u64
+    }
+
+    /// `1 suppression, 2 ajouts`.
+    fn counts(&self) -> String {
+        format!(
+            "{}, {}",
+            count(self.count(true), "suppression", "suppressions"),
+            count(self.count(false), "ajout", "ajouts")
+        )
     }
 
     pub fn subject(&self) -> String {
@@ -186,10 +196,13 @@ impl Digest {
                 let additions = self.count(false);
                 let mut parts = Vec::new();
                 if removals > 0 {
-                    parts.push(format!("{removals} suppression(s) URGENT"));
+                    parts.push(format!(
+                        "{} URGENT",
+                        count(removals, "suppression", "suppressions")
+                    ));
                 }
                 if additions > 0 {
-                    parts.push(format!("{additions} ajout(s)"));
+                    parts.push(count(additions, "ajout", "ajouts"));
                 }
                 let title = match self.kind {
                     Kind::Digest => "Demandes acceptées",
@@ -210,29 +223,30 @@ impl Digest {
                 "Une suppression vient d'être acceptée : elle se traite dès réception.".to_owned()
             }
             Kind::Digest => format!(
-                "Demandes acceptées par licgate depuis la synthèse précédente ({} suppression(s), {} ajout(s)).",
-                self.count(true),
-                self.count(false)
+                "Demandes acceptées par licgate depuis la synthèse précédente ({}).",
+                self.counts()
             ),
             Kind::OnDemand { since: None } => format!(
-                "Synthèse demandée : les demandes acceptées qui figureront dans la prochaine synthèse ({} suppression(s), {} ajout(s)).",
-                self.count(true),
-                self.count(false)
+                "Synthèse demandée : les demandes acceptées qui figureront dans la prochaine synthèse ({}).",
+                self.counts()
             ),
             Kind::OnDemand { since: Some(day) } => format!(
-                "Synthèse demandée : les demandes acceptées depuis le {} ({} suppression(s), {} ajout(s)) ; certaines ont pu figurer dans une synthèse précédente.",
+                "Synthèse demandée : les demandes acceptées depuis le {} ({}) ; certaines ont pu figurer dans une synthèse précédente.",
                 french_date(day),
-                self.count(true),
-                self.count(false)
+                self.counts()
             ),
         }
     }
 
     fn cutoff_line(&self) -> String {
         format!(
-            "Clôture des commandes du mois : {}, {} jour(s) ouvré(s) restant(s), aujourd'hui compris.",
+            "Clôture des commandes du mois : {}, {}, aujourd'hui compris.",
             french_date_time(&self.cutoff),
-            self.business_days_left
+            count(
+                self.business_days_left as u64,
+                "jour ouvré restant",
+                "jours ouvrés restants"
+            )
         )
     }
 
@@ -407,7 +421,12 @@ fn marks(item: &Item, at: &Zoned) -> Vec<Mark> {
 fn details(item: &Item, at: &Zoned) -> Vec<(&'static str, String)> {
     let mut lines = Vec::new();
     if !item.users.is_empty() {
-        lines.push(("Utilisateur(s)", item.users.join(", ")));
+        let label = if item.users.len() > 1 {
+            "Utilisateurs"
+        } else {
+            "Utilisateur"
+        };
+        lines.push((label, item.users.join(", ")));
     }
     if let Some(address) = &item.address {
         lines.push(("Adresse à créer", address.clone()));
@@ -525,22 +544,20 @@ pub fn reminder(calendar: &Calendar, today: Date) -> (String, String) {
     let cutoff = calendar.cutoff_of_month(today);
     let next_month = today.last_of_month().tomorrow().expect("dates in range");
     let subject = format!(
-        "[licgate] Rappel : dernier jour de commande de licences, clôture aujourd'hui à {}h{:02}",
-        cutoff.hour(),
-        cutoff.minute()
+        "[licgate] Rappel : dernier jour de commande de licences, clôture aujourd'hui à {}",
+        french_time(cutoff.time())
     );
     let body = format!(
         "Bonjour,\n\n\
          Aujourd'hui, {}, est le dernier jour ouvré du mois : les demandes de licences \
-         (ajouts et suppressions) sont acceptées jusqu'à {}h{:02}.\n\
+         (ajouts et suppressions) sont acceptées jusqu'à {}.\n\
          Après, elles seront refusées jusqu'au {} inclus (renouvellement de toutes les licences le 1er) ; \
          renvoyez-les ensuite.\n\n\
          Pensez aux départs et arrivées de fin de mois : une suppression reçue après la clôture \
          est facturée un mois de plus.\n\n\
          -- \nlicgate, contrôle des commandes de licences Microsoft 365\nMessage automatique.\n",
         french_date(today),
-        cutoff.hour(),
-        cutoff.minute(),
+        french_time(cutoff.time()),
         french_date(next_month),
     );
     (subject, body)
@@ -684,13 +701,16 @@ mod tests {
         let removals = text.find("Suppressions").unwrap();
         let additions = text.find("== Ajouts").unwrap();
         assert!(removals < additions, "{text}");
-        assert!(text.contains("lundi 30 novembre 2026 à 17h30"), "{text}");
+        assert!(
+            text.contains("lundi 30 novembre 2026 à 17\u{a0}h\u{a0}30"),
+            "{text}"
+        );
         assert!(text.contains("[ANNULABLE] l'ajout LG-0"), "{text}");
         assert!(text.contains("[ANNUEL]"), "{text}");
         assert_eq!(text.matches("\nGarage\n").count(), 1, "{text}");
         assert_eq!(
             digest.subject(),
-            "[licgate] Demandes acceptées : 1 suppression(s) URGENT, 2 ajout(s) (lundi 23 novembre 2026 à 8h30)"
+            "[licgate] Demandes acceptées : 1 suppression URGENT, 2 ajouts (lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30)"
         );
     }
 
@@ -788,7 +808,7 @@ mod tests {
         assert_eq!(due("2026-11-30T16:30:00Z"), None, "after the cut-off");
         assert_eq!(due("2026-11-27T08:00:00Z"), None, "not the last day");
         let (subject, body) = reminder(&calendar, "2026-11-30".parse().unwrap());
-        assert!(subject.contains("17h30"), "{subject}");
+        assert!(subject.contains("17\u{a0}h\u{a0}30"), "{subject}");
         assert!(body.contains("mardi 1er décembre 2026"), "{body}");
     }
 

@@ -5,6 +5,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
+/// Days during which a new subscription can be cancelled with a refund.
+pub const CANCELLATION_DAYS: i64 = 7;
+
 /// One accepted change of licences.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Movement {

@@ -13,7 +13,7 @@ pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod verdict;
 
-pub use history::{Cancellable, Movement, user_keys};
+pub use history::{CANCELLATION_DAYS, Cancellable, Movement, user_keys};
 pub use request::{Action, Field, Request};
 pub use verdict::{Outcome, Problem, ProblemCode, Reply, Verdict, Warning, WarningCode};
 
@@ -543,7 +543,7 @@ impl<'r> Judgement<'r> {
             reply: None,
         };
         if outcome != Outcome::Ignored {
-            verdict.reply = Some(reply::build(&verdict, &self.template));
+            verdict.reply = Some(reply::build(&verdict, &self.template, &self.rules.calendar));
         }
         verdict
     }

@@ -6,8 +6,13 @@
 
 use std::fmt::Write as _;
 
+use jiff::SignedDuration;
+
+use super::history::CANCELLATION_DAYS;
 use super::request::{Action, Field};
 use super::verdict::{Outcome, Reply, Verdict};
+use crate::rules::{Calendar, french_date, french_date_time};
+use crate::text;
 
 /// The values given back in the template of a refusal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,13 +55,13 @@ const SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Micro
                          Message automatique, envoyé à la réception de votre demande.\n";
 
 /// Builds the reply to an accepted or rejected mail.
-pub fn build(verdict: &Verdict, template: &Template) -> Reply {
+pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Reply {
     let subject = request_subject(verdict, template);
     let id = &verdict.request_id;
     match verdict.outcome {
         Outcome::Accepted => Reply {
             subject: format!("[ACCEPTÉE] {subject} ({id})"),
-            body: acceptance(verdict),
+            body: acceptance(verdict, calendar),
         },
         Outcome::Rejected | Outcome::Ignored | Outcome::Quarantined => Reply {
             subject: format!("[REFUSÉE] {subject} ({id})"),
@@ -87,19 +92,26 @@ fn request_subject(verdict: &Verdict, template: &Template) -> String {
     }
 }
 
-fn acceptance(verdict: &Verdict) -> String {
+fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
     let request = &verdict.request;
-    let quantity = request.quantity.unwrap_or_default();
-    let what = match request.action {
-        Some(Action::Suppression) => {
-            format!("suppression de {} licence(s)", quantity.unsigned_abs())
-        }
-        _ => format!("ajout de {} licence(s)", quantity.unsigned_abs()),
+    let quantity = request.quantity.unwrap_or_default().unsigned_abs();
+    let licences = text::count(quantity, "licence", "licences");
+    let removal = request.action == Some(Action::Suppression);
+    let what = if removal {
+        format!("suppression de {licences}")
+    } else {
+        format!("ajout de {licences}")
     };
     let none = "(aucun)";
     let mut body =
         String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n\n");
     let _ = writeln!(body, "Référence : {}", verdict.request_id);
+    let received = verdict
+        .received_at
+        .map(|at| at.to_zoned(calendar.time_zone.clone()));
+    if let Some(received) = &received {
+        let _ = writeln!(body, "Reçue le : {}", french_date_time(received));
+    }
     let _ = writeln!(body, "Commande : {what}");
     let _ = writeln!(
         body,
@@ -116,7 +128,12 @@ fn acceptance(verdict: &Verdict) -> String {
     } else {
         request.users.join(", ")
     };
-    let _ = writeln!(body, "Utilisateur(s) : {users}");
+    let label = if request.users.len() > 1 {
+        "Utilisateurs"
+    } else {
+        "Utilisateur"
+    };
+    let _ = writeln!(body, "{label} : {users}");
     let _ = writeln!(
         body,
         "Adresse à créer : {}",
@@ -128,11 +145,34 @@ fn acceptance(verdict: &Verdict) -> String {
         "NON"
     };
     let _ = writeln!(body, "Bureau à distance associé : {desktop}");
-    if request.action == Some(Action::Suppression) {
-        body.push_str(
+    match (&received, removal) {
+        (Some(received), true) => {
+            let effective = received
+                .date()
+                .last_of_month()
+                .tomorrow()
+                .expect("dates in range");
+            let _ = write!(
+                body,
+                "\nLa suppression prendra effet le {} : elle n'apparaîtra dans la console \
+                 qu'après ce renouvellement des licences.\n",
+                french_date(effective)
+            );
+        }
+        (Some(received), false) => {
+            let until = received.saturating_add(SignedDuration::from_hours(24 * CANCELLATION_DAYS));
+            let _ = write!(
+                body,
+                "\nCet ajout peut encore être annulé avec remboursement au prorata jusqu'au {} : \
+                 envoyez une demande de suppression avant.\n",
+                french_date_time(&until)
+            );
+        }
+        (None, true) => body.push_str(
             "\nLa suppression n'apparaîtra dans la console qu'après le 1er du mois prochain \
              (renouvellement des licences).\n",
-        );
+        ),
+        (None, false) => {}
     }
     push_warnings(&mut body, verdict);
     body.push('\n');

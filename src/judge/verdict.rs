@@ -8,7 +8,8 @@ use jiff::{Timestamp, Zoned};
 use serde::{Deserialize, Serialize};
 
 use super::request::{Action, Field};
-use crate::rules::{Calendar, french_date_time};
+use crate::rules::{Calendar, french_date_time, french_time};
+use crate::text;
 
 /// What happens to a mail: the one outcome type of the judgement, the
 /// stored records, the counters and the queries.
@@ -211,23 +212,9 @@ pub struct Reply {
     pub body: String,
 }
 
-/// `5000` as French writes it: `5 000` (narrow no-break space).
-fn french_number(n: u32) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('\u{202F}');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 /// `1 licence`, `2 licences`, `1 000 licences`.
 fn licences(n: u32) -> String {
-    let s = if n > 1 { "s" } else { "" };
-    format!("{} licence{s}", french_number(n))
+    text::count(u64::from(n), "licence", "licences")
 }
 
 /// Most items a list in a message names; the others are `…`.
@@ -361,7 +348,7 @@ impl Problem {
         let message = format!(
             "La quantité {} dépasse le maximum de {} par demande : vérifiez le nombre, \
              ou répartissez la commande en plusieurs demandes.",
-            french_number(count),
+            text::french_number(count),
             licences(max)
         );
         problem(
@@ -379,7 +366,7 @@ impl Problem {
         let message = format!(
             "Une adresse générique correspond à un seul compte, mais la quantité est de {} : \
              écrivez {one}, ou faites une demande par adresse.",
-            french_number(quantity)
+            text::french_number(quantity)
         );
         problem(ProblemCode::AddressCount, Some(Field::Quantity), message)
     }
@@ -389,7 +376,7 @@ impl Problem {
             "Le champ « {} » dépasse {} caractères : il n'a pas été lu en entier. \
              Vérifiez sa valeur, ou répartissez la commande en plusieurs demandes.",
             field.label(),
-            french_number(field.max_chars() as u32)
+            text::french_number(field.max_chars() as u32)
         );
         problem(ProblemCode::FieldTooLong, Some(field), message)
     }
@@ -543,12 +530,10 @@ impl Warning {
 
     pub fn outside_office_hours(calendar: &Calendar, next_opening: &Zoned) -> Warning {
         let message = format!(
-            "Demande reçue hors des heures de bureau ({}h{:02}-{}h{:02}, jours ouvrés) : \
+            "Demande reçue hors des heures de bureau ({} - {}, jours ouvrés) : \
              elle sera traitée le {}.",
-            calendar.office_start.hour(),
-            calendar.office_start.minute(),
-            calendar.office_end.hour(),
-            calendar.office_end.minute(),
+            french_time(calendar.office_start),
+            french_time(calendar.office_end),
             french_date_time(next_opening)
         );
         warning(WarningCode::OutsideOfficeHours, message)
@@ -574,9 +559,9 @@ mod tests {
 
     #[test]
     fn numbers_and_plurals_in_french() {
-        assert_eq!(french_number(5), "5");
-        assert_eq!(french_number(1000), "1\u{202F}000");
-        assert_eq!(french_number(1234567), "1\u{202F}234\u{202F}567");
+        assert_eq!(text::french_number(5u32), "5");
+        assert_eq!(text::french_number(1000u32), "1\u{202F}000");
+        assert_eq!(text::french_number(1234567u32), "1\u{202F}234\u{202F}567");
         assert_eq!(licences(1), "1 licence");
         assert_eq!(licences(1000), "1\u{202F}000 licences");
     }

@@ -16,11 +16,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::Accepted;
-pub use crate::judge::{Cancellable, Movement, user_keys};
+pub use crate::judge::{CANCELLATION_DAYS, Cancellable, Movement, user_keys};
 use crate::rules::Calendar;
-
-/// Days during which a new subscription can be cancelled with a refund.
-pub const CANCELLATION_DAYS: i64 = 7;
 
 /// The movements of the accepted requests, oldest first, removals flagged
 /// when cancellable. Requests are taken one at a time, in any order; only

@@ -276,14 +276,21 @@ pub fn french_date(date: Date) -> String {
     )
 }
 
-/// `lundi 2 novembre 2026 à 9h00`.
+/// `lundi 2 novembre 2026 à 9 h`, `… à 17 h 30`.
 pub fn french_date_time(moment: &Zoned) -> String {
     format!(
-        "{} à {}h{:02}",
+        "{} à {}",
         french_date(moment.date()),
-        moment.hour(),
-        moment.minute()
+        french_time(moment.time())
     )
+}
+
+/// `9 h`, `17 h 30`, as French writes hours (no-break spaces).
+pub fn french_time(time: jiff::civil::Time) -> String {
+    match time.minute() {
+        0 => format!("{}\u{a0}h", time.hour()),
+        minute => format!("{}\u{a0}h\u{a0}{minute:02}", time.hour()),
+    }
 }
 
 #[cfg(test)]
@@ -425,6 +432,6 @@ mod tests {
             .to_datetime(Time::constant(9, 0, 0, 0))
             .in_tz("Europe/Paris")
             .unwrap();
-        assert_eq!(french_date_time(&z), "lundi 23 novembre 2026 à 9h00");
+        assert_eq!(french_date_time(&z), "lundi 23 novembre 2026 à 9\u{a0}h");
     }
 }
