@@ -813,3 +813,41 @@ fn the_reply_subject_is_the_request_subject_never_stacked() {
     );
     assert!(!subject.contains("0123456789"), "{subject}");
 }
+
+// Issue 10: a request refused for when it came was told « un point est à
+// corriger », and technicians changed what was right.
+#[test]
+fn a_window_refusal_says_nothing_is_to_correct() {
+    let verdict = judge_at(&Draft::new().raw(), "2026-11-30T18:00:00+01:00");
+    assert_eq!(problems(&verdict), ["window_after_cutoff"]);
+    let body = reply_body(&verdict);
+    assert!(
+        body.contains("est correcte, mais elle ne peut pas"),
+        "{body}"
+    );
+    assert!(body.contains("Renvoyez-la telle quelle"), "{body}");
+    assert!(!body.contains("corriger"), "{body}");
+    assert!(
+        body.contains("à partir du mercredi 2 décembre 2026 à 9\u{a0}h"),
+        "{body}"
+    );
+}
+
+// Issue 10: a mail without the template got five « absent ou vide » lines.
+#[test]
+fn a_mail_without_the_template_gets_one_line_saying_so() {
+    let mut draft = Draft::new();
+    for label in LABELS {
+        draft = draft.remove(label);
+    }
+    let verdict = draft.judge();
+    assert_eq!(problems(&verdict), ["field_missing"]);
+    assert!(verdict.problems[0].field.is_none());
+    assert!(
+        verdict.problems[0]
+            .message
+            .contains("Le modèle de demande est absent du message"),
+        "{}",
+        verdict.problems[0].message
+    );
+}

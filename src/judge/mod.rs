@@ -261,6 +261,10 @@ impl<'r> Judgement<'r> {
     }
 
     fn fields(&mut self, fields: &Fields) {
+        // No field at all: one line saying the template is absent, not six.
+        if fields.is_empty() {
+            return self.problems.push(Problem::template_missing());
+        }
         let first = |field: Field| fields.values(field).first().map(String::as_str);
         for field in fields.too_long() {
             self.problems.push(Problem::field_too_long(*field));

@@ -10,7 +10,7 @@ use jiff::SignedDuration;
 
 use super::history::CANCELLATION_DAYS;
 use super::request::{Action, Field};
-use super::verdict::{Outcome, Reply, Verdict};
+use super::verdict::{Outcome, ProblemCode, Reply, Verdict};
 use crate::rules::{Calendar, french_date, french_date_time};
 use crate::text;
 
@@ -182,14 +182,28 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
 
 fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
     let count = verdict.problems.len();
-    let mut body = format!(
-        "Bonjour,\n\nVotre demande « {original} » n'a pas été traitée : {}.\n\n",
-        if count == 1 {
-            "un point est à corriger".to_owned()
-        } else {
-            format!("{count} points sont à corriger")
-        }
-    );
+    // A request refused only for when it came has nothing to correct.
+    let only_window = verdict.problems.iter().all(|p| {
+        matches!(
+            p.code,
+            ProblemCode::WindowFirstOfMonth | ProblemCode::WindowAfterCutoff
+        )
+    });
+    let mut body = if only_window {
+        format!(
+            "Bonjour,\n\nVotre demande « {original} » est correcte, mais elle ne peut pas \
+             être traitée à cette date.\n\n"
+        )
+    } else {
+        format!(
+            "Bonjour,\n\nVotre demande « {original} » n'a pas été traitée : {}.\n\n",
+            if count == 1 {
+                "un point est à corriger".to_owned()
+            } else {
+                format!("{count} points sont à corriger")
+            }
+        )
+    };
     for problem in &verdict.problems {
         match problem.field {
             Some(field) => {
@@ -201,10 +215,13 @@ fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
         }
     }
     push_warnings(&mut body, verdict);
-    body.push_str(
+    body.push_str(if only_window {
+        "\nRenvoyez-la telle quelle à la date indiquée ; la voici, telle qu'elle a été \
+         comprise :\n\n"
+    } else {
         "\nCorrigez la demande et renvoyez-la avec le modèle ci-dessous, \
-         rempli avec ce qui a été compris :\n\n",
-    );
+         rempli avec ce qui a été compris :\n\n"
+    });
     let _ = writeln!(body, "Objet : {}\n", template.subject());
     for field in Field::TEMPLATE {
         let _ = writeln!(body, "{} : {}", field.label(), template.get(field));

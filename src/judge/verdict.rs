@@ -276,6 +276,13 @@ impl Problem {
         problem(ProblemCode::FieldMissing, Some(field), message)
     }
 
+    pub fn template_missing() -> Problem {
+        let message = "Le modèle de demande est absent du message (le texte cité d'un message \
+                       précédent n'est pas lu) : collez le modèle rempli en haut du message."
+            .to_owned();
+        problem(ProblemCode::FieldMissing, None, message)
+    }
+
     pub fn field_duplicate(field: Field, values: &[&str]) -> Problem {
         let message = format!(
             "Le champ « {} » est donné plusieurs fois avec des valeurs différentes ({}) : n'en gardez qu'une.",
