@@ -231,6 +231,13 @@ fn field_missing_names_the_field() {
 fn field_duplicate_only_when_values_differ() {
     let verdict = Draft::new().add("Quantité", "+3").judge();
     assert_eq!(problems(&verdict), ["field_duplicate"]);
+    // Issue 10: the template gives both back as a question, never the first
+    // as if it were right.
+    assert!(
+        reply_body(&verdict).contains("Quantité : [+2 ou +3 ?]\n"),
+        "{}",
+        reply_body(&verdict)
+    );
     let verdict = Draft::new().add("quantité", "+2").judge();
     assert_eq!(verdict.outcome, Outcome::Accepted);
 }
@@ -267,6 +274,43 @@ fn client_mismatch() {
         .set("Nom du client", "Garage du Centre")
         .judge();
     assert_eq!(problems(&verdict), ["client_mismatch"]);
+    // Issue 10: both names are given back as a question, so that resending
+    // the template unchanged is refused again.
+    let body = reply_body(&verdict);
+    assert!(
+        body.contains("Nom du client : [Boulangerie Martin ou Garage du Centre ?]"),
+        "{body}"
+    );
+    let resent = Draft::new()
+        .set(
+            "Nom du client",
+            "[Boulangerie Martin ou Garage du Centre ?]",
+        )
+        .judge();
+    assert_eq!(resent.outcome, Outcome::Rejected);
+}
+
+// Issue 10: one typo in the body gave client_unknown and client_mismatch;
+// the known client of the subject is the one given back.
+#[test]
+fn a_client_typo_gives_one_line_and_the_known_name_back() {
+    let verdict = Draft::new()
+        .set("Nom du client", "Boulangrie Martin")
+        .judge();
+    assert_eq!(problems(&verdict), ["client_unknown"]);
+    assert!(
+        reply_body(&verdict).contains("Nom du client : Boulangerie Martin\n"),
+        "{}",
+        reply_body(&verdict)
+    );
+    let in_subject = Draft::new()
+        .subject("[AJOUT] Licence Office 365 - Boulangrie Martin")
+        .judge();
+    assert_eq!(problems(&in_subject), ["client_unknown"]);
+    assert_eq!(
+        in_subject.problems[0].field.map(|f| f.label()),
+        Some("Objet")
+    );
 }
 
 #[test]
@@ -365,6 +409,17 @@ fn quantity_unsigned_follows_the_action() {
     assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
     assert_eq!(warnings(&verdict), ["quantity_unsigned"]);
     assert_eq!(verdict.request.quantity, Some(-2));
+    // Issue 10: a refusal gives it back with the sign it was read with.
+    let refused = Draft::new()
+        .subject("[SUPPRESSION] Licence Office 365 - Boulangerie Martin")
+        .set("Quantité", "2")
+        .set("Bureau à distance associé", "peut-être")
+        .judge();
+    assert!(
+        reply_body(&refused).contains("Quantité : -2\n"),
+        "{}",
+        reply_body(&refused)
+    );
 }
 
 #[test]

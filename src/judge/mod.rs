@@ -269,11 +269,13 @@ impl<'r> Judgement<'r> {
         for field in fields.too_long() {
             self.problems.push(Problem::field_too_long(*field));
         }
+        let mut conflicts = Vec::new();
         for field in Field::TEMPLATE {
             let distinct = distinct_values(fields.values(field));
             if distinct.len() > 1 {
                 self.problems
                     .push(Problem::field_duplicate(field, &distinct));
+                conflicts.push((field, distinct));
             }
         }
         self.client(first(Field::Client));
@@ -281,6 +283,16 @@ impl<'r> Judgement<'r> {
         let count = self.quantity(first(Field::Quantity));
         self.users(first(Field::Users), first(Field::Address), count);
         self.remote_desktop(first(Field::RemoteDesktop));
+        // Conflicting values go back as a question, which resending
+        // unchanged cannot pass (a placeholder).
+        for (field, values) in conflicts {
+            let values: Vec<String> = values.iter().take(5).map(|v| text::cap(v, 60)).collect();
+            let question = format!("[{} ?]", values.join(" ou "));
+            match field {
+                Field::Client => self.template.client = Some(question),
+                field => self.template.set(field, &question),
+            }
+        }
     }
 
     fn client(&mut self, written: Option<&str>) {
@@ -304,24 +316,55 @@ impl<'r> Judgement<'r> {
             return;
         };
         let known = clients.lookup(written);
-        if known.is_none() {
-            self.problems.push(Problem::client_unknown(
-                Field::Client,
-                written,
-                clients.suggest(written),
-            ));
-        }
-        if let Some(name) = &in_subject {
-            let identity = |known: Option<&Client>, raw: &str| {
-                known.map_or_else(|| text::words(raw), |c| text::words(&c.name))
-            };
-            if identity(subject_known, name) != identity(known, written) {
-                self.problems.push(Problem::client_mismatch(name, written));
+        let name_of = |client: Option<&Client>, raw: &str| {
+            client.map_or_else(|| raw.to_owned(), |c| c.name.clone())
+        };
+        let identity = |known: Option<&Client>, raw: &str| {
+            known.map_or_else(|| text::words(raw), |c| text::words(&c.name))
+        };
+        self.template.client = Some(name_of(known, written));
+        let unknown_in_body = |judgement: &mut Judgement| {
+            let suggestion = clients.suggest(written);
+            judgement
+                .problems
+                .push(Problem::client_unknown(Field::Client, written, suggestion));
+        };
+        match (&in_subject, subject_known, known) {
+            (None, _, None) => unknown_in_body(self),
+            (Some(subject), _, _)
+                if identity(subject_known, subject) == identity(known, written) =>
+            {
+                if known.is_none() {
+                    unknown_in_body(self);
+                }
             }
+            // One typo, one line: the known name is given back.
+            (Some(_), Some(in_subject), None) => {
+                unknown_in_body(self);
+                self.template.client = Some(in_subject.name.clone());
+            }
+            (Some(subject), None, Some(_)) => {
+                let suggestion = clients.suggest(subject);
+                self.problems
+                    .push(Problem::client_unknown(Field::Subject, subject, suggestion));
+            }
+            // Two names: both given back, as a question resending cannot pass.
+            (Some(subject), in_subject, _) => {
+                if known.is_none() {
+                    unknown_in_body(self);
+                }
+                self.problems
+                    .push(Problem::client_mismatch(subject, written));
+                self.template.client = Some(format!(
+                    "[{} ou {} ?]",
+                    name_of(in_subject, subject),
+                    name_of(known, written)
+                ));
+            }
+            (None, _, Some(_)) => {}
         }
         self.client = known;
-        self.request.client = Some(known.map_or(written, |c| &c.name).to_owned());
-        self.template.client = self.request.client.clone();
+        self.request.client = Some(name_of(known, written));
     }
 
     fn licence(&mut self, written: Option<&str>) {
@@ -395,6 +438,8 @@ impl<'r> Judgement<'r> {
                 };
                 if action.is_some() {
                     self.warnings.push(Warning::quantity_unsigned(signed));
+                    // Given back with the sign it was read with.
+                    self.template.set(Field::Quantity, &format!("{signed:+}"));
                 }
                 signed
             }

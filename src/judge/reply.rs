@@ -204,15 +204,10 @@ fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
             }
         )
     };
+    // One line per problem, opening with what is wrong: each message names
+    // the field itself, so no label is repeated in front of it.
     for problem in &verdict.problems {
-        match problem.field {
-            Some(field) => {
-                let _ = writeln!(body, "- {} : {}", field.label(), problem.message);
-            }
-            None => {
-                let _ = writeln!(body, "- {}", problem.message);
-            }
-        }
+        let _ = writeln!(body, "- {}", problem.message);
     }
     push_warnings(&mut body, verdict);
     body.push_str(if only_window {
