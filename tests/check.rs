@@ -334,6 +334,41 @@ fn licence_unknown_suggests_official_names_and_never_corrects() {
     }
 }
 
+// Issue 10: suggestions named sector variants no one asked for
+// (« Project Plan 3_USGOV_GCCHIGH »), and several names when one held every
+// word written.
+#[test]
+fn licence_suggestions_are_few_and_never_for_an_unnamed_sector() {
+    let suggestions = |written: &str| -> String {
+        let verdict = Draft::new().set("Type de licence", written).judge();
+        verdict.problems[0].message.clone()
+    };
+    for written in [
+        "Project Plan 3",
+        "Exchange Online Plan 1",
+        "Office 365 E1 Kiosk",
+    ] {
+        let message = suggestions(written).to_lowercase();
+        for sector in [
+            "gcc",
+            "usgov",
+            "government",
+            "student",
+            "faculty",
+            "nonprofit",
+            "alumni",
+        ] {
+            assert!(!message.contains(sector), "{written}: {message}");
+        }
+    }
+    assert!(suggestions("Office 365 E1 GCC").contains("GCC"));
+    let one = suggestions("Standard Business 365 Microsoft");
+    assert!(
+        one.contains("proche : « Microsoft 365 Business Standard »."),
+        "{one}"
+    );
+}
+
 #[test]
 fn licence_internal_name_names_the_official_licence() {
     for (written, official) in [

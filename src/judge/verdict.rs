@@ -313,14 +313,18 @@ impl Problem {
     }
 
     pub fn licence_unknown(written: &str, suggestions: &[&str]) -> Problem {
-        let hint = if suggestions.is_empty() {
-            "Indiquez le nom officiel complet, par exemple « Microsoft 365 Business Standard »."
-                .to_owned()
-        } else {
-            format!(
+        let hint = match suggestions {
+            [] => {
+                "Indiquez le nom officiel complet, par exemple « Microsoft 365 Business Standard »."
+                    .to_owned()
+            }
+            [one] => format!(
+                "Nom officiel le plus proche : « {one} ». Indiquez le nom officiel complet."
+            ),
+            many => format!(
                 "Noms officiels proches : {}. Indiquez le nom officiel complet.",
-                quoted_list(suggestions)
-            )
+                quoted_list(many)
+            ),
         };
         let message =
             format!("« {written} » n'est pas un nom officiel de licence Microsoft. {hint}");

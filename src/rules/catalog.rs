@@ -207,11 +207,50 @@ impl Catalog {
         LicenceMatch::Unknown(self.suggest(written))
     }
 
-    /// Up to three official names close to `written`, best first.
+    /// Up to three official names close to `written`, best first: only the
+    /// name that holds every word written with the fewest others, when one
+    /// does; never a variant for a sector (GCC, Government, Students…) the
+    /// mail does not name.
     fn suggest(&self, written: &str) -> Vec<&str> {
+        let words = tokens(written);
+        let sector_named = |candidate: &[usize]| {
+            candidate.iter().all(|&i| {
+                let word = &self.vocabulary[i];
+                !SECTORS.contains(&word.as_str()) || words.contains(word)
+            })
+        };
+        let written: Option<Vec<usize>> = words
+            .iter()
+            .map(|w| self.vocabulary.iter().position(|v| v == w))
+            .collect();
+        // Names holding every word written, with their number of words.
+        let holding_all: Vec<(usize, &str)> = match &written {
+            Some(written) if !written.is_empty() => self
+                .tokens
+                .iter()
+                .zip(&self.licences)
+                .filter(|(candidate, _)| {
+                    sector_named(candidate) && written.iter().all(|w| candidate.contains(w))
+                })
+                .map(|(candidate, licence)| (candidate.len(), licence.name.as_str()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        // The one with the fewest other words, when one is: the plain
+        // product (« Microsoft 365 Business Standard », not its variants).
+        if let Some(fewest) = holding_all.iter().map(|(len, _)| *len).min() {
+            let plain: Vec<&str> = holding_all
+                .iter()
+                .filter(|(len, _)| *len == fewest)
+                .map(|(_, name)| *name)
+                .collect();
+            if let [only] = plain.as_slice() {
+                return vec![only];
+            }
+        }
         // NOTE: each written word is compared once with each word of the
         // vocabulary, not once per licence: ten times fewer comparisons.
-        let query: Vec<Vec<f64>> = tokens(written)
+        let query: Vec<Vec<f64>> = words
             .iter()
             .map(|word| {
                 self.vocabulary
@@ -224,6 +263,7 @@ impl Catalog {
             .tokens
             .iter()
             .zip(&self.licences)
+            .filter(|(candidate, _)| sector_named(candidate))
             .map(|(candidate, licence)| (similarity(&query, candidate), licence.name.as_str()))
             .filter(|(score, _)| *score >= 0.5)
             .collect();
@@ -242,6 +282,24 @@ impl Catalog {
             .map(|i| (i.name.as_str(), i.stands_for.as_slice()))
     }
 }
+
+/// Words of official names that mark a variant for one sector only.
+const SECTORS: &[&str] = &[
+    "gcc",
+    "gcchigh",
+    "usgov",
+    "government",
+    "gov",
+    "dod",
+    "students",
+    "student",
+    "faculty",
+    "nonprofit",
+    "nonprofits",
+    "education",
+    "edu",
+    "alumni",
+];
 
 fn tokens(s: &str) -> Vec<String> {
     text::words(s)
