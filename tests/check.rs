@@ -409,6 +409,27 @@ fn annual_licence_is_a_warning() {
         .judge();
     assert_eq!(verdict.outcome, Outcome::Accepted);
     assert_eq!(warnings(&verdict), ["annual_licence"]);
+    // Issue 10: a removal is told to check the commitment's end first.
+    let removal = Draft::new()
+        .subject("[SUPPRESSION] Licence Office 365 - Boulangerie Martin")
+        .set("Type de licence", "Microsoft 365 Business Premium")
+        .set("Quantité", "-1")
+        .set("Nom Prénom de l'utilisateur", "Jean Dupont")
+        .judge();
+    assert!(
+        removal.warnings[0]
+            .message
+            .contains("vérifiez l'échéance de l'engagement annuel avant de réduire"),
+        "{:?}",
+        removal.warnings
+    );
+    // … and it is not said when the client itself is in doubt.
+    let doubted = Draft::new()
+        .set("Type de licence", "Microsoft 365 Business Premium")
+        .set("Nom du client", "Garage du Centre")
+        .judge();
+    assert_eq!(problems(&doubted), ["client_mismatch"]);
+    assert!(warnings(&doubted).is_empty(), "{:?}", doubted.warnings);
 }
 
 #[test]

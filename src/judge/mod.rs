@@ -389,11 +389,21 @@ impl<'r> Judgement<'r> {
                 None
             }
         };
+        // NOTE: said only for a client verified: not in a refusal that
+        // doubts which client is meant.
+        let client_doubted = self.problems.iter().any(|p| {
+            matches!(
+                p.code,
+                ProblemCode::ClientUnknown | ProblemCode::ClientMismatch
+            )
+        });
         if let (Some(official), Some(client)) = (official, self.client)
             && client.annual.iter().any(|annual| annual == official)
+            && !client_doubted
         {
+            let action = self.request.action;
             self.warnings
-                .push(Warning::annual_licence(official, &client.name));
+                .push(Warning::annual_licence(official, &client.name, action));
         }
         self.request.licence = Some(official.unwrap_or(written).to_owned());
         self.template

@@ -550,10 +550,16 @@ impl Warning {
         warning(WarningCode::OutsideOfficeHours, message)
     }
 
-    pub fn annual_licence(licence: &str, client: &str) -> Warning {
-        let message = format!(
-            "« {licence} » est facturée à l'année pour {client} : la commande engage pour 12 mois."
-        );
+    pub fn annual_licence(licence: &str, client: &str, action: Option<Action>) -> Warning {
+        let message = match action {
+            Some(Action::Suppression) => format!(
+                "« {licence} » est facturée à l'année pour {client} : vérifiez l'échéance de \
+                 l'engagement annuel avant de réduire."
+            ),
+            _ => format!(
+                "« {licence} » est facturée à l'année pour {client} : la commande engage pour 12 mois."
+            ),
+        };
         warning(WarningCode::AnnualLicence, message)
     }
 
