@@ -49,7 +49,7 @@ pub(crate) fn automatic(
 /// an automatic answer. The same inputs always give the same bytes.
 pub fn to_mime(reply: &Reply, addressing: &Addressing) -> anyhow::Result<String> {
     use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-    use lettre::message::{Mailbox, Message};
+    use lettre::message::{Mailbox, Message, MultiPart, SinglePart};
 
     let domain = addressing
         .from
@@ -85,6 +85,82 @@ pub fn to_mime(reply: &Reply, addressing: &Addressing) -> anyhow::Result<String>
         references.push(id);
         builder = builder.references(references.join(" "));
     }
-    let message = builder.header(ContentType::TEXT_PLAIN).body(body)?;
+    // NOTE: with an HTML part whose every line is its own `div`, Outlook
+    // keeps the template's line breaks when the technician answers; from a
+    // plain-text mail it may join them (« sauts de ligne superflus »).
+    let html = reply_html(&body);
+    let message = builder.multipart(
+        MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(body),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html),
+            ),
+    )?;
     Ok(String::from_utf8(message.formatted())?)
+}
+
+/// The reply's text as HTML: one `div` per line, everything escaped.
+fn reply_html(text: &str) -> String {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\
+         <body style=\"font-family:Calibri,Arial,sans-serif;font-size:11pt\">\n",
+    );
+    for line in text.lines() {
+        if line.is_empty() {
+            html.push_str("<div><br></div>\n");
+        } else {
+            html.push_str(&format!("<div>{}</div>\n", digest::escape(line)));
+        }
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mail_parser::MimeHeaders;
+
+    // Issue 10: replies were text/plain only; Outlook joined the template's
+    // lines when the technician answered.
+    #[test]
+    fn a_reply_has_a_text_part_and_an_html_part_with_a_div_per_line() {
+        let reply = Reply {
+            subject: "[REFUSÉE] [AJOUT] Licence Office 365 - A & B (LG-0123456789)".into(),
+            body: "Bonjour,\n\nNom du client : <script>x</script>\nQuantité : +1\n".into(),
+        };
+        let addressing = Addressing {
+            from: "licences@example.fr",
+            to: "tech@example.fr",
+            cc: &[],
+            request_id: "LG-0123456789",
+            in_reply_to: Some("m1@example.fr"),
+            references: &[],
+            date: "2026-11-23T09:00:00Z".parse().unwrap(),
+        };
+        let mime = to_mime(&reply, &addressing).unwrap();
+        let message = mail_parser::MessageParser::default()
+            .parse(mime.as_bytes())
+            .unwrap();
+        assert!(
+            message
+                .content_type()
+                .is_some_and(|ct| ct.subtype() == Some("alternative"))
+        );
+        let text = message.body_text(0).unwrap().replace("\r\n", "\n");
+        assert_eq!(text.trim_end(), reply.body.trim_end());
+        let html = message.body_html(0).unwrap();
+        assert!(
+            html.contains("<div>Nom du client : &lt;script&gt;x&lt;/script&gt;</div>"),
+            "{html}"
+        );
+        assert!(html.contains("<div>Quantité : +1</div>"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+    }
 }
