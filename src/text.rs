@@ -222,6 +222,24 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", french_number(n), if n > 1 { many } else { one })
 }
 
+/// French typography on a text written with plain spaces: a no-break space
+/// before `:`, `;`, `?` and `!`, and inside « ». Idempotent.
+pub fn typography(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            (' ', Some(':' | ';' | '?' | '!' | '»')) => out.push('\u{a0}'),
+            ('«', Some(' ')) => {
+                chars.next();
+                out.push_str("«\u{a0}");
+            }
+            (c, _) => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +320,14 @@ mod tests {
         for bad in ["contact", "a@b", "a b@c.fr", "@c.fr", "a@-c.fr", "a@c..fr"] {
             assert!(!is_email_address(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn typography_puts_no_break_spaces_where_french_wants_them() {
+        let text = "Objet : « A » ; vraiment ? Oui ! 10:30 http://x";
+        let french = "Objet\u{a0}: «\u{a0}A\u{a0}» ; vraiment\u{a0}? Oui\u{a0}! 10:30 http://x"
+            .replace(" ;", "\u{a0};");
+        assert_eq!(typography(text), french);
+        assert_eq!(typography(&typography(text)), french);
     }
 }

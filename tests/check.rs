@@ -106,13 +106,29 @@ fn rules() -> &'static Rules {
     })
 }
 
+/// The verdict on `raw` received at `at`, its French text with plain
+/// spaces (typography is tested on its own, below), so that the tests read
+/// as the messages are written.
 fn judge_at(raw: &[u8], at: &str) -> Verdict {
-    check(
+    let mut verdict = check(
         raw,
         rules(),
         Some(at.parse::<Timestamp>().unwrap()),
         &Limits::default(),
-    )
+    );
+    let plain = |text: &mut String| *text = text.replace('\u{a0}', " ");
+    verdict
+        .problems
+        .iter_mut()
+        .for_each(|p| plain(&mut p.message));
+    verdict
+        .warnings
+        .iter_mut()
+        .for_each(|w| plain(&mut w.message));
+    if let Some(reply) = &mut verdict.reply {
+        plain(&mut reply.body);
+    }
+    verdict
 }
 
 fn problems(verdict: &Verdict) -> Vec<&'static str> {
@@ -163,14 +179,14 @@ fn a_valid_request_is_accepted_with_a_summary() {
     assert!(
         reply
             .body
-            .contains("Reçue le : lundi 23 novembre 2026 à 10\u{a0}h"),
+            .contains("Reçue le : lundi 23 novembre 2026 à 10 h"),
         "{}",
         reply.body
     );
     assert!(
         reply
             .body
-            .contains("remboursement au prorata jusqu'au lundi 30 novembre 2026 à 10\u{a0}h"),
+            .contains("remboursement au prorata jusqu'au lundi 30 novembre 2026 à 10 h"),
         "{}",
         reply.body
     );
@@ -544,13 +560,13 @@ fn windows_first_of_month_and_after_cutoff_give_a_resend_date() {
     let verdict = judge_at(&raw, "2026-12-01T10:00:00+01:00");
     assert_eq!(problems(&verdict), ["window_first_of_month"]);
     assert!(
-        reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9\u{a0}h"),
+        reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9 h"),
         "{}",
         reply_body(&verdict)
     );
     let verdict = judge_at(&raw, "2026-11-30T17:30:00+01:00");
     assert_eq!(problems(&verdict), ["window_after_cutoff"]);
-    assert!(reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9\u{a0}h"));
+    assert!(reply_body(&verdict).contains("à partir du mercredi 2 décembre 2026 à 9 h"));
     assert_eq!(
         judge_at(&raw, "2026-11-30T17:29:59+01:00").outcome,
         Outcome::Accepted
@@ -565,7 +581,7 @@ fn outside_office_hours_is_a_warning_with_the_next_opening() {
     assert!(
         verdict.warnings[0]
             .message
-            .contains("lundi 23 novembre 2026 à 9\u{a0}h")
+            .contains("lundi 23 novembre 2026 à 9 h")
     );
 }
 
@@ -693,7 +709,13 @@ fn judge_with(history: &[licgate::judge::Movement], raw: &[u8], at: &str) -> Ver
         limits: &Limits::default(),
         history,
     };
-    judge.check(raw, Some(at.parse().unwrap()))
+    let mut verdict = judge.check(raw, Some(at.parse().unwrap()));
+    let plain = |text: &mut String| *text = text.replace('\u{a0}', " ");
+    verdict
+        .problems
+        .iter_mut()
+        .for_each(|p| plain(&mut p.message));
+    verdict
 }
 
 #[test]
@@ -709,7 +731,7 @@ fn duplicate_request_for_the_same_addition_this_month() {
     assert!(
         verdict.problems[0]
             .message
-            .contains("LG-FIRST00001, reçue le jeudi 5 novembre 2026 à 10\u{a0}h")
+            .contains("LG-FIRST00001, reçue le jeudi 5 novembre 2026 à 10 h")
     );
     let other_users = Draft::new()
         .set("Nom Prénom de l'utilisateur", "Paul Martin, Anne Roy")
@@ -939,7 +961,7 @@ fn a_window_refusal_says_nothing_is_to_correct() {
     assert!(body.contains("Renvoyez-la telle quelle"), "{body}");
     assert!(!body.contains("corriger"), "{body}");
     assert!(
-        body.contains("à partir du mercredi 2 décembre 2026 à 9\u{a0}h"),
+        body.contains("à partir du mercredi 2 décembre 2026 à 9 h"),
         "{body}"
     );
 }
@@ -961,4 +983,32 @@ fn a_mail_without_the_template_gets_one_line_saying_so() {
         "{}",
         verdict.problems[0].message
     );
+}
+
+// Issue 10: the replies' French had plain spaces before « : » and inside
+// « », where French typography wants no-break spaces.
+#[test]
+fn replies_follow_french_typography() {
+    let verdict = check(
+        &Draft::new().set("Quantité", "beaucoup").raw(),
+        rules(),
+        Some(MONDAY_10H.parse::<Timestamp>().unwrap()),
+        &Limits::default(),
+    );
+    let body = &verdict.reply.as_ref().unwrap().body;
+    assert!(
+        body.contains("Nom du client\u{a0}: Boulangerie Martin"),
+        "{body}"
+    );
+    assert!(body.contains("«\u{a0}beaucoup\u{a0}»"), "{body}");
+    for (i, c) in body.char_indices() {
+        if matches!(c, ':' | ';' | '?' | '!' | '»') && i > 0 {
+            assert!(
+                !body[..i].ends_with(' '),
+                "plain space before {c:?}: {body}"
+            );
+        }
+    }
+    assert!(!body.contains("« "), "{body}");
+    assert!(verdict.problems[0].message.contains("\u{a0}"));
 }

@@ -49,7 +49,8 @@ fn refusal() -> (Verdict, String, String) {
 fn corrected(body: &str) -> String {
     body.lines()
         .map(|line| {
-            if line.starts_with("Type de licence :") {
+            // The label is followed by a no-break space (French typography).
+            if line.starts_with("Type de licence") && line.contains(':') {
                 "Type de licence : Microsoft 365 Business Premium"
             } else {
                 line

@@ -770,9 +770,9 @@ async fn a_refusal_answered_with_the_template_corrected_in_the_quote_is_accepted
         .body_text(0)
         .unwrap()
         .lines()
-        .map(|line| match line.strip_prefix("Type de licence :") {
-            Some(_) => "> Type de licence : Microsoft 365 Business Standard\r\n".to_owned(),
-            None => format!("> {line}\r\n"),
+        .map(|line| match line.starts_with("Type de licence") {
+            true => "> Type de licence : Microsoft 365 Business Standard\r\n".to_owned(),
+            false => format!("> {line}\r\n"),
         })
         .collect();
     let answer = format!(

@@ -18,7 +18,7 @@ use crate::judge::{Outcome, Warning, WarningCode};
 use crate::records::audit::Head;
 use crate::records::{Decision, OutboxItem};
 use crate::rules::{Calendar, french_date, french_date_time, french_time};
-use crate::text::count;
+use crate::text::{count, typography};
 
 /// One accepted request, as purchasing needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -182,7 +182,12 @@ impl Digest {
         )
     }
 
+    /// The mail's subject, in French typography.
     pub fn subject(&self) -> String {
+        typography(&self.plain_subject())
+    }
+
+    fn plain_subject(&self) -> String {
         match self.kind {
             Kind::RemovalNotice => {
                 let item = &self.items[0];
@@ -263,7 +268,12 @@ impl Digest {
     }
 
     /// The plain-text alternative.
+    /// The plain-text part, in French typography.
     pub fn to_text(&self) -> String {
+        typography(&self.plain_text())
+    }
+
+    fn plain_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}\n\n{}\n", self.introduction(), self.cutoff_line());
         for (title, clients) in self.sections() {
@@ -294,7 +304,12 @@ impl Digest {
     }
 
     /// The HTML alternative: one table, inline styles, everything escaped.
+    /// The HTML part, in French typography.
     pub fn to_html(&self) -> String {
+        typography(&self.plain_html())
+    }
+
+    fn plain_html(&self) -> String {
         let mut out = String::new();
         let _ = write!(
             out,
@@ -541,6 +556,11 @@ pub fn reminder_due(calendar: &Calendar, time: Time, now: Timestamp) -> Option<D
 
 /// The reminder's subject and body, for the last business day `today`.
 pub fn reminder(calendar: &Calendar, today: Date) -> (String, String) {
+    let (subject, body) = plain_reminder(calendar, today);
+    (typography(&subject), typography(&body))
+}
+
+fn plain_reminder(calendar: &Calendar, today: Date) -> (String, String) {
     let cutoff = calendar.cutoff_of_month(today);
     let next_month = today.last_of_month().tomorrow().expect("dates in range");
     let subject = format!(
@@ -710,7 +730,7 @@ mod tests {
         assert_eq!(text.matches("\nGarage\n").count(), 1, "{text}");
         assert_eq!(
             digest.subject(),
-            "[licgate] Demandes acceptées : 1 suppression URGENT, 2 ajouts (lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30)"
+            "[licgate] Demandes acceptées\u{a0}: 1 suppression URGENT, 2 ajouts (lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30)"
         );
     }
 
@@ -752,7 +772,7 @@ mod tests {
         }
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
-        assert!(html.contains("« &lt;b&gt;gras&lt;/b&gt; » &amp; co"));
+        assert!(html.contains("«\u{a0}&lt;b&gt;gras&lt;/b&gt;\u{a0}» &amp; co"));
     }
 
     #[test]

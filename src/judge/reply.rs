@@ -51,8 +51,15 @@ impl Template {
     }
 }
 
+/// The signature of an acceptance.
 const SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Microsoft 365\n\
                          Message automatique, envoyé à la réception de votre demande.\n";
+
+/// The signature of a refusal: how to answer it.
+const REFUSAL_SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Microsoft 365\n\
+     Message automatique. Une réponse à ce message est lue comme la demande corrigée : \
+     corrigez le modèle ci-dessus et envoyez. Une question sur une commande se pose aux \
+     achats, pas en réponse à ce message.\n";
 
 /// Builds the reply to an accepted or rejected mail.
 pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Reply {
@@ -61,11 +68,11 @@ pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Rep
     match verdict.outcome {
         Outcome::Accepted => Reply {
             subject: format!("[ACCEPTÉE] {subject} ({id})"),
-            body: acceptance(verdict, calendar),
+            body: text::typography(&acceptance(verdict, calendar)),
         },
         Outcome::Rejected | Outcome::Ignored | Outcome::Quarantined => Reply {
             subject: format!("[REFUSÉE] {subject} ({id})"),
-            body: refusal(verdict, &subject, template),
+            body: text::typography(&refusal(verdict, &subject, template)),
         },
     }
 }
@@ -222,7 +229,7 @@ fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
         let _ = writeln!(body, "{} : {}", field.label(), template.get(field));
     }
     let _ = writeln!(body, "\nRéférence : {}\n", verdict.request_id);
-    body.push_str(SIGNATURE);
+    body.push_str(REFUSAL_SIGNATURE);
     body
 }
 

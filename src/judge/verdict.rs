@@ -237,7 +237,7 @@ fn problem(code: ProblemCode, field: Option<Field>, message: String) -> Problem 
     Problem {
         code,
         field,
-        message,
+        message: text::typography(&message),
     }
 }
 
@@ -520,6 +520,7 @@ impl Problem {
 }
 
 fn warning(code: WarningCode, message: String) -> Warning {
+    let message = text::typography(&message);
     Warning { code, message }
 }
 
