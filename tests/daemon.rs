@@ -99,11 +99,11 @@ async fn mails_end_in_their_folders_and_technicians_get_the_right_replies() {
     assert!(copy.contains("In-Reply-To: <bad@example.test>"), "{copy}");
     let body = body_of(copy);
     assert!(
-        body.starts_with("[Copie pour les achats : demande REFUSÉE, ne rien commander.]"),
+        body.starts_with("[Copie pour les achats\u{a0}: demande REFUSÉE, ne rien commander.]"),
         "{body}"
     );
     assert!(
-        body.contains("« Microsoft 365 Business Premium »"),
+        body.contains("«\u{a0}Microsoft 365 Business Premium\u{a0}»"),
         "{body}"
     );
 
@@ -629,7 +629,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     .await;
     eventually(Duration::from_secs(40), "digest", || async {
         subjects().await.iter().any(|s| {
-            s.starts_with("[licgate] Demandes acceptées : 1 suppression(s) URGENT, 1 ajout(s)")
+            s.starts_with("[licgate] Demandes acceptées\u{a0}: 1 suppression URGENT, 1 ajout")
         })
     })
     .await;
@@ -645,7 +645,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     assert_eq!(code, 0);
     assert!(
         out.starts_with(
-            "Objet : [licgate] Synthèse à la demande : 1 suppression(s) URGENT, 1 ajout(s)"
+            "Objet\u{a0}: [licgate] Synthèse à la demande\u{a0}: 1 suppression URGENT, 1 ajout"
         ),
         "{out}"
     );

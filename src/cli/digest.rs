@@ -42,7 +42,7 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
         let text = if args.html {
             digest.html
         } else {
-            format!("Objet : {}\n\n{}", digest.subject, digest.text)
+            format!("Objet\u{a0}: {}\n\n{}", digest.subject, digest.text)
         };
         print!("{text}");
         return Ok(ExitCode::SUCCESS);

@@ -58,7 +58,7 @@ pub fn to_mime(reply: &Reply, addressing: &Addressing) -> anyhow::Result<String>
         .unwrap_or("licgate.invalid");
     let mut body = String::new();
     if !addressing.cc.is_empty() {
-        body.push_str("[Copie pour les achats : demande REFUSÉE, ne rien commander.]\n\n");
+        body.push_str("[Copie pour les achats\u{a0}: demande REFUSÉE, ne rien commander.]\n\n");
     }
     body.push_str(&reply.body);
     let builder = Message::builder()
