@@ -674,7 +674,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
         .unwrap();
     let text = parsed.body_text(0).unwrap();
     let html = parsed.body_html(0).unwrap();
-    assert!(text.contains("== Suppressions : URGENT"), "{text}");
+    assert!(text.contains("== Suppressions\u{a0}: URGENT"), "{text}");
     assert!(text.contains("Jean <Dupont> & fils"), "{text}");
     assert!(text.contains("Clôture des commandes du mois"), "{text}");
     assert!(html.contains("Jean &lt;Dupont&gt; &amp; fils"), "{html}");
@@ -689,7 +689,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     // Issue 8, item 16: the digest names the chain's head when it was
     // written, and `audit verify --records N` finds the same.
     let named = text
-        .split("Empreinte du journal d'audit à l'envoi : ")
+        .split("Empreinte du journal d'audit à l'envoi\u{a0}: ")
         .nth(1)
         .expect("the digest names the audit trail's head");
     let (hash, rest) = named.split_once(" (enregistrement n° ").unwrap();
