@@ -145,6 +145,8 @@ pub struct RawPurchasing {
     pub cc: Vec<String>,
     #[serde(default = "default_true")]
     pub removal_notice: bool,
+    #[serde(default)]
+    pub contact: Option<String>,
 }
 
 impl Default for RawPurchasing {
@@ -153,6 +155,7 @@ impl Default for RawPurchasing {
             to: Vec::new(),
             cc: Vec::new(),
             removal_notice: true,
+            contact: None,
         }
     }
 }
@@ -396,6 +399,10 @@ impl Config {
             ("purchasing.to", &raw.purchasing.to),
             ("purchasing.cc", &raw.purchasing.cc),
             ("reminder.to", &raw.reminder.to),
+            (
+                "purchasing.contact",
+                &raw.purchasing.contact.iter().cloned().collect(),
+            ),
         ] {
             if let Some(bad) = addresses.iter().find(|a| !crate::text::is_email_address(a)) {
                 bail!("{key}: « {bad} » is not an e-mail address");
@@ -455,6 +462,7 @@ impl Config {
                 to: lowercase(&raw.purchasing.to),
                 cc: lowercase(&raw.purchasing.cc),
                 removal_notice: raw.purchasing.removal_notice,
+                contact: raw.purchasing.contact.as_deref().map(str::to_lowercase),
             },
             digest: crate::compose::digest::Schedule {
                 times,
@@ -499,6 +507,8 @@ pub struct Purchasing {
     pub cc: Vec<String>,
     /// Send each accepted removal at once, besides the digest.
     pub removal_notice: bool,
+    /// Where technicians write with a question, named in every reply.
+    pub contact: Option<String>,
 }
 
 impl Purchasing {

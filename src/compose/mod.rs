@@ -25,6 +25,8 @@ pub struct Addressing<'a> {
     pub references: &'a [String],
     /// The decision time, used as the Date.
     pub date: jiff::Timestamp,
+    /// Where to write with a question, named at the end of the reply.
+    pub contact: Option<&'a str>,
 }
 
 /// Marks a message as automatic (RFC 3834 `Auto-Submitted: kind`, and
@@ -61,6 +63,9 @@ pub fn to_mime(reply: &Reply, addressing: &Addressing) -> anyhow::Result<String>
         body.push_str("[Copie pour les achats\u{a0}: demande REFUSÉE, ne rien commander.]\n\n");
     }
     body.push_str(&reply.body);
+    if let Some(contact) = addressing.contact {
+        body.push_str(&format!("Une question\u{a0}? Écrivez à {contact}.\n"));
+    }
     let builder = Message::builder()
         .from(addressing.from.parse::<Mailbox>()?)
         .to(addressing.to.parse::<Mailbox>()?)
@@ -143,6 +148,7 @@ mod tests {
             in_reply_to: Some("m1@example.fr"),
             references: &[],
             date: "2026-11-23T09:00:00Z".parse().unwrap(),
+            contact: Some("achats@example.fr"),
         };
         let mime = to_mime(&reply, &addressing).unwrap();
         let message = mail_parser::MessageParser::default()
@@ -154,13 +160,19 @@ mod tests {
                 .is_some_and(|ct| ct.subtype() == Some("alternative"))
         );
         let text = message.body_text(0).unwrap().replace("\r\n", "\n");
-        assert_eq!(text.trim_end(), reply.body.trim_end());
+        assert!(text.starts_with(&reply.body), "{text}");
         let html = message.body_html(0).unwrap();
         assert!(
             html.contains("<div>Nom du client : &lt;script&gt;x&lt;/script&gt;</div>"),
             "{html}"
         );
         assert!(html.contains("<div>Quantité : +1</div>"), "{html}");
+        // The address for questions closes the reply (configurable).
+        assert!(
+            text.trim_end()
+                .ends_with("Une question\u{a0}? Écrivez à achats@example.fr."),
+            "{text}"
+        );
         assert!(!html.contains("<script>"), "{html}");
     }
 }

@@ -154,6 +154,7 @@ fn outbox_item(
         in_reply_to: verdict.message_id.as_deref(),
         references: &threading.references,
         date: now,
+        contact: config.purchasing.contact.as_deref(),
     };
     let message = compose::to_mime(answer, &addressing)?;
     let mut to = vec![sender.to_owned()];
