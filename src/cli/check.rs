@@ -135,6 +135,9 @@ fn render_text(name: &str, verdict: &Verdict, rules: &Rules) -> String {
         },
     ];
     line("request", &parts.join(" | "));
+    if let Some(refused) = &verdict.corrects {
+        line("corrects", refused);
+    }
     for problem in &verdict.problems {
         let field = problem
             .field

@@ -81,11 +81,10 @@ pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Rep
 /// the client when both are known, else as written without prefixes, tags
 /// and request id, so that answers never stack `RE: [REFUSÉE] RE: …`.
 fn request_subject(verdict: &Verdict, template: &Template) -> String {
-    let client = verdict
-        .request
-        .client
-        .as_deref()
-        .or(template.client.as_deref());
+    // The client given back (a known name over a misspelt one), unless it
+    // is a question between two names.
+    let given_back = template.client.as_deref().filter(|c| !c.starts_with('['));
+    let client = given_back.or(verdict.request.client.as_deref());
     if let (Some(action), Some(client)) = (verdict.request.action, client) {
         return format!("[{}] Licence Office 365 - {client}", action.tag());
     }

@@ -419,9 +419,14 @@ impl Problem {
     }
 
     pub fn users_count(names: usize, quantity: u32) -> Problem {
+        let names = text::count(
+            names as u64,
+            "nom d'utilisateur indiqué",
+            "noms d'utilisateur indiqués",
+        );
         let message = format!(
-            "{names} nom(s) d'utilisateur indiqué(s) pour une quantité de {quantity} : \
-             indiquez un utilisateur par licence."
+            "{names} pour une quantité de {} : indiquez un utilisateur par licence.",
+            text::french_number(quantity)
         );
         problem(ProblemCode::UsersCount, Some(Field::Users), message)
     }
