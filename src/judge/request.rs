@@ -137,7 +137,9 @@ pub fn clean_subject(subject: &str) -> &str {
     let reference = &rest[open + 1..];
     let is_reference = reference.len() == 14
         && reference.ends_with(')')
-        && reference[3..13].bytes().all(|b| b.is_ascii_hexdigit());
+        && reference
+            .get(3..13)
+            .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
     if is_reference {
         text::trim(&rest[..open])
     } else {
