@@ -41,7 +41,7 @@
 //! let verdict = check(mail.as_bytes(), &rules, received, &Limits::default());
 //! assert_eq!(verdict.outcome, Outcome::Rejected);
 //! assert_eq!(verdict.problems[0].code.as_str(), "licence_unknown");
-//! assert!(verdict.reply.unwrap().body.contains("« Microsoft 365 Business Premium »"));
+//! assert!(verdict.reply.unwrap().body.contains("Microsoft 365 Business Premium"));
 //! ```
 
 pub mod compose;
