@@ -408,6 +408,15 @@ impl Config {
                 bail!("{key}: « {bad} » is not an e-mail address");
             }
         }
+        if let Some(contact) = &raw.purchasing.contact
+            && (contact.eq_ignore_ascii_case(&raw.smtp.from)
+                || raw.imap.username.eq_ignore_ascii_case(contact))
+        {
+            bail!(
+                "purchasing.contact: « {contact} » is the gateway's own address, where a question \
+                 would be judged as an order; give a purchasing address"
+            );
+        }
         let mut times = raw
             .digest
             .times
@@ -700,6 +709,19 @@ mod tests {
 
     fn config(text: &str) -> anyhow::Result<Config> {
         fixture::from_text(text)
+    }
+
+    // Found by review: the gateway's own address was accepted as the
+    // contact, where technicians' questions would be judged as orders.
+    #[test]
+    fn the_contact_is_not_the_gateway() {
+        let text = example().replace(
+            "contact = \"achats@infogerance.example\"",
+            "contact = \"Licences@Infogerance.example\"",
+        );
+        let err = config(&text).unwrap_err();
+        assert!(err.to_string().starts_with("purchasing.contact"), "{err}");
+        assert!(config(&example()).is_ok());
     }
 
     #[test]

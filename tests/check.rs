@@ -202,7 +202,7 @@ fn an_accepted_removal_says_when_it_takes_effect() {
         .judge();
     assert_eq!(verdict.outcome, Outcome::Accepted, "{verdict:#?}");
     let body = verdict.reply.unwrap().body;
-    assert!(body.contains("suppression de 1 licence\n"), "{body}");
+    assert!(body.contains("suppression d'une licence\n"), "{body}");
     assert!(body.contains("Utilisateur : Jean Dupont"), "{body}");
     assert!(
         body.contains("La suppression prendra effet le mardi 1er décembre 2026"),
@@ -435,7 +435,7 @@ fn annual_licence_is_a_warning() {
     assert!(
         removal.warnings[0]
             .message
-            .contains("vérifiez l'échéance de l'engagement annuel avant de réduire"),
+            .contains("la réduction ne prend effet qu'à l'échéance de l'engagement annuel"),
         "{:?}",
         removal.warnings
     );
@@ -958,8 +958,11 @@ fn a_window_refusal_says_nothing_is_to_correct() {
         body.contains("est correcte, mais elle ne peut pas"),
         "{body}"
     );
-    assert!(body.contains("Renvoyez-la telle quelle"), "{body}");
-    assert!(!body.contains("corriger"), "{body}");
+    assert!(
+        body.contains("à la date indiquée, répondez à ce message sans rien modifier"),
+        "{body}"
+    );
+    assert!(!body.contains("corrige"), "{body}");
     assert!(
         body.contains("à partir du mercredi 2 décembre 2026 à 9 h"),
         "{body}"
@@ -1011,4 +1014,51 @@ fn replies_follow_french_typography() {
     }
     assert!(!body.contains("« "), "{body}");
     assert!(verdict.problems[0].message.contains("\u{a0}"));
+}
+
+// Found by review: an addition received a week before the month's end was
+// said cancellable on a date when no removal is accepted any more.
+#[test]
+fn the_refund_window_given_ends_at_the_cut_off_at_the_latest() {
+    let verdict = judge_at(&Draft::new().raw(), "2026-11-26T10:00:00+01:00");
+    assert_eq!(verdict.outcome, Outcome::Accepted);
+    let body = reply_body(&verdict);
+    assert!(
+        body.contains("jusqu'au lundi 30 novembre 2026 à 17 h 30"),
+        "{body}"
+    );
+}
+
+// Found by review: a duplicate was told to correct itself.
+#[test]
+fn a_duplicate_refusal_asks_for_nothing() {
+    let history = [accepted_before(
+        "LG-FIRST00001",
+        "2026-11-05T10:00:00+01:00",
+        2,
+        &["Marie Curie", "Jean Dupont"],
+    )];
+    let verdict = judge_with(&history, &Draft::new().raw(), MONDAY_10H);
+    let body = verdict.reply.unwrap().body.replace('\u{a0}', " ");
+    assert!(body.contains("elle est déjà commandée"), "{body}");
+    assert!(
+        body.contains("Si c'est bien la même demande, rien à faire."),
+        "{body}"
+    );
+    assert!(!body.contains("Corrigez"), "{body}");
+}
+
+// Found by review: with two clients, the reply's subject took the body's side.
+#[test]
+fn with_two_clients_the_reply_subject_is_the_subject_as_written() {
+    let verdict = Draft::new()
+        .set("Nom du client", "Garage du Centre")
+        .judge();
+    assert_eq!(
+        verdict.reply.unwrap().subject,
+        format!(
+            "[REFUSÉE] [AJOUT] Licence Office 365 - Boulangerie Martin ({})",
+            verdict.request_id
+        )
+    );
 }

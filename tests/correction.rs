@@ -150,6 +150,9 @@ fn a_template_corrected_in_the_quoted_refusal_is_accepted() {
             "{name}"
         );
         assert_eq!(verdict.request.users, ["Jean Dupont"], "{name}");
+        // The acceptance says which refused request it corrects.
+        let body = verdict.reply.unwrap().body;
+        assert!(body.contains(&refused.request_id), "{name}: {body}");
     }
 }
 
@@ -176,9 +179,18 @@ fn a_quoted_acceptance_or_own_request_is_never_read_as_a_request() {
     );
     assert_eq!(accepted.outcome, Outcome::Accepted);
     let reply = accepted.reply.unwrap();
-    let answer = outlook_text_answer(&reply.subject, "Merci !", &reply.body);
+    let answer = outlook_text_answer(
+        &reply.subject,
+        "Merci ! La licence est-elle active ?",
+        &reply.body,
+    );
     let verdict = judge(&answer, LATER);
-    assert_eq!(verdict.outcome, Outcome::Rejected);
+    // Found by review: a question about an accepted order was answered
+    // « REFUSÉE » (with a copy to purchasing: « ne rien commander »).
+    assert_eq!(verdict.outcome, Outcome::Ignored, "{verdict:#?}");
+    assert_eq!(verdict.problems[0].code.as_str(), "answer_to_acceptance");
+    assert!(verdict.problems[0].message.contains(&accepted.request_id));
+    assert!(verdict.reply.is_none());
     assert!(verdict.corrects.is_none());
     assert!(
         verdict.request.licence.is_none() && verdict.request.quantity.is_none(),

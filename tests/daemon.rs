@@ -595,7 +595,7 @@ async fn the_same_addition_sent_twice_is_refused_as_a_duplicate() {
         .unwrap();
     let body = body_of(&refusal);
     assert!(
-        body.contains("Cette demande double la demande LG-"),
+        body.contains("Cette demande fait doublon avec la demande LG-"),
         "{body}"
     );
 }

@@ -7,7 +7,7 @@
 //! (see [`super::reply`]). An acceptance has no such block, and a quoted
 //! request of the technician's own has no reference: neither is read.
 
-use super::request::Field;
+use super::request::{self, Field};
 use crate::text;
 
 /// The template of a quoted refusal, as the answer left it.
@@ -46,7 +46,11 @@ pub fn quoted_refusal(text: &str) -> Option<QuotedRefusal> {
         let (objet, subject) = objet;
         let template = lines[objet + 1..end].join("\n");
         // The block must be the template, its labels filled or not.
-        let labelled = template.lines().filter(|l| label(l).is_some()).count();
+        let labelled = template
+            .lines()
+            .flat_map(request::split_joined)
+            .filter(|l| label(l).is_some())
+            .count();
         if labelled >= 3 {
             return Some(QuotedRefusal {
                 refused,
@@ -56,6 +60,21 @@ pub fn quoted_refusal(text: &str) -> Option<QuotedRefusal> {
         }
     }
     None
+}
+
+/// The request id of an acceptance of licgate's quoted in `text`, if one
+/// is: its `Référence : LG-…` line right after « Votre demande est
+/// acceptée ». An answer to it is a question or a remark, never a request.
+pub fn quoted_acceptance(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().take(MAX_LINES).map(unquote).collect();
+    lines.iter().enumerate().find_map(|(i, line)| {
+        let id = reference(line)?;
+        let start = i.saturating_sub(4);
+        lines[start..i]
+            .iter()
+            .any(|l| text::fold(l).contains("votre demande est acceptee"))
+            .then_some(id)
+    })
 }
 
 /// `line` without the `>` marks (and spaces) of quoting.

@@ -185,6 +185,13 @@ impl Judge<'_> {
             }
             _ => None,
         };
+        // An answer to an acceptance (a question, a thank-you) is no request.
+        if correction.is_none() && fields.as_ref().is_some_and(|f| f.is_empty()) {
+            judgement.answers_acceptance = mail
+                .quoted
+                .as_deref()
+                .and_then(correction::quoted_acceptance);
+        }
         match &correction {
             Some(quoted) => {
                 judgement.subject(&quoted.subject);
@@ -208,9 +215,8 @@ impl Judge<'_> {
             None => judgement.warnings.push(Warning::reception_time_unknown()),
         }
         let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
-        let mut verdict = judgement.finish(&mail, id, received_at);
-        verdict.corrects = correction.map(|quoted| quoted.refused);
-        verdict
+        judgement.corrects = correction.map(|quoted| quoted.refused);
+        judgement.finish(&mail, id, received_at)
     }
 }
 
@@ -227,6 +233,10 @@ struct Judgement<'r> {
     subject_client: Option<String>,
     /// The values to put back in the template of a refusal.
     template: Template,
+    /// The accepted request this mail only answers, if it does.
+    answers_acceptance: Option<String>,
+    /// The refused request whose quoted template this mail corrects.
+    corrects: Option<String>,
 }
 
 impl<'r> Judgement<'r> {
@@ -240,6 +250,8 @@ impl<'r> Judgement<'r> {
             client: None,
             subject_client: None,
             template: Template::default(),
+            answers_acceptance: None,
+            corrects: None,
         }
     }
 
@@ -580,6 +592,10 @@ impl<'r> Judgement<'r> {
             self.problems = vec![Problem::auto_submitted(reason)];
             self.warnings.clear();
             Outcome::Ignored
+        } else if let Some(accepted) = &self.answers_acceptance {
+            self.problems = vec![Problem::answer_to_acceptance(accepted)];
+            self.warnings.clear();
+            Outcome::Ignored
         } else if self.problems.is_empty() {
             Outcome::Accepted
         } else {
@@ -598,7 +614,7 @@ impl<'r> Judgement<'r> {
             problems: self.problems,
             warnings: self.warnings,
             request: self.request,
-            corrects: None,
+            corrects: self.corrects,
             reply: None,
         };
         if outcome != Outcome::Ignored {

@@ -10,7 +10,7 @@ use jiff::SignedDuration;
 
 use super::history::CANCELLATION_DAYS;
 use super::request::{Action, Field};
-use super::verdict::{Outcome, ProblemCode, Reply, Verdict};
+use super::verdict::{Outcome, ProblemCode, Reply, Verdict, WarningCode};
 use crate::rules::{Calendar, french_date, french_date_time};
 use crate::text;
 
@@ -30,6 +30,11 @@ impl Template {
     pub fn set(&mut self, field: Field, value: &str) {
         self.fields.retain(|(f, _)| *f != field);
         self.fields.push((field, value.to_owned()));
+    }
+
+    /// True when nothing was understood to give back.
+    fn is_empty(&self) -> bool {
+        self.client.is_none() && self.fields.iter().all(|(_, value)| value.is_empty())
     }
 
     fn get(&self, field: Field) -> &str {
@@ -53,13 +58,18 @@ impl Template {
 
 /// The signature of an acceptance.
 const SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Microsoft 365\n\
-                         Message automatique, envoyé à la réception de votre demande.\n";
+                         Message automatique, envoyé à la réception de votre demande ; \
+                         une réponse à ce message n'est pas lue.\n";
 
 /// The signature of a refusal: how to answer it.
 const REFUSAL_SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Microsoft 365\n\
      Message automatique. Une réponse à ce message est lue comme la demande corrigée : \
-     corrigez le modèle ci-dessus et envoyez. Une question sur une commande se pose aux \
-     achats, pas en réponse à ce message.\n";
+     corrigez le modèle ci-dessus et envoyez.\n";
+
+/// The signature of a refusal for the date: how to send the request again.
+const WINDOW_SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Microsoft 365\n\
+     Message automatique. Une réponse à ce message est lue comme la demande : à la date \
+     indiquée, répondez sans rien modifier.\n";
 
 /// Builds the reply to an accepted or rejected mail.
 pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Reply {
@@ -83,9 +93,15 @@ pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Rep
 fn request_subject(verdict: &Verdict, template: &Template) -> String {
     // The client given back (a known name over a misspelt one), unless it
     // is a question between two names.
-    let given_back = template.client.as_deref().filter(|c| !c.starts_with('['));
-    let client = given_back.or(verdict.request.client.as_deref());
-    if let (Some(action), Some(client)) = (verdict.request.action, client) {
+    let question = template
+        .client
+        .as_deref()
+        .is_some_and(|c| c.starts_with('['));
+    let client = template
+        .client
+        .as_deref()
+        .or(verdict.request.client.as_deref());
+    if let (Some(action), Some(client), false) = (verdict.request.action, client, question) {
         return format!("[{}] Licence Office 365 - {client}", action.tag());
     }
     let written = verdict
@@ -101,17 +117,20 @@ fn request_subject(verdict: &Verdict, template: &Template) -> String {
 fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
     let request = &verdict.request;
     let quantity = request.quantity.unwrap_or_default().unsigned_abs();
-    let licences = text::count(quantity, "licence", "licences");
     let removal = request.action == Some(Action::Suppression);
-    let what = if removal {
-        format!("suppression de {licences}")
-    } else {
-        format!("ajout de {licences}")
+    let what = match (removal, quantity) {
+        (true, 1) => "suppression d'une licence".to_owned(),
+        (false, 1) => "ajout d'une licence".to_owned(),
+        (true, n) => format!("suppression de {}", text::count(n, "licence", "licences")),
+        (false, n) => format!("ajout de {}", text::count(n, "licence", "licences")),
     };
     let none = "(aucun)";
     let mut body =
         String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n\n");
     let _ = writeln!(body, "Référence : {}", verdict.request_id);
+    if let Some(refused) = &verdict.corrects {
+        let _ = writeln!(body, "Corrige : la demande {refused}, refusée");
+    }
     let received = verdict
         .received_at
         .map(|at| at.to_zoned(calendar.time_zone.clone()));
@@ -143,7 +162,7 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
     let _ = writeln!(
         body,
         "Adresse à créer : {}",
-        request.address.as_deref().unwrap_or(none)
+        request.address.as_deref().unwrap_or("(aucune)")
     );
     let desktop = if request.remote_desktop == Some(true) {
         "OUI"
@@ -160,13 +179,22 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
                 .expect("dates in range");
             let _ = write!(
                 body,
-                "\nLa suppression prendra effet le {} : elle n'apparaîtra dans la console \
-                 qu'après ce renouvellement des licences.\n",
+                "\nLa suppression prendra effet le {}, jour du renouvellement mensuel des \
+                 licences : elle n'apparaîtra dans la console qu'à cette date.\n",
                 french_date(effective)
             );
         }
         (Some(received), false) => {
-            let until = received.saturating_add(SignedDuration::from_hours(24 * CANCELLATION_DAYS));
+            // NOTE: the refund window closes earlier when removals do: at the
+            // month's cut-off (after it, a removal is refused until the 2nd).
+            let refund =
+                received.saturating_add(SignedDuration::from_hours(24 * CANCELLATION_DAYS));
+            let cutoff = calendar.cutoff_of_month(received.date());
+            let until = if cutoff > *received && cutoff < refund {
+                cutoff
+            } else {
+                refund
+            };
             let _ = write!(
                 body,
                 "\nCet ajout peut encore être annulé avec remboursement au prorata jusqu'au {} : \
@@ -186,49 +214,101 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
     body
 }
 
+/// What a refusal asks of the technician.
+#[derive(PartialEq)]
+enum Refusal {
+    /// Only the date is wrong: send it again as is, later.
+    Window,
+    /// Already ordered: nothing to do.
+    Duplicate,
+    /// Something to correct.
+    Correct,
+}
+
 fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
-    let count = verdict.problems.len();
-    // A request refused only for when it came has nothing to correct.
-    let only_window = verdict.problems.iter().all(|p| {
+    let is_window = |code: ProblemCode| {
         matches!(
-            p.code,
+            code,
             ProblemCode::WindowFirstOfMonth | ProblemCode::WindowAfterCutoff
         )
-    });
-    let mut body = if only_window {
-        format!(
+    };
+    let codes = || verdict.problems.iter().map(|p| p.code);
+    let kind = if codes().all(is_window) {
+        Refusal::Window
+    } else if codes().all(|c| c == ProblemCode::DuplicateRequest) {
+        Refusal::Duplicate
+    } else {
+        Refusal::Correct
+    };
+    let to_correct = codes().filter(|c| !is_window(*c)).count();
+    let mut body = match kind {
+        Refusal::Window => format!(
             "Bonjour,\n\nVotre demande « {original} » est correcte, mais elle ne peut pas \
              être traitée à cette date.\n\n"
-        )
-    } else {
-        format!(
+        ),
+        Refusal::Duplicate => format!(
+            "Bonjour,\n\nVotre demande « {original} » n'a pas été traitée : elle est déjà \
+             commandée.\n\n"
+        ),
+        Refusal::Correct => format!(
             "Bonjour,\n\nVotre demande « {original} » n'a pas été traitée : {}.\n\n",
-            if count == 1 {
+            if to_correct == 1 {
                 "un point est à corriger".to_owned()
             } else {
-                format!("{count} points sont à corriger")
+                format!("{to_correct} points sont à corriger")
             }
-        )
+        ),
     };
     // One line per problem, opening with what is wrong: each message names
     // the field itself, so no label is repeated in front of it.
     for problem in &verdict.problems {
         let _ = writeln!(body, "- {}", problem.message);
     }
-    push_warnings(&mut body, verdict);
-    body.push_str(if only_window {
-        "\nRenvoyez-la telle quelle à la date indiquée ; la voici, telle qu'elle a été \
-         comprise :\n\n"
-    } else {
-        "\nCorrigez la demande et renvoyez-la avec le modèle ci-dessous, \
-         rempli avec ce qui a été compris :\n\n"
+    // NOTE: of the remarks, only the annual commitment matters while the
+    // request is refused (outside office hours, a name normalised… do not).
+    let annual: Vec<_> = verdict
+        .warnings
+        .iter()
+        .filter(|w| w.code == WarningCode::AnnualLicence)
+        .collect();
+    if !annual.is_empty() {
+        body.push_str("\nÀ noter :\n");
+        for warning in annual {
+            let _ = writeln!(body, "- {}", warning.message);
+        }
+    }
+    if kind == Refusal::Duplicate {
+        let _ = writeln!(
+            body,
+            "\nSi c'est bien la même demande, rien à faire.\n\nRéférence : {}\n",
+            verdict.request_id
+        );
+        body.push_str(SIGNATURE);
+        return body;
+    }
+    body.push_str(match kind {
+        Refusal::Window => {
+            "\nLa voici telle qu'elle a été comprise ; à la date indiquée, répondez à ce \
+             message sans rien modifier :\n\n"
+        }
+        _ if template.is_empty() => {
+            "\nCorrigez la demande et renvoyez-la avec le modèle ci-dessous, rempli :\n\n"
+        }
+        _ => {
+            "\nCorrigez la demande et renvoyez-la avec le modèle ci-dessous, \
+             rempli avec ce qui a été compris :\n\n"
+        }
     });
     let _ = writeln!(body, "Objet : {}\n", template.subject());
     for field in Field::TEMPLATE {
         let _ = writeln!(body, "{} : {}", field.label(), template.get(field));
     }
     let _ = writeln!(body, "\nRéférence : {}\n", verdict.request_id);
-    body.push_str(REFUSAL_SIGNATURE);
+    body.push_str(if kind == Refusal::Window {
+        WINDOW_SIGNATURE
+    } else {
+        REFUSAL_SIGNATURE
+    });
     body
 }
 

@@ -375,7 +375,7 @@ const MAX_LABEL_BYTES: usize = 64;
 /// Outlook's « supprimer les sauts de ligne superflus » joins the template's
 /// lines (`Type de licence : Microsoft 365 Business Standard Quantité : +2`).
 /// Linear: each colon looks back over one label's length at most.
-fn split_joined(line: &str) -> Vec<&str> {
+pub(crate) fn split_joined(line: &str) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut start = 0;
     // The first colon of a piece ends its own label, if it has one.
@@ -388,13 +388,17 @@ fn split_joined(line: &str) -> Vec<&str> {
             }
         }
         let floor = colon.saturating_sub(MAX_LABEL_BYTES).max(start);
-        // Each word start between `floor` and the colon, nearest first.
+        // Each word start between `floor` and the colon, farthest first: the
+        // longest label wins (`Nom Prénom de l'utilisateur`, not `Prénom de
+        // l'utilisateur`).
         let label_start = (floor..colon)
-            .rev()
             .filter(|&i| {
                 line.is_char_boundary(i) && i > start && line[..i].ends_with(char::is_whitespace)
             })
-            .find(|&i| Field::from_label(&line[i..colon]).is_some());
+            .find(|&i| {
+                let label = &line[i..colon];
+                !label.contains([':', '\u{FF1A}']) && Field::from_label(label).is_some()
+            });
         if let Some(label_start) = label_start {
             pieces.push(&line[start..label_start]);
             start = label_start;
@@ -519,6 +523,15 @@ mod tests {
         assert_eq!(
             split_joined("Réunion à 10:30 avec le client"),
             ["Réunion à 10:30 avec le client"]
+        );
+        // Found by review: the nearest label won, and « +1 Nom » was read
+        // as the quantity.
+        assert_eq!(
+            split_joined("Quantité : +1 Nom Prénom de l'utilisateur : Jean Dupont"),
+            [
+                "Quantité : +1 ",
+                "Nom Prénom de l'utilisateur : Jean Dupont"
+            ]
         );
     }
 

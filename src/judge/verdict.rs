@@ -134,8 +134,11 @@ codes! {
         DuplicateRequest => "duplicate_request",
         Unreadable => "unreadable",
         TooLarge => "too_large",
-        /// The only code of an ignored mail.
+        /// Sent by a machine: an ignored mail.
         AutoSubmitted => "auto_submitted",
+        /// An answer to an acceptance (a question, a thank-you): an ignored
+        /// mail, never a request.
+        AnswerToAcceptance => "answer_to_acceptance",
     }
 }
 
@@ -276,9 +279,18 @@ impl Problem {
         problem(ProblemCode::FieldMissing, Some(field), message)
     }
 
+    pub fn answer_to_acceptance(accepted: &str) -> Problem {
+        let message = format!(
+            "Ce message répond à l'acceptation de la demande {accepted}, qui reste acceptée : \
+             il n'est pas lu comme une demande."
+        );
+        problem(ProblemCode::AnswerToAcceptance, None, message)
+    }
+
     pub fn template_missing() -> Problem {
-        let message = "Le modèle de demande est absent du message (le texte cité d'un message \
-                       précédent n'est pas lu) : collez le modèle rempli en haut du message."
+        let message = "Le modèle de demande est absent du message : écrivez-le rempli en haut du \
+                       message, ou répondez au refus de la demande en corrigeant le modèle qu'il \
+                       contient."
             .to_owned();
         problem(ProblemCode::FieldMissing, None, message)
     }
@@ -299,8 +311,12 @@ impl Problem {
             }
             None => "Vérifiez le nom, ou demandez son ajout à la liste des clients.".to_owned(),
         };
-        let message =
-            format!("Le client « {written} » n'est pas dans la liste des clients. {hint}");
+        let message = match field {
+            Field::Subject => format!(
+                "L'objet nomme le client « {written} », qui n'est pas dans la liste des clients. {hint}"
+            ),
+            _ => format!("Le client « {written} » n'est pas dans la liste des clients. {hint}"),
+        };
         problem(ProblemCode::ClientUnknown, Some(field), message)
     }
 
@@ -478,7 +494,7 @@ impl Problem {
 
     pub fn duplicate_request(first: &str, received: &Zoned) -> Problem {
         let message = format!(
-            "Cette demande double la demande {first}, reçue le {} et déjà acceptée : elle n'est pas \
+            "Cette demande fait doublon avec la demande {first}, reçue le {} et déjà acceptée : elle n'est pas \
              commandée une seconde fois. S'il s'agit d'une autre demande, précisez-le (utilisateurs).",
             french_date_time(received)
         );
@@ -547,7 +563,7 @@ impl Warning {
 
     pub fn outside_office_hours(calendar: &Calendar, next_opening: &Zoned) -> Warning {
         let message = format!(
-            "Demande reçue hors des heures de bureau ({} - {}, jours ouvrés) : \
+            "Demande reçue hors des heures de bureau (de {} à {}, les jours ouvrés) : \
              elle sera traitée le {}.",
             french_time(calendar.office_start),
             french_time(calendar.office_end),
@@ -559,8 +575,8 @@ impl Warning {
     pub fn annual_licence(licence: &str, client: &str, action: Option<Action>) -> Warning {
         let message = match action {
             Some(Action::Suppression) => format!(
-                "« {licence} » est facturée à l'année pour {client} : vérifiez l'échéance de \
-                 l'engagement annuel avant de réduire."
+                "« {licence} » est facturée à l'année pour {client} : la réduction ne prend effet \
+                 qu'à l'échéance de l'engagement annuel ; vérifiez-la avec les achats."
             ),
             _ => format!(
                 "« {licence} » est facturée à l'année pour {client} : la commande engage pour 12 mois."
