@@ -229,3 +229,65 @@ fn a_template_in_the_new_text_wins_over_the_quoted_refusal() {
         Some("Microsoft 365 Business Standard")
     );
 }
+
+// Found by review: a block pasted by someone else (a client's mail forwarded,
+// a hidden HTML element) was read as the sender's correction.
+#[test]
+fn a_refusal_block_is_read_only_in_an_answer_that_names_it() {
+    let (refused, subject, body) = refusal();
+    let forward = outlook_text_answer("question facture", "Qu'en pensez-vous ?", &corrected(&body));
+    let verdict = judge(&forward, LATER);
+    assert!(verdict.corrects.is_none(), "{verdict:#?}");
+    assert_ne!(verdict.outcome, Outcome::Accepted);
+    // The reply's Message-ID in References names it as well as the subject.
+    let threaded = outlook_text_answer("Réponse", "Corrigé", &corrected(&body)).replacen(
+        "Message-ID:",
+        &format!(
+            "References: <{}.reply@infogerance.example>\r\nMessage-ID:",
+            refused.request_id
+        ),
+        1,
+    );
+    assert_eq!(judge(&threaded, LATER).outcome, Outcome::Accepted);
+    assert!(subject.contains(&refused.request_id));
+}
+
+// Found by review: when the newest quoted block could not be read, an older
+// refusal further down the thread was accepted instead.
+#[test]
+fn only_the_newest_quoted_refusal_is_read() {
+    let (_, subject, body) = refusal();
+    let older = corrected(&body);
+    // The newest block cannot be read (its `Objet` line was deleted).
+    let newest: String = body
+        .lines()
+        .filter(|l| !l.starts_with("Objet"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let mail = outlook_text_answer(&subject, "Corrigé", &format!("{newest}\r\n\r\n{older}"));
+    let verdict = judge(&mail, LATER);
+    assert_ne!(verdict.outcome, Outcome::Accepted, "{verdict:#?}");
+    assert!(
+        verdict.request.licence.is_none(),
+        "the older block was read"
+    );
+}
+
+// Found by review: the quoted subject went unread into replies and the audit
+// trail, control characters and length included.
+#[test]
+fn the_quoted_subject_is_cleaned_and_capped() {
+    let (_, subject, body) = refusal();
+    let hostile = format!(
+        "[AJOUT] Licence Office 365 - \u{1b}]0;x\u{7}{}",
+        "B".repeat(5000)
+    );
+    let edited = corrected(&body).replace(
+        "Objet\u{a0}: [AJOUT] Licence Office 365 - Boulangerie Martin",
+        &format!("Objet : {hostile}"),
+    );
+    let verdict = judge(&outlook_text_answer(&subject, "Corrigé", &edited), LATER);
+    let client = verdict.request.client.unwrap_or_default();
+    assert!(!client.contains('\u{1b}'), "{client:?}");
+    assert!(verdict.reply.unwrap().subject.chars().count() < 400);
+}

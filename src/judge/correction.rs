@@ -25,41 +25,48 @@ pub struct QuotedRefusal {
 const MAX_LINES: usize = 2000;
 
 /// Lines from `Objet :` to `Référence :` in a refusal: the subject, a blank
-/// line, the fields, a blank line; with room for lines the technician adds.
-const MAX_TEMPLATE_LINES: usize = 40;
+/// line, the fields (the users may take one line each), a blank line.
+const MAX_TEMPLATE_LINES: usize = 120;
 
-/// The first refusal of licgate's quoted in `text` (a whole body, quoted
-/// history included), if there is one.
-pub fn quoted_refusal(text: &str) -> Option<QuotedRefusal> {
+/// Longest quoted subject kept, in characters (as a mail's own subject).
+const MAX_SUBJECT_CHARS: usize = 300;
+
+/// The refusal quoted in `text` (a whole body, quoted history included) by
+/// an answer whose `subject` or `references` name it, if there is one.
+///
+/// Only the first reference quoted is looked at, the newest: an older
+/// refusal further down the thread is never taken instead. The answer must
+/// name that refusal where mail clients keep it (the subject `… (LG-…)` of
+/// licgate's reply, or its Message-ID `<LG-….reply@…>` in `References`): a
+/// block merely pasted or forwarded is never read as a correction.
+pub fn quoted_refusal(text: &str, subject: &str, references: &[String]) -> Option<QuotedRefusal> {
     let lines: Vec<&str> = text.lines().take(MAX_LINES).map(unquote).collect();
-    for (end, line) in lines.iter().enumerate() {
-        let Some(refused) = reference(line) else {
-            continue;
-        };
-        let start = end.saturating_sub(MAX_TEMPLATE_LINES);
-        let Some(objet) = (start..end).rev().find_map(|i| {
-            let (label, value) = lines[i].split_once([':', '\u{FF1A}'])?;
-            (text::fold(text::trim(label)) == "objet").then_some((i, value))
-        }) else {
-            continue;
-        };
-        let (objet, subject) = objet;
-        let template = lines[objet + 1..end].join("\n");
-        // The block must be the template, its labels filled or not.
-        let labelled = template
-            .lines()
-            .flat_map(request::split_joined)
-            .filter(|l| label(l).is_some())
-            .count();
-        if labelled >= 3 {
-            return Some(QuotedRefusal {
-                refused,
-                subject: text::trim(subject).to_owned(),
-                template,
-            });
-        }
+    let end = lines.iter().position(|line| reference(line).is_some())?;
+    let refused = reference(lines[end])?;
+    let named = subject.contains(&format!("({refused})"))
+        || references
+            .iter()
+            .any(|r| r.starts_with(&format!("{refused}.reply@")));
+    if !named {
+        return None;
     }
-    None
+    let start = end.saturating_sub(MAX_TEMPLATE_LINES);
+    let (objet, value) = (start..end).rev().find_map(|i| {
+        let (label, value) = lines[i].split_once([':', '\u{FF1A}'])?;
+        (label.len() <= 16 && text::fold(text::trim(label)) == "objet").then_some((i, value))
+    })?;
+    let template = lines[objet + 1..end].join("\n");
+    // The block must be the template, its labels filled or not.
+    let labelled = template
+        .lines()
+        .flat_map(request::split_joined)
+        .filter(|l| label(l).is_some())
+        .count();
+    (labelled >= 3).then(|| QuotedRefusal {
+        refused,
+        subject: text::clean_line(text::trim(value), MAX_SUBJECT_CHARS),
+        template,
+    })
 }
 
 /// The request id of an acceptance of licgate's quoted in `text`, if one

@@ -181,7 +181,10 @@ impl Judge<'_> {
         // edited; a template in the new text wins over anything quoted.
         let correction = match &fields {
             Some(fields) if fields.is_empty() => {
-                mail.quoted.as_deref().and_then(correction::quoted_refusal)
+                let subject = mail.subject.as_deref().unwrap_or_default();
+                mail.quoted
+                    .as_deref()
+                    .and_then(|text| correction::quoted_refusal(text, subject, &mail.references))
             }
             _ => None,
         };
@@ -298,7 +301,11 @@ impl<'r> Judgement<'r> {
         // Conflicting values go back as a question, which resending
         // unchanged cannot pass (a placeholder).
         for (field, values) in conflicts {
-            let values: Vec<String> = values.iter().take(5).map(|v| text::cap(v, 60)).collect();
+            let values: Vec<String> = values
+                .iter()
+                .take(5)
+                .map(|v| text::clean_line(v, 60))
+                .collect();
             let question = format!("[{} ?]", values.join(" ou "));
             match field {
                 Field::Client => self.template.client = Some(question),

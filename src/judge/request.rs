@@ -376,6 +376,11 @@ const MAX_LABEL_BYTES: usize = 64;
 /// lines (`Type de licence : Microsoft 365 Business Standard Quantité : +2`).
 /// Linear: each colon looks back over one label's length at most.
 pub(crate) fn split_joined(line: &str) -> Vec<&str> {
+    // NOTE: a template line is short; a longer one is not split (a pasted
+    // log full of colons must cost no more than reading it).
+    if line.len() > MAX_JOINED_BYTES {
+        return vec![line];
+    }
     let mut pieces = Vec::new();
     let mut start = 0;
     // The first colon of a piece ends its own label, if it has one.
@@ -386,6 +391,11 @@ pub(crate) fn split_joined(line: &str) -> Vec<&str> {
             if Field::from_label(&line[start..colon]).is_some() {
                 continue;
             }
+        }
+        // Only a colon after a word that ends a label can end one: a test in
+        // constant time before any label is folded.
+        if !ends_a_label(&line[start..colon]) || pieces.len() >= Field::TEMPLATE.len() {
+            continue;
         }
         let floor = colon.saturating_sub(MAX_LABEL_BYTES).max(start);
         // Each word start between `floor` and the colon, farthest first: the
@@ -406,6 +416,37 @@ pub(crate) fn split_joined(line: &str) -> Vec<&str> {
     }
     pieces.push(&line[start..]);
     pieces
+}
+
+/// Longest line looked at for joined template lines, in bytes.
+const MAX_JOINED_BYTES: usize = 2048;
+
+/// The last words of the template's labels.
+const LABEL_ENDS: &[&str] = &[
+    "client",
+    "licence",
+    "licences",
+    "license",
+    "quantité",
+    "quantite",
+    "utilisateur",
+    "utilisateurs",
+    "nominatif)",
+    "associé",
+    "associe",
+];
+
+/// True when `text` ends with the last word of a label (before a colon).
+fn ends_a_label(text: &str) -> bool {
+    let text = text.trim_end_matches(|c: char| c.is_whitespace());
+    let word = text
+        .rsplit(|c: char| c.is_whitespace() || c == '\'' || c == '’')
+        .next()
+        .unwrap_or_default();
+    word.len() <= 16
+        && LABEL_ENDS
+            .iter()
+            .any(|end| end.eq_ignore_ascii_case(word) || word.to_lowercase() == *end)
 }
 
 /// Splits `Label : value` (or `Label<TAB>value`, from an HTML table) when the

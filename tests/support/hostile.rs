@@ -174,5 +174,21 @@ pub fn shapes(size: usize) -> Vec<(&'static str, Vec<u8>)> {
             "control characters",
             repeat(&text, "Nom du client : \u{202E}\u{1b}[2J\r\r\n", size),
         ),
+        // Issue 10 review: each colon tried every word start before it as a
+        // label (template lines joined by Outlook), allocating each time.
+        ("colons", repeat(&text, " a: client :", size)),
+        (
+            "short lines of colons",
+            repeat(&text, "Nom du client : a b client : x\r\n", size),
+        ),
+        // Issue 10 review: each quoted reference made 40 lines be read again.
+        (
+            "quoted references",
+            repeat(
+                &format!("{HEADER}Subject: RE: x (LG-0123456789)\r\n\r\n"),
+                "> Objet : a\r\n> Client : b\r\n> R\u{e9}f\u{e9}rence : LG-0123456789\r\n",
+                size,
+            ),
+        ),
     ]
 }
