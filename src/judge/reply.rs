@@ -189,11 +189,18 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
             // month's cut-off (after it, a removal is refused until the 2nd).
             let refund =
                 received.saturating_add(SignedDuration::from_hours(24 * CANCELLATION_DAYS));
-            let cutoff = calendar.cutoff_of_month(received.date());
-            let until = if cutoff > *received && cutoff < refund {
-                cutoff
-            } else {
-                refund
+            // (The cut-off is on the month's last business day: only a
+            // window that reaches the month's last week can cross it.)
+            let late = refund.date()
+                >= received
+                    .date()
+                    .last_of_month()
+                    .saturating_sub(jiff::Span::new().days(7))
+                || refund.date().month() != received.date().month();
+            let cutoff = late.then(|| calendar.cutoff_of_month(received.date()));
+            let until = match cutoff {
+                Some(cutoff) if cutoff > *received && cutoff < refund => cutoff,
+                _ => refund,
             };
             let _ = write!(
                 body,
