@@ -106,16 +106,19 @@ fn rules() -> &'static Rules {
     })
 }
 
-/// The verdict on `raw` received at `at`, its French text with plain
-/// spaces (typography is tested on its own, below), so that the tests read
-/// as the messages are written.
+/// The verdict on `raw` received at `at`, in plain spaces ([`plain`]).
 fn judge_at(raw: &[u8], at: &str) -> Verdict {
-    let mut verdict = check(
+    plain(check(
         raw,
         rules(),
         Some(at.parse::<Timestamp>().unwrap()),
         &Limits::default(),
-    );
+    ))
+}
+
+/// `verdict` with its French text in plain spaces (typography is tested on
+/// its own, below), so that the tests read as the messages are written.
+fn plain(mut verdict: Verdict) -> Verdict {
     let plain = |text: &mut String| *text = text.replace('\u{a0}', " ");
     verdict
         .problems
@@ -709,13 +712,7 @@ fn judge_with(history: &[licgate::judge::Movement], raw: &[u8], at: &str) -> Ver
         limits: &Limits::default(),
         history,
     };
-    let mut verdict = judge.check(raw, Some(at.parse().unwrap()));
-    let plain = |text: &mut String| *text = text.replace('\u{a0}', " ");
-    verdict
-        .problems
-        .iter_mut()
-        .for_each(|p| plain(&mut p.message));
-    verdict
+    plain(judge.check(raw, Some(at.parse().unwrap())))
 }
 
 #[test]

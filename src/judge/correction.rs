@@ -100,8 +100,7 @@ fn reference(line: &str) -> Option<String> {
         return None;
     }
     let id = text::trim(value);
-    let hex = id.strip_prefix("LG-")?;
-    (hex.len() == 10 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
+    super::is_request_id(id).then(|| id.to_owned())
 }
 
 /// The field whose label opens `line`, if one does.

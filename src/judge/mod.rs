@@ -654,6 +654,12 @@ pub fn request_id(mail: &Mail, raw: &[u8]) -> String {
     }
 }
 
+/// True for a request id as [`id_of`] writes it: `LG-` and 10 hex digits.
+pub fn is_request_id(text: &str) -> bool {
+    text.strip_prefix("LG-")
+        .is_some_and(|hex| hex.len() == 10 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The request id derived from some bytes (a Message-ID, or a whole mail
 /// that could not be judged).
 pub fn id_of(bytes: &[u8]) -> String {

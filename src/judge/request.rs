@@ -134,12 +134,9 @@ pub fn clean_subject(subject: &str) -> &str {
     let Some(open) = rest.rfind("(LG-") else {
         return rest;
     };
-    let reference = &rest[open + 1..];
-    let is_reference = reference.len() == 14
-        && reference.ends_with(')')
-        && reference
-            .get(3..13)
-            .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    let is_reference = rest[open + 1..]
+        .strip_suffix(')')
+        .is_some_and(super::is_request_id);
     if is_reference {
         text::trim(&rest[..open])
     } else {
