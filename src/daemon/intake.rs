@@ -404,17 +404,14 @@ fn decide_all(
                 request_id: &request_id,
             };
             let judged = judge_mail(shared, &fetched);
+            // The replies already counted for the sender, as the policy
+            // names it (lower case): stored, and queued earlier in the batch.
             let sender = judged.as_ref().ok().and_then(|v| v.from.as_deref());
-            let replies = match sender {
+            let replies = match sender.map(str::to_lowercase) {
                 Some(sender) => shared
                     .store
-                    .replies_in_hour(&sender.to_lowercase(), now)
-                    .map(|n| {
-                        n + batch_replies
-                            .get(&sender.to_lowercase())
-                            .copied()
-                            .unwrap_or(0)
-                    }),
+                    .replies_in_hour(&sender, now)
+                    .map(|n| n + batch_replies.get(&sender).copied().unwrap_or(0)),
                 None => Ok(0),
             };
             let (decision, reply) = match replies {

@@ -40,7 +40,7 @@ const MAX_SUBJECT_CHARS: usize = 300;
 /// licgate's reply, or its Message-ID `<LG-….reply@…>` in `References`): a
 /// block merely pasted or forwarded is never read as a correction.
 pub fn quoted_refusal(text: &str, subject: &str, references: &[String]) -> Option<QuotedRefusal> {
-    let lines: Vec<&str> = text.lines().take(MAX_LINES).map(unquote).collect();
+    let lines = quoted_lines(text);
     let end = lines.iter().position(|line| reference(line).is_some())?;
     let refused = reference(lines[end])?;
     let named = subject.contains(&format!("({refused})"))
@@ -73,7 +73,7 @@ pub fn quoted_refusal(text: &str, subject: &str, references: &[String]) -> Optio
 /// is: its `Référence : LG-…` line right after « Votre demande est
 /// acceptée ». An answer to it is a question or a remark, never a request.
 pub fn quoted_acceptance(text: &str) -> Option<String> {
-    let lines: Vec<&str> = text.lines().take(MAX_LINES).map(unquote).collect();
+    let lines = quoted_lines(text);
     lines.iter().enumerate().find_map(|(i, line)| {
         let id = reference(line)?;
         let start = i.saturating_sub(4);
@@ -82,6 +82,11 @@ pub fn quoted_acceptance(text: &str) -> Option<String> {
             .any(|l| text::fold(l).contains("votre demande est acceptee"))
             .then_some(id)
     })
+}
+
+/// The lines of `text` looked at, without the marks of quoting.
+fn quoted_lines(text: &str) -> Vec<&str> {
+    text.lines().take(MAX_LINES).map(unquote).collect()
 }
 
 /// `line` without the `>` marks (and spaces) of quoting.
