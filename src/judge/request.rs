@@ -436,7 +436,12 @@ const LABEL_ENDS: &[&str] = &[
 /// True when `text` ends with the last word of a label (before a colon).
 fn ends_a_label(text: &str) -> bool {
     let text = text.trim_end_matches(|c: char| c.is_whitespace());
-    let word = text
+    // NOTE: only the tail can hold the word (16 bytes at most): looking
+    // further back from each colon made a line of colons quadratic.
+    let tail = (text.len().saturating_sub(32)..=text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    let word = text[tail..]
         .rsplit(|c: char| c.is_whitespace() || c == '\'' || c == '’')
         .next()
         .unwrap_or_default();

@@ -516,19 +516,29 @@ fn body_text(message: &Message) -> Option<String> {
 /// Keeps the text above the first mark of quoted history or signature, and
 /// drops `>` quoted lines.
 pub fn strip_history(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
+    // NOTE: a window of the lines `starts_history` looks at, not a list of
+    // every line: 16 bytes a line made a mail of blank lines cost 19 times
+    // its size.
+    let mut lines = text.lines();
+    let mut window: std::collections::VecDeque<&str> =
+        lines.by_ref().take(HISTORY_LOOKAHEAD).collect();
     let mut kept = String::with_capacity(text.len());
-    for (i, line) in lines.iter().enumerate() {
-        if starts_history(&lines[i..]) {
+    while let Some(line) = window.front().copied() {
+        if starts_history(window.make_contiguous()) {
             break;
         }
         if !text::trim(line).starts_with('>') {
             kept.push_str(line);
             kept.push('\n');
         }
+        window.pop_front();
+        window.extend(lines.next());
     }
     kept
 }
+
+/// Lines [`starts_history`] looks at: the line and the four after it.
+const HISTORY_LOOKAHEAD: usize = 5;
 
 /// True when `lines[0]` opens quoted history, a forwarded mail or a signature.
 fn starts_history(lines: &[&str]) -> bool {

@@ -177,6 +177,13 @@ pub fn shapes(size: usize) -> Vec<(&'static str, Vec<u8>)> {
         // Issue 10 review: each colon tried every word start before it as a
         // label (template lines joined by Outlook), allocating each time.
         ("colons", repeat(&text, " a: client :", size)),
+        // Final review: each colon looked back to the start of its line.
+        (
+            "long lines of colons",
+            repeat(&text, &format!("{}\n", "x:".repeat(1020)), size),
+        ),
+        // Final review: the history search listed every line (16 bytes each).
+        ("blank lines", repeat(&format!("{text}x"), "\n", size)),
         (
             "short lines of colons",
             repeat(&text, "Nom du client : a b client : x\r\n", size),
