@@ -66,6 +66,14 @@ pub struct RawFolders {
     pub rejected: String,
     pub ignored: String,
     pub quarantine: String,
+    /// Requests waiting for their requester's confirmation (upgrades,
+    /// annual licences); absent from configurations older than them.
+    #[serde(default = "default_held_folder")]
+    pub held: String,
+}
+
+fn default_held_folder() -> String {
+    "licgate/a-confirmer".into()
 }
 
 impl RawFolders {
@@ -74,6 +82,7 @@ impl RawFolders {
         use crate::judge::Outcome;
         match outcome {
             Outcome::Accepted => &self.accepted,
+            Outcome::Held => &self.held,
             Outcome::Rejected => &self.rejected,
             Outcome::Ignored => &self.ignored,
             Outcome::Quarantined => &self.quarantine,
@@ -88,6 +97,7 @@ impl Default for RawFolders {
             rejected: "licgate/refusees".into(),
             ignored: "licgate/ignorees".into(),
             quarantine: "licgate/quarantaine".into(),
+            held: default_held_folder(),
         }
     }
 }

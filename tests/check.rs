@@ -703,6 +703,7 @@ fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate
         received_on,
         effective_on,
         cancellable: None,
+        upgrade: false,
     }
 }
 
@@ -711,6 +712,7 @@ fn judge_with(history: &[licgate::judge::Movement], raw: &[u8], at: &str) -> Ver
         rules: rules(),
         limits: &Limits::default(),
         history,
+        held: &[],
     };
     plain(judge.check(raw, Some(at.parse().unwrap())))
 }

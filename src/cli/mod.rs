@@ -84,7 +84,7 @@ enum Format {
 /// The `--rules` option shared by the commands that read rules.
 #[derive(Debug, clap::Args)]
 struct RulesDir {
-    /// Folder holding licences.toml, clients.toml and calendar.toml.
+    /// Folder holding licences.toml, clients.toml, calendar.toml and upgrades.toml.
     #[arg(long = "rules", value_name = "DIR", default_value = "rules")]
     dir: PathBuf,
 }

@@ -34,12 +34,13 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
         RulesCommand::Check { rules } => {
             let loaded = Rules::load(&rules.dir)?;
             println!(
-                "{}: {} official licences, {} internal names, {} clients, {} extra closed days",
+                "{}: {} official licences, {} internal names, {} clients, {} extra closed days, {} upgrade paths",
                 rules.dir.display(),
                 loaded.catalog.len(),
                 loaded.catalog.internal_names().count(),
                 loaded.clients.len(),
-                loaded.calendar.closed_days.len()
+                loaded.calendar.closed_days.len(),
+                loaded.upgrades.len()
             );
         }
         RulesCommand::ImportProducts { rules, csv } => {

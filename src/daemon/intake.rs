@@ -49,6 +49,7 @@ async fn watch_mailbox(
     mailbox
         .ensure_folders(&[
             &folders.accepted,
+            &folders.held,
             &folders.rejected,
             &folders.ignored,
             &folders.quarantine,
@@ -58,6 +59,7 @@ async fn watch_mailbox(
     let watched_name = mailbox.full_name(&config.mailbox);
     let on_server: Vec<String> = [
         &folders.accepted,
+        &folders.held,
         &folders.rejected,
         &folders.ignored,
         &folders.quarantine,
@@ -275,9 +277,11 @@ async fn decide_and_file(
         duplicates,
         moves,
     } = decisions;
-    if record(&shared.store, decided.as_slice(), &duplicates).await? {
+    let closes_held = decided.iter().any(|d| d.decision.closes().is_some());
+    if record(&shared.store, decided.as_slice(), &duplicates).await? || closes_held {
         // The history took the batch's acceptances in as they were judged:
-        // one stored quarantined instead must not count as a duplicate.
+        // one stored quarantined instead, or a held request cancelled, must
+        // not count as a duplicate.
         schedule::load_history(shared)?;
     }
     if decided
@@ -356,6 +360,8 @@ fn decide_all(
     // Mails decided in this batch (not stored yet), by request id.
     let mut seen: HashMap<String, Copy> = HashMap::new();
     let mut batch_replies: HashMap<String, u32> = HashMap::new();
+    // The requests held for confirmation, as the batch leaves them.
+    let mut held = shared.store.held()?;
     for Job {
         envelope,
         raw,
@@ -403,7 +409,7 @@ fn decide_all(
                 envelope: &envelope,
                 request_id: &request_id,
             };
-            let judged = judge_mail(shared, &fetched);
+            let judged = judge_mail(shared, &fetched, &held);
             // The replies already counted for the sender, as the policy
             // names it (lower case): stored, and queued earlier in the batch.
             let sender = judged.as_ref().ok().and_then(|v| v.from.as_deref());
@@ -429,6 +435,10 @@ fn decide_all(
             if let (Some(sender), true) = (&decision.sender, reply.is_some()) {
                 *batch_replies.entry(sender.clone()).or_default() += 1;
             }
+            if let Some(closed) = decision.closes() {
+                held.retain(|h| h.request_id != closed);
+            }
+            held.extend(decision.held());
             let notice = match schedule::remember(shared, &decision) {
                 Some(movement) => schedule::removal_notice(shared, &decision, &movement, now)
                     .unwrap_or_else(|err| {
@@ -554,7 +564,11 @@ fn body_digest(raw: &[u8]) -> [u8; 32] {
 
 /// Judges a fetched mail with the rules and history in force; `Err` holds
 /// the message of a panic of the judgement (the mail is then quarantined).
-fn judge_mail(shared: &Shared, mail: &policy::Fetched) -> Result<Verdict, String> {
+fn judge_mail(
+    shared: &Shared,
+    mail: &policy::Fetched,
+    held: &[judge::Held],
+) -> Result<Verdict, String> {
     let config = &shared.config;
     let rules = shared.rules();
     let history = shared.history();
@@ -562,6 +576,7 @@ fn judge_mail(shared: &Shared, mail: &policy::Fetched) -> Result<Verdict, String
         rules: &rules,
         limits: &config.limits,
         history: &history,
+        held,
     };
     let envelope = mail.envelope;
     std::panic::catch_unwind(AssertUnwindSafe(|| {

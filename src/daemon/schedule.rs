@@ -1,17 +1,19 @@
 //! What the daemon sends on its own: the digest of accepted requests at its
-//! scheduled times, the month's reminder, the notice of an accepted removal;
-//! and the history of accepted requests the judgement compares against.
+//! scheduled times, the month's reminder, the notice of an accepted removal,
+//! the notice closing a held request not confirmed in time; and the history
+//! of accepted and held requests the judgement compares against.
 
 use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::*;
+use crate::compose;
 use crate::records::Accepted;
 
-/// Reads the accepted requests from the store into the history.
+/// Reads the accepted and held requests from the store into the history.
 ///
 /// Only those received since the 1st of the month before the latest one: a
 /// duplicate is a removal still pending (received the same month) or an
@@ -30,21 +32,86 @@ pub(super) fn load_history(shared: &Shared) -> anyhow::Result<()> {
     };
     let since = ledger::duplicates_window(latest, &calendar)?;
     let mut movements = shared.store.accepted_movements(&calendar, since)?;
+    // NOTE: a held request counts as a duplicate like an accepted one.
+    let held = shared.store.held()?;
+    movements.extend(ledger::movements(held.iter().map(Accepted::of_held), &calendar));
+    movements.sort_by_key(|m| m.received_at);
     movements.shrink_to_fit();
     *shared.history() = movements;
     Ok(())
 }
 
-/// Adds an accepted decision to the history (kept in reception order), so
-/// that the rest of the batch is judged against it; gives its movement.
+/// Adds an accepted or held decision to the history (kept in reception
+/// order), so that the rest of the batch is judged against it; gives the
+/// movement of an accepted removal (for its notice).
 pub(super) fn remember(shared: &Shared, decision: &Decision) -> Option<Movement> {
-    let accepted = Accepted::of(decision)?;
-    let mut movement = ledger::movements([accepted], &shared.rules().calendar).pop()?;
+    let accepted = Accepted::of(decision).or_else(|| decision.held().as_ref().map(Accepted::of_held))?;
+    let is_removal = decision.outcome == Outcome::Accepted
+        && accepted.request.action == Some(crate::judge::Action::Suppression);
+    let movements = ledger::movements([accepted], &shared.rules().calendar);
     let mut history = shared.history();
-    let position = history.partition_point(|m| m.received_at <= movement.received_at);
-    movement.cancellable = ledger::cancellable(&history[..position], &movement);
-    history.insert(position, movement.clone());
-    Some(movement)
+    let mut removal = None;
+    for mut movement in movements {
+        let position = history.partition_point(|m| m.received_at <= movement.received_at);
+        movement.cancellable = ledger::cancellable(&history[..position], &movement);
+        if is_removal {
+            removal = Some(movement.clone());
+        }
+        history.insert(position, movement);
+    }
+    removal
+}
+
+/// Closes each held request whose deadline passed before `now`, with a
+/// notice to its requester; once each, whatever restarts (see
+/// [`Store::expire`]). Gives how many were closed.
+pub(super) async fn expire_held(shared: &Shared, now: Timestamp) -> anyhow::Result<usize> {
+    let calendar = shared.rules().calendar.clone();
+    let mut closed = 0;
+    for held in shared.store.held()? {
+        if held.confirm_before > now {
+            continue;
+        }
+        let Some(decision) = shared.store.decision(&held.request_id)? else {
+            warn!(request_id = %held.request_id, "held request without decision: left held");
+            continue;
+        };
+        let Some(verdict) = &decision.verdict else {
+            warn!(request_id = %held.request_id, "held request without verdict: left held");
+            continue;
+        };
+        let notice = judge::expiry_notice(verdict, held.confirm_before, &calendar);
+        let message_id = verdict.message_id.as_deref();
+        let addressing = compose::Addressing {
+            from: &shared.config.from,
+            to: &held.requester,
+            cc: &[],
+            request_id: &format!("{}.expired", held.request_id),
+            in_reply_to: message_id,
+            references: &[],
+            date: now,
+            contact: shared.config.purchasing.contact.as_deref(),
+        };
+        let item = OutboxItem {
+            request_id: format!("{}.expired", held.request_id),
+            from: shared.config.from.clone(),
+            to: vec![held.requester.clone()],
+            message: compose::to_mime(&notice, &addressing)?,
+            queued_at: now,
+        };
+        if shared
+            .store
+            .expire(&held.request_id, now, &calendar, &item)
+            .await?
+        {
+            info!(request_id = %held.request_id, requester = %held.requester, "held request not confirmed in time: closed, requester told");
+            closed += 1;
+        }
+    }
+    if closed > 0 {
+        load_history(shared)?;
+    }
+    Ok(closed)
 }
 
 /// The notice to purchasing of an accepted removal, when the config asks for it.
@@ -165,6 +232,11 @@ pub(super) async fn schedule_loop(shared: Shared, stop: watch::Receiver<bool>) {
             Ok(ids) if !ids.is_empty() => shared.outbox_ready.notify_one(),
             Ok(_) => {}
             Err(err) => error!(cause = %format!("{err:#}"), "scheduled mail not queued"),
+        }
+        match expire_held(&shared, now).await {
+            Ok(0) => {}
+            Ok(_) => shared.outbox_ready.notify_one(),
+            Err(err) => error!(cause = %format!("{err:#}"), "held requests not expired"),
         }
         // Wake at the next slot, and at least each minute for the reminder
         // and clock changes.

@@ -28,6 +28,10 @@ pub struct Movement {
     /// For a removal within 7 days of an addition of the same client and
     /// licence: that addition, and the end of its prorated-refund window.
     pub cancellable: Option<Cancellable>,
+    /// One of the two movements of an upgrade (from the current licence,
+    /// to the target): effective at once, and irreversible.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub upgrade: bool,
 }
 
 /// An addition that a later removal can cancel with a prorated refund.

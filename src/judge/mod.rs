@@ -7,18 +7,22 @@
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
+pub(crate) mod confirmation;
 pub(crate) mod correction;
 pub(crate) mod history;
 pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod verdict;
 
+pub use confirmation::Held;
 pub use history::{CANCELLATION_DAYS, Cancellable, Movement, user_keys};
+pub use reply::expiry_notice;
 pub use request::{Action, Field, Request};
 pub use verdict::{Outcome, Problem, ProblemCode, Reply, Verdict, Warning, WarningCode};
 
 use crate::mail::{self, Mail};
 use crate::rules::{Client, LicenceMatch, Rules, Window};
+use confirmation::{Answer, Command};
 use crate::text;
 use reply::Template;
 use request::{Fields, Sign, SubjectIssue};
@@ -83,21 +87,26 @@ pub fn check(
         rules,
         limits,
         history: &[],
+        held: &[],
     }
     .check(raw, received_at)
 }
 
 /// The judgement with everything it weighs a mail against, including the
-/// requests accepted before (for `duplicate_request`); [`check`] judges a
-/// mail alone, as `licgate check` does offline.
+/// requests accepted before (for `duplicate_request`) and those held for
+/// confirmation; [`check`] judges a mail alone, as `licgate check` does
+/// offline.
 #[derive(Debug, Clone, Copy)]
 pub struct Judge<'a> {
     /// The rules files.
     pub rules: &'a Rules,
     /// Size limit.
     pub limits: &'a Limits,
-    /// The accepted requests so far ([`crate::records::ledger::movements`]).
+    /// The accepted and held requests so far
+    /// ([`crate::records::ledger::movements`]).
     pub history: &'a [Movement],
+    /// The requests waiting for their requester's confirmation.
+    pub held: &'a [Held],
 }
 
 impl Judge<'_> {
@@ -148,6 +157,7 @@ impl Judge<'_> {
             rules,
             limits,
             history,
+            held,
         } = *self;
         let too_large = size > limits.max_message_size;
         let shape = mail::shape(raw);
@@ -175,6 +185,14 @@ impl Judge<'_> {
             judgement
                 .problems
                 .push(Problem::too_many_parts(limits.max_mime_parts));
+        }
+        // `CONFIRMER LG-…` or `ANNULER LG-…`: the second step of a held request.
+        if let Some(command) = mail.body.as_deref().and_then(confirmation::command)
+            && mail.automatic.is_none()
+            && judgement.problems.is_empty()
+        {
+            let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
+            return judgement.confirmation(&mail, &command, held, id, received_at);
         }
         let fields = mail.body.as_deref().map(request::parse_fields);
         // An answer to a refusal is judged on the template it quotes, as
@@ -240,6 +258,8 @@ struct Judgement<'r> {
     answers_acceptance: Option<String>,
     /// The refused request whose quoted template this mail corrects.
     corrects: Option<String>,
+    /// For a held request: until when it may be confirmed.
+    confirm_before: Option<Timestamp>,
 }
 
 impl<'r> Judgement<'r> {
@@ -255,6 +275,7 @@ impl<'r> Judgement<'r> {
             template: Template::default(),
             answers_acceptance: None,
             corrects: None,
+            confirm_before: None,
         }
     }
 
@@ -285,7 +306,7 @@ impl<'r> Judgement<'r> {
             self.problems.push(Problem::field_too_long(*field));
         }
         let mut conflicts = Vec::new();
-        for field in Field::TEMPLATE {
+        for &field in Field::template(self.request.action) {
             let distinct = distinct_values(fields.values(field));
             if distinct.len() > 1 {
                 self.problems
@@ -294,7 +315,11 @@ impl<'r> Judgement<'r> {
             }
         }
         self.client(first(Field::Client));
-        self.licence(first(Field::Licence));
+        if self.request.action == Some(Action::MiseANiveau) {
+            self.upgrade(first(Field::CurrentLicence), first(Field::TargetLicence));
+        } else {
+            self.licence(first(Field::Licence));
+        }
         let count = self.quantity(first(Field::Quantity));
         self.users(first(Field::Users), first(Field::Address), count);
         self.remote_desktop(first(Field::RemoteDesktop));
@@ -319,7 +344,8 @@ impl<'r> Judgement<'r> {
         let in_subject = self.subject_client.clone();
         let subject_known = in_subject.as_deref().and_then(|c| clients.lookup(c));
         let Some(written) = written else {
-            self.problems.push(Problem::field_missing(Field::Client));
+            self.problems
+                .push(Problem::field_missing(Field::Client, self.request.action));
             if let Some(name) = &in_subject
                 && subject_known.is_none()
             {
@@ -388,10 +414,29 @@ impl<'r> Judgement<'r> {
 
     fn licence(&mut self, written: Option<&str>) {
         let Some(written) = written else {
-            return self.problems.push(Problem::field_missing(Field::Licence));
+            return self
+                .problems
+                .push(Problem::field_missing(Field::Licence, self.request.action));
         };
-        let official = match self.rules.catalog.lookup(written) {
+        let official = self.official_licence(Field::Licence, written);
+        self.annual(official);
+        self.request.licence = Some(official.unwrap_or(written).to_owned());
+        self.template
+            .set(Field::Licence, official.unwrap_or(written));
+    }
+
+    /// The official name `written` in `field` stands for, if any; a problem
+    /// (or, for a name only differing in case or spacing, a warning) otherwise.
+    /// The target of an upgrade must be written exactly: it is copied from
+    /// the client's tenant, and an irreversible order is never guessed.
+    fn official_licence(&mut self, field: Field, written: &str) -> Option<&'r str> {
+        match self.rules.catalog.lookup(written) {
             LicenceMatch::Exact(official) => Some(official),
+            LicenceMatch::Normalised(official) if field == Field::TargetLicence => {
+                self.problems
+                    .push(Problem::licence_not_exact(written, official));
+                Some(official)
+            }
             LicenceMatch::Normalised(official) => {
                 self.warnings
                     .push(Warning::licence_normalised(written, official));
@@ -399,15 +444,51 @@ impl<'r> Judgement<'r> {
             }
             LicenceMatch::Internal(stands_for) => {
                 self.problems
-                    .push(Problem::licence_internal_name(written, stands_for));
+                    .push(Problem::licence_internal_name(field, written, stands_for));
                 None
             }
             LicenceMatch::Unknown(suggestions) => {
                 self.problems
-                    .push(Problem::licence_unknown(written, &suggestions));
+                    .push(Problem::licence_unknown(field, written, &suggestions));
                 None
             }
+        }
+    }
+
+    /// The two licences of an upgrade, and whether the path is allowed.
+    fn upgrade(&mut self, current: Option<&str>, target: Option<&str>) {
+        let official = |judgement: &mut Self, field: Field, written: Option<&str>| {
+            let Some(written) = written else {
+                let action = judgement.request.action;
+                judgement
+                    .problems
+                    .push(Problem::field_missing(field, action));
+                return (None, None);
+            };
+            let official = judgement.official_licence(field, written);
+            judgement
+                .template
+                .set(field, official.unwrap_or(written));
+            (official, Some(official.unwrap_or(written).to_owned()))
         };
+        let (from, from_written) = official(self, Field::CurrentLicence, current);
+        let (to, to_written) = official(self, Field::TargetLicence, target);
+        self.request.from_licence = from_written;
+        self.request.licence = to_written;
+        if let (Some(from), Some(to)) = (from, to) {
+            if from == to {
+                self.problems.push(Problem::upgrade_same_licence(from));
+            } else if !self.rules.upgrades.allows(from, to) {
+                let targets = self.rules.upgrades.targets(from);
+                self.problems
+                    .push(Problem::upgrade_path_unknown(from, to, &targets));
+            }
+        }
+        self.annual(to);
+    }
+
+    /// The warning for a licence billed yearly for the client.
+    fn annual(&mut self, official: Option<&str>) {
         // NOTE: said only for a client verified: not in a refusal that
         // doubts which client is meant.
         let client_doubted = self.problems.iter().any(|p| {
@@ -424,15 +505,13 @@ impl<'r> Judgement<'r> {
             self.warnings
                 .push(Warning::annual_licence(official, &client.name, action));
         }
-        self.request.licence = Some(official.unwrap_or(written).to_owned());
-        self.template
-            .set(Field::Licence, official.unwrap_or(written));
     }
 
     /// Checks the quantity; returns the count of licences when it is readable.
     fn quantity(&mut self, written: Option<&str>) -> Option<u32> {
         let Some(written) = written else {
-            self.problems.push(Problem::field_missing(Field::Quantity));
+            self.problems
+                .push(Problem::field_missing(Field::Quantity, self.request.action));
             return None;
         };
         self.template.set(Field::Quantity, written);
@@ -448,6 +527,13 @@ impl<'r> Judgement<'r> {
         }
         let count = i64::from(quantity.count);
         let signed = match (quantity.sign, self.request.action) {
+            // An upgrade moves N licences: never negative, `N` or `+N`.
+            (Some(Sign::Minus), Some(Action::MiseANiveau)) => {
+                self.problems
+                    .push(Problem::quantity_sign(Action::MiseANiveau));
+                count
+            }
+            (_, Some(Action::MiseANiveau)) => count,
             (Some(Sign::Minus), Some(Action::Ajout)) => {
                 self.problems.push(Problem::quantity_sign(Action::Ajout));
                 -count
@@ -515,9 +601,10 @@ impl<'r> Judgement<'r> {
 
     fn remote_desktop(&mut self, written: Option<&str>) {
         let Some(written) = written else {
-            return self
-                .problems
-                .push(Problem::field_missing(Field::RemoteDesktop));
+            return self.problems.push(Problem::field_missing(
+                Field::RemoteDesktop,
+                self.request.action,
+            ));
         };
         self.template.set(Field::RemoteDesktop, written);
         match request::parse_yes_no(written) {
@@ -603,10 +690,18 @@ impl<'r> Judgement<'r> {
             self.problems = vec![Problem::answer_to_acceptance(accepted)];
             self.warnings.clear();
             Outcome::Ignored
-        } else if self.problems.is_empty() {
-            Outcome::Accepted
-        } else {
+        } else if !self.problems.is_empty() {
             Outcome::Rejected
+        } else if self.high_risk() {
+            let calendar = &self.rules.calendar;
+            let deadline = received_at.map(|at| calendar.confirmation_deadline(at));
+            let upgrade = self.request.action == Some(Action::MiseANiveau);
+            self.warnings
+                .push(Warning::confirmation_required(upgrade, deadline.as_ref()));
+            self.confirm_before = deadline.map(|d| d.timestamp());
+            Outcome::Held
+        } else {
+            Outcome::Accepted
         };
         if self.template.client.is_none() {
             self.template.client = self.subject_client.clone();
@@ -622,11 +717,104 @@ impl<'r> Judgement<'r> {
             warnings: self.warnings,
             request: self.request,
             corrects: self.corrects,
+            confirms: None,
+            confirm_before: self.confirm_before,
             reply: None,
         };
         if outcome != Outcome::Ignored {
             verdict.reply = Some(reply::build(&verdict, &self.template, &self.rules.calendar));
         }
+        verdict
+    }
+}
+
+impl Judgement<'_> {
+    /// An upgrade (irreversible), or an addition of a licence billed yearly
+    /// for the client (12 months): ordered only once its requester confirms.
+    fn high_risk(&self) -> bool {
+        match self.request.action {
+            Some(Action::MiseANiveau) => true,
+            Some(Action::Ajout) => self
+                .warnings
+                .iter()
+                .any(|w| w.code == WarningCode::AnnualLicence),
+            _ => false,
+        }
+    }
+
+    /// The verdict on `CONFIRMER LG-…` or `ANNULER LG-…`: only the
+    /// requester, only for a request still held, only before its deadline
+    /// and inside the window.
+    fn confirmation(
+        mut self,
+        mail: &Mail,
+        command: &Command,
+        held: &[Held],
+        request_id: String,
+        received_at: Option<Timestamp>,
+    ) -> Verdict {
+        let id = command.request_id.as_str();
+        let sender = mail.from.as_deref().map(str::to_lowercase);
+        let target = held.iter().find(|h| h.request_id == id);
+        let tz = &self.rules.calendar.time_zone;
+        let mut confirms = None;
+        let outcome = match target {
+            None => {
+                self.problems.push(Problem::confirmation_unknown(id));
+                Outcome::Rejected
+            }
+            Some(held) if sender.as_deref() != Some(held.requester.as_str()) => {
+                self.problems.push(Problem::confirmation_sender(id));
+                Outcome::Rejected
+            }
+            Some(held) if received_at.is_some_and(|at| at > held.confirm_before) => {
+                let deadline = held.confirm_before.to_zoned(tz.clone());
+                self.problems
+                    .push(Problem::confirmation_expired(id, &deadline));
+                Outcome::Rejected
+            }
+            Some(held) => {
+                self.request = held.request.clone();
+                match command.answer {
+                    Answer::Cancel => {
+                        self.problems.push(Problem::cancelled(id));
+                        confirms = Some(id.to_owned());
+                        Outcome::Ignored
+                    }
+                    Answer::Confirm => {
+                        if let Some(at) = received_at {
+                            self.window(at);
+                        }
+                        if self.problems.is_empty() {
+                            confirms = Some(id.to_owned());
+                            Outcome::Accepted
+                        } else {
+                            Outcome::Rejected
+                        }
+                    }
+                }
+            }
+        };
+        let mut verdict = Verdict {
+            outcome,
+            request_id,
+            received_at,
+            from: mail.from.clone(),
+            message_id: mail.message_id.clone(),
+            subject: mail.subject.clone(),
+            problems: self.problems,
+            warnings: self.warnings,
+            request: self.request,
+            corrects: None,
+            confirms,
+            confirm_before: None,
+            reply: None,
+        };
+        verdict.reply = Some(reply::answer_to_confirmation(
+            &verdict,
+            id,
+            &self.rules.calendar,
+        ));
         verdict
     }
 }

@@ -3,14 +3,16 @@
 //! A refusal lists one line per problem (what is wrong, how to fix it), then
 //! gives the template back, filled with what was understood, ready to correct
 //! and resend. An acceptance sums up what will be ordered, with the request id.
+//! A request held for confirmation sums it up too, says why it is high-risk
+//! and how to confirm it; the answers to `CONFIRMER`/`ANNULER` are short.
 
 use std::fmt::Write as _;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 
 use super::history::CANCELLATION_DAYS;
 use super::request::{Action, Field};
-use super::verdict::{Outcome, ProblemCode, Reply, Verdict, WarningCode};
+use super::verdict::{Outcome, Problem, ProblemCode, Reply, Verdict, WarningCode};
 use crate::rules::{Calendar, french_date, french_date_time};
 use crate::text;
 
@@ -48,7 +50,9 @@ impl Template {
     }
 
     fn subject(&self) -> String {
-        let tag = self.action.map_or("AJOUT ou SUPPRESSION", Action::tag);
+        let tag = self
+            .action
+            .map_or("AJOUT, SUPPRESSION ou MISE À NIVEAU", Action::tag);
         format!(
             "[{tag}] Licence Office 365 - {}",
             self.client.as_deref().unwrap_or("<Client>")
@@ -71,7 +75,12 @@ const WINDOW_SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licence
      Message automatique. Une réponse à ce message est lue comme la demande : à la date \
      indiquée, répondez sans rien modifier.\n";
 
-/// Builds the reply to an accepted or rejected mail.
+/// The signature of a request held for confirmation: how to answer it.
+const CONFIRMATION_SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Microsoft 365\n\
+     Message automatique. Une réponse à ce message n'est lue que si elle commence par \
+     CONFIRMER ou ANNULER suivi de la référence.\n";
+
+/// Builds the reply to an accepted, held or rejected mail.
 pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Reply {
     let subject = request_subject(verdict, template);
     let id = &verdict.request_id;
@@ -79,6 +88,10 @@ pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Rep
         Outcome::Accepted => Reply {
             subject: format!("[ACCEPTÉE] {subject} ({id})"),
             body: text::typography(&acceptance(verdict, calendar)),
+        },
+        Outcome::Held => Reply {
+            subject: format!("[À CONFIRMER] {subject} ({id})"),
+            body: text::typography(&to_confirm(verdict, calendar)),
         },
         Outcome::Rejected | Outcome::Ignored | Outcome::Quarantined => Reply {
             subject: format!("[REFUSÉE] {subject} ({id})"),
@@ -114,40 +127,44 @@ fn request_subject(verdict: &Verdict, template: &Template) -> String {
     }
 }
 
-fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
+/// The lines that say what is ordered: action, client, licences, users.
+fn summary(body: &mut String, verdict: &Verdict) {
     let request = &verdict.request;
     let quantity = request.quantity.unwrap_or_default().unsigned_abs();
-    let removal = request.action == Some(Action::Suppression);
-    let what = match (removal, quantity) {
-        (true, 1) => "suppression d'une licence".to_owned(),
-        (false, 1) => "ajout d'une licence".to_owned(),
-        (true, n) => format!("suppression de {}", text::count(n, "licence", "licences")),
-        (false, n) => format!("ajout de {}", text::count(n, "licence", "licences")),
+    let licences = text::count(quantity, "licence", "licences");
+    let what = match (request.action, quantity) {
+        (Some(Action::Suppression), 1) => "suppression d'une licence".to_owned(),
+        (Some(Action::Suppression), _) => format!("suppression de {licences}"),
+        (Some(Action::MiseANiveau), 1) => "mise à niveau d'une licence".to_owned(),
+        (Some(Action::MiseANiveau), _) => format!("mise à niveau de {licences}"),
+        (_, 1) => "ajout d'une licence".to_owned(),
+        (_, _) => format!("ajout de {licences}"),
     };
     let none = "(aucun)";
-    let mut body =
-        String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n\n");
-    let _ = writeln!(body, "Référence : {}", verdict.request_id);
-    if let Some(refused) = &verdict.corrects {
-        let _ = writeln!(body, "Corrige : la demande {refused}, refusée");
-    }
-    let received = verdict
-        .received_at
-        .map(|at| at.to_zoned(calendar.time_zone.clone()));
-    if let Some(received) = &received {
-        let _ = writeln!(body, "Reçue le : {}", french_date_time(received));
-    }
     let _ = writeln!(body, "Commande : {what}");
     let _ = writeln!(
         body,
         "Client : {}",
         request.client.as_deref().unwrap_or(none)
     );
-    let _ = writeln!(
-        body,
-        "Licence : {}",
-        request.licence.as_deref().unwrap_or(none)
-    );
+    if request.action == Some(Action::MiseANiveau) {
+        let _ = writeln!(
+            body,
+            "Licence actuelle : {}",
+            request.from_licence.as_deref().unwrap_or(none)
+        );
+        let _ = writeln!(
+            body,
+            "Licence cible : {}",
+            request.licence.as_deref().unwrap_or(none)
+        );
+    } else {
+        let _ = writeln!(
+            body,
+            "Licence : {}",
+            request.licence.as_deref().unwrap_or(none)
+        );
+    }
     let users = if request.users.is_empty() {
         none.to_owned()
     } else {
@@ -170,7 +187,36 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
         "NON"
     };
     let _ = writeln!(body, "Bureau à distance associé : {desktop}");
+}
+
+fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
+    let mut body =
+        String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n\n");
+    // A confirmation is accepted under the reference of the request it confirms.
+    let reference = verdict.confirms.as_deref().unwrap_or(&verdict.request_id);
+    let _ = writeln!(body, "Référence : {reference}");
+    if let Some(refused) = &verdict.corrects {
+        let _ = writeln!(body, "Corrige : la demande {refused}, refusée");
+    }
+    let received = verdict
+        .received_at
+        .map(|at| at.to_zoned(calendar.time_zone.clone()));
+    if let Some(received) = &received {
+        let label = if verdict.confirms.is_some() {
+            "Confirmée le"
+        } else {
+            "Reçue le"
+        };
+        let _ = writeln!(body, "{label} : {}", french_date_time(received));
+    }
+    summary(&mut body, verdict);
+    let action = verdict.request.action;
+    let removal = action == Some(Action::Suppression);
     match (&received, removal) {
+        _ if action == Some(Action::MiseANiveau) => body.push_str(
+            "\nLa mise à niveau est irréversible : elle apparaît dans la console dès qu'elle \
+             est passée.\n",
+        ),
         (Some(received), true) => {
             let effective = received
                 .date()
@@ -307,7 +353,7 @@ fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
         }
     });
     let _ = writeln!(body, "Objet : {}\n", template.subject());
-    for field in Field::TEMPLATE {
+    for &field in Field::template(template.action) {
         let _ = writeln!(body, "{} : {}", field.label(), template.get(field));
     }
     let _ = writeln!(body, "\nRéférence : {}\n", verdict.request_id);
@@ -317,6 +363,133 @@ fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
         REFUSAL_SIGNATURE
     });
     body
+}
+
+/// A held request: what will be ordered, why it waits, how to confirm.
+fn to_confirm(verdict: &Verdict, calendar: &Calendar) -> String {
+    let id = &verdict.request_id;
+    let mut body = String::from(
+        "Bonjour,\n\nVotre demande est correcte, mais elle n'est pas encore transmise aux \
+         achats : elle attend votre confirmation.\n\n",
+    );
+    let _ = writeln!(body, "Référence : {id}");
+    let received = verdict
+        .received_at
+        .map(|at| at.to_zoned(calendar.time_zone.clone()));
+    if let Some(received) = &received {
+        let _ = writeln!(body, "Reçue le : {}", french_date_time(received));
+    }
+    summary(&mut body, verdict);
+    body.push_str("\nPourquoi une confirmation :\n");
+    if verdict.request.action == Some(Action::MiseANiveau) {
+        body.push_str(
+            "- une mise à niveau est irréversible dans la console Microsoft : une erreur ne \
+             pourra pas être annulée.\n",
+        );
+    }
+    for warning in &verdict.warnings {
+        if warning.code == WarningCode::AnnualLicence {
+            let renewal = received
+                .as_ref()
+                .and_then(|r| r.date().checked_add(jiff::Span::new().years(1)).ok());
+            let until = match renewal {
+                Some(date) => format!(" (jusqu'au {})", french_date(date)),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                body,
+                "- {} Une erreur serait facturée 12 mois{until}.",
+                warning.message
+            );
+        }
+    }
+    let deadline = match verdict.confirm_before {
+        Some(at) => format!(
+            " avant le {}",
+            french_date_time(&at.to_zoned(calendar.time_zone.clone()))
+        ),
+        None => String::new(),
+    };
+    let _ = write!(
+        body,
+        "\nVérifiez chaque ligne ci-dessus. Pour confirmer, répondez à ce message{deadline} \
+         en écrivant en première ligne :\n\nCONFIRMER {id}\n\nPour annuler, écrivez à la \
+         place :\n\nANNULER {id}\n\nSans confirmation à temps, la demande est close et rien \
+         n'est commandé.\n"
+    );
+    let others: Vec<_> = verdict
+        .warnings
+        .iter()
+        .filter(|w| {
+            !matches!(
+                w.code,
+                WarningCode::AnnualLicence | WarningCode::ConfirmationRequired
+            )
+        })
+        .collect();
+    if !others.is_empty() {
+        body.push_str("\nÀ noter :\n");
+        for warning in others {
+            let _ = writeln!(body, "- {}", warning.message);
+        }
+    }
+    body.push('\n');
+    body.push_str(CONFIRMATION_SIGNATURE);
+    body
+}
+
+/// The answer to `CONFIRMER LG-…` or `ANNULER LG-…` naming `held`: the
+/// acceptance of the confirmed request, the acknowledgement of a
+/// cancellation, or why the answer was not taken.
+pub fn answer_to_confirmation(verdict: &Verdict, held: &str, calendar: &Calendar) -> Reply {
+    let subject = request_subject(verdict, &Template::default());
+    match verdict.outcome {
+        Outcome::Accepted => Reply {
+            subject: format!("[ACCEPTÉE] {subject} ({held})"),
+            body: text::typography(&acceptance(verdict, calendar)),
+        },
+        Outcome::Ignored => {
+            let mut body = format!(
+                "Bonjour,\n\nVotre demande {held} est annulée, comme vous l'avez demandé : \
+                 rien n'est commandé.\n\n"
+            );
+            body.push_str(SIGNATURE);
+            Reply {
+                subject: format!("[ANNULÉE] {subject} ({held})"),
+                body: text::typography(&body),
+            }
+        }
+        _ => {
+            let mut body = format!(
+                "Bonjour,\n\nVotre réponse « {subject} » n'a pas été prise en compte :\n"
+            );
+            for problem in &verdict.problems {
+                let _ = writeln!(body, "- {}", problem.message);
+            }
+            let _ = writeln!(body, "\nRéférence : {}\n", verdict.request_id);
+            body.push_str(SIGNATURE);
+            Reply {
+                subject: format!("[REFUSÉE] {subject} ({})", verdict.request_id),
+                body: text::typography(&body),
+            }
+        }
+    }
+}
+
+/// The notice to the requester of `held` (its verdict), not confirmed in time.
+pub fn expiry_notice(held: &Verdict, deadline: Timestamp, calendar: &Calendar) -> Reply {
+    let subject = request_subject(held, &Template::default());
+    let id = &held.request_id;
+    let deadline = deadline.to_zoned(calendar.time_zone.clone());
+    let problem = Problem::confirmation_expired(id, &deadline);
+    let mut body = format!("Bonjour,\n\n{}\n\n", problem.message);
+    summary(&mut body, held);
+    body.push('\n');
+    body.push_str(SIGNATURE);
+    Reply {
+        subject: format!("[EXPIRÉE] {subject} ({id})"),
+        body: text::typography(&body),
+    }
 }
 
 fn push_warnings(body: &mut String, verdict: &Verdict) {

@@ -1,5 +1,6 @@
 //! Reads the request itself from the subject and the new text of the body:
-//! the action and client of the subject, and the six fields of the template.
+//! the action and client of the subject, and the fields of the template (six
+//! for an addition or a removal; an upgrade names two licences).
 //!
 //! Everything here is tolerant parsing of text into raw values; whether the
 //! values are right is the business of [`crate::judge`].
@@ -10,12 +11,15 @@ use crate::text;
 
 /// What the technician asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     /// `[AJOUT]`: licences to add.
     Ajout,
     /// `[SUPPRESSION]`: licences to remove.
     Suppression,
+    /// `[MISE À NIVEAU]`: licences to move from `Licence actuelle` to
+    /// `Licence cible` (irreversible in the console).
+    MiseANiveau,
 }
 
 impl Action {
@@ -24,6 +28,7 @@ impl Action {
         match self {
             Action::Ajout => "ajout",
             Action::Suppression => "suppression",
+            Action::MiseANiveau => "mise_a_niveau",
         }
     }
 
@@ -32,6 +37,7 @@ impl Action {
         match self {
             Action::Ajout => "AJOUT",
             Action::Suppression => "SUPPRESSION",
+            Action::MiseANiveau => "MISE À NIVEAU",
         }
     }
 }
@@ -67,8 +73,12 @@ pub struct Request {
     pub action: Option<Action>,
     /// Canonical client name when known, else as written.
     pub client: Option<String>,
-    /// Official licence name when recognised, else as written.
+    /// Official licence name when recognised, else as written (for an
+    /// upgrade: the target licence, `Licence cible`).
     pub licence: Option<String>,
+    /// For an upgrade: the licence the users have today (`Licence actuelle`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_licence: Option<String>,
     /// Signed: positive to add, negative to remove.
     pub quantity: Option<i64>,
     /// User names, one per licence.
@@ -97,6 +107,7 @@ pub fn parse_subject(subject: &str) -> Subject {
     let action = match text::words(tag).as_str() {
         "ajout" => Some(Action::Ajout),
         "suppression" => Some(Action::Suppression),
+        "mise a niveau" | "upgrade" => Some(Action::MiseANiveau),
         _ => None,
     };
     let (product, client) = match rest.find(text::is_dash) {
@@ -149,7 +160,10 @@ pub fn clean_subject(subject: &str) -> &str {
 fn strip_prefixes(mut s: &str) -> &str {
     loop {
         if let Some(rest) = s.strip_prefix('[').and_then(|r| r.split_once(']'))
-            && matches!(text::words(rest.0).as_str(), "refusee" | "acceptee")
+            && matches!(
+                text::words(rest.0).as_str(),
+                "refusee" | "acceptee" | "a confirmer"
+            )
         {
             s = text::trim(rest.1);
             continue;
@@ -167,13 +181,19 @@ fn strip_prefixes(mut s: &str) -> &str {
     }
 }
 
-/// The six fields of the template.
+/// The fields of the templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Field {
     #[serde(rename = "Nom du client")]
     Client,
     #[serde(rename = "Type de licence")]
     Licence,
+    /// Upgrade: the licence the users have today.
+    #[serde(rename = "Licence actuelle")]
+    CurrentLicence,
+    /// Upgrade: the licence they move to, copied from the client's tenant.
+    #[serde(rename = "Licence cible")]
+    TargetLicence,
     #[serde(rename = "Quantité")]
     Quantity,
     #[serde(rename = "Nom Prénom de l'utilisateur")]
@@ -188,7 +208,7 @@ pub enum Field {
 }
 
 impl Field {
-    /// The body fields, in the template's order.
+    /// The body fields of an addition or a removal, in the template's order.
     pub const TEMPLATE: [Field; 6] = [
         Field::Client,
         Field::Licence,
@@ -198,11 +218,44 @@ impl Field {
         Field::RemoteDesktop,
     ];
 
+    /// The body fields of an upgrade, in the template's order.
+    pub const UPGRADE_TEMPLATE: [Field; 7] = [
+        Field::Client,
+        Field::CurrentLicence,
+        Field::TargetLicence,
+        Field::Quantity,
+        Field::Users,
+        Field::Address,
+        Field::RemoteDesktop,
+    ];
+
+    /// Every body field any template has.
+    pub const BODY: [Field; 8] = [
+        Field::Client,
+        Field::Licence,
+        Field::CurrentLicence,
+        Field::TargetLicence,
+        Field::Quantity,
+        Field::Users,
+        Field::Address,
+        Field::RemoteDesktop,
+    ];
+
+    /// The template's fields for `action`.
+    pub fn template(action: Option<Action>) -> &'static [Field] {
+        match action {
+            Some(Action::MiseANiveau) => &Field::UPGRADE_TEMPLATE,
+            _ => &Field::TEMPLATE,
+        }
+    }
+
     /// The label as the template writes it.
     pub fn label(self) -> &'static str {
         match self {
             Field::Client => "Nom du client",
             Field::Licence => "Type de licence",
+            Field::CurrentLicence => "Licence actuelle",
+            Field::TargetLicence => "Licence cible",
             Field::Quantity => "Quantité",
             Field::Users => "Nom Prénom de l'utilisateur",
             Field::Address => "Adresse à créer (si non nominatif)",
@@ -228,6 +281,8 @@ impl Field {
             "type de licence" | "type de license" | "type de licences" | "type licence" => {
                 Field::Licence
             }
+            "licence actuelle" | "license actuelle" => Field::CurrentLicence,
+            "licence cible" | "license cible" => Field::TargetLicence,
             "quantite" => Field::Quantity,
             w if w.starts_with("adresse a creer") => Field::Address,
             w if w.starts_with("bureau a distance") => Field::RemoteDesktop,
@@ -245,7 +300,7 @@ impl Field {
 /// placeholders left out), cleaned of control characters and capped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields {
-    values: [Vec<String>; 6],
+    values: [Vec<String>; 8],
     /// The fields with a value longer than its cap: what was read of them is
     /// cut, so it must never be taken as the request.
     too_long: Vec<Field>,
@@ -254,7 +309,7 @@ pub struct Fields {
 impl Fields {
     /// The values given for `field`.
     pub fn values(&self, field: Field) -> &[String] {
-        Field::TEMPLATE
+        Field::BODY
             .iter()
             .position(|f| *f == field)
             .map_or(&[], |i| &self.values[i])
@@ -271,7 +326,7 @@ impl Fields {
     }
 
     fn values_mut(&mut self, field: Field) -> &mut Vec<String> {
-        let i = Field::TEMPLATE
+        let i = Field::BODY
             .iter()
             .position(|f| *f == field)
             .expect("body field");
@@ -391,7 +446,7 @@ pub(crate) fn split_joined(line: &str) -> Vec<&str> {
         }
         // Only a colon after a word that ends a label can end one: a test in
         // constant time before any label is folded.
-        if !ends_a_label(&line[start..colon]) || pieces.len() >= Field::TEMPLATE.len() {
+        if !ends_a_label(&line[start..colon]) || pieces.len() >= Field::BODY.len() {
             continue;
         }
         let floor = colon.saturating_sub(MAX_LABEL_BYTES).max(start);
@@ -422,6 +477,8 @@ const MAX_JOINED_BYTES: usize = 2048;
 const LABEL_ENDS: &[&str] = &[
     "client",
     "licence",
+    "actuelle",
+    "cible",
     "licences",
     "license",
     "quantité",

@@ -18,6 +18,9 @@ use crate::text;
 pub enum Outcome {
     /// A correct request, inside the window: purchasing orders it.
     Accepted,
+    /// A correct request of high risk (an upgrade, an annual licence): it
+    /// waits for the requester's `CONFIRMER LG-…`, unseen by purchasing.
+    Held,
     /// The technician must fix and resend it.
     Rejected,
     /// Sent by a machine: never answered.
@@ -29,18 +32,21 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Every outcome, in the order reports list them.
-    pub const ALL: [Outcome; 4] = [
+    /// Every outcome, in the order reports list them (the newest last, so
+    /// that counts listed by position before it keep their meaning).
+    pub const ALL: [Outcome; 5] = [
         Outcome::Accepted,
         Outcome::Rejected,
         Outcome::Ignored,
         Outcome::Quarantined,
+        Outcome::Held,
     ];
 
     /// The stable name, as in JSON and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Accepted => "accepted",
+            Outcome::Held => "held",
             Outcome::Rejected => "rejected",
             Outcome::Ignored => "ignored",
             Outcome::Quarantined => "quarantined",
@@ -61,7 +67,9 @@ impl std::str::FromStr for Outcome {
         Outcome::ALL
             .into_iter()
             .find(|o| o.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("{s:?} is not accepted, rejected, ignored or quarantined"))
+            .ok_or_else(|| {
+                format!("{s:?} is not accepted, held, rejected, ignored or quarantined")
+            })
     }
 }
 
@@ -139,6 +147,22 @@ codes! {
         /// An answer to an acceptance (a question, a thank-you): an ignored
         /// mail, never a request.
         AnswerToAcceptance => "answer_to_acceptance",
+        /// An upgrade between two licences that `upgrades.toml` does not allow.
+        UpgradePathUnknown => "upgrade_path_unknown",
+        /// An upgrade whose two licences are the same.
+        UpgradeSameLicence => "upgrade_same_licence",
+        /// A target licence that differs from its official name in case or spacing.
+        LicenceNotExact => "licence_not_exact",
+        /// `CONFIRMER`/`ANNULER` for a request that is not held (unknown, or
+        /// closed already).
+        ConfirmationUnknown => "confirmation_unknown",
+        /// `CONFIRMER`/`ANNULER` from another address than the requester's.
+        ConfirmationSender => "confirmation_sender",
+        /// A held request not confirmed in time: closed, nothing ordered.
+        ConfirmationExpired => "confirmation_expired",
+        /// A held request cancelled by its requester (`ANNULER`): an ignored
+        /// mail, nothing ordered.
+        Cancelled => "cancelled",
     }
 }
 
@@ -151,6 +175,8 @@ codes! {
         AnnualLicence => "annual_licence",
         /// No `--at`, `Received:` nor `Date:`: the window could not be checked.
         ReceptionTimeUnknown => "reception_time_unknown",
+        /// An upgrade or an annual licence: held until the requester confirms.
+        ConfirmationRequired => "confirmation_required",
     }
 }
 
@@ -201,6 +227,12 @@ pub struct Verdict {
     /// `correction`), if it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrects: Option<String>,
+    /// The held request this mail confirms or cancels, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<String>,
+    /// For a held request: the last moment it may be confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_before: Option<Timestamp>,
     /// The answer to send; `None` for an ignored mail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<Reply>,
@@ -246,15 +278,17 @@ fn problem(code: ProblemCode, field: Option<Field>, message: String) -> Problem 
 
 impl Problem {
     pub fn subject_not_template() -> Problem {
-        let message = "L'objet doit suivre le modèle « [AJOUT] Licence Office 365 - <Client> » \
-                       ou « [SUPPRESSION] Licence Office 365 - <Client> »."
+        let message = "L'objet doit suivre le modèle « [AJOUT] Licence Office 365 - <Client> », \
+                       « [SUPPRESSION] Licence Office 365 - <Client> » \
+                       ou « [MISE À NIVEAU] Licence Office 365 - <Client> »."
             .to_owned();
         problem(ProblemCode::SubjectFormat, Some(Field::Subject), message)
     }
 
     pub fn subject_action_not_chosen() -> Problem {
         let message =
-            "L'objet doit indiquer une seule action : [AJOUT] ou [SUPPRESSION].".to_owned();
+            "L'objet doit indiquer une seule action : [AJOUT], [SUPPRESSION] ou [MISE À NIVEAU]."
+                .to_owned();
         problem(ProblemCode::SubjectFormat, Some(Field::Subject), message)
     }
 
@@ -265,11 +299,15 @@ impl Problem {
         problem(ProblemCode::SubjectFormat, Some(Field::Subject), message)
     }
 
-    pub fn field_missing(field: Field) -> Problem {
-        let hint = match field {
-            Field::RemoteDesktop => " (OUI ou NON)",
-            Field::Quantity => " (+N pour un ajout, -N pour une suppression)",
-            Field::Licence => " (nom officiel Microsoft complet)",
+    pub fn field_missing(field: Field, action: Option<Action>) -> Problem {
+        let hint = match (field, action) {
+            (Field::RemoteDesktop, _) => " (OUI ou NON)",
+            (Field::Quantity, Some(Action::MiseANiveau)) => " (nombre de licences à faire évoluer)",
+            (Field::Quantity, _) => " (+N pour un ajout, -N pour une suppression)",
+            (Field::Licence | Field::CurrentLicence, _) => " (nom officiel Microsoft complet)",
+            (Field::TargetLicence, _) => {
+                " (nom officiel exact, copié depuis le tenant du client)"
+            }
             _ => "",
         };
         let message = format!(
@@ -328,7 +366,7 @@ impl Problem {
         problem(ProblemCode::ClientMismatch, Some(Field::Client), message)
     }
 
-    pub fn licence_unknown(written: &str, suggestions: &[&str]) -> Problem {
+    pub fn licence_unknown(field: Field, written: &str, suggestions: &[&str]) -> Problem {
         let hint = match suggestions {
             [] => {
                 "Indiquez le nom officiel complet, par exemple « Microsoft 365 Business Standard »."
@@ -344,10 +382,10 @@ impl Problem {
         };
         let message =
             format!("« {written} » n'est pas un nom officiel de licence Microsoft. {hint}");
-        problem(ProblemCode::LicenceUnknown, Some(Field::Licence), message)
+        problem(ProblemCode::LicenceUnknown, Some(field), message)
     }
 
-    pub fn licence_internal_name(written: &str, stands_for: &[String]) -> Problem {
+    pub fn licence_internal_name(field: Field, written: &str, stands_for: &[String]) -> Problem {
         let names: Vec<&str> = stands_for.iter().map(String::as_str).collect();
         let official = match names.as_slice() {
             [one] => format!("le nom officiel « {one} »"),
@@ -356,11 +394,88 @@ impl Problem {
         let message = format!(
             "« {written} » est le nom utilisé avec les clients, pas celui de la licence : indiquez {official}."
         );
+        problem(ProblemCode::LicenceInternalName, Some(field), message)
+    }
+
+    pub fn licence_not_exact(written: &str, official: &str) -> Problem {
+        let message = format!(
+            "« {written} » n'est pas écrit exactement comme le nom officiel « {official} » : \
+             copiez le nom exact depuis le tenant du client dans « Licence cible »."
+        );
         problem(
-            ProblemCode::LicenceInternalName,
-            Some(Field::Licence),
+            ProblemCode::LicenceNotExact,
+            Some(Field::TargetLicence),
             message,
         )
+    }
+
+    pub fn upgrade_same_licence(licence: &str) -> Problem {
+        let message = format!(
+            "La licence actuelle et la licence cible sont la même, « {licence} » : indiquez dans \
+             « Licence cible » la licence vers laquelle passer."
+        );
+        problem(
+            ProblemCode::UpgradeSameLicence,
+            Some(Field::TargetLicence),
+            message,
+        )
+    }
+
+    pub fn upgrade_path_unknown(from: &str, to: &str, targets: &[&str]) -> Problem {
+        let allowed = match targets {
+            [] => format!(
+                "Aucune mise à niveau n'est prévue depuis « {from} » : vérifiez la licence actuelle."
+            ),
+            [one] => format!(
+                "Depuis « {from} », la seule licence cible prévue est « {one} » : indiquez-la, \
+                 ou vérifiez la licence actuelle."
+            ),
+            many => format!(
+                "Depuis « {from} », les licences cibles prévues sont {} : indiquez l'une d'elles, \
+                 ou vérifiez la licence actuelle.",
+                quoted_list(many)
+            ),
+        };
+        let message = format!(
+            "Le passage de « {from} » à « {to} » n'est pas une mise à niveau autorisée. {allowed}"
+        );
+        problem(
+            ProblemCode::UpgradePathUnknown,
+            Some(Field::TargetLicence),
+            message,
+        )
+    }
+
+    pub fn confirmation_unknown(id: &str) -> Problem {
+        let message = format!(
+            "La demande {id} n'attend aucune confirmation : elle est inconnue, ou déjà confirmée, \
+             annulée ou expirée. Rien n'est commandé par ce message ; si la commande est \
+             toujours voulue, envoyez une nouvelle demande."
+        );
+        problem(ProblemCode::ConfirmationUnknown, None, message)
+    }
+
+    pub fn confirmation_sender(id: &str) -> Problem {
+        let message = format!(
+            "Seul l'auteur de la demande {id} peut la confirmer ou l'annuler, depuis l'adresse \
+             qui l'a envoyée : demandez-lui de répondre lui-même. La demande reste en attente."
+        );
+        problem(ProblemCode::ConfirmationSender, None, message)
+    }
+
+    pub fn confirmation_expired(id: &str, deadline: &Zoned) -> Problem {
+        let message = format!(
+            "La demande {id} n'a pas été confirmée avant le {} : elle est close et rien n'est \
+             commandé. Si la commande est toujours voulue, envoyez une nouvelle demande.",
+            french_date_time(deadline)
+        );
+        problem(ProblemCode::ConfirmationExpired, None, message)
+    }
+
+    pub fn cancelled(id: &str) -> Problem {
+        let message =
+            format!("La demande {id} est annulée par son auteur : rien n'est commandé.");
+        problem(ProblemCode::Cancelled, None, message)
     }
 
     pub fn quantity_invalid(written: &str) -> Problem {
@@ -388,6 +503,7 @@ impl Problem {
     pub fn address_count(quantity: u32, action: Option<Action>) -> Problem {
         let one = match action {
             Some(Action::Suppression) => "-1",
+            Some(Action::MiseANiveau) => "1",
             _ => "+1",
         };
         let message = format!(
@@ -417,6 +533,10 @@ impl Problem {
             Action::Suppression => {
                 "La quantité est positive alors que l'objet demande une [SUPPRESSION] : \
                                     écrivez -N, ou mettez [AJOUT] dans l'objet."
+            }
+            Action::MiseANiveau => {
+                "La quantité est négative alors que l'objet demande une [MISE À NIVEAU] : \
+                 écrivez le nombre de licences à faire évoluer (N ou +N)."
             }
         };
         problem(
@@ -583,6 +703,22 @@ impl Warning {
             ),
         };
         warning(WarningCode::AnnualLicence, message)
+    }
+
+    pub fn confirmation_required(upgrade: bool, deadline: Option<&Zoned>) -> Warning {
+        let why = if upgrade {
+            "Une mise à niveau est irréversible dans la console"
+        } else {
+            "Une licence annuelle engage pour 12 mois"
+        };
+        let until = match deadline {
+            Some(deadline) => format!(", avant le {}", french_date_time(deadline)),
+            None => String::new(),
+        };
+        let message = format!(
+            "{why} : la demande n'est commandée qu'après la confirmation de son auteur{until}."
+        );
+        warning(WarningCode::ConfirmationRequired, message)
     }
 
     pub fn reception_time_unknown() -> Warning {

@@ -6,7 +6,8 @@
 //! 1st of the next month (the partner console shows it after the renewal). A
 //! removal that follows an accepted addition of the same client and licence
 //! within 7 days can still be cancelled with a prorated refund: it is flagged
-//! with its deadline.
+//! with its deadline. A confirmed upgrade moves its quantity from the
+//! current licence to the target at once (the console shows it at once).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,6 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::Accepted;
+use crate::judge::Action;
 pub use crate::judge::{CANCELLATION_DAYS, Cancellable, Movement, user_keys};
 use crate::rules::Calendar;
 
@@ -38,12 +40,7 @@ pub fn movements<A: std::borrow::Borrow<Accepted>>(
         let users = request.users.clone();
         let received_at = accepted.received_at;
         let received_on = received_at.to_zoned(calendar.time_zone.clone()).date();
-        let effective_on = if quantity < 0 {
-            first_of_next_month(received_on)
-        } else {
-            received_on
-        };
-        movements.push(Movement {
+        let movement = |licence: &str, quantity: i64, upgrade: bool| Movement {
             request_id: accepted.request_id.clone(),
             client: client.to_owned(),
             licence: licence.to_owned(),
@@ -52,9 +49,23 @@ pub fn movements<A: std::borrow::Borrow<Accepted>>(
             user_keys: user_keys(&users),
             received_at,
             received_on,
-            effective_on,
+            // An upgrade shows in the console at once; a removal on the 1st.
+            effective_on: if quantity < 0 && !upgrade {
+                first_of_next_month(received_on)
+            } else {
+                received_on
+            },
             cancellable: None,
-        });
+            upgrade,
+        };
+        match (&request.action, &request.from_licence) {
+            // An upgrade moves the quantity from one licence to the other.
+            (Some(Action::MiseANiveau), Some(from)) => {
+                movements.push(movement(from, -quantity.abs(), true));
+                movements.push(movement(licence, quantity.abs(), true));
+            }
+            _ => movements.push(movement(licence, quantity, false)),
+        }
     }
     movements.sort_by_key(|m| m.received_at);
     for i in 0..movements.len() {
@@ -67,7 +78,7 @@ pub fn movements<A: std::borrow::Borrow<Accepted>>(
 /// `earlier` (oldest first) whose refund window is still open when the
 /// removal is received.
 pub fn cancellable(earlier: &[Movement], removal: &Movement) -> Option<Cancellable> {
-    if removal.quantity >= 0 {
+    if removal.quantity >= 0 || removal.upgrade {
         return None;
     }
     let window = SignedDuration::from_hours(24 * CANCELLATION_DAYS);
@@ -75,7 +86,12 @@ pub fn cancellable(earlier: &[Movement], removal: &Movement) -> Option<Cancellab
         .iter()
         .rev()
         .take_while(|m| removal.received_at < m.received_at + window)
-        .find(|m| m.client == removal.client && m.licence == removal.licence && m.quantity > 0)
+        .find(|m| {
+            m.client == removal.client
+                && m.licence == removal.licence
+                && m.quantity > 0
+                && !m.upgrade
+        })
         .map(|addition| Cancellable {
             addition: addition.request_id.clone(),
             until: addition.received_at + window,

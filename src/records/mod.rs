@@ -12,7 +12,8 @@ pub mod ledger;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::judge::{Outcome, Request, Verdict};
+use crate::judge::{Held, Outcome, Problem, Request, Verdict, WarningCode};
+use crate::rules::Calendar;
 
 /// The layout of stored records this code writes.
 ///
@@ -21,7 +22,10 @@ use crate::judge::{Outcome, Request, Verdict};
 ///   names otherwise, so a record of version 1 reads as this version.
 /// - 2: typed records: `schema` and `outcome` fields, the `accepted` tree
 ///   holds [`Accepted`] summaries.
-pub const SCHEMA: u32 = 2;
+/// - 3: the `held` outcome, upgrade requests (`from_licence`) and the
+///   confirmation links (`confirms`, `confirm_before`); the `held` tree.
+///   A record of version 2 reads as this version.
+pub const SCHEMA: u32 = 3;
 
 /// One decision of the daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +120,88 @@ impl Decision {
     pub fn received_or_decided(&self) -> Timestamp {
         self.received_at.unwrap_or(self.decided_at)
     }
+
+    /// The held request this decision confirms or cancels, if it does.
+    pub fn closes(&self) -> Option<&str> {
+        let verdict = self.verdict.as_ref()?;
+        match self.outcome {
+            Outcome::Accepted | Outcome::Ignored => verdict.confirms.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What a confirmation is checked against, for a held decision.
+    ///
+    /// NOTE: a held request always has a deadline in the daemon (the
+    /// server's reception time); one without falls back to a day after
+    /// the decision.
+    pub fn held(&self) -> Option<Held> {
+        let verdict = self.verdict.as_ref()?;
+        if self.outcome != Outcome::Held {
+            return None;
+        }
+        let fallback = self.decided_at + jiff::SignedDuration::from_hours(24);
+        Some(Held {
+            request_id: self.request_id.clone(),
+            requester: self.sender.clone()?,
+            received_at: self.received_or_decided(),
+            confirm_before: verdict.confirm_before.unwrap_or(fallback),
+            request: verdict.request.clone(),
+        })
+    }
+
+    /// This held decision, closed by `answer` (the decision on the mail
+    /// that says `CONFIRMER` or `ANNULER`): accepted, or ignored as
+    /// cancelled, with a note naming the answer.
+    pub fn closed_by(&self, answer: &Decision) -> Decision {
+        let mut closed = self.clone();
+        closed.decided_at = answer.decided_at;
+        closed.outcome = answer.outcome;
+        closed.reply_queued = false;
+        let word = if answer.outcome == Outcome::Accepted {
+            "confirmed"
+        } else {
+            "cancelled"
+        };
+        closed.note = Some(format!("{word} by {}", answer.request_id));
+        if let Some(verdict) = &mut closed.verdict {
+            verdict.outcome = answer.outcome;
+            verdict
+                .warnings
+                .retain(|w| w.code != WarningCode::ConfirmationRequired);
+            verdict.reply = None;
+            if answer.outcome != Outcome::Accepted {
+                verdict.problems = vec![Problem::cancelled(&self.request_id)];
+            }
+        }
+        closed
+    }
+
+    /// This held decision, closed at `now` because its deadline passed.
+    pub fn expired(&self, now: Timestamp, calendar: &Calendar) -> Decision {
+        let mut closed = self.clone();
+        closed.decided_at = now;
+        closed.outcome = Outcome::Rejected;
+        closed.reply_queued = false;
+        let deadline = self
+            .held()
+            .map_or(now, |held| held.confirm_before)
+            .to_zoned(calendar.time_zone.clone());
+        closed.note = Some(format!(
+            "not confirmed before {}: closed",
+            deadline.timestamp()
+        ));
+        if let Some(verdict) = &mut closed.verdict {
+            verdict.outcome = Outcome::Rejected;
+            verdict.warnings.clear();
+            verdict.reply = None;
+            verdict.problems = vec![Problem::confirmation_expired(
+                &self.request_id,
+                &deadline,
+            )];
+        }
+        closed
+    }
 }
 
 /// An accepted request as the duplicate history and the ledger read it:
@@ -132,9 +218,19 @@ pub struct Accepted {
 }
 
 impl Accepted {
-    /// The summary of an accepted decision; `None` for any other.
+    /// A held request as the duplicate history reads it: like an accepted one.
+    pub fn of_held(held: &Held) -> Accepted {
+        Accepted {
+            request_id: held.request_id.clone(),
+            received_at: held.received_at,
+            request: held.request.clone(),
+        }
+    }
+
+    /// The summary of an accepted decision; `None` for any other, and for
+    /// a confirmation (the request it confirms is the one accepted).
     pub fn of(decision: &Decision) -> Option<Accepted> {
-        if decision.outcome != Outcome::Accepted {
+        if decision.outcome != Outcome::Accepted || decision.closes().is_some() {
             return None;
         }
         Some(Accepted {
@@ -182,6 +278,7 @@ pub(crate) mod fixture {
             users: vec!["A".into()],
             address: None,
             remote_desktop: Some(false),
+            from_licence: None,
         };
         Decision {
             schema: SCHEMA,
@@ -204,6 +301,8 @@ pub(crate) mod fixture {
                 warnings: vec![],
                 request,
                 corrects: None,
+                confirms: None,
+                confirm_before: None,
                 reply: None,
             }),
             reply_queued: true,

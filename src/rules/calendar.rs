@@ -29,6 +29,9 @@ pub struct Calendar {
     pub office_end: Time,
     /// Closed days on top of weekends and public holidays.
     pub closed_days: BTreeSet<Date>,
+    /// Business days a requester has to confirm a held request (upgrade,
+    /// annual licence): until the end of office hours of the last one.
+    pub confirmation_days: u8,
 }
 
 /// Whether a request received at some moment may be ordered.
@@ -52,6 +55,7 @@ struct RawCalendar {
     cutoff: Option<Spanned<String>>,
     #[serde(default)]
     closed_days: Vec<Spanned<String>>,
+    confirmation_days: Option<Spanned<i64>>,
     office_hours: Option<RawOfficeHours>,
 }
 
@@ -73,6 +77,7 @@ impl Default for Calendar {
             office_start: Time::constant(9, 0, 0, 0),
             office_end: Time::constant(17, 30, 0, 0),
             closed_days: BTreeSet::new(),
+            confirmation_days: 1,
         }
     }
 }
@@ -104,6 +109,15 @@ impl Calendar {
                 .filter(|d| (1..=28).contains(d))
                 .ok_or_else(|| {
                     SourceError::at(source, day.span(), "blackout-day: must be 1 to 28".into())
+                })?;
+        }
+        if let Some(days) = &raw.confirmation_days {
+            calendar.confirmation_days = u8::try_from(*days.get_ref())
+                .ok()
+                .filter(|d| (1..=10).contains(d))
+                .ok_or_else(|| {
+                    let msg = "confirmation-days: must be 1 to 10 (business days)".to_owned();
+                    SourceError::at(source, days.span(), msg)
                 })?;
         }
         if let Some(cutoff) = &raw.cutoff {
@@ -149,6 +163,27 @@ impl Calendar {
     /// The moment the month's orders close: the cut-off time of its last business day.
     pub fn cutoff_of_month(&self, date: Date) -> Zoned {
         self.zoned(self.last_business_day(date), self.cutoff)
+    }
+
+    /// Until when a request held at `received` may be confirmed: the end of
+    /// office hours on the [`Calendar::confirmation_days`]-th business day
+    /// after it, and never past the month's cut-off.
+    pub fn confirmation_deadline(&self, received: Timestamp) -> Zoned {
+        let date = received.to_zoned(self.time_zone.clone()).date();
+        let mut day = date;
+        for _ in 0..self.confirmation_days {
+            day = day.tomorrow().expect("date in range");
+            while !self.is_business_day(day) {
+                day = day.tomorrow().expect("date in range");
+            }
+        }
+        let deadline = self.zoned(day, self.office_end);
+        let cutoff = self.cutoff_of_month(date);
+        if cutoff.timestamp() > received && cutoff < deadline {
+            cutoff
+        } else {
+            deadline
+        }
     }
 
     /// Judges a reception time against the blackout day, the cut-off and the office hours.
@@ -303,6 +338,28 @@ mod tests {
 
     fn date(s: &str) -> Date {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn confirmation_deadline_is_the_next_business_day_capped_at_the_cutoff() {
+        let mut cal = Calendar::default();
+        let local = |s: &str| {
+            cal.confirmation_deadline(at(s))
+                .datetime()
+                .to_string()
+        };
+        // 11 November is a public holiday: Tuesday's deadline is Thursday.
+        assert_eq!(local("2026-11-10T09:00:00Z"), "2026-11-12T17:30:00");
+        // Friday's is Monday.
+        assert_eq!(local("2026-11-20T15:00:00Z"), "2026-11-23T17:30:00");
+        // On the month's last business day, the cut-off comes first.
+        assert_eq!(local("2026-11-30T09:00:00Z"), "2026-11-30T17:30:00");
+        cal.confirmation_days = 2;
+        let two = cal.confirmation_deadline(at("2026-11-20T15:00:00Z"));
+        assert_eq!(two.datetime().to_string(), "2026-11-24T17:30:00");
+        let err = Calendar::from_toml("confirmation-days = 0\n").unwrap_err();
+        assert_eq!(err.line, Some(1));
+        assert!(err.message.starts_with("confirmation-days:"), "{}", err.message);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The rules operators edit, as three TOML files in one folder:
-//! `licences.toml` (official and internal names), `clients.toml` and
-//! `calendar.toml`.
+//! The rules operators edit, as four TOML files in one folder:
+//! `licences.toml` (official and internal names), `clients.toml`,
+//! `calendar.toml` and `upgrades.toml` (the upgrade paths allowed).
 //!
 //! Reading is separate from parsing: [`Rules::load`] reads the folder,
 //! each part's `from_toml` parses text, so tests feed literals. A file with an
@@ -9,6 +9,7 @@
 mod calendar;
 mod catalog;
 mod clients;
+mod upgrades;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,11 +19,13 @@ pub use calendar::{
 };
 pub use catalog::{Catalog, Licence, LicenceMatch, Sku, import_products};
 pub use clients::{Client, Clients};
+pub use upgrades::Upgrades;
 
 /// File names inside the rules folder.
 pub const LICENCES_FILE: &str = "licences.toml";
 pub const CLIENTS_FILE: &str = "clients.toml";
 pub const CALENDAR_FILE: &str = "calendar.toml";
+pub const UPGRADES_FILE: &str = "upgrades.toml";
 
 /// Everything the judgement checks a request against.
 #[derive(Debug, Clone)]
@@ -33,10 +36,12 @@ pub struct Rules {
     pub clients: Clients,
     /// When orders may be placed.
     pub calendar: Calendar,
+    /// The upgrade paths allowed.
+    pub upgrades: Upgrades,
 }
 
 impl Rules {
-    /// Reads and checks the three files of `dir`.
+    /// Reads and checks the four files of `dir`.
     pub fn load(dir: &Path) -> Result<Rules, RulesError> {
         let read = |name: &str| {
             let path = dir.join(name);
@@ -59,10 +64,13 @@ impl Rules {
         let clients = Clients::from_toml(&source, &catalog).map_err(in_file(&path))?;
         let (path, source) = read(CALENDAR_FILE)?;
         let calendar = Calendar::from_toml(&source).map_err(in_file(&path))?;
+        let (path, source) = read(UPGRADES_FILE)?;
+        let upgrades = Upgrades::from_toml(&source, &catalog).map_err(in_file(&path))?;
         Ok(Rules {
             catalog,
             clients,
             calendar,
+            upgrades,
         })
     }
 }
@@ -149,6 +157,7 @@ mod tests {
         .unwrap();
         assert!(rules.catalog.len() >= 555);
         assert!(!rules.clients.is_empty());
+        assert!(rules.upgrades.allows("Exchange Online (Plan 1)", "Exchange Online (Plan 2)"));
     }
 
     #[test]
@@ -156,7 +165,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("licgate-rules-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-        for name in [LICENCES_FILE, CALENDAR_FILE] {
+        for name in [LICENCES_FILE, CALENDAR_FILE, UPGRADES_FILE] {
             std::fs::copy(shipped.join(name), dir.join(name)).unwrap();
         }
         std::fs::write(

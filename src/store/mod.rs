@@ -18,7 +18,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 pub mod status;
 
-use crate::judge::Movement;
+use crate::judge::{Held, Movement};
 use crate::judge::Outcome;
 use crate::records::audit::{self, Event, Head, Record};
 use crate::records::{Accepted, Decision, OutboxItem, SCHEMA, ledger};
@@ -98,6 +98,9 @@ pub struct Store {
     /// decision is not stored yet: one still there at start was in hand
     /// when the process died.
     judging: sled::Tree,
+    /// request id -> [`Held`] (JSON) of each request waiting for its
+    /// requester's confirmation; removed when confirmed, cancelled or expired.
+    held: sled::Tree,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
@@ -110,6 +113,8 @@ enum Abort {
     /// A decision would have replaced another mail's (same request id, other
     /// mailbox message): refused, so that no decision is ever lost.
     TakenId { request_id: String, by: String },
+    /// A confirmation or cancellation of a request no longer held.
+    NotHeld { request_id: String },
 }
 
 impl From<serde_json::Error> for Abort {
@@ -126,6 +131,9 @@ impl std::fmt::Display for Abort {
                 f,
                 "request id {request_id} is taken by the mail {by}: its decision is kept"
             ),
+            Abort::NotHeld { request_id } => {
+                write!(f, "request {request_id} is no longer held for confirmation")
+            }
         }
     }
 }
@@ -139,6 +147,46 @@ fn transaction_failed(err: TransactionError<Abort>) -> anyhow::Error {
 
 fn json_abort(err: serde_json::Error) -> ConflictableTransactionError<Abort> {
     ConflictableTransactionError::Abort(Abort::Json(err))
+}
+
+/// Inside a transaction: replaces the decision of the held request
+/// `request_id` by `close(stored)` (accepted, cancelled or expired), takes
+/// it out of the held requests, indexes it when accepted, and records it in
+/// the audit trail. Aborts when the request is not held any more.
+fn close_held(
+    request_id: &str,
+    close: impl FnOnce(&Decision) -> Decision,
+    (decisions, raws, held, accepted): (
+        &TransactionalTree,
+        &TransactionalTree,
+        &TransactionalTree,
+        &TransactionalTree,
+    ),
+    trail: &mut Trail<'_>,
+) -> TxResult<()> {
+    let id = request_id.as_bytes();
+    let not_held = || {
+        ConflictableTransactionError::Abort(Abort::NotHeld {
+            request_id: request_id.to_owned(),
+        })
+    };
+    if held.remove(id)?.is_none() {
+        return Err(not_held());
+    }
+    let stored = decisions.get(id)?.ok_or_else(not_held)?;
+    let stored = Decision::from_json(&stored).map_err(|_| not_held())?;
+    let closed = close(&stored);
+    decisions.insert(id, closed.to_json())?;
+    if let Some(summary) = Accepted::of(&closed) {
+        accepted.insert(id, serde_json::to_vec(&summary).map_err(json_abort)?)?;
+    }
+    let raw = raws.get(id)?.unwrap_or_default();
+    let event = Event::Decision {
+        decision: Box::new(closed.clone()),
+        raw_sha256: audit::hex(&Sha256::digest(&raw)),
+    };
+    trail.append(closed.decided_at, event)?;
+    Ok(())
 }
 
 impl Store {
@@ -168,6 +216,7 @@ impl Store {
             accepted: db.open_tree("accepted")?,
             undigested: db.open_tree("undigested")?,
             judging: db.open_tree("judging")?,
+            held: db.open_tree("held")?,
             db,
         };
         store
@@ -307,7 +356,8 @@ impl Store {
                     Some(item) => Some((self.db.generate_id()?, serde_json::to_vec(item)?)),
                     None => None,
                 },
-                undigested_id: if decision.outcome == Outcome::Accepted {
+                undigested_id: if Accepted::of(decision).is_some() || decision.closes().is_some()
+                {
                     Some(self.db.generate_id()?)
                 } else {
                     None
@@ -335,6 +385,7 @@ impl Store {
             &self.accepted,
             &self.undigested,
             &self.judging,
+            &self.held,
         )
             .transaction(
                 |(
@@ -349,6 +400,7 @@ impl Store {
                     accepted,
                     undigested,
                     judging,
+                    held,
                 )|
                  -> TxResult<()> {
                     let mut trail = Trail::open(audit, meta)?;
@@ -373,8 +425,14 @@ impl Store {
                         if let Some((key, json)) = &row.notice {
                             outbox.insert(&key.to_be_bytes(), json.as_slice())?;
                         }
-                        if let Some(key) = row.undigested_id {
-                            undigested.insert(&key.to_be_bytes(), id)?;
+                        if let Some(key) = row.undigested_id
+                            && entry.decision.outcome == Outcome::Accepted
+                        {
+                            let accepted_id = entry.decision.closes().map_or(id, str::as_bytes);
+                            undigested.insert(&key.to_be_bytes(), accepted_id)?;
+                        }
+                        if let Some(summary) = entry.decision.held() {
+                            held.insert(id, serde_json::to_vec(&summary).map_err(json_abort)?)?;
                         }
                         for (tree, key) in [
                             (rates, row.rate.as_deref()),
@@ -407,8 +465,22 @@ impl Store {
                             accepted
                                 .insert(entry.decision.request_id.as_bytes(), summary.as_slice())?;
                         }
+                        if let Some(held_id) = entry.decision.closes() {
+                            close_held(
+                                held_id,
+                                |stored| stored.closed_by(&entry.decision),
+                                (decisions, raws, held, accepted),
+                                &mut trail,
+                            )?;
+                        }
                     }
-                    let newly_accepted = rows.iter().filter(|r| r.undigested_id.is_some()).count();
+                    let newly_accepted = decided
+                        .iter()
+                        .zip(&rows)
+                        .filter(|(e, r)| {
+                            r.undigested_id.is_some() && e.decision.outcome == Outcome::Accepted
+                        })
+                        .count();
                     add_to_undigested_count(meta, newly_accepted as i64)?;
                     trail.close()
                 },
@@ -416,6 +488,59 @@ impl Store {
         result.map_err(transaction_failed)?;
         self.db.flush_async().await?;
         Ok(())
+    }
+
+    /// The requests held for confirmation.
+    pub fn held(&self) -> anyhow::Result<Vec<Held>> {
+        self.held
+            .iter()
+            .map(|entry| Ok(serde_json::from_slice(&entry?.1)?))
+            .collect()
+    }
+
+    /// Closes a held request whose deadline passed, with `notice` to its
+    /// requester, in one flushed transaction; false when it was no longer
+    /// held (confirmed, cancelled or expired before): then nothing is done,
+    /// so the notice goes out once, whatever restarts.
+    pub async fn expire(
+        &self,
+        request_id: &str,
+        now: Timestamp,
+        calendar: &Calendar,
+        notice: &OutboxItem,
+    ) -> anyhow::Result<bool> {
+        let outbox_id = self.db.generate_id()?;
+        let json = serde_json::to_vec(notice)?;
+        let result: Result<bool, TransactionError<Abort>> = (
+            &self.decisions,
+            &self.raw,
+            &self.held,
+            &self.accepted,
+            &self.outbox,
+            &self.audit,
+            &self.meta,
+        )
+            .transaction(
+                |(decisions, raws, held, accepted, outbox, audit, meta)| -> TxResult<bool> {
+                    if held.get(request_id.as_bytes())?.is_none() {
+                        return Ok(false);
+                    }
+                    let mut trail = Trail::open(audit, meta)?;
+                    outbox.insert(&outbox_id.to_be_bytes(), json.as_slice())?;
+                    trail.append(notice.queued_at, queued_event(notice, &[request_id]))?;
+                    close_held(
+                        request_id,
+                        |stored| stored.expired(now, calendar),
+                        (decisions, raws, held, accepted),
+                        &mut trail,
+                    )?;
+                    trail.close()?;
+                    Ok(true)
+                },
+            );
+        let expired = result.map_err(transaction_failed)?;
+        self.db.flush_async().await?;
+        Ok(expired)
     }
 
     /// The `count` oldest queued replies, oldest first.

@@ -24,8 +24,8 @@ pub struct Status {
     pub outbox_depth: usize,
     /// When the oldest waiting reply was queued.
     pub oldest_queued: Option<Timestamp>,
-    /// Decisions of the current UTC day: accepted, rejected, ignored, quarantined.
-    pub today: [u32; 4],
+    /// Decisions of the current UTC day, in the order of [`Outcome::ALL`].
+    pub today: Vec<u32>,
     /// Accepted requests waiting for the next digest.
     #[serde(default)]
     pub awaiting_digest: u64,
@@ -40,10 +40,10 @@ pub struct Status {
 impl Status {
     /// Reads the figures from the store.
     pub fn collect(store: &Store, now: Timestamp) -> anyhow::Result<Status> {
-        let mut today = [0; 4];
-        for (count, outcome) in today.iter_mut().zip(Outcome::ALL) {
-            *count = store.decided_on(now, outcome)?;
-        }
+        let today = Outcome::ALL
+            .iter()
+            .map(|outcome| store.decided_on(now, *outcome))
+            .collect::<anyhow::Result<_>>()?;
         Ok(Status {
             updated_at: now,
             last_poll: store.last_poll()?,
@@ -132,7 +132,7 @@ impl Status {
         );
         let counts: Vec<String> = Outcome::ALL
             .iter()
-            .zip(self.today)
+            .zip(&self.today)
             .map(|(outcome, n)| format!("{outcome} {n}"))
             .collect();
         let _ = writeln!(out, "today (UTC)     {}", counts.join(", "));
@@ -150,8 +150,8 @@ impl Status {
         let seconds = |t: Option<Timestamp>| t.map_or(0, |t| t.as_second());
         let today: Vec<(String, i64)> = Outcome::ALL
             .iter()
-            .zip(self.today)
-            .map(|(outcome, count)| (format!("{{verdict=\"{outcome}\"}}"), i64::from(count)))
+            .zip(&self.today)
+            .map(|(outcome, count)| (format!("{{verdict=\"{outcome}\"}}"), i64::from(*count)))
             .collect();
         let gauges = [
             (
@@ -202,7 +202,7 @@ mod tests {
             last_poll: Some("2026-11-23T09:00:00Z".parse().unwrap()),
             outbox_depth: 2,
             oldest_queued: None,
-            today: [5, 1, 0, 3],
+            today: vec![5, 1, 0, 3, 2],
             awaiting_digest: 4,
             last_digest: None,
             outbox_paused: None,
@@ -224,6 +224,7 @@ mod tests {
              licgate_decisions_today{verdict=\"rejected\"} 1\n\
              licgate_decisions_today{verdict=\"ignored\"} 0\n\
              licgate_decisions_today{verdict=\"quarantined\"} 3\n\
+             licgate_decisions_today{verdict=\"held\"} 2\n\
              # HELP licgate_awaiting_digest Accepted requests waiting for the next digest.\n\
              # TYPE licgate_awaiting_digest gauge\n\
              licgate_awaiting_digest 4\n"
