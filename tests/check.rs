@@ -422,12 +422,48 @@ fn licence_normalised_is_a_warning() {
 }
 
 #[test]
-fn annual_licence_is_a_warning() {
+fn an_annual_addition_is_held_for_confirmation() {
     let verdict = Draft::new()
         .set("Type de licence", "Microsoft 365 Business Premium")
         .judge();
-    assert_eq!(verdict.outcome, Outcome::Accepted);
-    assert_eq!(warnings(&verdict), ["annual_licence"]);
+    assert_eq!(verdict.outcome, Outcome::Held);
+    assert_eq!(
+        warnings(&verdict),
+        ["annual_licence", "confirmation_required"]
+    );
+    // Monday 10:00: until Tuesday 17:30.
+    assert_eq!(
+        verdict.confirm_before,
+        Some("2026-11-24T17:30:00+01:00".parse().unwrap())
+    );
+    let reply = verdict.reply.as_ref().unwrap();
+    assert!(
+        reply
+            .subject
+            .starts_with("[À CONFIRMER] [AJOUT] Licence Office 365 - Boulangerie Martin (LG-"),
+        "{}",
+        reply.subject
+    );
+    let confirm = format!("CONFIRMER {}", verdict.request_id);
+    assert!(reply.body.contains(&confirm), "{}", reply.body);
+    assert!(
+        reply.body.contains("engage pour 12\u{a0}mois")
+            || reply.body.contains("engage pour 12 mois"),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.body.contains("jusqu'au lundi 23 novembre 2027"),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply
+            .body
+            .contains("avant le mardi 24 novembre 2026 à 17\u{a0}h\u{a0}30"),
+        "{}",
+        reply.body
+    );
     // Issue 10: a removal is told to check the commitment's end first.
     let removal = Draft::new()
         .subject("[SUPPRESSION] Licence Office 365 - Boulangerie Martin")

@@ -452,7 +452,12 @@ async fn rules_are_reloaded_on_change_and_a_broken_file_keeps_the_previous_rules
     let stack = Stack::start();
     let rules = stack.run.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
-    for name in ["licences.toml", "clients.toml", "calendar.toml", "upgrades.toml"] {
+    for name in [
+        "licences.toml",
+        "clients.toml",
+        "calendar.toml",
+        "upgrades.toml",
+    ] {
         let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("rules")
             .join(name);

@@ -595,6 +595,7 @@ mod tests {
     use super::*;
     use crate::daemon::fixture::request;
     use crate::judge::Outcome;
+    use crate::records::Decision;
 
     /// A mailbox in memory that checks the crash-safety rule: no mail moves
     /// before its decision is stored.
@@ -768,6 +769,252 @@ mod tests {
             2,
             "another mail reusing a Message-ID is decided on its own"
         );
+    }
+
+    /// An upgrade of Jean Dupont's mailbox for Boulangerie Martin.
+    fn upgrade(from: &str, message_id: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nMessage-ID: <{message_id}>\r\n\
+             Subject: [MISE À NIVEAU] Licence Office 365 - Boulangerie Martin\r\n\r\n\
+             Nom du client : Boulangerie Martin\r\n\
+             Licence actuelle : Exchange Online (Plan 1)\r\n\
+             Licence cible : Exchange Online (Plan 2)\r\n\
+             Quantité : 1\r\n\
+             Nom Prénom de l'utilisateur : Jean Dupont\r\n\
+             Bureau à distance associé : NON\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// `CONFIRMER LG-…` (or another first line) from `from`.
+    fn answer(from: &str, message_id: &str, first_line: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nMessage-ID: <{message_id}>\r\n\
+             Subject: RE: [À CONFIRMER] [MISE À NIVEAU] Licence Office 365 - Boulangerie Martin\r\n\r\n\
+             {first_line}\r\n\r\nCordialement\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// Delivers `mail`, received at `at`, and lets the daemon decide it;
+    /// gives its decision.
+    async fn deliver(
+        shared: &Shared,
+        mailbox: &mut FakeMailbox,
+        mail: Vec<u8>,
+        at: &str,
+    ) -> Decision {
+        let filed = mailbox.folders.values().flatten();
+        let uid = mailbox
+            .inbox
+            .keys()
+            .chain(filed)
+            .max()
+            .copied()
+            .unwrap_or(0)
+            + 1;
+        let envelope = Envelope {
+            uid,
+            size: mail.len() as u32,
+            internal_date: Some(at.parse().unwrap()),
+        };
+        mailbox.inbox.insert(uid, mail);
+        process(shared, mailbox, UID_VALIDITY, &[envelope])
+            .await
+            .unwrap();
+        let id = shared
+            .store
+            .decided_mail(&mailbox_key(UID_VALIDITY, uid))
+            .unwrap()
+            .unwrap();
+        shared.store.decision(&id).unwrap().unwrap()
+    }
+
+    /// The subjects of the queued mails, oldest first.
+    fn queued_subjects(store: &Store) -> Vec<String> {
+        store
+            .outbox_oldest(100)
+            .unwrap()
+            .iter()
+            .map(|(_, item)| {
+                let mail = mail::read(item.message.as_bytes()).unwrap();
+                mail.subject.unwrap_or_default()
+            })
+            .collect()
+    }
+
+    fn codes(decision: &Decision) -> Vec<&'static str> {
+        let verdict = decision.verdict.as_ref().unwrap();
+        verdict.problems.iter().map(|p| p.code.as_str()).collect()
+    }
+
+    const MONDAY: &str = "2026-11-23T09:00:00Z";
+    const TUESDAY: &str = "2026-11-24T09:00:00Z";
+    /// After Tuesday 17:30 (Paris), the deadline of a request held on Monday.
+    const TUESDAY_LATE: &str = "2026-11-24T17:00:00Z";
+
+    /// A held upgrade from TECH, decided on Monday.
+    async fn held_upgrade() -> (Shared, FakeMailbox, String) {
+        let (shared, mut mailbox, _) = setup(vec![]);
+        let held = deliver(&shared, &mut mailbox, upgrade(TECH, "up@x"), MONDAY).await;
+        assert_eq!(held.outcome, Outcome::Held);
+        assert_eq!(mailbox.folders[&shared.config.folders.held].len(), 1);
+        let subjects = queued_subjects(&shared.store);
+        assert_eq!(subjects.len(), 1);
+        assert!(
+            subjects[0].starts_with("[À CONFIRMER] [MISE À NIVEAU]"),
+            "{subjects:?}"
+        );
+        assert_eq!(shared.store.held().unwrap().len(), 1);
+        assert_eq!(
+            shared.store.accepted().count(),
+            0,
+            "purchasing sees nothing yet"
+        );
+        assert_eq!(shared.store.undigested_len().unwrap(), 0);
+        (shared, mailbox, held.request_id)
+    }
+
+    #[tokio::test]
+    async fn a_held_upgrade_confirmed_in_time_is_accepted_once() {
+        let (shared, mut mailbox, id) = held_upgrade().await;
+        let confirm = answer(TECH, "c1@x", &format!("CONFIRMER {id}"));
+        let confirmation = deliver(&shared, &mut mailbox, confirm, TUESDAY).await;
+        assert_eq!(confirmation.outcome, Outcome::Accepted);
+        let verdict = confirmation.verdict.as_ref().unwrap();
+        assert_eq!(verdict.confirms.as_deref(), Some(id.as_str()));
+        let request = shared.store.decision(&id).unwrap().unwrap();
+        assert_eq!(request.outcome, Outcome::Accepted);
+        assert_eq!(
+            request.note,
+            Some(format!("confirmed by {}", confirmation.request_id))
+        );
+        let accepted: Vec<_> = shared.store.accepted().map(Result::unwrap).collect();
+        assert_eq!(accepted.len(), 1, "the request, not the confirmation");
+        assert_eq!(accepted[0].request_id, id);
+        let undigested: Vec<String> = shared
+            .store
+            .undigested()
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(undigested, [id.clone()]);
+        assert_eq!(shared.store.undigested_len().unwrap(), 1);
+        assert!(shared.store.held().unwrap().is_empty());
+        let subjects = queued_subjects(&shared.store);
+        assert_eq!(
+            subjects[1],
+            format!("[ACCEPTÉE] [MISE À NIVEAU] Licence Office 365 - Boulangerie Martin ({id})")
+        );
+        // The ledger moves the quantity at once.
+        let calendar = shared.rules().calendar.clone();
+        let movements = shared
+            .store
+            .accepted_movements(&calendar, Timestamp::UNIX_EPOCH)
+            .unwrap();
+        let moved: Vec<(&str, i64)> = movements
+            .iter()
+            .map(|m| (m.licence.as_str(), m.quantity))
+            .collect();
+        assert_eq!(
+            moved,
+            [
+                ("Exchange Online (Plan 1)", -1),
+                ("Exchange Online (Plan 2)", 1)
+            ]
+        );
+        assert!(movements.iter().all(|m| m.effective_on == m.received_on));
+        // Twice: the request is no longer held.
+        let again = answer(TECH, "c2@x", &format!("CONFIRMER {id}"));
+        let again = deliver(&shared, &mut mailbox, again, TUESDAY).await;
+        assert_eq!(again.outcome, Outcome::Rejected);
+        assert_eq!(codes(&again), ["confirmation_unknown"]);
+        assert_eq!(shared.store.accepted().count(), 1);
+        assert_eq!(shared.store.undigested_len().unwrap(), 1);
+        // Every step is in the chained audit trail.
+        assert_eq!(shared.store.verify_audit().unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_confirmation_late_from_another_sender_or_unknown_is_refused() {
+        let (shared, mut mailbox, id) = held_upgrade().await;
+        let other = answer(
+            "paul.martin@infogerance.example",
+            "o@x",
+            &format!("CONFIRMER {id}"),
+        );
+        let other = deliver(&shared, &mut mailbox, other, TUESDAY).await;
+        assert_eq!(codes(&other), ["confirmation_sender"]);
+        let unknown = answer(TECH, "u@x", "CONFIRMER LG-0000000000");
+        let unknown = deliver(&shared, &mut mailbox, unknown, TUESDAY).await;
+        assert_eq!(codes(&unknown), ["confirmation_unknown"]);
+        let late = answer(TECH, "l@x", &format!("confirmer {}", id.to_lowercase()));
+        let late = deliver(&shared, &mut mailbox, late, TUESDAY_LATE).await;
+        assert_eq!(codes(&late), ["confirmation_expired"]);
+        assert_eq!(
+            shared.store.held().unwrap().len(),
+            1,
+            "still held until it expires"
+        );
+        assert_eq!(shared.store.accepted().count(), 0);
+        let subjects = queued_subjects(&shared.store);
+        assert_eq!(subjects.len(), 4);
+        assert!(
+            subjects[1..].iter().all(|s| s.starts_with("[REFUSÉE] ")),
+            "{subjects:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_is_closed_with_an_acknowledgement() {
+        let (shared, mut mailbox, id) = held_upgrade().await;
+        let cancel = answer(TECH, "a@x", &format!("ANNULER {id}"));
+        let cancel = deliver(&shared, &mut mailbox, cancel, TUESDAY).await;
+        assert_eq!(cancel.outcome, Outcome::Ignored);
+        assert_eq!(codes(&cancel), ["cancelled"]);
+        let request = shared.store.decision(&id).unwrap().unwrap();
+        assert_eq!(request.outcome, Outcome::Ignored);
+        assert_eq!(codes(&request), ["cancelled"]);
+        assert!(shared.store.held().unwrap().is_empty());
+        assert_eq!(shared.store.accepted().count(), 0);
+        assert_eq!(shared.store.undigested_len().unwrap(), 0);
+        let subjects = queued_subjects(&shared.store);
+        assert!(subjects[1].starts_with("[ANNULÉE] "), "{subjects:?}");
+        // A new request for the same licence is no duplicate of the cancelled one.
+        let again = deliver(&shared, &mut mailbox, upgrade(TECH, "up2@x"), TUESDAY).await;
+        assert_eq!(again.outcome, Outcome::Held);
+        // But a held one counts as a duplicate, like an accepted one.
+        let twice = deliver(&shared, &mut mailbox, upgrade(TECH, "up3@x"), TUESDAY).await;
+        assert_eq!(codes(&twice), ["duplicate_request"]);
+    }
+
+    #[tokio::test]
+    async fn an_expired_request_is_closed_once_across_a_restart() {
+        let (shared, _mailbox, id) = held_upgrade().await;
+        let before: Timestamp = "2026-11-24T16:29:00Z".parse().unwrap();
+        assert_eq!(schedule::expire_held(&shared, before).await.unwrap(), 0);
+        let after: Timestamp = "2026-11-24T16:31:00Z".parse().unwrap();
+        assert_eq!(schedule::expire_held(&shared, after).await.unwrap(), 1);
+        assert_eq!(schedule::expire_held(&shared, after).await.unwrap(), 0);
+        let request = shared.store.decision(&id).unwrap().unwrap();
+        assert_eq!(request.outcome, Outcome::Rejected);
+        assert_eq!(codes(&request), ["confirmation_expired"]);
+        let subjects = queued_subjects(&shared.store);
+        assert_eq!(subjects.len(), 2);
+        assert!(
+            subjects[1].starts_with("[EXPIRÉE] [MISE À NIVEAU]"),
+            "{subjects:?}"
+        );
+        // Restart: the store reopened, nothing is sent again.
+        let (config, rules) = (shared.config.as_ref().clone(), shared.rules().clone());
+        drop((shared, _mailbox));
+        let store = Store::open(&config.store).unwrap();
+        let shared = Shared::new(config, store, rules);
+        assert_eq!(schedule::expire_held(&shared, after).await.unwrap(), 0);
+        assert_eq!(queued_subjects(&shared.store).len(), 2);
+        // Held, notice queued, closed.
+        assert_eq!(shared.store.verify_audit().unwrap(), 3);
     }
 
     fn envelope(uid: u32, size: u32) -> Envelope {

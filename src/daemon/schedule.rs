@@ -34,7 +34,10 @@ pub(super) fn load_history(shared: &Shared) -> anyhow::Result<()> {
     let mut movements = shared.store.accepted_movements(&calendar, since)?;
     // NOTE: a held request counts as a duplicate like an accepted one.
     let held = shared.store.held()?;
-    movements.extend(ledger::movements(held.iter().map(Accepted::of_held), &calendar));
+    movements.extend(ledger::movements(
+        held.iter().map(Accepted::of_held),
+        &calendar,
+    ));
     movements.sort_by_key(|m| m.received_at);
     movements.shrink_to_fit();
     *shared.history() = movements;
@@ -45,7 +48,8 @@ pub(super) fn load_history(shared: &Shared) -> anyhow::Result<()> {
 /// order), so that the rest of the batch is judged against it; gives the
 /// movement of an accepted removal (for its notice).
 pub(super) fn remember(shared: &Shared, decision: &Decision) -> Option<Movement> {
-    let accepted = Accepted::of(decision).or_else(|| decision.held().as_ref().map(Accepted::of_held))?;
+    let accepted =
+        Accepted::of(decision).or_else(|| decision.held().as_ref().map(Accepted::of_held))?;
     let is_removal = decision.outcome == Outcome::Accepted
         && accepted.request.action == Some(crate::judge::Action::Suppression);
     let movements = ledger::movements([accepted], &shared.rules().calendar);

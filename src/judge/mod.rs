@@ -22,8 +22,8 @@ pub use verdict::{Outcome, Problem, ProblemCode, Reply, Verdict, Warning, Warnin
 
 use crate::mail::{self, Mail};
 use crate::rules::{Client, LicenceMatch, Rules, Window};
-use confirmation::{Answer, Command};
 use crate::text;
+use confirmation::{Answer, Command};
 use reply::Template;
 use request::{Fields, Sign, SubjectIssue};
 
@@ -466,9 +466,7 @@ impl<'r> Judgement<'r> {
                 return (None, None);
             };
             let official = judgement.official_licence(field, written);
-            judgement
-                .template
-                .set(field, official.unwrap_or(written));
+            judgement.template.set(field, official.unwrap_or(written));
             (official, Some(official.unwrap_or(written).to_owned()))
         };
         let (from, from_written) = official(self, Field::CurrentLicence, current);

@@ -460,9 +460,8 @@ pub fn answer_to_confirmation(verdict: &Verdict, held: &str, calendar: &Calendar
             }
         }
         _ => {
-            let mut body = format!(
-                "Bonjour,\n\nVotre réponse « {subject} » n'a pas été prise en compte :\n"
-            );
+            let mut body =
+                format!("Bonjour,\n\nVotre réponse « {subject} » n'a pas été prise en compte :\n");
             for problem in &verdict.problems {
                 let _ = writeln!(body, "- {}", problem.message);
             }

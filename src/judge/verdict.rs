@@ -67,9 +67,7 @@ impl std::str::FromStr for Outcome {
         Outcome::ALL
             .into_iter()
             .find(|o| o.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                format!("{s:?} is not accepted, held, rejected, ignored or quarantined")
-            })
+            .ok_or_else(|| format!("{s:?} is not accepted, held, rejected, ignored or quarantined"))
     }
 }
 
@@ -305,9 +303,7 @@ impl Problem {
             (Field::Quantity, Some(Action::MiseANiveau)) => " (nombre de licences à faire évoluer)",
             (Field::Quantity, _) => " (+N pour un ajout, -N pour une suppression)",
             (Field::Licence | Field::CurrentLicence, _) => " (nom officiel Microsoft complet)",
-            (Field::TargetLicence, _) => {
-                " (nom officiel exact, copié depuis le tenant du client)"
-            }
+            (Field::TargetLicence, _) => " (nom officiel exact, copié depuis le tenant du client)",
             _ => "",
         };
         let message = format!(
@@ -473,8 +469,7 @@ impl Problem {
     }
 
     pub fn cancelled(id: &str) -> Problem {
-        let message =
-            format!("La demande {id} est annulée par son auteur : rien n'est commandé.");
+        let message = format!("La demande {id} est annulée par son auteur : rien n'est commandé.");
         problem(ProblemCode::Cancelled, None, message)
     }
 

@@ -195,10 +195,7 @@ impl Decision {
             verdict.outcome = Outcome::Rejected;
             verdict.warnings.clear();
             verdict.reply = None;
-            verdict.problems = vec![Problem::confirmation_expired(
-                &self.request_id,
-                &deadline,
-            )];
+            verdict.problems = vec![Problem::confirmation_expired(&self.request_id, &deadline)];
         }
         closed
     }

@@ -343,11 +343,7 @@ mod tests {
     #[test]
     fn confirmation_deadline_is_the_next_business_day_capped_at_the_cutoff() {
         let mut cal = Calendar::default();
-        let local = |s: &str| {
-            cal.confirmation_deadline(at(s))
-                .datetime()
-                .to_string()
-        };
+        let local = |s: &str| cal.confirmation_deadline(at(s)).datetime().to_string();
         // 11 November is a public holiday: Tuesday's deadline is Thursday.
         assert_eq!(local("2026-11-10T09:00:00Z"), "2026-11-12T17:30:00");
         // Friday's is Monday.
@@ -359,7 +355,11 @@ mod tests {
         assert_eq!(two.datetime().to_string(), "2026-11-24T17:30:00");
         let err = Calendar::from_toml("confirmation-days = 0\n").unwrap_err();
         assert_eq!(err.line, Some(1));
-        assert!(err.message.starts_with("confirmation-days:"), "{}", err.message);
+        assert!(
+            err.message.starts_with("confirmation-days:"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -157,7 +157,11 @@ mod tests {
         .unwrap();
         assert!(rules.catalog.len() >= 555);
         assert!(!rules.clients.is_empty());
-        assert!(rules.upgrades.allows("Exchange Online (Plan 1)", "Exchange Online (Plan 2)"));
+        assert!(
+            rules
+                .upgrades
+                .allows("Exchange Online (Plan 1)", "Exchange Online (Plan 2)")
+        );
     }
 
     #[test]

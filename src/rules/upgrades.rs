@@ -45,7 +45,10 @@ impl Upgrades {
                 }
             }
             if path.from.get_ref() == path.to.get_ref() {
-                let msg = format!("path.to: « {} » is the same licence as path.from", path.to.get_ref());
+                let msg = format!(
+                    "path.to: « {} » is the same licence as path.from",
+                    path.to.get_ref()
+                );
                 return Err(SourceError::at(source, path.to.span(), msg));
             }
             let pair = (path.from.into_inner(), path.to.into_inner());
@@ -95,22 +98,33 @@ mod tests {
 
     #[test]
     fn paths_are_read_and_looked_up() {
-        let source = "[[path]]\nfrom = \"Exchange Online (Plan 1)\"\nto = \"Exchange Online (Plan 2)\"\n";
+        let source =
+            "[[path]]\nfrom = \"Exchange Online (Plan 1)\"\nto = \"Exchange Online (Plan 2)\"\n";
         let upgrades = Upgrades::from_toml(source, &catalog()).unwrap();
         assert!(upgrades.allows("Exchange Online (Plan 1)", "Exchange Online (Plan 2)"));
         assert!(!upgrades.allows("Exchange Online (Plan 2)", "Exchange Online (Plan 1)"));
-        assert_eq!(upgrades.targets("Exchange Online (Plan 1)"), ["Exchange Online (Plan 2)"]);
+        assert_eq!(
+            upgrades.targets("Exchange Online (Plan 1)"),
+            ["Exchange Online (Plan 2)"]
+        );
         assert!(upgrades.targets("Exchange Online (Plan 2)").is_empty());
     }
 
     #[test]
     fn errors_name_the_line_and_key() {
-        let unknown = "[[path]]\nfrom = \"Exchange Online (Plan 1)\"\nto = \"Exchange Online Plan 3\"\n";
+        let unknown =
+            "[[path]]\nfrom = \"Exchange Online (Plan 1)\"\nto = \"Exchange Online Plan 3\"\n";
         let err = Upgrades::from_toml(unknown, &catalog()).unwrap_err();
         assert_eq!(err.line, Some(3));
-        assert!(err.message.starts_with("path.to: « Exchange Online Plan 3 »"), "{}", err.message);
+        assert!(
+            err.message
+                .starts_with("path.to: « Exchange Online Plan 3 »"),
+            "{}",
+            err.message
+        );
 
-        let same = "[[path]]\nfrom = \"Exchange Online (Plan 1)\"\nto = \"Exchange Online (Plan 1)\"\n";
+        let same =
+            "[[path]]\nfrom = \"Exchange Online (Plan 1)\"\nto = \"Exchange Online (Plan 1)\"\n";
         let err = Upgrades::from_toml(same, &catalog()).unwrap_err();
         assert_eq!(err.line, Some(3));
         assert!(err.message.contains("same licence"), "{}", err.message);
@@ -118,6 +132,10 @@ mod tests {
         let typo = "[[path]]\nfrom = \"Exchange Online (Plan 1)\"\ntarget = \"x\"\n";
         let err = Upgrades::from_toml(typo, &catalog()).unwrap_err();
         assert_eq!(err.line, Some(3));
-        assert!(err.message.contains("unknown field `target`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `target`"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -18,8 +18,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 pub mod status;
 
-use crate::judge::{Held, Movement};
 use crate::judge::Outcome;
+use crate::judge::{Held, Movement};
 use crate::records::audit::{self, Event, Head, Record};
 use crate::records::{Accepted, Decision, OutboxItem, SCHEMA, ledger};
 use crate::rules::Calendar;
@@ -356,8 +356,7 @@ impl Store {
                     Some(item) => Some((self.db.generate_id()?, serde_json::to_vec(item)?)),
                     None => None,
                 },
-                undigested_id: if Accepted::of(decision).is_some() || decision.closes().is_some()
-                {
+                undigested_id: if Accepted::of(decision).is_some() || decision.closes().is_some() {
                     Some(self.db.generate_id()?)
                 } else {
                     None
@@ -786,12 +785,22 @@ impl Store {
                 latest.insert(decision.request_id.clone(), hash);
             }
         }
-        let (mut stored, mut accepted) = (0, 0);
+        let (mut stored, mut accepted, mut held) = (0, 0, 0);
         for entry in self.decisions.iter() {
             let (_, bytes) = entry?;
             let decision = Decision::from_json(&bytes)?;
-            if decision.outcome == Outcome::Accepted {
+            if Accepted::of(&decision).is_some() {
                 accepted += 1;
+            }
+            if let Some(summary) = decision.held() {
+                let indexed = self.held.get(decision.request_id.as_bytes())?;
+                if indexed.as_deref() != Some(serde_json::to_vec(&summary)?.as_slice()) {
+                    return differs(format!(
+                        "the held request {} is missing from the held index, or differs",
+                        decision.request_id
+                    ));
+                }
+                held += 1;
             }
             let hash: [u8; 32] = Sha256::digest(decision.to_json()).into();
             if latest.get(&decision.request_id) != Some(&hash) {
@@ -818,6 +827,9 @@ impl Store {
                     "the accepted request {id} differs from its decision: it was altered"
                 ));
             }
+        }
+        if held != self.held.len() {
+            return differs("the held index names requests that are not held".into());
         }
         if accepted != self.accepted.len() {
             return differs("accepted requests were removed from the index".into());
