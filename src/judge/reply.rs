@@ -387,21 +387,25 @@ fn to_confirm(verdict: &Verdict, calendar: &Calendar) -> String {
              pourra pas être annulée.\n",
         );
     }
-    for warning in &verdict.warnings {
-        if warning.code == WarningCode::AnnualLicence {
-            let renewal = received
-                .as_ref()
-                .and_then(|r| r.date().checked_add(jiff::Span::new().years(1)).ok());
-            let until = match renewal {
-                Some(date) => format!(" (jusqu'au {})", french_date(date)),
-                None => String::new(),
-            };
-            let _ = writeln!(
-                body,
-                "- {} Une erreur serait facturée 12 mois{until}.",
-                warning.message
-            );
-        }
+    let annual = verdict
+        .warnings
+        .iter()
+        .any(|w| w.code == WarningCode::AnnualLicence);
+    if let (true, Some(licence), Some(client)) =
+        (annual, &verdict.request.licence, &verdict.request.client)
+    {
+        let renewal = received
+            .as_ref()
+            .and_then(|r| r.date().checked_add(jiff::Span::new().years(1)).ok());
+        let until = match renewal {
+            Some(date) => format!(", jusqu'au {}", french_date(date)),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            body,
+            "- « {licence} » est facturée à l'année pour {client} : cette commande engage pour \
+             12 mois{until}, et une erreur serait facturée pendant toute cette durée."
+        );
     }
     let deadline = match verdict.confirm_before {
         Some(at) => format!(
