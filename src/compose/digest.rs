@@ -28,8 +28,11 @@ pub struct Item {
     pub sender: String,
     pub subject: String,
     pub client: String,
-    /// The official Microsoft name.
+    /// The official Microsoft name (for an upgrade: the target).
     pub licence: String,
+    /// For an upgrade: the licence the users leave (irreversible).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_licence: Option<String>,
     /// Positive: to add; negative: to remove.
     pub quantity: i64,
     pub users: Vec<String>,
@@ -61,6 +64,7 @@ impl Item {
             subject: verdict.subject.clone().unwrap_or_default(),
             client: request.client.clone()?,
             licence: request.licence.clone()?,
+            from_licence: request.from_licence.clone(),
             quantity: request.quantity?,
             users: request.users.clone(),
             address: request.address.clone(),
@@ -405,6 +409,17 @@ fn marks(item: &Item, at: &Zoned) -> Vec<Mark> {
                 .into(),
         });
     }
+    if let Some(from) = &item.from_licence {
+        marks.push(Mark {
+            label: "IRRÉVERSIBLE",
+            colour: "#7c2d12",
+            text: format!(
+                "mise à niveau de « {from} » vers « {} », confirmée par le demandeur : \
+                 elle ne pourra pas être annulée.",
+                item.licence
+            ),
+        });
+    }
     if let Some(cancellable) = &item.cancellable {
         marks.push(Mark {
             label: "ANNULABLE",
@@ -666,6 +681,7 @@ mod tests {
             subject: "[AJOUT] Licence Office 365 - x".into(),
             client: client.into(),
             licence: "Exchange Online (Plan 1)".into(),
+            from_licence: None,
             quantity,
             users: vec!["Jean Dupont".into()],
             address: None,
@@ -704,6 +720,9 @@ mod tests {
         let calendar = Calendar::default();
         let mut annual = item("LG-3", "Garage", 2);
         annual.annual = true;
+        let mut upgrade = item("LG-4", "Garage", 1);
+        upgrade.from_licence = Some("Exchange Online (Plan 1)".into());
+        upgrade.licence = "Exchange Online (Plan 2)".into();
         let mut cancellable = item("LG-2", "Cabinet", -1);
         cancellable.cancellable = Some(Cancellable {
             addition: "LG-0".into(),
@@ -711,7 +730,7 @@ mod tests {
         });
         let digest = Digest::new(
             Kind::Digest,
-            vec![item("LG-1", "Garage", 1), cancellable, annual],
+            vec![item("LG-1", "Garage", 1), cancellable, annual, upgrade],
             at("2026-11-23T07:30:00Z"),
             &calendar,
         );
@@ -727,10 +746,18 @@ mod tests {
         );
         assert!(text.contains("[ANNULABLE] l'ajout LG-0"), "{text}");
         assert!(text.contains("[ANNUEL]"), "{text}");
+        assert!(
+            text.contains(
+                "[IRRÉVERSIBLE] mise à niveau de «\u{a0}Exchange Online (Plan 1)\u{a0}» \
+                 vers «\u{a0}Exchange Online (Plan 2)\u{a0}»"
+            ),
+            "{text}"
+        );
+        assert!(digest.to_html().contains("IRRÉVERSIBLE"));
         assert_eq!(text.matches("\nGarage\n").count(), 1, "{text}");
         assert_eq!(
             digest.subject(),
-            "[licgate] Demandes acceptées\u{a0}: 1 suppression URGENT, 2 ajouts (lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30)"
+            "[licgate] Demandes acceptées\u{a0}: 1 suppression URGENT, 3 ajouts (lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30)"
         );
     }
 
