@@ -808,3 +808,105 @@ async fn a_refusal_answered_with_the_template_corrected_in_the_quote_is_accepted
         "{list}"
     );
 }
+
+// Issue 11: an upgrade and an annual addition wait for their requester's
+// `CONFIRMER LG-…`; confirmed, they are accepted and reach purchasing's
+// digest, the upgrade marked IRRÉVERSIBLE with both licences. (Received in
+// 2036, so that their deadline is never past while the test runs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
+    const MONDAY: &str = "24-Nov-2036 10:00:00 +0100";
+    const TUESDAY: &str = "25-Nov-2036 09:00:00 +0100";
+    let stack = Stack::start();
+    let config = stack.config("");
+    let daemon = Daemon::start(&config);
+    let upgrade = request(
+        "upgrade",
+        "[MISE À NIVEAU] Licence Office 365 - Boulangerie Martin",
+        "",
+        "",
+    )
+    .replace(
+        "Type de licence : \r\n",
+        "Licence actuelle : Exchange Online (Plan 1)\r\nLicence cible : Exchange Online (Plan 2)\r\n",
+    );
+    let annual = request("annual", AJOUT, "Microsoft 365 Business Premium", "");
+    stack.append(GATEWAY, &upgrade, MONDAY).await;
+    stack.append(GATEWAY, &annual, MONDAY).await;
+    eventually(Duration::from_secs(30), "two requests held", || async {
+        stack.count(GATEWAY, "licgate/a-confirmer").await == 2
+            && stack.count(TECH, "INBOX").await == 2
+    })
+    .await;
+    let (code, digest) = licgate(&["digest", "--config", config.to_str().unwrap()]);
+    assert_eq!(
+        (code, digest.as_str()),
+        (0, ""),
+        "purchasing sees nothing held"
+    );
+    for (n, held) in stack.messages(TECH, "INBOX").await.iter().enumerate() {
+        let subject = subject_of(held);
+        assert!(subject.starts_with("[À CONFIRMER] "), "{subject}");
+        let id = subject.rsplit('(').next().unwrap().trim_end_matches(')');
+        let quoted: String = body_of(held)
+            .lines()
+            .map(|l| format!("> {l}\r\n"))
+            .collect();
+        let answer = format!(
+            "From: Julie Bernard <{TECH}>\r\nTo: {GATEWAY}\r\nSubject: RE: {subject}\r\n\
+             Message-ID: <confirm-{n}@example.test>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+             CONFIRMER {id}\r\n\r\nJulie\r\n\r\nLe 24/11/2036 à 10:00, {GATEWAY} a écrit :\r\n{quoted}"
+        );
+        stack.append(GATEWAY, &answer, TUESDAY).await;
+    }
+    eventually(Duration::from_secs(30), "both confirmed", || async {
+        let messages = stack.messages(TECH, "INBOX").await;
+        messages
+            .iter()
+            .filter(|m| subject_of(m).starts_with("[ACCEPTÉE] "))
+            .count()
+            == 2
+    })
+    .await;
+    assert!(daemon.terminate());
+    let config = config.to_str().unwrap();
+    let (code, digest) = licgate(&["digest", "--config", config]);
+    assert_eq!(code, 0);
+    let digest = digest.replace('\u{a0}', " ");
+    assert!(
+        digest.contains(
+            "[IRRÉVERSIBLE] mise à niveau de « Exchange Online (Plan 1) » vers « Exchange Online (Plan 2) »"
+        ),
+        "{digest}"
+    );
+    assert!(digest.contains("[ANNUEL]"), "{digest}");
+    assert!(
+        digest.contains("Microsoft 365 Business Premium"),
+        "{digest}"
+    );
+    let (code, ledger) = licgate(&["ledger", "--config", config, "--at", "2036-11-25"]);
+    assert_eq!(code, 0);
+    assert!(
+        ledger.contains("Exchange Online (Plan 1)") && ledger.contains("Exchange Online (Plan 2)"),
+        "{ledger}"
+    );
+    let (code, list) = licgate(&["audit", "list", "--config", config]);
+    assert_eq!(code, 0, "{list}");
+    // Each request held, then confirmed: the trail links both ways.
+    let count = |what: &str| list.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count(" held "), 2, "{list}");
+    assert_eq!(count(" confirms LG-"), 2, "{list}");
+    assert_eq!(count(" confirmed by LG-"), 2, "{list}");
+    let (code, audit) = licgate(&["audit", "verify", "--config", config]);
+    assert_eq!(code, 0, "{audit}");
+    let (code, _) = licgate(&["digest", "--config", config, "--send"]);
+    assert_eq!(code, 0);
+    eventually(Duration::from_secs(10), "the digest", || async {
+        stack.count(PURCHASING, "INBOX").await == 1
+    })
+    .await;
+    let sent = stack.messages(PURCHASING, "INBOX").await.remove(0);
+    let text = body_of(&sent);
+    assert!(text.contains("IRRÉVERSIBLE"), "{text}");
+}

@@ -885,10 +885,7 @@ mod tests {
         assert_eq!(verdict.confirms.as_deref(), Some(id.as_str()));
         let request = shared.store.decision(&id).unwrap().unwrap();
         assert_eq!(request.outcome, Outcome::Accepted);
-        assert_eq!(
-            request.note,
-            Some(format!("confirmed by {}", confirmation.request_id))
-        );
+        assert_eq!(request.closed_by, Some(confirmation.request_id.clone()));
         let accepted: Vec<_> = shared.store.accepted().map(Result::unwrap).collect();
         assert_eq!(accepted.len(), 1, "the request, not the confirmation");
         assert_eq!(accepted[0].request_id, id);

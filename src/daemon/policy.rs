@@ -50,6 +50,7 @@ pub fn quarantined(
         note: None,
         verdict: None,
         reply_queued: false,
+        closed_by: None,
     }
 }
 

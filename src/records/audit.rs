@@ -265,6 +265,12 @@ pub struct Entry {
     /// The refused request this one corrects (an answer to its refusal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrects: Option<String>,
+    /// The held request this answer confirms or cancels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<String>,
+    /// For a held request: the answer that confirmed or cancelled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<String>,
 }
 
 impl Entry {
@@ -288,7 +294,30 @@ impl Entry {
             note: decision.note.clone(),
             reply_sent_at: None,
             corrects: verdict.and_then(|v| v.corrects.clone()),
+            confirms: verdict.and_then(|v| v.confirms.clone()),
+            closed_by: decision.closed_by.clone(),
         }
+    }
+
+    /// What links this entry to another: `corrects LG-…`, `confirms LG-…`,
+    /// `confirmed by LG-…` or `cancelled by LG-…`.
+    fn links(&self) -> Vec<String> {
+        let mut links = Vec::new();
+        if let Some(refused) = &self.corrects {
+            links.push(format!("corrects {refused}"));
+        }
+        if let Some(held) = &self.confirms {
+            links.push(format!("confirms {held}"));
+        }
+        if let Some(answer) = &self.closed_by {
+            let how = if self.verdict == Outcome::Accepted {
+                "confirmed"
+            } else {
+                "cancelled"
+            };
+            links.push(format!("{how} by {answer}"));
+        }
+        links
     }
 
     /// The client of the request, as read.
@@ -456,11 +485,12 @@ pub fn to_text(entries: &[Entry]) -> String {
             e.verdict.as_str(),
             e.client().unwrap_or("-"),
             e.sender.as_deref().unwrap_or("-"),
-            match (&e.corrects, e.problems.is_empty()) {
-                (Some(refused), true) => format!("corrects {refused}"),
-                (Some(refused), false) => format!("[{}] corrects {refused}", e.problem_codes()),
-                (None, true) => String::new(),
-                (None, false) => format!("[{}]", e.problem_codes()),
+            {
+                let mut tail = e.links();
+                if !e.problems.is_empty() {
+                    tail.insert(0, format!("[{}]", e.problem_codes()));
+                }
+                tail.join(" ")
             },
         ));
     }
@@ -493,6 +523,8 @@ mod tests {
             note: None,
             reply_sent_at: None,
             corrects: None,
+            confirms: None,
+            closed_by: None,
         }
     }
 

@@ -54,6 +54,10 @@ pub struct Decision {
     pub verdict: Option<Verdict>,
     /// True when a reply was queued.
     pub reply_queued: bool,
+    /// For a held request closed by its requester's answer: that answer's
+    /// request id (it confirmed or cancelled this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<String>,
 }
 
 fn first_schema() -> u32 {
@@ -158,12 +162,7 @@ impl Decision {
         closed.decided_at = answer.decided_at;
         closed.outcome = answer.outcome;
         closed.reply_queued = false;
-        let word = if answer.outcome == Outcome::Accepted {
-            "confirmed"
-        } else {
-            "cancelled"
-        };
-        closed.note = Some(format!("{word} by {}", answer.request_id));
+        closed.closed_by = Some(answer.request_id.clone());
         if let Some(verdict) = &mut closed.verdict {
             verdict.outcome = answer.outcome;
             verdict
@@ -303,6 +302,7 @@ pub(crate) mod fixture {
                 reply: None,
             }),
             reply_queued: true,
+            closed_by: None,
         }
     }
 }
