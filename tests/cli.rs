@@ -39,6 +39,18 @@ fn exit_zero_when_all_accepted_one_when_any_refused() {
     assert_eq!(output.status.code(), Some(1));
     let output = licgate(&["check", "tests/golden/auto-reply-ignored.eml"]);
     assert_eq!(output.status.code(), Some(1));
+    // Held for confirmation: not ordered yet.
+    let output = licgate(&["check", "examples/mails/07-mise-a-niveau.eml"]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(
+        out.starts_with("examples/mails/07-mise-a-niveau.eml: HELD (LG-"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| Exchange Online (Plan 1) -> Exchange Online (Plan 2) | +1 |"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -194,6 +206,11 @@ fn rules_check_summarises_the_shipped_rules() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("555 official licences, 3 internal names"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stdout(&output).contains("22 upgrade paths"),
         "{}",
         stdout(&output)
     );

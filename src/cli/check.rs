@@ -118,7 +118,10 @@ fn render_text(name: &str, verdict: &Verdict, rules: &Rules) -> String {
     let parts = [
         request.action.map_or("-", |a| a.tag()).to_owned(),
         request.client.clone().unwrap_or_else(|| "-".into()),
-        request.licence.clone().unwrap_or_else(|| "-".into()),
+        match (&request.from_licence, &request.licence) {
+            (Some(from), Some(to)) => format!("{from} -> {to}"),
+            (_, licence) => licence.clone().unwrap_or_else(|| "-".into()),
+        },
         request
             .quantity
             .map_or_else(|| "-".into(), |q| format!("{q:+}")),
