@@ -287,6 +287,22 @@ fn a_confirmation_accepts_the_held_request_under_its_reference() {
 }
 
 #[test]
+fn an_answer_without_the_command_says_what_to_write() {
+    let held = held();
+    let id = held.request_id.clone();
+    // The quoted text holds the command: it is never read.
+    let raw = answer(TECH, "Oui c'est bon pour moi.");
+    let verdict = judge(&raw, "2026-11-24T09:00:00+01:00", &[held]);
+    assert_eq!(verdict.outcome, Outcome::Rejected);
+    assert_eq!(codes(&verdict), [("confirmation_missing", None)]);
+    let body = verdict.reply.unwrap().body;
+    assert!(
+        body.contains(&format!("en première ligne\u{a0}: CONFIRMER {id}")),
+        "{body}"
+    );
+}
+
+#[test]
 fn a_confirmation_is_refused_unless_from_the_requester_in_time() {
     let held = held();
     let id = held.request_id.clone();

@@ -206,12 +206,21 @@ impl Judge<'_> {
             }
             _ => None,
         };
-        // An answer to an acceptance (a question, a thank-you) is no request.
+        // An answer to an acceptance (a question, a thank-you) is no request;
+        // an answer to `[À CONFIRMER]` without a command is none either.
         if correction.is_none() && fields.as_ref().is_some_and(|f| f.is_empty()) {
             judgement.answers_acceptance = mail
                 .quoted
                 .as_deref()
                 .and_then(correction::quoted_acceptance);
+            let subject = mail.subject.as_deref().unwrap_or_default();
+            if let Some(held) = request::answered_hold(subject)
+                && mail.automatic.is_none()
+            {
+                let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
+                judgement.problems = vec![Problem::confirmation_missing(&held)];
+                return judgement.answer_to_hold(&mail, &held, id, received_at);
+            }
         }
         match &correction {
             Some(quoted) => {
@@ -738,6 +747,38 @@ impl Judgement<'_> {
                 .any(|w| w.code == WarningCode::AnnualLicence),
             _ => false,
         }
+    }
+
+    /// The refusal of an answer to `[À CONFIRMER]` that says neither
+    /// `CONFIRMER` nor `ANNULER` (its problem already pushed).
+    fn answer_to_hold(
+        self,
+        mail: &Mail,
+        held: &str,
+        request_id: String,
+        received_at: Option<Timestamp>,
+    ) -> Verdict {
+        let mut verdict = Verdict {
+            outcome: Outcome::Rejected,
+            request_id,
+            received_at,
+            from: mail.from.clone(),
+            message_id: mail.message_id.clone(),
+            subject: mail.subject.clone(),
+            problems: self.problems,
+            warnings: Vec::new(),
+            request: Request::default(),
+            corrects: None,
+            confirms: None,
+            confirm_before: None,
+            reply: None,
+        };
+        verdict.reply = Some(reply::answer_to_confirmation(
+            &verdict,
+            held,
+            &self.rules.calendar,
+        ));
+        verdict
     }
 
     /// The verdict on `CONFIRMER LG-…` or `ANNULER LG-…`: only the

@@ -470,7 +470,7 @@ pub fn answer_to_confirmation(verdict: &Verdict, held: &str, calendar: &Calendar
                 let _ = writeln!(body, "- {}", problem.message);
             }
             let _ = writeln!(body, "\nRéférence : {}\n", verdict.request_id);
-            body.push_str(SIGNATURE);
+            body.push_str(CONFIRMATION_SIGNATURE);
             Reply {
                 subject: format!("[REFUSÉE] {subject} ({})", verdict.request_id),
                 body: text::typography(&body),

@@ -155,6 +155,17 @@ pub fn clean_subject(subject: &str) -> &str {
     }
 }
 
+/// The request id of licgate's `[À CONFIRMER] … (LG-…)` that `subject`
+/// answers, if it answers one.
+pub fn answered_hold(subject: &str) -> Option<String> {
+    if !text::fold(subject).contains("[a confirmer]") {
+        return None;
+    }
+    let open = subject.rfind("(LG-")?;
+    let id = text::trim(&subject[open + 1..]).strip_suffix(')')?;
+    super::is_request_id(id).then(|| id.to_owned())
+}
+
 /// Removes any number of `RE:`, `TR :`, `Fwd[2]:` prefixes, and the tags of
 /// licgate's own replies (`[REFUSÉE]`), so that answering a refusal works.
 fn strip_prefixes(mut s: &str) -> &str {

@@ -158,6 +158,9 @@ codes! {
         ConfirmationSender => "confirmation_sender",
         /// A held request not confirmed in time: closed, nothing ordered.
         ConfirmationExpired => "confirmation_expired",
+        /// An answer to `[À CONFIRMER]` with neither `CONFIRMER LG-…` nor
+        /// `ANNULER LG-…` on its first lines.
+        ConfirmationMissing => "confirmation_missing",
         /// A held request cancelled by its requester (`ANNULER`): an ignored
         /// mail, nothing ordered.
         Cancelled => "cancelled",
@@ -466,6 +469,15 @@ impl Problem {
             french_date_time(deadline)
         );
         problem(ProblemCode::ConfirmationExpired, None, message)
+    }
+
+    pub fn confirmation_missing(id: &str) -> Problem {
+        let message = format!(
+            "Ce message répond à la demande {id} à confirmer, mais ne contient ni « CONFIRMER {id} » \
+             ni « ANNULER {id} » en première ligne : rien n'est fait, la demande reste en attente. \
+             Pour la confirmer, répondez en écrivant en première ligne : CONFIRMER {id}"
+        );
+        problem(ProblemCode::ConfirmationMissing, None, message)
     }
 
     pub fn cancelled(id: &str) -> Problem {
