@@ -15,6 +15,7 @@ fn item(id: &str, at: &str, client: &str, licence: &str, quantity: i64, users: &
         subject: String::new(),
         client: client.into(),
         licence: licence.into(),
+        from_licence: None,
         quantity,
         users: users.iter().map(|u| u.to_string()).collect(),
         address: None,

@@ -116,6 +116,7 @@ dir = "{root}/rules"
             note: None,
             verdict: Some(verdict.clone()),
             reply_queued: false,
+            closed_by: None,
         };
         let decided = Decided {
             decision,

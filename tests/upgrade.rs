@@ -256,7 +256,7 @@ fn a_confirmation_accepts_the_held_request_under_its_reference() {
     let verdict = judge(
         &answer(TECH, &format!("CONFIRMER {id}")),
         "2026-11-24T09:00:00+01:00",
-        &[held.clone()],
+        std::slice::from_ref(&held),
     );
     assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
     assert_eq!(verdict.confirms.as_deref(), Some(id.as_str()));

@@ -896,7 +896,7 @@ mod tests {
             .into_iter()
             .map(|(_, id)| id)
             .collect();
-        assert_eq!(undigested, [id.clone()]);
+        assert_eq!(undigested, std::slice::from_ref(&id));
         assert_eq!(shared.store.undigested_len().unwrap(), 1);
         assert!(shared.store.held().unwrap().is_empty());
         let subjects = queued_subjects(&shared.store);

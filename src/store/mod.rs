@@ -979,6 +979,7 @@ mod tests {
             note: None,
             verdict: None,
             reply_queued: true,
+            closed_by: None,
         }
     }
 
