@@ -54,17 +54,14 @@ fn every_corpus_mail_gets_a_verdict() {
     let rules = rules();
     let files = corpus();
     assert!(files.len() >= 300, "corpus has only {} files", files.len());
-    let mut counts = [0usize; 3];
+    let mut counts = std::collections::BTreeMap::new();
     for path in &files {
         let raw = std::fs::read(path).unwrap();
         let verdict = check(&raw, &rules, None, &Limits::default());
         assert_coherent(&verdict, &path.display().to_string());
-        counts[verdict.outcome as usize] += 1;
+        *counts.entry(verdict.outcome.as_str()).or_insert(0) += 1;
     }
-    println!(
-        "corpus: {} mails, accepted/rejected/ignored = {counts:?}",
-        files.len()
-    );
+    println!("corpus: {} mails, {counts:?}", files.len());
 }
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.

@@ -30,7 +30,7 @@ fn refused_request() -> String {
      Subject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\
      Message-ID: <first@infogerance.example>\r\n\r\n\
      Nom du client : Boulangerie Martin\r\n\
-     Type de licence : Business Premium\r\n\
+     Type de licence : Business Standard\r\n\
      Quantité : +1\r\n\
      Nom Prénom de l'utilisateur : Jean Dupont\r\n\
      Bureau à distance associé : NON\r\n"
@@ -51,7 +51,7 @@ fn corrected(body: &str) -> String {
         .map(|line| {
             // The label is followed by a no-break space (French typography).
             if line.starts_with("Type de licence") && line.contains(':') {
-                "Type de licence : Microsoft 365 Business Premium"
+                "Type de licence : Microsoft 365 Business Standard"
             } else {
                 line
             }
@@ -146,7 +146,7 @@ fn a_template_corrected_in_the_quoted_refusal_is_accepted() {
         assert_ne!(verdict.request_id, refused.request_id, "{name}: a new id");
         assert_eq!(
             verdict.request.licence.as_deref(),
-            Some("Microsoft 365 Business Premium"),
+            Some("Microsoft 365 Business Standard"),
             "{name}"
         );
         assert_eq!(verdict.request.users, ["Jean Dupont"], "{name}");
@@ -174,7 +174,7 @@ fn an_unedited_quoted_refusal_gets_the_same_problems() {
 #[test]
 fn a_quoted_acceptance_or_own_request_is_never_read_as_a_request() {
     let accepted = judge(
-        &refused_request().replace("Business Premium", "Microsoft 365 Business Premium"),
+        &refused_request().replace("Business Standard", "Microsoft 365 Business Standard"),
         RECEIVED,
     );
     assert_eq!(accepted.outcome, Outcome::Accepted);
@@ -269,7 +269,7 @@ fn only_the_newest_quoted_refusal_is_read() {
     assert_ne!(verdict.outcome, Outcome::Accepted, "{verdict:#?}");
     assert_ne!(
         verdict.request.licence.as_deref(),
-        Some("Microsoft 365 Business Premium"),
+        Some("Microsoft 365 Business Standard"),
         "the older block was read"
     );
 }
