@@ -70,6 +70,7 @@ async fn folders_go_under_the_personal_namespace_in_modified_utf7() {
         [
             "INBOX",
             "INBOX.licgate",
+            "INBOX.licgate.a-confirmer",
             "INBOX.licgate.accept&AOk-es",
             "INBOX.licgate.ignor&AOk-es",
             "INBOX.licgate.quarantaine",
