@@ -9,6 +9,16 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    if !args.is_daemon() {
+        // NOTE: Rust ignores SIGPIPE, so a print to a closed pipe
+        // (`licgate audit list | head`) would panic; the default action ends
+        // the process quietly, as for any Unix tool. The daemon keeps it
+        // ignored: a peer closing a socket is an error it handles.
+        // SAFETY: sets the disposition of one signal, before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

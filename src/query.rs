@@ -281,6 +281,15 @@ pub fn ask(config: &Config, query: &Query) -> anyhow::Result<Answer> {
         return ask_daemon(stream, query)
             .with_context(|| format!("{}: the running daemon did not answer", socket.display()));
     }
+    // NOTE: sled creates a missing store; a question must never do so (a
+    // mistyped path would then « verify » as an empty, intact trail).
+    if !config.store.join("db").is_file() {
+        anyhow::bail!(
+            "{}: no store there ([store] path of the configuration): the daemon has not run \
+             with this path yet, or the path is wrong",
+            config.store.display()
+        );
+    }
     let calendar = Rules::load(&config.rules)?.calendar;
     let store = Store::open(&config.store).map_err(|err| {
         if err.is::<crate::store::Locked>() {

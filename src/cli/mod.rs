@@ -2,6 +2,7 @@
 
 mod audit;
 mod check;
+mod config;
 mod digest;
 mod ledger;
 mod rules;
@@ -68,8 +69,14 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Validate the file and print the effective configuration, secrets masked.
-    Check(run::ConfigArg),
+    /// Check the file as `run` would load it, report every problem at once
+    /// (file, line, key), and print the effective configuration as TOML.
+    ///
+    /// Also checks the rules folder (as `rules check`), the store's folder
+    /// (nothing is created) and the secrets. Exit status: 0 when `run` would
+    /// start, 1 when it would not (warnings alone give 0), 2 when the file
+    /// cannot be read.
+    Check(config::CheckArgs),
 }
 
 /// Output format of `check`.
@@ -85,8 +92,28 @@ enum Format {
 #[derive(Debug, clap::Args)]
 struct RulesDir {
     /// Folder holding licences.toml, clients.toml and calendar.toml.
-    #[arg(long = "rules", value_name = "DIR", default_value = "rules")]
+    #[arg(long = "rules", value_name = "DIR", env = "LICGATE_RULES", default_value = "rules")]
     dir: PathBuf,
+}
+
+impl RulesDir {
+    /// Loads the rules; a missing folder says how to name the right one.
+    fn load(&self) -> anyhow::Result<licgate::Rules> {
+        anyhow::ensure!(
+            self.dir.is_dir(),
+            "{}: no rules folder here; pass --rules DIR or set LICGATE_RULES to the folder \
+             holding licences.toml, clients.toml and calendar.toml",
+            self.dir.display()
+        );
+        Ok(licgate::Rules::load(&self.dir)?)
+    }
+}
+
+impl Args {
+    /// True for `licgate run`, the daemon.
+    pub fn is_daemon(&self) -> bool {
+        matches!(self.command, Command::Run(_))
+    }
 }
 
 /// Runs the command; returns the exit code, or an error for exit code 2.
@@ -110,6 +137,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => audit::run(command),
         Command::Ledger(args) => ledger::run(args),
         Command::Digest(args) => digest::run(args),
-        Command::Config(ConfigCommand::Check(config)) => run::check(config),
+        Command::Config(ConfigCommand::Check(args)) => config::run(args),
     }
 }

@@ -1,9 +1,10 @@
-//! `licgate run` (the daemon) and `licgate config check`.
+//! `licgate run` (the daemon) and `licgate status`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use licgate::config::{Config, LogFormat};
+use licgate::store::status::Status;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -20,7 +21,7 @@ impl ConfigArg {
     /// Asks `query` of the daemon of this configuration (or of its store
     /// when it is stopped), prints the answer and gives its exit code.
     pub fn ask_and_print(&self, query: &licgate::query::Query) -> anyhow::Result<ExitCode> {
-        let answer = licgate::query::ask(&Config::load(&self.config)?, query)?;
+        let answer = licgate::query::ask(&Config::load_without_secrets(&self.config)?, query)?;
         std::io::Write::write_all(&mut std::io::stdout().lock(), &answer.output)?;
         Ok(ExitCode::from(answer.code))
     }
@@ -78,28 +79,28 @@ fn no_protocol_dumps() -> tracing_subscriber::filter::FilterFn {
 }
 
 /// `licgate status`: the daemon's health, from the file it keeps up to date.
-/// Exits 1 when something looks wrong (daemon stopped, mailbox not polled,
-/// reply stuck in the outbox).
+/// Exits 0 only when the daemon is healthy; 1 when anything looks wrong,
+/// including no status file yet (daemon never started, or a wrong store path).
 pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
-    let status =
-        licgate::store::status::Status::read(&licgate::store::status::Status::file(&config.store))?;
-    print!("{}", status.render());
-    let problems = status.problems(jiff::Timestamp::now(), config.poll_interval);
+    let config = Config::load_without_secrets(&args.config)?;
+    let zone = licgate::Rules::load(&config.rules)?.calendar.time_zone;
+    let file = Status::file(&config.store);
+    let problems = match Status::read(&file) {
+        Ok(status) => {
+            print!("{}", status.render(&zone));
+            status.problems(jiff::Timestamp::now(), config.poll_interval, &zone)
+        }
+        Err(err) => vec![licgate::text::typography(&format!(
+            "aucun état lisible ({err:#}) : le démon n'a jamais tourné avec ce [store] path, \
+             ou il est faux ; voyez « systemctl status licgate »"
+        ))],
+    };
     for problem in &problems {
-        println!("PROBLEM: {problem}");
+        println!("PROBLÈME\u{a0}: {problem}");
     }
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
-}
-
-/// `licgate config check`: validates the file and prints the effective
-/// configuration, secrets masked.
-pub fn check(args: ConfigArg) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
-    println!("{}: valid\n{config:#?}", args.config.display());
-    Ok(ExitCode::SUCCESS)
 }

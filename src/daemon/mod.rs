@@ -108,7 +108,7 @@ pub async fn run(
         info!(%address, "serving Prometheus metrics on /metrics");
         servers.spawn(named(
             "metrics",
-            unfailing(metrics::serve_metrics(listener, shared.store.clone())),
+            unfailing(metrics::serve_metrics(listener, shared.clone())),
         ));
     }
     let early = tokio::select! {
@@ -280,7 +280,8 @@ fn give_back_freed_memory() {
 fn write_status(shared: &Shared) {
     let path = Status::file(&shared.config.store);
     let paused = shared.outbox_paused().clone();
-    let collected = Status::collect(&shared.store, Timestamp::now()).and_then(|mut status| {
+    let zone = shared.rules().calendar.time_zone.clone();
+    let collected = Status::collect(&shared.store, Timestamp::now(), &zone).and_then(|mut status| {
         status.outbox_paused = paused;
         status.write(&path)
     });
