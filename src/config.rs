@@ -337,6 +337,8 @@ pub struct Config {
     pub log: LogFormat,
     /// Loopback address of the Prometheus endpoint, if enabled.
     pub metrics: Option<SocketAddr>,
+    /// The file it was read from, for the logs (`None`: not read from a file).
+    pub source: Option<PathBuf>,
 }
 
 impl Config {
@@ -369,7 +371,10 @@ impl Config {
         if !errors.is_empty() {
             bail!("{}", errors.join("\n"));
         }
-        Config::assemble(raw, base, secrets).with_context(|| format!("{}", path.display()))
+        let mut config =
+            Config::assemble(raw, base, secrets).with_context(|| format!("{}", path.display()))?;
+        config.source = Some(path.to_owned());
+        Ok(config)
     }
 
     /// Turns a parsed configuration into a checked one; relative paths are
@@ -464,6 +469,7 @@ impl Config {
             replies_per_sender_per_hour: raw.limits.replies_per_sender_per_hour,
             log: raw.log.format,
             metrics: raw.metrics.listen,
+            source: None,
         })
     }
 

@@ -140,7 +140,7 @@ pub fn answer(
                 .filter(|e| filter.keeps(e, zone))
                 .collect();
             Answer::ok(match format {
-                ListFormat::Text => audit::to_text(&entries),
+                ListFormat::Text => audit::to_text(&entries, zone),
                 ListFormat::Csv => audit::to_csv(&entries, *separator),
                 ListFormat::Json => entries
                     .iter()

@@ -30,7 +30,7 @@ impl ConfigArg {
 /// `licgate run`: watches the mailbox until SIGTERM or SIGINT.
 pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    let filter = EnvFilter::try_from_env("LICGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = log_filter(std::env::var("LICGATE_LOG").ok().as_deref());
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
@@ -64,6 +64,19 @@ pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         licgate::daemon::run(config, shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The filter of `LICGATE_LOG` (default `info`). sled's own debug lines
+/// (page cache, flushes) drown the daemon's: they are kept out unless the
+/// variable names sled (`LICGATE_LOG=debug,sled=debug`).
+fn log_filter(spec: Option<&str>) -> EnvFilter {
+    let spec = spec.unwrap_or("info");
+    let spec = if spec.contains("sled") {
+        spec.to_owned()
+    } else {
+        format!("{spec},sled=info")
+    };
+    EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info,sled=info"))
 }
 
 /// Drops the debug and trace events of the IMAP library, whatever

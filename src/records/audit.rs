@@ -271,6 +271,7 @@ impl Entry {
     /// The entry of a decision, before any reply was sent.
     pub fn from_decision(decision: &Decision) -> Entry {
         let verdict = decision.verdict.as_ref();
+        let judged = verdict.filter(|_| decision.outcome != Outcome::Quarantined);
         Entry {
             request_id: decision.request_id.clone(),
             received_at: decision.received_at,
@@ -279,9 +280,12 @@ impl Entry {
             message_id: verdict.and_then(|v| v.message_id.clone()),
             subject: verdict.and_then(|v| v.subject.clone()),
             verdict: decision.outcome,
-            problems: verdict
+            // NOTE: a quarantined mail was set aside for its note's reason
+            // (sender, judgement failed); the codes of a judgement that was
+            // not acted on would read as the reason.
+            problems: judged
                 .map_or_else(Vec::new, |v| v.problems.iter().map(|p| p.code).collect()),
-            warnings: verdict
+            warnings: judged
                 .map_or_else(Vec::new, |v| v.warnings.iter().map(|w| w.code).collect()),
             request: decision.request().cloned(),
             folder: decision.folder.clone(),
@@ -445,23 +449,29 @@ pub fn to_csv(entries: &[Entry], separator: char) -> String {
     out
 }
 
-/// One line per entry, for a person.
-pub fn to_text(entries: &[Entry]) -> String {
+/// One line per entry, for a person, times in `zone` (the calendar's); a
+/// quarantined mail with the reason it was set aside.
+pub fn to_text(entries: &[Entry], zone: &jiff::tz::TimeZone) -> String {
     let mut out = String::new();
     for e in entries {
+        let reason = match (&e.corrects, e.problems.is_empty()) {
+            _ if e.verdict == Outcome::Quarantined => e.note.clone().unwrap_or_default(),
+            (Some(refused), true) => format!("corrects {refused}"),
+            (Some(refused), false) => format!("[{}] corrects {refused}", e.problem_codes()),
+            (None, true) => String::new(),
+            (None, false) => format!("[{}]", e.problem_codes()),
+        };
         out.push_str(&format!(
             "{}  {}  {:<11}  {:<25}  {}  {}\n",
             e.request_id,
-            e.received_at.unwrap_or(e.decided_at),
+            e.received_at
+                .unwrap_or(e.decided_at)
+                .to_zoned(zone.clone())
+                .strftime("%Y-%m-%d %H:%M:%S %:z"),
             e.verdict.as_str(),
             e.client().unwrap_or("-"),
             e.sender.as_deref().unwrap_or("-"),
-            match (&e.corrects, e.problems.is_empty()) {
-                (Some(refused), true) => format!("corrects {refused}"),
-                (Some(refused), false) => format!("[{}] corrects {refused}", e.problem_codes()),
-                (None, true) => String::new(),
-                (None, false) => format!("[{}]", e.problem_codes()),
-            },
+            reason,
         ));
     }
     out
