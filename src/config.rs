@@ -397,7 +397,12 @@ impl Config {
         let resolve = |p: &Path| resolve(base, p);
         let (imap_auth, smtp_auth) = match secrets {
             Secrets::Read => (
-                Some(resolve_auth("imap.auth", &raw.imap.auth, base, raw.imap.timeout)?),
+                Some(resolve_auth(
+                    "imap.auth",
+                    &raw.imap.auth,
+                    base,
+                    raw.imap.timeout,
+                )?),
                 raw.smtp
                     .auth
                     .as_ref()
@@ -558,7 +563,9 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
         .or_else(|| {
             let (table, _) = key.rsplit_once('.')?;
             text.lines()
-                .position(|l| l.split('#').next().unwrap_or_default().trim() == format!("[{table}]"))
+                .position(|l| {
+                    l.split('#').next().unwrap_or_default().trim() == format!("[{table}]")
+                })
                 .map(|i| i + 1)
         })
 }
@@ -592,7 +599,10 @@ impl RawConfig {
             ("smtp.timeout", self.smtp.timeout),
         ] {
             if seconds == 0 {
-                error(key, "0 seconds: give at least 1 (a whole number of seconds)".into());
+                error(
+                    key,
+                    "0 seconds: give at least 1 (a whole number of seconds)".into(),
+                );
             }
         }
         if secrets == Secrets::Read {
@@ -607,7 +617,10 @@ impl RawConfig {
             }
         }
         if self.smtp.auth.is_some() && self.smtp.username.is_none() {
-            error("smtp.username", "required with [smtp.auth]: give the login name".into());
+            error(
+                "smtp.username",
+                "required with [smtp.auth]: give the login name".into(),
+            );
         }
         if !crate::text::is_email_address(&self.smtp.from) {
             error(
@@ -665,11 +678,17 @@ impl RawConfig {
         }
         for time in &self.digest.times {
             if let Err(err) = parse_time("digest.times", time) {
-                error("digest.times", format!("{err}").replacen("digest.times: ", "", 1));
+                error(
+                    "digest.times",
+                    format!("{err}").replacen("digest.times: ", "", 1),
+                );
             }
         }
         if let Err(err) = parse_time("reminder.time", &self.reminder.time) {
-            error("reminder.time", format!("{err}").replacen("reminder.time: ", "", 1));
+            error(
+                "reminder.time",
+                format!("{err}").replacen("reminder.time: ", "", 1),
+            );
         }
         if let Some(listen) = self.metrics.listen.filter(|l| !l.ip().is_loopback()) {
             error(
@@ -912,8 +931,9 @@ fn read_secret(
         }
         (None, Some(path)) => {
             let path = resolve(base, path);
-            let value = std::fs::read_to_string(&path)
-                .with_context(|| format!("{key}-file: cannot read secret file {}", path.display()))?;
+            let value = std::fs::read_to_string(&path).with_context(|| {
+                format!("{key}-file: cannot read secret file {}", path.display())
+            })?;
             Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
         }
         _ => bail!("{key}: give exactly one of the -env and -file keys"),

@@ -80,7 +80,11 @@ fn verdict(path: &Path, errors: usize, warnings: usize) -> ExitCode {
             "{}\u{a0}: configuration refusée, {}{warnings}\u{a0}: corrigez {} ci-dessus",
             path.display(),
             count(errors as u64, "erreur", "erreurs"),
-            if errors > 1 { "les erreurs" } else { "l'erreur" }
+            if errors > 1 {
+                "les erreurs"
+            } else {
+                "l'erreur"
+            }
         );
         ExitCode::from(1)
     }

@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod config;
 mod digest;
+mod generate;
 mod ledger;
 mod rules;
 mod run;
@@ -65,6 +66,9 @@ enum Command {
     /// Check the daemon's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write the manual pages or the shell completions (for packaging).
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,7 +96,12 @@ enum Format {
 #[derive(Debug, clap::Args)]
 struct RulesDir {
     /// Folder holding licences.toml, clients.toml and calendar.toml.
-    #[arg(long = "rules", value_name = "DIR", env = "LICGATE_RULES", default_value = "rules")]
+    #[arg(
+        long = "rules",
+        value_name = "DIR",
+        env = "LICGATE_RULES",
+        default_value = "rules"
+    )]
     dir: PathBuf,
 }
 
@@ -138,5 +147,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Ledger(args) => ledger::run(args),
         Command::Digest(args) => digest::run(args),
         Command::Config(ConfigCommand::Check(args)) => config::run(args),
+        Command::Generate(command) => generate::run(command),
     }
 }

@@ -291,10 +291,11 @@ fn write_status(shared: &Shared) {
     let path = Status::file(&shared.config.store);
     let paused = shared.outbox_paused().clone();
     let zone = shared.rules().calendar.time_zone.clone();
-    let collected = Status::collect(&shared.store, Timestamp::now(), &zone).and_then(|mut status| {
-        status.outbox_paused = paused;
-        status.write(&path)
-    });
+    let collected =
+        Status::collect(&shared.store, Timestamp::now(), &zone).and_then(|mut status| {
+            status.outbox_paused = paused;
+            status.write(&path)
+        });
     if let Err(err) = collected {
         warn!(file = %path.display(), cause = %format!("{err:#}"), "status file not written");
     }

@@ -283,10 +283,8 @@ impl Entry {
             // NOTE: a quarantined mail was set aside for its note's reason
             // (sender, judgement failed); the codes of a judgement that was
             // not acted on would read as the reason.
-            problems: judged
-                .map_or_else(Vec::new, |v| v.problems.iter().map(|p| p.code).collect()),
-            warnings: judged
-                .map_or_else(Vec::new, |v| v.warnings.iter().map(|w| w.code).collect()),
+            problems: judged.map_or_else(Vec::new, |v| v.problems.iter().map(|p| p.code).collect()),
+            warnings: judged.map_or_else(Vec::new, |v| v.warnings.iter().map(|w| w.code).collect()),
             request: decision.request().cloned(),
             folder: decision.folder.clone(),
             note: decision.note.clone(),

@@ -84,7 +84,12 @@ impl Status {
     /// What looks wrong at `now`, for a daemon that polls every
     /// `poll_interval`, in French, times in `zone`: what is wrong, then what
     /// to do.
-    pub fn problems(&self, now: Timestamp, poll_interval: Duration, zone: &TimeZone) -> Vec<String> {
+    pub fn problems(
+        &self,
+        now: Timestamp,
+        poll_interval: Duration,
+        zone: &TimeZone,
+    ) -> Vec<String> {
         let age = |t: Timestamp| Duration::try_from(now.duration_since(t)).unwrap_or_default();
         let at = |t: Timestamp| french_date_time(&t.to_zoned(zone.clone()));
         let mut problems = Vec::new();
@@ -102,9 +107,8 @@ impl Status {
                     at(poll)
                 ))
             }
-            None => problems.push(
-                "la boîte n'a jamais été relevée : voyez « journalctl -u licgate »".into(),
-            ),
+            None => problems
+                .push("la boîte n'a jamais été relevée : voyez « journalctl -u licgate »".into()),
             _ => {}
         }
         if let Some(reason) = &self.outbox_paused {
@@ -158,7 +162,11 @@ impl Status {
         let _ = writeln!(
             out,
             "synthèse          {} pour la prochaine, dernier créneau {}",
-            count(self.awaiting_digest, "demande acceptée", "demandes acceptées"),
+            count(
+                self.awaiting_digest,
+                "demande acceptée",
+                "demandes acceptées"
+            ),
             at(self.last_digest)
         );
         typography(&out)
