@@ -1075,6 +1075,39 @@ mod tests {
         assert_eq!(key_at("[a] # bounds\nc = 1\n", 2).as_deref(), Some("a.c"));
     }
 
+    // Issue 13: errors found after parsing had no line, and serde's words
+    // (`expected u16`) were all an operator got for a port or a duration.
+    #[test]
+    fn findings_after_parsing_have_their_line_and_words_for_operators() {
+        let text = "[imap]\nhost = \"h\"\nport = 0\n[imap.auth]\nmethod = \"password\"\n";
+        assert_eq!(line_of(text, "imap.port"), Some(3));
+        assert_eq!(
+            line_of(text, "imap.auth.password-env"),
+            Some(4),
+            "its table"
+        );
+        assert_eq!(line_of(text, "store.path"), None);
+        let finding = Finding::error("imap.port", PORT_RANGE);
+        assert_eq!(
+            finding.located(Path::new("l.toml"), text),
+            format!("l.toml:3: imap.port: {PORT_RANGE}")
+        );
+        let err =
+            RawConfig::from_toml(&example().replace("port = 993", "port = 99999")).unwrap_err();
+        assert!(err.ends_with(&format!("imap.port: {PORT_RANGE}")), "{err}");
+        let err = RawConfig::from_toml(&example().replacen("timeout = 30", "timeout = \"30s\"", 1))
+            .unwrap_err();
+        assert!(err.ends_with("imap.timeout: a number of seconds, written as a whole number without unit (60, not \"60s\")"), "{err}");
+        let err = config(
+            &example()
+                .replace("port = 993", "port = 0")
+                .replace("max-quantity = 1000", "max-quantity = 0"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err.lines().count(), 2, "every error at once: {err}");
+    }
+
     #[test]
     fn the_example_lists_valid_keys_and_secrets_come_from_files() {
         let config = config(&example()).unwrap();

@@ -117,3 +117,25 @@ pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
         ExitCode::from(1)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Issue 13: LICGATE_LOG=debug drowned the daemon's lines in sled's.
+    #[test]
+    fn sled_debug_lines_only_when_asked_for() {
+        assert_eq!(log_filter(None).to_string(), "sled=info,info");
+        assert!(log_filter(Some("debug")).to_string().contains("sled=info"));
+        assert!(
+            log_filter(Some("debug,sled=debug"))
+                .to_string()
+                .contains("sled=debug")
+        );
+        assert!(
+            !log_filter(Some("debug,sled=debug"))
+                .to_string()
+                .contains("sled=info")
+        );
+    }
+}

@@ -504,6 +504,35 @@ mod tests {
         }
     }
 
+    // Issue 13: a mail quarantined for its sender was listed with the codes
+    // of a judgement that was not why it was set aside, and in UTC.
+    #[test]
+    fn a_quarantined_mail_is_listed_with_its_reason_in_the_calendars_zone() {
+        let mut decision =
+            crate::records::fixture::accepted("LG-9", "2026-11-23T09:00:00Z", "Garage", "E1", 1);
+        decision.outcome = Outcome::Quarantined;
+        decision.note = Some("sender not allowed: x@elsewhere.example".into());
+        let verdict = decision.verdict.as_mut().unwrap();
+        verdict.outcome = Outcome::Rejected;
+        verdict.problems.push(crate::judge::Problem {
+            code: ProblemCode::LicenceUnknown,
+            field: None,
+            message: "m".into(),
+        });
+        let entry = Entry::from_decision(&decision);
+        assert!(entry.problems.is_empty() && entry.warnings.is_empty());
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let line = to_text(&[entry], &paris);
+        assert!(
+            line.starts_with("LG-9  2026-11-23 10:00:00 +01:00  quarantined  Garage"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("  sender not allowed: x@elsewhere.example\n"),
+            "{line}"
+        );
+    }
+
     // Issue 8, item 8: a subject or user name opening with = ran as a
     // formula in the spreadsheet purchasing opens.
     #[test]

@@ -240,6 +240,76 @@ fn decided_since(store: &Store, since: Timestamp) -> anyhow::Result<[u32; 4]> {
 mod tests {
     use super::*;
 
+    // Issue 13: status spoke of the UTC day and printed UTC times; a person
+    // reads the calendar's day and time.
+    #[test]
+    fn status_in_french_in_the_calendars_zone() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let status = Status {
+            updated_at: "2026-11-23T09:00:05Z".parse().unwrap(),
+            last_poll: Some("2026-11-23T09:00:00Z".parse().unwrap()),
+            outbox_depth: 1,
+            oldest_queued: Some("2026-11-23T08:30:00Z".parse().unwrap()),
+            today: [1, 2, 0, 0],
+            awaiting_digest: 1,
+            last_digest: None,
+            outbox_paused: None,
+        };
+        assert_eq!(
+            status.render(&paris),
+            "mis à jour        lundi 23 novembre 2026 à 10\u{a0}h\n\
+             dernier relevé    lundi 23 novembre 2026 à 10\u{a0}h\n\
+             à envoyer         1 message, le plus ancien depuis le lundi 23 novembre 2026 à 9\u{a0}h\u{a0}30\n\
+             aujourd'hui       1 acceptée, 2 refusées, 0 ignorée, 0 en quarantaine\n\
+             synthèse          1 demande acceptée pour la prochaine, dernier créneau jamais\n"
+        );
+        let later: Timestamp = "2026-11-23T09:20:00Z".parse().unwrap();
+        assert_eq!(
+            status.problems(later, Duration::from_secs(60), &paris),
+            [
+                "le démon ne tourne pas\u{a0}: son état n'est plus mis à jour depuis le lundi 23 \
+                 novembre 2026 à 10\u{a0}h\u{a0}; voyez «\u{a0}systemctl status licgate\u{a0}»",
+                "la boîte n'a pas été relevée depuis le lundi 23 novembre 2026 à 10\u{a0}h\u{a0}: \
+                 voyez «\u{a0}journalctl -u licgate\u{a0}»",
+                "une réponse attend depuis le lundi 23 novembre 2026 à 9\u{a0}h\u{a0}30\u{a0}: le \
+                 serveur SMTP est-il joignable\u{a0}?",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn today_is_the_calendars_day() {
+        let dir = std::env::temp_dir().join(format!("licgate-status-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        // 23:30 UTC on the 22nd is already the 23rd in Paris; 22:30 is not.
+        for (id, at) in [
+            ("LG-1", "2026-11-22T22:30:00Z"),
+            ("LG-2", "2026-11-22T23:30:00Z"),
+        ] {
+            let decision = crate::records::fixture::accepted(id, at, "Garage", "E1", 1);
+            let decided = crate::store::Decided {
+                decision,
+                raw: b"raw".to_vec(),
+                reply: None,
+                notice: None,
+            };
+            store.record(&[decided], &[]).await.unwrap();
+        }
+        let now = "2026-11-23T08:00:00Z".parse().unwrap();
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        assert_eq!(
+            Status::collect(&store, now, &paris).unwrap().today,
+            [1, 0, 0, 0]
+        );
+        assert_eq!(
+            Status::collect(&store, now, &TimeZone::UTC).unwrap().today,
+            [0, 0, 0, 0]
+        );
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn prometheus_exposition() {
         let status = Status {
