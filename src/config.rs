@@ -931,8 +931,19 @@ fn read_secret(
         }
         (None, Some(path)) => {
             let path = resolve(base, path);
-            let value = std::fs::read_to_string(&path).with_context(|| {
-                format!("{key}-file: cannot read secret file {}", path.display())
+            let value = std::fs::read_to_string(&path).map_err(|err| {
+                // NOTE: systemd hands credentials over only to the service.
+                let hint = if path.starts_with("/run/credentials/") {
+                    "; a systemd credential exists only inside the service: the unit's \
+                     ExecStartPre runs this check at each start (systemctl restart licgate, \
+                     then journalctl -u licgate)"
+                } else {
+                    ""
+                };
+                anyhow::anyhow!(
+                    "{key}-file: cannot read secret file {} ({err}){hint}",
+                    path.display()
+                )
             })?;
             Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
         }
@@ -1008,8 +1019,7 @@ pub(crate) mod fixture {
     pub fn from_text(text: &str) -> anyhow::Result<Config> {
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("licgate-config-{}-{call}", std::process::id()));
+        let dir = folders().join(call.to_string());
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("secret"), "p@ss\n").unwrap();
@@ -1028,6 +1038,33 @@ pub(crate) mod fixture {
         )?;
         config.store = dir.join("store");
         Ok(config)
+    }
+
+    /// The folder of this process's configurations, removed at exit when no
+    /// test panicked (kept to look at otherwise).
+    fn folders() -> PathBuf {
+        static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        static CLEANUP: std::sync::Once = std::sync::Once::new();
+        fn root() -> PathBuf {
+            std::env::temp_dir().join(format!("licgate-config-{}", std::process::id()))
+        }
+        extern "C" fn remove() {
+            if !FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_dir_all(root());
+            }
+        }
+        CLEANUP.call_once(|| {
+            let hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+                hook(info)
+            }));
+            // SAFETY: registers a plain function run once at process exit.
+            unsafe {
+                libc::atexit(remove);
+            }
+        });
+        root()
     }
 
     /// The example, its store in a fresh folder, with the shipped rules.
