@@ -1,7 +1,10 @@
 //! The binary as an operator meets it (issue 13): `config check` reports
 //! every problem at once with file, line and key; `status` and `audit
 //! verify` exit codes; read commands never create a store nor need a
-//! secret; output to a closed pipe ends quietly; `LICGATE_RULES`.
+//! secret; output to a closed pipe ends quietly; `LICGATE_RULES`; and
+//! `config check --connect` against the real mail stack.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -408,4 +411,66 @@ fn check_says_how_to_name_the_rules_folder_and_reads_licgate_rules() {
     );
     let output = run(Some(&root().join("rules")));
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
+fn connect_tries_each_step_and_names_the_one_that_failed() {
+    let stack = support::Stack::start();
+    let config = stack.config("");
+    let connect = |config: &Path| {
+        licgate(&[
+            "config",
+            "check",
+            "--quiet",
+            "--connect",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+    };
+    let output = connect(&config);
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    for step in [
+        format!("IMAP login to 127.0.0.1:{}: ok\n", stack.imap_port),
+        "IMAP folder « INBOX »: ok\n".to_owned(),
+        format!(
+            "SMTP login to 127.0.0.1:{}: ok (no mail sent)\n",
+            stack.submission_port
+        ),
+    ] {
+        assert!(err.contains(&step), "{step}\n{err}");
+    }
+    assert!(!stack.run.join("store").exists(), "nothing created");
+    // The SMTP server down: the IMAP steps pass, the SMTP one is named.
+    stack.stop_smtp();
+    let output = connect(&config);
+    let err = text(&output.stderr);
+    stack.start_smtp();
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("IMAP folder « INBOX »: ok\n"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "SMTP login to 127.0.0.1:{}: ",
+            stack.submission_port
+        )) && !err.contains("ok (no mail sent)"),
+        "{err}"
+    );
+    // A wrong password: the IMAP login is named, nothing further is tried.
+    let wrong = stack.run.join("wrong-password");
+    std::fs::write(&wrong, "wrong\n").unwrap();
+    let config = stack.config_with_auth(
+        &format!(
+            "method = \"password\"\npassword-file = \"{}\"",
+            wrong.display()
+        ),
+        "",
+    );
+    let output = connect(&config);
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("IMAP login to 127.0.0.1:{}: ", stack.imap_port)),
+        "{err}"
+    );
+    assert!(!err.contains("SMTP login"), "{err}");
 }
