@@ -431,10 +431,10 @@ fn connect_tries_each_step_and_names_the_one_that_failed() {
     let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{err}");
     for step in [
-        format!("IMAP login to 127.0.0.1:{}: ok\n", stack.imap_port),
-        "IMAP folder « INBOX »: ok\n".to_owned(),
+        format!("connexion IMAP à 127.0.0.1:{}\u{a0}: ok\n", stack.imap_port),
+        "dossier IMAP «\u{a0}INBOX\u{a0}»\u{a0}: ok\n".to_owned(),
         format!(
-            "SMTP login to 127.0.0.1:{}: ok (no mail sent)\n",
+            "connexion SMTP à 127.0.0.1:{}\u{a0}: ok (aucun message envoyé)\n",
             stack.submission_port
         ),
     ] {
@@ -447,12 +447,16 @@ fn connect_tries_each_step_and_names_the_one_that_failed() {
     let err = text(&output.stderr);
     stack.start_smtp();
     assert_eq!(output.status.code(), Some(1), "{err}");
-    assert!(err.contains("IMAP folder « INBOX »: ok\n"), "{err}");
+    assert!(
+        err.contains("dossier IMAP «\u{a0}INBOX\u{a0}»\u{a0}: ok\n"),
+        "{err}"
+    );
     assert!(
         err.contains(&format!(
-            "SMTP login to 127.0.0.1:{}: ",
+            "connexion SMTP à 127.0.0.1:{}\u{a0}: ",
             stack.submission_port
-        )) && !err.contains("ok (no mail sent)"),
+        )) && !err.contains("aucun message envoyé")
+            && err.contains("mais l'étape «\u{a0}connexion SMTP à"),
         "{err}"
     );
     // A wrong password: the IMAP login is named, nothing further is tried.
@@ -469,8 +473,11 @@ fn connect_tries_each_step_and_names_the_one_that_failed() {
     let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(&format!("IMAP login to 127.0.0.1:{}: ", stack.imap_port)),
+        err.contains(&format!(
+            "connexion IMAP à 127.0.0.1:{}\u{a0}: ",
+            stack.imap_port
+        )),
         "{err}"
     );
-    assert!(!err.contains("SMTP login"), "{err}");
+    assert!(!err.contains("connexion SMTP"), "{err}");
 }

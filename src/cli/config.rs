@@ -59,8 +59,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if args.connect {
         let config = Config::load(path)?;
         if let Err((step, err)) = connect(&config) {
-            eprintln!("{step}: {err:#}");
-            return Ok(verdict(path, 1, findings.len() - errors));
+            eprintln!("{step}\u{a0}: {err:#}");
+            eprintln!(
+                "{}\u{a0}: configuration valide, mais l'étape «\u{a0}{step}\u{a0}» a échoué\u{a0}: \
+                 voyez la raison ci-dessus",
+                path.display()
+            );
+            return Ok(ExitCode::from(1));
         }
     }
     Ok(verdict(path, 0, findings.len()))
@@ -97,27 +102,27 @@ fn connect(config: &Config) -> Result<(), (String, anyhow::Error)> {
         .build()
         .map_err(|err| ("runtime".to_owned(), err.into()))?;
     runtime.block_on(async {
-        let imap = format!("IMAP login to {}:{}", config.imap.host, config.imap.port);
+        let imap = format!("connexion IMAP à {}:{}", config.imap.host, config.imap.port);
         let mut mailbox = licgate::net::imap::Connection::connect(&config.imap)
             .await
             .map_err(|err| (imap.clone(), err))?;
-        eprintln!("{imap}: ok");
-        let folder = format!("IMAP folder « {} »", config.mailbox);
+        eprintln!("{imap}\u{a0}: ok");
+        let folder = format!("dossier IMAP «\u{a0}{}\u{a0}»", config.mailbox);
         let watched = mailbox.folder(&config.mailbox);
         mailbox
             .select(&watched)
             .await
             .map_err(|err| (folder.clone(), err))?;
-        eprintln!("{folder}: ok");
+        eprintln!("{folder}\u{a0}: ok");
         mailbox.logout().await;
-        let smtp = format!("SMTP login to {}:{}", config.smtp.host, config.smtp.port);
+        let smtp = format!("connexion SMTP à {}:{}", config.smtp.host, config.smtp.port);
         let sender =
             licgate::net::smtp::Sender::new(&config.smtp).map_err(|err| (smtp.clone(), err))?;
         sender
             .check_login()
             .await
             .map_err(|err| (smtp.clone(), err))?;
-        eprintln!("{smtp}: ok (no mail sent)");
+        eprintln!("{smtp}\u{a0}: ok (aucun message envoyé)");
         Ok(())
     })
 }
