@@ -576,6 +576,7 @@ impl RawConfig {
     /// so): [`Config::from_raw`] refuses one with an error.
     fn findings(&self, base: &Path, secrets: Secrets) -> Vec<Finding> {
         let mut found = Vec::new();
+        let mut unseen = Vec::new();
         let mut error = |key: &str, message: String| found.push(Finding::error(key, message));
         for (key, host, tls) in [
             ("imap.tls", &self.imap.host, self.imap.tls),
@@ -609,7 +610,17 @@ impl RawConfig {
             let auths = [("imap.auth", Some(&self.imap.auth), self.imap.timeout)];
             let smtp = [("smtp.auth", self.smtp.auth.as_ref(), self.smtp.timeout)];
             for (key, auth, timeout) in auths.into_iter().chain(smtp) {
-                if let Some(Err(err)) = auth.map(|a| resolve_auth(key, a, base, timeout)) {
+                if let Some((file_key, path)) = auth.and_then(unseen_credential) {
+                    unseen.push(Finding::warning(
+                        &format!("{key}.{file_key}"),
+                        format!(
+                            "{}: a systemd credential, handed over only to the service: not \
+                             read here; the unit's ExecStartPre runs this check with it at each \
+                             start (systemctl restart licgate, then journalctl -u licgate)",
+                            path.display()
+                        ),
+                    ));
+                } else if let Some(Err(err)) = auth.map(|a| resolve_auth(key, a, base, timeout)) {
                     let text = format!("{err:#}");
                     let (key, message) = text.split_once(": ").unwrap_or((key, &text));
                     error(key, message.to_owned());
@@ -721,6 +732,7 @@ impl RawConfig {
                 ),
             );
         }
+        found.extend(unseen);
         if self.purchasing.to.is_empty() && !self.digest.times.is_empty() {
             found.push(Finding::warning(
                 "purchasing.to",
@@ -949,6 +961,29 @@ fn read_secret(
         }
         _ => bail!("{key}: give exactly one of the -env and -file keys"),
     }
+}
+
+/// The secret file of `auth` (its key and path) when it is a systemd
+/// credential this process cannot see: a missing file under
+/// `/run/credentials/` outside a service given credentials (systemd sets
+/// `CREDENTIALS_DIRECTORY` for those). `config check` run by an operator
+/// warns of it; `run` still needs it.
+fn unseen_credential(auth: &RawAuth) -> Option<(&'static str, &Path)> {
+    let (key, file) = match auth {
+        RawAuth::Password {
+            password_file: Some(file),
+            ..
+        } => ("password-file", file),
+        RawAuth::Xoauth2 {
+            client_secret_file: Some(file),
+            ..
+        } => ("client-secret-file", file),
+        _ => return None,
+    };
+    (file.starts_with("/run/credentials/")
+        && std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+        && !file.exists())
+    .then_some((key, file.as_path()))
 }
 
 /// For the secret `key` (`imap.auth.password`...): its `-file` key and the

@@ -481,3 +481,41 @@ fn connect_tries_each_step_and_names_the_one_that_failed() {
     );
     assert!(!err.contains("connexion SMTP"), "{err}");
 }
+
+// The runbook's configuration reads its secrets from systemd credentials,
+// which exist only inside the service: run by the operator, `config check`
+// warns instead of refusing; `run` still needs them.
+#[test]
+fn a_systemd_credential_is_only_warned_of_outside_the_service() {
+    let place = Place::new("credential");
+    let credential = "/run/credentials/licgate.service/imap-password";
+    let config = place.config(|t| {
+        t.replacen(
+            "password-file = \"secret\"",
+            &format!("password-file = \"{credential}\""),
+            1,
+        )
+    });
+    let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .args(["config", "check", "--quiet", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "warning: {}:{}: imap.auth.password-file: {credential}: a systemd credential, \
+             handed over only to the service: not read here",
+            config.display(),
+            line_of(&config, &format!("password-file = \"{credential}\""))
+        )),
+        "{err}"
+    );
+    let err = licgate::config::Config::load(&config).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("a systemd credential exists only inside the service"),
+        "{err:#}"
+    );
+}
