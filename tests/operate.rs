@@ -519,3 +519,84 @@ fn a_systemd_credential_is_only_warned_of_outside_the_service() {
         "{err:#}"
     );
 }
+
+/// The daemon's log file, once it holds `decided` lines for `count` mails.
+async fn log_once_decided(config: &Path, count: usize) -> String {
+    let path = config.with_extension("log");
+    support::eventually(
+        std::time::Duration::from_secs(30),
+        "the decisions logged",
+        || async {
+            std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .matches(" decided ")
+                .count()
+                >= count
+        },
+    )
+    .await;
+    std::fs::read_to_string(&path).unwrap()
+}
+
+// Issue 13: the log did not say what was decided, nor which version started
+// with which configuration; LICGATE_LOG=debug was drowned in sled's lines.
+#[tokio::test]
+async fn the_log_says_what_started_and_what_was_decided() {
+    use support::*;
+    let stack = Stack::start();
+    let config = stack.config("");
+    stack.append(GATEWAY, &ajout("log-ok"), MONDAY_10H).await;
+    stack
+        .append(
+            GATEWAY,
+            &request("log-refused", AJOUT, "Business Premium", ""),
+            MONDAY_10H,
+        )
+        .await;
+    let daemon = Daemon::start_with(&config, "debug", None);
+    let log = log_once_decided(&config, 2).await;
+    assert!(daemon.terminate());
+    let start = log
+        .lines()
+        .find(|l| l.contains(" starting "))
+        .expect("a start line");
+    for field in [
+        format!("version={}", env!("CARGO_PKG_VERSION")),
+        format!("config={}", config.display()),
+        format!("imap=127.0.0.1:{}", stack.imap_port),
+        "mailbox=INBOX".to_owned(),
+        "licences=555".to_owned(),
+        "clients=".to_owned(),
+    ] {
+        assert!(start.contains(&field), "{field} not in {start}");
+    }
+    let decided: Vec<&str> = log.lines().filter(|l| l.contains(" decided ")).collect();
+    let accepted = decided
+        .iter()
+        .find(|l| l.contains("outcome=accepted"))
+        .expect("{log}");
+    for field in [
+        "sender=\"tech@example.test\"",
+        "client=\"Boulangerie Martin\"",
+        "action=ajout",
+        "licence=\"Microsoft 365 Business Standard\"",
+        "quantity=1",
+        "problems= ",
+    ] {
+        assert!(accepted.contains(field), "{field} not in {accepted}");
+    }
+    let refused = decided
+        .iter()
+        .find(|l| l.contains("outcome=rejected"))
+        .expect("{log}");
+    assert!(refused.contains("problems=licence_unknown "), "{refused}");
+    assert!(!log.contains(PASSWORD), "a secret in the log");
+    assert!(!log.contains("Nom du client"), "a mail's body in the log");
+    assert!(!log.contains("sled::"), "sled's debug lines without asking");
+    // Asked for, they are there.
+    stack.append(GATEWAY, &ajout("log-again"), MONDAY_10H).await;
+    let daemon = Daemon::start_with(&config, "debug,sled=debug", None);
+    let log = log_once_decided(&config, 3).await;
+    assert!(daemon.terminate());
+    assert!(log.contains("sled::"), "{log}");
+}

@@ -305,7 +305,7 @@ async fn decide_and_file(
             request_id = %decision.request_id,
             sender = ?decision.sender.as_deref().unwrap_or(""),
             client = ?request.and_then(|r| r.client.as_deref()).unwrap_or(""),
-            action = request.and_then(|r| r.action).map_or("", |a| a.as_str()),
+            action = %request.and_then(|r| r.action).map_or("", |a| a.as_str()),
             licence = ?request.and_then(|r| r.licence.as_deref()).unwrap_or(""),
             quantity = request.and_then(|r| r.quantity),
             outcome = %decision.outcome,

@@ -66,7 +66,7 @@ pub async fn run(
     let store = Store::open(&config.store)?;
     let rules = Rules::load(&config.rules)?;
     info!(
-        version = env!("CARGO_PKG_VERSION"),
+        version = %env!("CARGO_PKG_VERSION"),
         config = %config.source.as_deref().unwrap_or(Path::new("-")).display(),
         imap = %format!("{}:{}", config.imap.host, config.imap.port),
         mailbox = %config.mailbox,
