@@ -1,7 +1,10 @@
 //! The daemon's configuration: a TOML file read into [`RawConfig`] (serde, every
 //! key checked), then turned into [`Config`] by [`Config::from_raw`], which
 //! resolves secrets from the environment or files and cross-checks values.
-//! Errors name the file, the line when known, and the key.
+//! Every problem is a [`Finding`] (key, what is wrong, what to do); all of
+//! them are reported at once, each with the file and the line of its key.
+//! [`RawConfig::diagnose`] adds what `config check` finds on the disk (rules,
+//! store folder), and [`RawConfig::effective_toml`] prints the result.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
