@@ -308,6 +308,20 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
         out.contains("PROBLÈME\u{a0}: le démon ne tourne pas"),
         "{out}"
     );
+    // Broken rules: the daemon keeps the previous ones; status says so
+    // (exit 1), and still reports the rest.
+    status.updated_at = jiff::Timestamp::now();
+    status.write(&Status::file(&place.0.join("store"))).unwrap();
+    let broken =
+        place.config(|t| t.replace(&root().join("rules").display().to_string(), "/nonexistent"));
+    let output = licgate(&["status", "--config", broken.to_str().unwrap()]);
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("aujourd'hui       2 acceptées"), "{out}");
+    assert!(
+        out.contains("PROBLÈME\u{a0}: les règles ne se chargent pas ("),
+        "{out}"
+    );
 }
 
 #[test]

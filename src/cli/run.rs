@@ -96,18 +96,35 @@ fn no_protocol_dumps() -> tracing_subscriber::filter::FilterFn {
 /// including no status file yet (daemon never started, or a wrong store path).
 pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = Config::load_without_secrets(&args.config)?;
-    let zone = licgate::Rules::load(&config.rules)?.calendar.time_zone;
+    let mut problems = Vec::new();
+    // NOTE: broken rules do not stop the daemon (it keeps the previous
+    // ones) and must not stop its monitoring: a problem, times in the
+    // system's zone.
+    let zone = match licgate::Rules::load(&config.rules) {
+        Ok(rules) => rules.calendar.time_zone,
+        Err(err) => {
+            problems.push(format!(
+                "les règles ne se chargent pas ({err}) : le démon garde les précédentes ; \
+                 corrigez le fichier nommé (licgate rules check)"
+            ));
+            jiff::tz::TimeZone::system()
+        }
+    };
     let file = Status::file(&config.store);
-    let problems = match Status::read(&file) {
+    match Status::read(&file) {
         Ok(status) => {
             print!("{}", status.render(&zone));
-            status.problems(jiff::Timestamp::now(), config.poll_interval, &zone)
+            problems.extend(status.problems(jiff::Timestamp::now(), config.poll_interval, &zone));
         }
-        Err(err) => vec![licgate::text::typography(&format!(
+        Err(err) => problems.push(format!(
             "aucun état lisible ({err:#}) : le démon n'a jamais tourné avec ce [store] path, \
              ou il est faux ; voyez « systemctl status licgate »"
-        ))],
-    };
+        )),
+    }
+    let problems: Vec<String> = problems
+        .iter()
+        .map(|p| licgate::text::typography(p))
+        .collect();
     for problem in &problems {
         println!("PROBLÈME\u{a0}: {problem}");
     }
