@@ -614,3 +614,30 @@ async fn the_log_says_what_started_and_what_was_decided() {
     assert!(daemon.terminate());
     assert!(log.contains("sled::"), "{log}");
 }
+
+// The store's folder must be writable by the user the daemon runs as; root
+// writes anywhere, so the check runs as `nobody` (setpriv, util-linux).
+#[test]
+fn a_store_folder_the_user_cannot_write_is_refused() {
+    let place = Place::new("readonly");
+    let config = place.config(|t| t);
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_licgate"))
+        .args(["config", "check", "--quiet", "--config"])
+        .arg(&config)
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:{}: store.path: {}: the folder that will hold the store is not writable \
+             by this user: run as the daemon's user (sudo -u licgate) or give it the folder",
+            config.display(),
+            line_of(&config, "path = \"store\""),
+            place.0.display()
+        )),
+        "{err}"
+    );
+}
