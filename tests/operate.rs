@@ -198,7 +198,7 @@ fn ports_and_durations_are_explained_in_words() {
         let (code, _, err) = config_check(&config);
         assert_eq!(code, 1, "{err}");
         let expected = format!(
-            "{}:{}: {message}",
+            "error: {}:{}: {message}",
             config.display(),
             line_of(&config, line_start)
         );

@@ -33,7 +33,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let raw = match RawConfig::from_toml(&text) {
         Ok(raw) => raw,
         Err(err) => {
-            eprintln!("{}:{err}", path.display());
+            eprintln!("error: {}:{err}", path.display());
             return Ok(verdict(path, 1, 0));
         }
     };
