@@ -1,7 +1,10 @@
 //! The daemon's configuration: a TOML file read into [`RawConfig`] (serde, every
 //! key checked), then turned into [`Config`] by [`Config::from_raw`], which
 //! resolves secrets from the environment or files and cross-checks values.
-//! Errors name the file, the line when known, and the key.
+//! Every problem is a [`Finding`] (key, what is wrong, what to do); all of
+//! them are reported at once, each with the file and the line of its key.
+//! [`RawConfig::diagnose`] adds what `config check` finds on the disk (rules,
+//! store folder), and [`RawConfig::effective_toml`] prints the result.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -141,6 +144,9 @@ pub enum RawAuth {
 pub struct RawSenders {
     #[serde(default)]
     pub allow: Vec<String>,
+    /// An empty `allow` is meant: every mail goes to quarantine, none is judged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_none: bool,
     /// Require the receiving server's `Authentication-Results` verdict.
     pub require_authentication: Option<String>,
 }
@@ -294,15 +300,6 @@ fn default_timeout() -> u64 {
 fn default_max_size() -> usize {
     Limits::default().max_message_size
 }
-/// A limit that 0 would turn into « refuse every mail ».
-fn at_least_one(value: usize, key: &str) -> anyhow::Result<usize> {
-    anyhow::ensure!(
-        value >= 1,
-        "limits.{key}: 0 would refuse every mail; give at least 1 (or leave the key out for the default)"
-    );
-    Ok(value)
-}
-
 fn default_max_mime_parts() -> usize {
     Limits::default().max_mime_parts
 }
@@ -353,80 +350,80 @@ pub struct Config {
     pub log: LogFormat,
     /// Loopback address of the Prometheus endpoint, if enabled.
     pub metrics: Option<SocketAddr>,
+    /// The file it was read from, for the logs (`None`: not read from a file).
+    pub source: Option<PathBuf>,
 }
 
 impl Config {
-    /// Reads, parses and checks a configuration file.
+    /// Reads, parses and checks a configuration file; every error names the
+    /// file, the line and the key.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
+        Config::load_with(path, Secrets::Read)
+    }
+
+    /// [`Config::load`] without the secrets: for the commands that only read
+    /// the store (`audit`, `ledger`, `digest` without `--send`), which must
+    /// work where the daemon's secrets are not at hand. Its servers have no
+    /// authentication.
+    pub fn load_without_secrets(path: &Path) -> anyhow::Result<Config> {
+        Config::load_with(path, Secrets::Skip)
+    }
+
+    fn load_with(path: &Path, secrets: Secrets) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read", path.display()))?;
         let raw =
             RawConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::from_raw(raw, base).with_context(|| format!("{}", path.display()))
+        let errors: Vec<String> = raw
+            .findings(base, secrets)
+            .iter()
+            .filter(|f| !f.warning)
+            .map(|f| f.located(path, &text))
+            .collect();
+        if !errors.is_empty() {
+            bail!("{}", errors.join("\n"));
+        }
+        let mut config =
+            Config::assemble(raw, base, secrets).with_context(|| format!("{}", path.display()))?;
+        config.source = Some(path.to_owned());
+        Ok(config)
     }
 
     /// Turns a parsed configuration into a checked one; relative paths are
     /// taken from `base` (the config file's folder).
     pub fn from_raw(raw: RawConfig, base: &Path) -> anyhow::Result<Config> {
-        let resolve = |p: &Path| {
-            if p.is_absolute() {
-                p.to_owned()
-            } else {
-                base.join(p)
-            }
-        };
-        for (key, host, tls) in [
-            ("imap", &raw.imap.host, raw.imap.tls),
-            ("smtp", &raw.smtp.host, raw.smtp.tls),
-        ] {
-            if tls == TlsMode::None && !is_loopback(host) {
-                bail!("{key}.tls: \"none\" is allowed only for a loopback host, not {host}");
-            }
+        let errors: Vec<String> = raw
+            .findings(base, Secrets::Read)
+            .iter()
+            .filter(|f| !f.warning)
+            .map(Finding::to_string)
+            .collect();
+        if !errors.is_empty() {
+            bail!("{}", errors.join("\n"));
         }
-        let imap_auth = resolve_auth("imap.auth", &raw.imap.auth, base, raw.imap.timeout)?;
-        let smtp_auth = raw
-            .smtp
-            .auth
-            .as_ref()
-            .map(|a| resolve_auth("smtp.auth", a, base, raw.smtp.timeout))
-            .transpose()?;
-        if smtp_auth.is_some() && raw.smtp.username.is_none() {
-            bail!("smtp.username: required with smtp.auth");
-        }
-        if !crate::text::is_email_address(&raw.smtp.from) {
-            bail!("smtp.from: « {} » is not an e-mail address", raw.smtp.from);
-        }
-        for pattern in &raw.senders.allow {
-            let address = pattern
-                .strip_prefix('*')
-                .map_or(pattern.clone(), |d| format!("x{d}"));
-            if !crate::text::is_email_address(&address) {
-                bail!("senders.allow: « {pattern} » is neither an address nor *@domain");
-            }
-        }
-        for (key, addresses) in [
-            ("purchasing.to", &raw.purchasing.to),
-            ("purchasing.cc", &raw.purchasing.cc),
-            ("reminder.to", &raw.reminder.to),
-            (
-                "purchasing.contact",
-                &raw.purchasing.contact.iter().cloned().collect(),
+        Config::assemble(raw, base, Secrets::Read)
+    }
+
+    /// Builds the configuration of a file whose findings hold no error.
+    fn assemble(raw: RawConfig, base: &Path, secrets: Secrets) -> anyhow::Result<Config> {
+        let resolve = |p: &Path| resolve(base, p);
+        let (imap_auth, smtp_auth) = match secrets {
+            Secrets::Read => (
+                Some(resolve_auth(
+                    "imap.auth",
+                    &raw.imap.auth,
+                    base,
+                    raw.imap.timeout,
+                )?),
+                raw.smtp
+                    .auth
+                    .as_ref()
+                    .map(|a| resolve_auth("smtp.auth", a, base, raw.smtp.timeout))
+                    .transpose()?,
             ),
-        ] {
-            if let Some(bad) = addresses.iter().find(|a| !crate::text::is_email_address(a)) {
-                bail!("{key}: « {bad} » is not an e-mail address");
-            }
-        }
-        if let Some(contact) = &raw.purchasing.contact
-            && (contact.eq_ignore_ascii_case(&raw.smtp.from)
-                || raw.imap.username.eq_ignore_ascii_case(contact))
-        {
-            bail!(
-                "purchasing.contact: « {contact} » is the gateway's own address, where a question \
-                 would be judged as an order; give a purchasing address"
-            );
-        }
+            Secrets::Skip => (None, None),
+        };
         let mut times = raw
             .digest
             .times
@@ -436,12 +433,6 @@ impl Config {
         times.sort();
         times.dedup();
         let reminder_time = parse_time("reminder.time", &raw.reminder.time)?;
-        if raw.imap.poll_interval == 0 || raw.imap.timeout == 0 || raw.smtp.timeout == 0 {
-            bail!("imap.poll-interval, imap.timeout and smtp.timeout must be at least 1 second");
-        }
-        if let Some(listen) = raw.metrics.listen.filter(|l| !l.ip().is_loopback()) {
-            bail!("metrics.listen: {listen} is not a loopback address");
-        }
         Ok(Config {
             imap: Server {
                 host: raw.imap.host,
@@ -450,7 +441,7 @@ impl Config {
                 ca_file: raw.imap.ca_file.as_deref().map(resolve),
                 timeout: Duration::from_secs(raw.imap.timeout),
                 username: Some(raw.imap.username),
-                auth: Some(imap_auth),
+                auth: imap_auth,
             },
             mailbox: raw.imap.mailbox,
             folders: raw.imap.folders,
@@ -470,11 +461,6 @@ impl Config {
             authenticated_by: match raw.senders.require_authentication.as_deref() {
                 None => None,
                 Some("exchange-online") => Some(ReceivingServer::ExchangeOnline),
-                Some(id) if id.trim().is_empty() || id.contains([';', ' ', '=']) => bail!(
-                    "senders.require-authentication: « {id} » is not an authserv-id \
-                     (the host name an RFC 8601 server writes first in Authentication-Results), \
-                     nor \"exchange-online\""
-                ),
                 Some(id) => Some(ReceivingServer::AuthservId(id.to_lowercase())),
             },
             purchasing: Purchasing {
@@ -494,14 +480,14 @@ impl Config {
             store: resolve(&raw.store.path),
             rules: resolve(&raw.rules.dir),
             limits: Limits {
-                max_message_size: at_least_one(raw.limits.max_message_size, "max-message-size")?,
-                max_mime_parts: at_least_one(raw.limits.max_mime_parts, "max-mime-parts")?,
-                max_quantity: at_least_one(raw.limits.max_quantity as usize, "max-quantity")?
-                    as u32,
+                max_message_size: raw.limits.max_message_size,
+                max_mime_parts: raw.limits.max_mime_parts,
+                max_quantity: raw.limits.max_quantity,
             },
             replies_per_sender_per_hour: raw.limits.replies_per_sender_per_hour,
             log: raw.log.format,
             metrics: raw.metrics.listen,
+            source: None,
         })
     }
 
@@ -516,6 +502,346 @@ impl Config {
             })
     }
 }
+
+/// Whether loading a configuration reads its secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Read,
+    Skip,
+}
+
+/// `path` taken from `base` (the config file's folder) when relative.
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
+}
+
+/// A problem of a configuration: the key at fault, what is wrong and what
+/// to do. A warning does not stop the daemon; an error does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The dotted key, e.g. `imap.port`.
+    pub key: String,
+    /// What is wrong, then what to do.
+    pub message: String,
+    /// The daemon runs, but perhaps not as meant.
+    pub warning: bool,
+}
+
+impl Finding {
+    fn error(key: &str, message: impl Into<String>) -> Finding {
+        Finding {
+            key: key.to_owned(),
+            message: message.into(),
+            warning: false,
+        }
+    }
+
+    fn warning(key: &str, message: impl Into<String>) -> Finding {
+        Finding {
+            warning: true,
+            ..Finding::error(key, message)
+        }
+    }
+
+    /// The line (from 1) of `text` where the key, else its table, is written.
+    pub fn line(&self, text: &str) -> Option<usize> {
+        line_of(text, &self.key)
+    }
+
+    /// `FILE:LINE: key: message`, the line being where the key (or its
+    /// table) is written in `text`, when it is written at all.
+    pub fn located(&self, file: &Path, text: &str) -> String {
+        match self.line(text) {
+            Some(line) => format!("{}:{line}: {self}", file.display()),
+            None => format!("{}: {self}", file.display()),
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// The line (from 1) where `key` is written, else where its table opens.
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    let lines = text.lines().count();
+    (1..=lines)
+        .find(|&line| key_at(text, line).as_deref() == Some(key))
+        .or_else(|| {
+            let (table, _) = key.rsplit_once('.')?;
+            text.lines()
+                .position(|l| {
+                    l.split('#').next().unwrap_or_default().trim() == format!("[{table}]")
+                })
+                .map(|i| i + 1)
+        })
+}
+
+impl RawConfig {
+    /// Every problem of this configuration that can be found without the
+    /// network nor the disk (but for secret files, read when `secrets` says
+    /// so): [`Config::from_raw`] refuses one with an error.
+    fn findings(&self, base: &Path, secrets: Secrets) -> Vec<Finding> {
+        let mut found = Vec::new();
+        let mut unseen = Vec::new();
+        let mut error = |key: &str, message: String| found.push(Finding::error(key, message));
+        for (key, host, tls) in [
+            ("imap.tls", &self.imap.host, self.imap.tls),
+            ("smtp.tls", &self.smtp.host, self.smtp.tls),
+        ] {
+            if tls == TlsMode::None && !is_loopback(host) {
+                error(
+                    key,
+                    format!("\"none\" is allowed only for a loopback host, not {host}"),
+                );
+            }
+        }
+        for (key, port) in [("imap.port", self.imap.port), ("smtp.port", self.smtp.port)] {
+            if port == 0 {
+                error(key, PORT_RANGE.into());
+            }
+        }
+        for (key, seconds) in [
+            ("imap.poll-interval", self.imap.poll_interval),
+            ("imap.timeout", self.imap.timeout),
+            ("smtp.timeout", self.smtp.timeout),
+        ] {
+            if seconds == 0 {
+                error(
+                    key,
+                    "0 seconds: give at least 1 (a whole number of seconds)".into(),
+                );
+            }
+        }
+        if secrets == Secrets::Read {
+            let auths = [("imap.auth", Some(&self.imap.auth), self.imap.timeout)];
+            let smtp = [("smtp.auth", self.smtp.auth.as_ref(), self.smtp.timeout)];
+            for (key, auth, timeout) in auths.into_iter().chain(smtp) {
+                if let Some((file_key, path)) = auth.and_then(unseen_credential) {
+                    unseen.push(Finding::warning(
+                        &format!("{key}.{file_key}"),
+                        format!(
+                            "{}: a systemd credential, handed over only to the service: not \
+                             read here; the unit's ExecStartPre runs this check with it at each \
+                             start (systemctl restart licgate, then journalctl -u licgate)",
+                            path.display()
+                        ),
+                    ));
+                } else if let Some(Err(err)) = auth.map(|a| resolve_auth(key, a, base, timeout)) {
+                    let text = format!("{err:#}");
+                    let (key, message) = text.split_once(": ").unwrap_or((key, &text));
+                    error(key, message.to_owned());
+                }
+            }
+        }
+        if self.smtp.auth.is_some() && self.smtp.username.is_none() {
+            error(
+                "smtp.username",
+                "required with [smtp.auth]: give the login name".into(),
+            );
+        }
+        if !crate::text::is_email_address(&self.smtp.from) {
+            error(
+                "smtp.from",
+                format!("« {} » is not an e-mail address", self.smtp.from),
+            );
+        }
+        for pattern in &self.senders.allow {
+            let address = pattern
+                .strip_prefix('*')
+                .map_or(pattern.clone(), |d| format!("x{d}"));
+            if !crate::text::is_email_address(&address) {
+                error(
+                    "senders.allow",
+                    format!("« {pattern} » is neither an address nor *@domain"),
+                );
+            }
+        }
+        match (self.senders.allow.is_empty(), self.senders.allow_none) {
+            (true, false) => error(
+                "senders.allow",
+                "empty: every mail would go to quarantine, none would be judged; list the \
+                 technicians' addresses or domains (\"*@infogerance.example\"), or set \
+                 allow-none = true if that is really meant"
+                    .into(),
+            ),
+            (false, true) => error(
+                "senders.allow-none",
+                "true, yet allow lists senders: remove one of the two keys".into(),
+            ),
+            _ => {}
+        }
+        let contact: Vec<String> = self.purchasing.contact.iter().cloned().collect();
+        for (key, addresses) in [
+            ("purchasing.to", &self.purchasing.to),
+            ("purchasing.cc", &self.purchasing.cc),
+            ("reminder.to", &self.reminder.to),
+            ("purchasing.contact", &contact),
+        ] {
+            if let Some(bad) = addresses.iter().find(|a| !crate::text::is_email_address(a)) {
+                error(key, format!("« {bad} » is not an e-mail address"));
+            }
+        }
+        if let Some(contact) = &self.purchasing.contact
+            && (contact.eq_ignore_ascii_case(&self.smtp.from)
+                || self.imap.username.eq_ignore_ascii_case(contact))
+        {
+            error(
+                "purchasing.contact",
+                format!(
+                    "« {contact} » is the gateway's own address, where a question would be \
+                     judged as an order; give a purchasing address"
+                ),
+            );
+        }
+        for time in &self.digest.times {
+            if let Err(err) = parse_time("digest.times", time) {
+                error(
+                    "digest.times",
+                    format!("{err}").replacen("digest.times: ", "", 1),
+                );
+            }
+        }
+        if let Err(err) = parse_time("reminder.time", &self.reminder.time) {
+            error(
+                "reminder.time",
+                format!("{err}").replacen("reminder.time: ", "", 1),
+            );
+        }
+        if let Some(listen) = self.metrics.listen.filter(|l| !l.ip().is_loopback()) {
+            error(
+                "metrics.listen",
+                format!("{listen} is not a loopback address"),
+            );
+        }
+        for (key, value) in [
+            ("limits.max-message-size", self.limits.max_message_size),
+            ("limits.max-mime-parts", self.limits.max_mime_parts),
+            ("limits.max-quantity", self.limits.max_quantity as usize),
+        ] {
+            if value == 0 {
+                error(
+                    key,
+                    "0 would refuse every mail; give at least 1 (or leave the key out for the default)"
+                        .into(),
+                );
+            }
+        }
+        if let Some(id) = self.senders.require_authentication.as_deref()
+            && id != "exchange-online"
+            && (id.trim().is_empty() || id.contains([';', ' ', '=']))
+        {
+            error(
+                "senders.require-authentication",
+                format!(
+                    "« {id} » is not an authserv-id (the host name an RFC 8601 server writes \
+                     first in Authentication-Results), nor \"exchange-online\""
+                ),
+            );
+        }
+        found.extend(unseen);
+        if self.purchasing.to.is_empty() && !self.digest.times.is_empty() {
+            found.push(Finding::warning(
+                "purchasing.to",
+                "empty while [digest] times are set: no digest and no removal notice will be \
+                 sent; give purchasing's address",
+            ));
+        }
+        found
+    }
+
+    /// Every problem `licgate config check` reports: those of the values, of
+    /// the secrets and of the disk, errors and warnings, in file order.
+    pub fn diagnose(&self, base: &Path) -> Vec<Finding> {
+        let mut found = self.findings(base, Secrets::Read);
+        found.extend(self.findings_on_disk(base));
+        found
+    }
+
+    /// What `run` would find on this machine before the first mail: the
+    /// rules folder and its files (as `rules check` says), and a store
+    /// folder that can be created or opened (nothing is created here).
+    fn findings_on_disk(&self, base: &Path) -> Vec<Finding> {
+        let mut found = Vec::new();
+        let rules = resolve(base, &self.rules.dir);
+        if !rules.is_dir() {
+            found.push(Finding::error(
+                "rules.dir",
+                format!(
+                    "{}: no such folder; give the folder holding licences.toml, clients.toml \
+                     and calendar.toml",
+                    rules.display()
+                ),
+            ));
+        } else if let Err(err) = crate::rules::Rules::load(&rules) {
+            found.push(Finding::error("rules.dir", format!("{err:#}")));
+        }
+        let store = resolve(base, &self.store.path);
+        let (folder, what) = if store.exists() {
+            (store.clone(), "the store")
+        } else {
+            let parent = store
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_owned();
+            (parent, "the folder that will hold the store")
+        };
+        if !folder.is_dir() {
+            found.push(Finding::error(
+                "store.path",
+                format!(
+                    "{}: {what} does not exist: create it (the packaged unit's StateDirectory \
+                     gives /var/lib/licgate), or fix the path",
+                    folder.display()
+                ),
+            ));
+        } else if !writable(&folder) {
+            found.push(Finding::error(
+                "store.path",
+                format!(
+                    "{}: {what} is not writable by this user: run as the daemon's user \
+                     (sudo -u licgate) or give it the folder",
+                    folder.display()
+                ),
+            ));
+        }
+        found
+    }
+
+    /// The effective configuration as TOML: every key with its value or its
+    /// default, relative paths resolved. It holds no secret: secrets are
+    /// named by their variable or file only.
+    pub fn effective_toml(&self, base: &Path) -> anyhow::Result<String> {
+        let mut effective = self.clone();
+        effective.store.path = resolve(base, &self.store.path);
+        effective.rules.dir = resolve(base, &self.rules.dir);
+        for ca in [&mut effective.imap.ca_file, &mut effective.smtp.ca_file] {
+            *ca = ca.as_deref().map(|p| resolve(base, p));
+        }
+        Ok(toml::to_string(&effective)?)
+    }
+}
+
+/// True when this process may create files in `folder` (access(2), W_OK|X_OK).
+fn writable(folder: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(path) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access only reads the NUL-terminated path.
+    unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
+/// What a port must be.
+const PORT_RANGE: &str = "not a port: give a whole number from 1 to 65535 (993 for IMAP with \
+     implicit TLS, 587 for SMTP with STARTTLS)";
 
 /// Purchasing's addresses.
 #[derive(Debug, Clone, Default)]
@@ -563,15 +889,28 @@ impl RawConfig {
             let line = err
                 .span()
                 .map(|s| text[..s.start].matches('\n').count() + 1);
-            let place = match line {
-                Some(line) => match key_at(text, line) {
-                    Some(key) => format!("{line}: {key}: "),
-                    None => format!("{line}: "),
-                },
-                None => " ".into(),
+            let key = line.and_then(|line| key_at(text, line));
+            let place = match (line, &key) {
+                (Some(line), Some(key)) => format!("{line}: {key}: "),
+                (Some(line), None) => format!("{line}: "),
+                (None, _) => " ".into(),
             };
-            format!("{place}{}", err.message())
+            format!("{place}{}", plain_message(key.as_deref(), err.message()))
         })
+    }
+}
+
+/// serde's words for a wrong value, said as an operator needs them for the
+/// keys people get wrong: a port, a duration written with its unit.
+fn plain_message(key: Option<&str>, message: &str) -> String {
+    let last = key.and_then(|k| k.rsplit('.').next()).unwrap_or_default();
+    let wrong = message.starts_with("invalid type") || message.starts_with("invalid value");
+    match last {
+        "port" if wrong => PORT_RANGE.to_owned(),
+        "poll-interval" | "timeout" if wrong => {
+            "a number of seconds, written as a whole number without unit (60, not \"60s\")".into()
+        }
+        _ => message.to_owned(),
     }
 }
 
@@ -605,21 +944,68 @@ fn read_secret(
 ) -> anyhow::Result<Secret> {
     match (env, file) {
         (Some(var), None) => {
-            let value = std::env::var(var)
-                .with_context(|| format!("{key}: environment variable {var} is not set"))?;
+            let value = std::env::var(var).map_err(|_| {
+                let (file_key, credential) = secret_alternative(key);
+                anyhow::anyhow!(
+                    "{key}-env: environment variable {var} is not set; set it, or write \
+                     {file_key} = \"/run/credentials/licgate.service/{credential}\" instead \
+                     (the systemd unit hands the file over with LoadCredential={credential}:…)"
+                )
+            })?;
             Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
         }
         (None, Some(path)) => {
-            let path = if path.is_absolute() {
-                path.clone()
-            } else {
-                base.join(path)
-            };
-            let value = std::fs::read_to_string(&path)
-                .with_context(|| format!("{key}: cannot read secret file {}", path.display()))?;
+            let path = resolve(base, path);
+            let value = std::fs::read_to_string(&path).map_err(|err| {
+                // NOTE: systemd hands credentials over only to the service.
+                let hint = if path.starts_with("/run/credentials/") {
+                    "; a systemd credential exists only inside the service: the unit's \
+                     ExecStartPre runs this check at each start (systemctl restart licgate, \
+                     then journalctl -u licgate)"
+                } else {
+                    ""
+                };
+                anyhow::anyhow!(
+                    "{key}-file: cannot read secret file {} ({err}){hint}",
+                    path.display()
+                )
+            })?;
             Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
         }
         _ => bail!("{key}: give exactly one of the -env and -file keys"),
+    }
+}
+
+/// The secret file of `auth` (its key and path) when it is a systemd
+/// credential this process cannot see: a missing file under
+/// `/run/credentials/` outside a service given credentials (systemd sets
+/// `CREDENTIALS_DIRECTORY` for those). `config check` run by an operator
+/// warns of it; `run` still needs it.
+fn unseen_credential(auth: &RawAuth) -> Option<(&'static str, &Path)> {
+    let (key, file) = match auth {
+        RawAuth::Password {
+            password_file: Some(file),
+            ..
+        } => ("password-file", file),
+        RawAuth::Xoauth2 {
+            client_secret_file: Some(file),
+            ..
+        } => ("client-secret-file", file),
+        _ => return None,
+    };
+    (file.starts_with("/run/credentials/")
+        && std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+        && !file.exists())
+    .then_some((key, file.as_path()))
+}
+
+/// For the secret `key` (`imap.auth.password`...): its `-file` key and the
+/// name of the systemd credential the packaged unit expects for it.
+fn secret_alternative(key: &str) -> (&'static str, &'static str) {
+    match key {
+        "imap.auth.password" => ("password-file", "imap-password"),
+        "smtp.auth.password" => ("password-file", "smtp-password"),
+        _ => ("client-secret-file", "oauth-client-secret"),
     }
 }
 
@@ -681,8 +1067,7 @@ pub(crate) mod fixture {
     pub fn from_text(text: &str) -> anyhow::Result<Config> {
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("licgate-config-{}-{call}", std::process::id()));
+        let dir = folders().join(call.to_string());
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("secret"), "p@ss\n").unwrap();
@@ -701,6 +1086,33 @@ pub(crate) mod fixture {
         )?;
         config.store = dir.join("store");
         Ok(config)
+    }
+
+    /// The folder of this process's configurations, removed at exit when no
+    /// test panicked (kept to look at otherwise).
+    fn folders() -> PathBuf {
+        static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        static CLEANUP: std::sync::Once = std::sync::Once::new();
+        fn root() -> PathBuf {
+            std::env::temp_dir().join(format!("licgate-config-{}", std::process::id()))
+        }
+        extern "C" fn remove() {
+            if !FAILED.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_dir_all(root());
+            }
+        }
+        CLEANUP.call_once(|| {
+            let hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+                hook(info)
+            }));
+            // SAFETY: registers a plain function run once at process exit.
+            unsafe {
+                libc::atexit(remove);
+            }
+        });
+        root()
     }
 
     /// The example, its store in a fresh folder, with the shipped rules.
@@ -746,6 +1158,39 @@ mod tests {
         );
         assert_eq!(key_at("[a]\n# c = 1\n", 2), None);
         assert_eq!(key_at("[a] # bounds\nc = 1\n", 2).as_deref(), Some("a.c"));
+    }
+
+    // Issue 13: errors found after parsing had no line, and serde's words
+    // (`expected u16`) were all an operator got for a port or a duration.
+    #[test]
+    fn findings_after_parsing_have_their_line_and_words_for_operators() {
+        let text = "[imap]\nhost = \"h\"\nport = 0\n[imap.auth]\nmethod = \"password\"\n";
+        assert_eq!(line_of(text, "imap.port"), Some(3));
+        assert_eq!(
+            line_of(text, "imap.auth.password-env"),
+            Some(4),
+            "its table"
+        );
+        assert_eq!(line_of(text, "store.path"), None);
+        let finding = Finding::error("imap.port", PORT_RANGE);
+        assert_eq!(
+            finding.located(Path::new("l.toml"), text),
+            format!("l.toml:3: imap.port: {PORT_RANGE}")
+        );
+        let err =
+            RawConfig::from_toml(&example().replace("port = 993", "port = 99999")).unwrap_err();
+        assert!(err.ends_with(&format!("imap.port: {PORT_RANGE}")), "{err}");
+        let err = RawConfig::from_toml(&example().replacen("timeout = 30", "timeout = \"30s\"", 1))
+            .unwrap_err();
+        assert!(err.ends_with("imap.timeout: a number of seconds, written as a whole number without unit (60, not \"60s\")"), "{err}");
+        let err = config(
+            &example()
+                .replace("port = 993", "port = 0")
+                .replace("max-quantity = 1000", "max-quantity = 0"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err.lines().count(), 2, "every error at once: {err}");
     }
 
     #[test]
@@ -867,7 +1312,7 @@ mod tests {
         .unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("imap.auth.password: cannot read secret file"),
+                .starts_with("imap.auth.password-file: cannot read secret file"),
             "{err}"
         );
     }

@@ -140,7 +140,7 @@ pub fn answer(
                 .filter(|e| filter.keeps(e, zone))
                 .collect();
             Answer::ok(match format {
-                ListFormat::Text => audit::to_text(&entries),
+                ListFormat::Text => audit::to_text(&entries, zone),
                 ListFormat::Csv => audit::to_csv(&entries, *separator),
                 ListFormat::Json => entries
                     .iter()
@@ -280,6 +280,15 @@ pub fn ask(config: &Config, query: &Query) -> anyhow::Result<Answer> {
     if let Ok(stream) = std::os::unix::net::UnixStream::connect(&socket) {
         return ask_daemon(stream, query)
             .with_context(|| format!("{}: the running daemon did not answer", socket.display()));
+    }
+    // NOTE: sled creates a missing store; a question must never do so (a
+    // mistyped path would then « verify » as an empty, intact trail).
+    if !config.store.join("db").is_file() {
+        anyhow::bail!(
+            "{}: no store there ([store] path of the configuration): the daemon has not run \
+             with this path yet, or the path is wrong",
+            config.store.display()
+        );
     }
     let calendar = Rules::load(&config.rules)?.calendar;
     let store = Store::open(&config.store).map_err(|err| {

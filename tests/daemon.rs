@@ -368,7 +368,7 @@ async fn replies_wait_for_smtp_to_come_back_and_none_is_lost() {
         "status and metrics showing the outbox",
         || async {
             let status = licgate_status(&config);
-            status.contains("outbox          5 queued")
+            status.contains("à envoyer         5 messages,")
                 && http_get(&metrics, "/metrics")
                     .await
                     .contains("licgate_outbox_depth 5")
@@ -376,7 +376,10 @@ async fn replies_wait_for_smtp_to_come_back_and_none_is_lost() {
     )
     .await;
     let status = licgate_status(&config);
-    assert!(status.contains("today (UTC)     accepted 5"), "{status}");
+    assert!(
+        status.contains("aujourd'hui       5 acceptées, "),
+        "{status}"
+    );
     assert!(
         http_get(&metrics, "/metrics")
             .await
@@ -688,7 +691,8 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     // Stopped: the same commands read the store.
     let status = licgate_status(std::path::Path::new(config));
     assert!(
-        status.contains("digest          0 accepted request(s) waiting, last slot 20"),
+        status.contains("synthèse          0 demande acceptée pour la prochaine, dernier créneau ")
+            && !status.contains("dernier créneau jamais"),
         "{status}"
     );
     // Issue 8, item 16: the digest names the chain's head when it was
@@ -747,7 +751,7 @@ async fn a_mail_the_smtp_server_refuses_for_good_is_recorded_and_blocks_nothing(
     assert!(daemon.terminate());
     let config = config.to_str().unwrap();
     let status = licgate_status(std::path::Path::new(config));
-    assert!(status.contains("outbox          0 queued"), "{status}");
+    assert!(status.contains("à envoyer         0 message\n"), "{status}");
     let records = refused_notice(&stack, std::path::Path::new(config)).await;
     assert!(records.contains("refused by the test stack"), "{records}");
 }

@@ -44,6 +44,8 @@ host = "127.0.0.1"
 port = 25
 tls = "none"
 from = "licences@example.test"
+[senders]
+allow = ["tech@example.test"]
 [purchasing]
 to = ["achats@example.test"]
 cc = ["direction@example.test"]

@@ -331,7 +331,7 @@ async fn every_permanent_refusal_leaves_the_outbox_and_a_deferred_one_holds_up_n
             let config_arg = config_arg.clone();
             async move {
                 let (_, status) = licgate(&["status", "--config", &config_arg]);
-                status.contains("outbox          1 queued")
+                status.contains("à envoyer         1 message,")
             }
         },
     )
@@ -368,7 +368,8 @@ async fn a_refused_smtp_login_pauses_sending_and_status_says_why() {
             let config_arg = config_arg.clone();
             async move {
                 let (code, out) = licgate(&["status", "--config", &config_arg]);
-                code == 1 && out.contains("sending paused: the SMTP server refuses the gateway (")
+                code == 1
+                    && out.contains("envoi suspendu\u{a0}: le serveur SMTP refuse la passerelle (")
             }
         },
     )
@@ -376,7 +377,7 @@ async fn a_refused_smtp_login_pauses_sending_and_status_says_why() {
     assert!(daemon.terminate());
     let (_, status) = licgate(&["status", "--config", &config_arg]);
     assert!(
-        status.contains("outbox          1 queued"),
+        status.contains("à envoyer         1 message,"),
         "nothing dropped: {status}"
     );
 }

@@ -23,7 +23,7 @@ fn fixtures() -> PathBuf {
 }
 
 /// A copy of the version 1 store, so that the fixture itself never changes.
-fn copy_of_v1_store(name: &str) -> PathBuf {
+fn copy_of_v1_store(name: &str) -> Copy {
     let dir = std::env::temp_dir().join(format!("licgate-migration-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -35,7 +35,33 @@ fn copy_of_v1_store(name: &str) -> PathBuf {
             std::fs::create_dir_all(dir.join(file.file_name())).unwrap();
         }
     }
-    dir
+    Copy(dir)
+}
+
+/// A copied store's folder, removed when the test passes (kept to look at
+/// when it fails).
+struct Copy(PathBuf);
+
+impl std::ops::Deref for Copy {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Copy {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 fn ask(store: &Store, query: Query) -> String {

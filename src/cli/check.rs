@@ -46,7 +46,7 @@ struct JsonReport<'a> {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let rules = Rules::load(&args.rules.dir)?;
+    let rules = args.rules.load()?;
     let limits = Limits {
         max_message_size: args.max_size,
         max_mime_parts: args.max_mime_parts,

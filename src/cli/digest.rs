@@ -31,11 +31,16 @@ pub struct DigestArgs {
 }
 
 pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config.config)?;
+    // Only sending needs the SMTP secrets.
+    let config = if args.send {
+        Config::load(&args.config.config)?
+    } else {
+        Config::load_without_secrets(&args.config.config)?
+    };
     let answer = query::ask(&config, &Query::Digest { since: args.since })?;
     let digest: DigestParts = serde_json::from_slice(&answer.output)?;
     if digest.items == 0 {
-        eprintln!("nothing accepted in that period: no digest");
+        eprintln!("aucune demande acceptée sur cette période\u{a0}: pas de synthèse");
         return Ok(ExitCode::SUCCESS);
     }
     if !args.send {
@@ -50,7 +55,7 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
     let now = Timestamp::now();
     anyhow::ensure!(
         !config.purchasing.to.is_empty(),
-        "{}: [purchasing] to is empty: nobody to send the digest to",
+        "{}: [purchasing] to is empty: nobody to send the digest to; give purchasing's address",
         args.config.config.display()
     );
     let letter = Letter {
@@ -77,8 +82,8 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     eprintln!(
-        "digest of {} request(s) sent to {}",
-        digest.items,
+        "synthèse de {} envoyée à {}",
+        licgate::text::count(digest.items as u64, "demande", "demandes"),
         item.to.join(", ")
     );
     Ok(ExitCode::SUCCESS)

@@ -2,7 +2,9 @@
 
 mod audit;
 mod check;
+mod config;
 mod digest;
+mod generate;
 mod ledger;
 mod rules;
 mod run;
@@ -64,12 +66,21 @@ enum Command {
     /// Check the daemon's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write the manual pages or the shell completions (for packaging).
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Validate the file and print the effective configuration, secrets masked.
-    Check(run::ConfigArg),
+    /// Check the file as `run` would load it, report every problem at once
+    /// (file, line, key), and print the effective configuration as TOML.
+    ///
+    /// Also checks the rules folder (as `rules check`), the store's folder
+    /// (nothing is created) and the secrets. Exit status: 0 when `run` would
+    /// start, 1 when it would not (warnings alone give 0), 2 when the file
+    /// cannot be read.
+    Check(config::CheckArgs),
 }
 
 /// Output format of `check`.
@@ -85,8 +96,33 @@ enum Format {
 #[derive(Debug, clap::Args)]
 struct RulesDir {
     /// Folder holding licences.toml, clients.toml, calendar.toml and upgrades.toml.
-    #[arg(long = "rules", value_name = "DIR", default_value = "rules")]
+    #[arg(
+        long = "rules",
+        value_name = "DIR",
+        env = "LICGATE_RULES",
+        default_value = "rules"
+    )]
     dir: PathBuf,
+}
+
+impl RulesDir {
+    /// Loads the rules; a missing folder says how to name the right one.
+    fn load(&self) -> anyhow::Result<licgate::Rules> {
+        anyhow::ensure!(
+            self.dir.is_dir(),
+            "{}: no rules folder here; pass --rules DIR or set LICGATE_RULES to the folder \
+             holding licences.toml, clients.toml and calendar.toml",
+            self.dir.display()
+        );
+        Ok(licgate::Rules::load(&self.dir)?)
+    }
+}
+
+impl Args {
+    /// True for `licgate run`, the daemon.
+    pub fn is_daemon(&self) -> bool {
+        matches!(self.command, Command::Run(_))
+    }
 }
 
 /// Runs the command; returns the exit code, or an error for exit code 2.
@@ -110,6 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => audit::run(command),
         Command::Ledger(args) => ledger::run(args),
         Command::Digest(args) => digest::run(args),
-        Command::Config(ConfigCommand::Check(config)) => run::check(config),
+        Command::Config(ConfigCommand::Check(args)) => config::run(args),
+        Command::Generate(command) => generate::run(command),
     }
 }

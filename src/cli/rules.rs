@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use licgate::Rules;
 use licgate::rules::{LICENCES_FILE, import_products};
 
 use super::RulesDir;
@@ -32,7 +31,7 @@ pub enum RulesCommand {
 pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
     match command {
         RulesCommand::Check { rules } => {
-            let loaded = Rules::load(&rules.dir)?;
+            let loaded = rules.load()?;
             println!(
                 "{}: {} official licences, {} internal names, {} clients, {} extra closed days, {} upgrade paths",
                 rules.dir.display(),

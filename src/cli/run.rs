@@ -1,9 +1,10 @@
-//! `licgate run` (the daemon) and `licgate config check`.
+//! `licgate run` (the daemon) and `licgate status`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use licgate::config::{Config, LogFormat};
+use licgate::store::status::Status;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -20,7 +21,7 @@ impl ConfigArg {
     /// Asks `query` of the daemon of this configuration (or of its store
     /// when it is stopped), prints the answer and gives its exit code.
     pub fn ask_and_print(&self, query: &licgate::query::Query) -> anyhow::Result<ExitCode> {
-        let answer = licgate::query::ask(&Config::load(&self.config)?, query)?;
+        let answer = licgate::query::ask(&Config::load_without_secrets(&self.config)?, query)?;
         std::io::Write::write_all(&mut std::io::stdout().lock(), &answer.output)?;
         Ok(ExitCode::from(answer.code))
     }
@@ -29,7 +30,7 @@ impl ConfigArg {
 /// `licgate run`: watches the mailbox until SIGTERM or SIGINT.
 pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
-    let filter = EnvFilter::try_from_env("LICGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = log_filter(std::env::var("LICGATE_LOG").ok().as_deref());
     let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
@@ -65,6 +66,19 @@ pub fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The filter of `LICGATE_LOG` (default `info`). sled's own debug lines
+/// (page cache, flushes) drown the daemon's: they are kept out unless the
+/// variable names sled (`LICGATE_LOG=debug,sled=debug`).
+fn log_filter(spec: Option<&str>) -> EnvFilter {
+    let spec = spec.unwrap_or("info");
+    let spec = if spec.contains("sled") {
+        spec.to_owned()
+    } else {
+        format!("{spec},sled=info")
+    };
+    EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info,sled=info"))
+}
+
 /// Drops the debug and trace events of the IMAP library, whatever
 /// `LICGATE_LOG` says: they dump the protocol, `LOGIN` and its password
 /// included, and whole mails.
@@ -78,16 +92,41 @@ fn no_protocol_dumps() -> tracing_subscriber::filter::FilterFn {
 }
 
 /// `licgate status`: the daemon's health, from the file it keeps up to date.
-/// Exits 1 when something looks wrong (daemon stopped, mailbox not polled,
-/// reply stuck in the outbox).
+/// Exits 0 only when the daemon is healthy; 1 when anything looks wrong,
+/// including no status file yet (daemon never started, or a wrong store path).
 pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
-    let status =
-        licgate::store::status::Status::read(&licgate::store::status::Status::file(&config.store))?;
-    print!("{}", status.render());
-    let problems = status.problems(jiff::Timestamp::now(), config.poll_interval);
+    let config = Config::load_without_secrets(&args.config)?;
+    let mut problems = Vec::new();
+    // NOTE: broken rules do not stop the daemon (it keeps the previous
+    // ones) and must not stop its monitoring: a problem, times in the
+    // system's zone.
+    let zone = match licgate::Rules::load(&config.rules) {
+        Ok(rules) => rules.calendar.time_zone,
+        Err(err) => {
+            problems.push(format!(
+                "les règles ne se chargent pas ({err}) : le démon garde les précédentes ; \
+                 corrigez le fichier nommé (licgate rules check)"
+            ));
+            jiff::tz::TimeZone::system()
+        }
+    };
+    let file = Status::file(&config.store);
+    match Status::read(&file) {
+        Ok(status) => {
+            print!("{}", status.render(&zone));
+            problems.extend(status.problems(jiff::Timestamp::now(), config.poll_interval, &zone));
+        }
+        Err(err) => problems.push(format!(
+            "aucun état lisible ({err:#}) : le démon n'a jamais tourné avec ce [store] path, \
+             ou il est faux ; voyez « systemctl status licgate »"
+        )),
+    }
+    let problems: Vec<String> = problems
+        .iter()
+        .map(|p| licgate::text::typography(p))
+        .collect();
     for problem in &problems {
-        println!("PROBLEM: {problem}");
+        println!("PROBLÈME\u{a0}: {problem}");
     }
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
@@ -96,10 +135,24 @@ pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `licgate config check`: validates the file and prints the effective
-/// configuration, secrets masked.
-pub fn check(args: ConfigArg) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
-    println!("{}: valid\n{config:#?}", args.config.display());
-    Ok(ExitCode::SUCCESS)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Issue 13: LICGATE_LOG=debug drowned the daemon's lines in sled's.
+    #[test]
+    fn sled_debug_lines_only_when_asked_for() {
+        assert_eq!(log_filter(None).to_string(), "sled=info,info");
+        assert!(log_filter(Some("debug")).to_string().contains("sled=info"));
+        assert!(
+            log_filter(Some("debug,sled=debug"))
+                .to_string()
+                .contains("sled=debug")
+        );
+        assert!(
+            !log_filter(Some("debug,sled=debug"))
+                .to_string()
+                .contains("sled=info")
+        );
+    }
 }

@@ -294,12 +294,29 @@ async fn decide_and_file(
         mailbox.move_to(uids, folder).await?;
     }
     for Decided { decision, .. } in &decided {
+        // NOTE: what was read of the request, never a secret nor the body;
+        // values from the mail are quoted and escaped (`?`), so a newline in
+        // one cannot forge a log line. A quarantined mail's reason is its
+        // note: the judgement's codes were not why it was set aside.
+        let request = decision.request();
+        let problems: Vec<&str> = match (&decision.verdict, decision.outcome) {
+            (Some(verdict), outcome) if outcome != crate::judge::Outcome::Quarantined => {
+                verdict.problems.iter().map(|p| p.code.as_str()).collect()
+            }
+            _ => Vec::new(),
+        };
         info!(
             request_id = %decision.request_id,
+            sender = ?decision.sender.as_deref().unwrap_or(""),
+            client = ?request.and_then(|r| r.client.as_deref()).unwrap_or(""),
+            action = %request.and_then(|r| r.action).map_or("", |a| a.as_str()),
+            licence = ?request.and_then(|r| r.licence.as_deref()).unwrap_or(""),
+            quantity = request.and_then(|r| r.quantity),
             outcome = %decision.outcome,
+            problems = %problems.join(" "),
             folder = %decision.folder,
             reply = decision.reply_queued,
-            note = decision.note.as_deref().unwrap_or(""),
+            note = ?decision.note.as_deref().unwrap_or(""),
             "decided"
         );
     }

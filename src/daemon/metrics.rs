@@ -8,16 +8,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tracing::warn;
 
-use crate::store::Store;
 use crate::store::status::Status;
 
 /// Serves `GET /metrics` on `listener` from the store, until the task is dropped.
-pub async fn serve_metrics(listener: TcpListener, store: Store) {
+pub async fn serve_metrics(listener: TcpListener, shared: super::Shared) {
     loop {
         let Ok((mut socket, _)) = listener.accept().await else {
             continue;
         };
-        let store = store.clone();
+        let store = shared.store.clone();
+        let zone = shared.rules().calendar.time_zone.clone();
         tokio::spawn(async move {
             let mut request = vec![0; 2048];
             let read =
@@ -25,7 +25,7 @@ pub async fn serve_metrics(listener: TcpListener, store: Store) {
             let Ok(Ok(length)) = read else { return };
             let line = String::from_utf8_lossy(&request[..length]);
             let response = if line.starts_with("GET /metrics ") {
-                match Status::collect(&store, Timestamp::now()) {
+                match Status::collect(&store, Timestamp::now(), &zone) {
                     Ok(status) => {
                         let body = status.prometheus();
                         format!(

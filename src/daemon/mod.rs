@@ -65,6 +65,16 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = Store::open(&config.store)?;
     let rules = Rules::load(&config.rules)?;
+    info!(
+        version = %env!("CARGO_PKG_VERSION"),
+        config = %config.source.as_deref().unwrap_or(Path::new("-")).display(),
+        imap = %format!("{}:{}", config.imap.host, config.imap.port),
+        mailbox = %config.mailbox,
+        rules = %config.rules.display(),
+        licences = rules.catalog.len(),
+        clients = rules.clients.len(),
+        "starting"
+    );
     let shared = Shared::new(config, store, rules);
     let (stop_tx, stop) = watch::channel(false);
     // The loops end when told to stop; the servers only when aborted. Any
@@ -108,7 +118,7 @@ pub async fn run(
         info!(%address, "serving Prometheus metrics on /metrics");
         servers.spawn(named(
             "metrics",
-            unfailing(metrics::serve_metrics(listener, shared.store.clone())),
+            unfailing(metrics::serve_metrics(listener, shared.clone())),
         ));
     }
     let early = tokio::select! {
@@ -280,10 +290,12 @@ fn give_back_freed_memory() {
 fn write_status(shared: &Shared) {
     let path = Status::file(&shared.config.store);
     let paused = shared.outbox_paused().clone();
-    let collected = Status::collect(&shared.store, Timestamp::now()).and_then(|mut status| {
-        status.outbox_paused = paused;
-        status.write(&path)
-    });
+    let zone = shared.rules().calendar.time_zone.clone();
+    let collected =
+        Status::collect(&shared.store, Timestamp::now(), &zone).and_then(|mut status| {
+            status.outbox_paused = paused;
+            status.write(&path)
+        });
     if let Err(err) = collected {
         warn!(file = %path.display(), cause = %format!("{err:#}"), "status file not written");
     }
@@ -308,11 +320,12 @@ async fn reload_loop(shared: Shared, stop: watch::Receiver<bool>) {
         seen = now;
         match Rules::load(&dir) {
             Ok(rules) => {
+                let (licences, clients) = (rules.catalog.len(), rules.clients.len());
                 *shared
                     .rules
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) = rules;
-                info!(dir = %dir.display(), "rules reloaded");
+                info!(dir = %dir.display(), licences, clients, "rules reloaded");
             }
             Err(err) => {
                 error!(cause = %err, "rules not reloaded: the previous rules stay in force")

@@ -31,6 +31,17 @@ impl Sender {
         })
     }
 
+    /// Connects and logs in as the daemon would, sends nothing
+    /// (`licgate config check --connect`).
+    pub async fn check_login(&self) -> anyhow::Result<()> {
+        let transport = self.transport().await?;
+        let connected = tokio::time::timeout(self.server.timeout, transport.test_connection())
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {:?}", self.server.timeout))??;
+        anyhow::ensure!(connected, "the server closed the connection");
+        Ok(())
+    }
+
     /// Sends one mail; `Ok` once the server accepted it.
     async fn send_mail(&self, mail: OutgoingMail<'_>) -> Result<(), SendError> {
         let parse = |address: &str| {

@@ -277,6 +277,7 @@ impl Entry {
     /// The entry of a decision, before any reply was sent.
     pub fn from_decision(decision: &Decision) -> Entry {
         let verdict = decision.verdict.as_ref();
+        let judged = verdict.filter(|_| decision.outcome != Outcome::Quarantined);
         Entry {
             request_id: decision.request_id.clone(),
             received_at: decision.received_at,
@@ -285,10 +286,11 @@ impl Entry {
             message_id: verdict.and_then(|v| v.message_id.clone()),
             subject: verdict.and_then(|v| v.subject.clone()),
             verdict: decision.outcome,
-            problems: verdict
-                .map_or_else(Vec::new, |v| v.problems.iter().map(|p| p.code).collect()),
-            warnings: verdict
-                .map_or_else(Vec::new, |v| v.warnings.iter().map(|w| w.code).collect()),
+            // NOTE: a quarantined mail was set aside for its note's reason
+            // (sender, judgement failed); the codes of a judgement that was
+            // not acted on would read as the reason.
+            problems: judged.map_or_else(Vec::new, |v| v.problems.iter().map(|p| p.code).collect()),
+            warnings: judged.map_or_else(Vec::new, |v| v.warnings.iter().map(|w| w.code).collect()),
             request: decision.request().cloned(),
             folder: decision.folder.clone(),
             note: decision.note.clone(),
@@ -474,24 +476,31 @@ pub fn to_csv(entries: &[Entry], separator: char) -> String {
     out
 }
 
-/// One line per entry, for a person.
-pub fn to_text(entries: &[Entry]) -> String {
+/// One line per entry, for a person, times in `zone` (the calendar's); a
+/// quarantined mail with the reason it was set aside.
+pub fn to_text(entries: &[Entry], zone: &jiff::tz::TimeZone) -> String {
     let mut out = String::new();
     for e in entries {
+        let reason = if e.verdict == Outcome::Quarantined {
+            e.note.clone().unwrap_or_default()
+        } else {
+            let mut tail = e.links();
+            if !e.problems.is_empty() {
+                tail.insert(0, format!("[{}]", e.problem_codes()));
+            }
+            tail.join(" ")
+        };
         out.push_str(&format!(
             "{}  {}  {:<11}  {:<25}  {}  {}\n",
             e.request_id,
-            e.received_at.unwrap_or(e.decided_at),
+            e.received_at
+                .unwrap_or(e.decided_at)
+                .to_zoned(zone.clone())
+                .strftime("%Y-%m-%d %H:%M:%S %:z"),
             e.verdict.as_str(),
             e.client().unwrap_or("-"),
             e.sender.as_deref().unwrap_or("-"),
-            {
-                let mut tail = e.links();
-                if !e.problems.is_empty() {
-                    tail.insert(0, format!("[{}]", e.problem_codes()));
-                }
-                tail.join(" ")
-            },
+            reason,
         ));
     }
     out
@@ -526,6 +535,35 @@ mod tests {
             confirms: None,
             closed_by: None,
         }
+    }
+
+    // Issue 13: a mail quarantined for its sender was listed with the codes
+    // of a judgement that was not why it was set aside, and in UTC.
+    #[test]
+    fn a_quarantined_mail_is_listed_with_its_reason_in_the_calendars_zone() {
+        let mut decision =
+            crate::records::fixture::accepted("LG-9", "2026-11-23T09:00:00Z", "Garage", "E1", 1);
+        decision.outcome = Outcome::Quarantined;
+        decision.note = Some("sender not allowed: x@elsewhere.example".into());
+        let verdict = decision.verdict.as_mut().unwrap();
+        verdict.outcome = Outcome::Rejected;
+        verdict.problems.push(crate::judge::Problem {
+            code: ProblemCode::LicenceUnknown,
+            field: None,
+            message: "m".into(),
+        });
+        let entry = Entry::from_decision(&decision);
+        assert!(entry.problems.is_empty() && entry.warnings.is_empty());
+        let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let line = to_text(&[entry], &paris);
+        assert!(
+            line.starts_with("LG-9  2026-11-23 10:00:00 +01:00  quarantined  Garage"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("  sender not allowed: x@elsewhere.example\n"),
+            "{line}"
+        );
     }
 
     // Issue 8, item 8: a subject or user name opening with = ran as a

@@ -1,7 +1,8 @@
 //! Durable state in sled: each decision (with the raw mail), which mailbox
 //! message it was made for, the hash-chained audit trail, the outbox, the
 //! index of accepted requests and those not yet in a digest, the mails being
-//! judged, reply counts per sender and hour, and daily counts; the records'
+//! judged, the requests held for confirmation, reply counts per sender and
+//! hour; the records'
 //! layout version, migrated on open ([`Store::open`]).
 //!
 //! A decision, its mailbox key and its queued reply are written in one
@@ -48,7 +49,6 @@ struct Row {
     /// The [`Accepted`] summary (JSON), for an accepted request.
     accepted: Option<Vec<u8>>,
     rate: Option<String>,
-    day: String,
 }
 
 /// The store is open in another process (sled allows one): the daemon.
@@ -84,8 +84,6 @@ pub struct Store {
     /// named values: `last_poll`, `schema` (the layout version of the
     /// records, [`SCHEMA`] once open), `audit_head`, marks and counts.
     meta: sled::Tree,
-    /// `YYYY-MM-DD|outcome` (UTC day of the decision) -> decisions that day (u32 big-endian).
-    daily: sled::Tree,
     /// big-endian sequence number -> [`audit::Record`] (JSON); meta `audit_head` holds its [`audit::Head`].
     audit: sled::Tree,
     /// request id -> [`Accepted`] summary of each accepted request (JSON):
@@ -211,7 +209,6 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             rate: db.open_tree("rate")?,
             meta: db.open_tree("meta")?,
-            daily: db.open_tree("daily")?,
             audit: db.open_tree("audit")?,
             accepted: db.open_tree("accepted")?,
             undigested: db.open_tree("undigested")?,
@@ -366,7 +363,6 @@ impl Store {
                     .as_ref()
                     .and(decision.sender.as_deref())
                     .map(|sender| rate_key(sender, decision.decided_at)),
-                day: daily_key(decision.decided_at, decision.outcome),
                 accepted: Accepted::of(decision)
                     .map(|summary| serde_json::to_vec(&summary))
                     .transpose()?,
@@ -378,7 +374,6 @@ impl Store {
             &self.raw,
             &self.outbox,
             &self.rate,
-            &self.daily,
             &self.audit,
             &self.meta,
             &self.accepted,
@@ -393,7 +388,6 @@ impl Store {
                     raws,
                     outbox,
                     rates,
-                    daily,
                     audit,
                     meta,
                     accepted,
@@ -433,14 +427,9 @@ impl Store {
                         if let Some(summary) = entry.decision.held() {
                             held.insert(id, serde_json::to_vec(&summary).map_err(json_abort)?)?;
                         }
-                        for (tree, key) in [
-                            (rates, row.rate.as_deref()),
-                            (daily, Some(row.day.as_str())),
-                        ] {
-                            if let Some(key) = key {
-                                let count = tree.get(key.as_bytes())?.map_or(0, |v| decode_u32(&v));
-                                tree.insert(key.as_bytes(), &(count + 1).to_be_bytes())?;
-                            }
+                        if let Some(key) = &row.rate {
+                            let count = rates.get(key.as_bytes())?.map_or(0, |v| decode_u32(&v));
+                            rates.insert(key.as_bytes(), &(count + 1).to_be_bytes())?;
                         }
                     }
                     for (mailbox_key, request_id) in duplicates {
@@ -856,14 +845,6 @@ impl Store {
             .and_then(|v| String::from_utf8_lossy(&v).parse().ok()))
     }
 
-    /// Decisions made on the (UTC) day of `at`, with that outcome.
-    pub fn decided_on(&self, at: Timestamp, outcome: Outcome) -> anyhow::Result<u32> {
-        Ok(self
-            .daily
-            .get(daily_key(at, outcome))?
-            .map_or(0, |v| decode_u32(&v)))
-    }
-
     /// Every decision, in request-id order.
     pub fn decisions(&self) -> impl Iterator<Item = anyhow::Result<Decision>> + '_ {
         self.decisions
@@ -952,11 +933,6 @@ fn rate_key(sender: &str, at: Timestamp) -> String {
     format!("{}|{}", sender.to_lowercase(), &hour[..hour.len().min(13)])
 }
 
-fn daily_key(at: Timestamp, outcome: Outcome) -> String {
-    let day = at.to_string();
-    format!("{}|{outcome}", &day[..day.len().min(10)])
-}
-
 fn decode_u32(bytes: &[u8]) -> u32 {
     bytes.try_into().map(u32::from_be_bytes).unwrap_or(0)
 }
@@ -1024,8 +1000,6 @@ mod tests {
         assert_eq!(item.request_id, "LG-1");
         let at = "2026-11-23T10:59:00Z".parse().unwrap();
         assert_eq!(store.replies_in_hour("TECH@example.test", at).unwrap(), 1);
-        assert_eq!(store.decided_on(at, Outcome::Rejected).unwrap(), 2);
-        assert_eq!(store.decided_on(at, Outcome::Accepted).unwrap(), 0);
         store.reply_sent(id, &item, at).unwrap();
         assert_eq!(
             store.verify_audit().unwrap(),

@@ -1,5 +1,5 @@
 //! Health of the daemon: last successful poll, outbox depth and age, and
-//! today's decisions. The daemon writes it to a file beside its store (sled
+//! today's decisions (today in the calendar's zone). The daemon writes it to a file beside its store (sled
 //! allows one process only) for `licgate status`, and serves it to Prometheus
 //! when `[metrics] listen` is set.
 
@@ -8,10 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::Store;
 use crate::judge::Outcome;
+use crate::records::audit::{Event, Record};
+use crate::rules::french_date_time;
+use crate::text::{count, typography};
 
 /// A snapshot of the daemon's health.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,7 +28,9 @@ pub struct Status {
     pub outbox_depth: usize,
     /// When the oldest waiting reply was queued.
     pub oldest_queued: Option<Timestamp>,
-    /// Decisions of the current UTC day, in the order of [`Outcome::ALL`].
+    /// Decisions of the current day in the calendar's zone, one count per
+    /// outcome in the order of [`Outcome::ALL`] (a status file written
+    /// before `held` has four).
     pub today: Vec<u32>,
     /// Accepted requests waiting for the next digest.
     #[serde(default)]
@@ -38,12 +44,10 @@ pub struct Status {
 }
 
 impl Status {
-    /// Reads the figures from the store.
-    pub fn collect(store: &Store, now: Timestamp) -> anyhow::Result<Status> {
-        let today = Outcome::ALL
-            .iter()
-            .map(|outcome| store.decided_on(now, *outcome))
-            .collect::<anyhow::Result<_>>()?;
+    /// Reads the figures from the store; « today » is the day of `now` in `zone`.
+    pub fn collect(store: &Store, now: Timestamp, zone: &TimeZone) -> anyhow::Result<Status> {
+        let midnight = now.to_zoned(zone.clone()).start_of_day()?.timestamp();
+        let today = decided_since(store, midnight)?;
         Ok(Status {
             updated_at: now,
             last_poll: store.last_poll()?,
@@ -74,36 +78,45 @@ impl Status {
 
     /// Reads a snapshot written by the daemon.
     pub fn read(path: &Path) -> anyhow::Result<Status> {
-        let text = std::fs::read(path).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: cannot read ({e}); is the daemon running?",
-                path.display()
-            )
-        })?;
+        let text = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(serde_json::from_slice(&text)?)
     }
 
-    /// What looks wrong at `now`, for a daemon that polls every `poll_interval`.
-    pub fn problems(&self, now: Timestamp, poll_interval: Duration) -> Vec<String> {
+    /// What looks wrong at `now`, for a daemon that polls every
+    /// `poll_interval`, in French, times in `zone`: what is wrong, then what
+    /// to do.
+    pub fn problems(
+        &self,
+        now: Timestamp,
+        poll_interval: Duration,
+        zone: &TimeZone,
+    ) -> Vec<String> {
         let age = |t: Timestamp| Duration::try_from(now.duration_since(t)).unwrap_or_default();
+        let at = |t: Timestamp| french_date_time(&t.to_zoned(zone.clone()));
         let mut problems = Vec::new();
         if age(self.updated_at) > Duration::from_secs(60) {
             problems.push(format!(
-                "status not updated since {}: the daemon is not running",
-                self.updated_at
+                "le démon ne tourne pas : son état n'est plus mis à jour depuis le {} ; \
+                 voyez « systemctl status licgate »",
+                at(self.updated_at)
             ));
         }
         match self.last_poll {
             Some(poll) if age(poll) > poll_interval * 3 + Duration::from_secs(60) => {
-                problems.push(format!("mailbox not polled since {poll}"))
+                problems.push(format!(
+                    "la boîte n'a pas été relevée depuis le {} : voyez « journalctl -u licgate »",
+                    at(poll)
+                ))
             }
-            None => problems.push("the mailbox was never polled".into()),
+            None => problems
+                .push("la boîte n'a jamais été relevée : voyez « journalctl -u licgate »".into()),
             _ => {}
         }
         if let Some(reason) = &self.outbox_paused {
             problems.push(format!(
-                "sending paused: the SMTP server refuses the gateway ({reason}); check [smtp] \
-                 username, the password or token, and the right to send as [smtp] from"
+                "envoi suspendu : le serveur SMTP refuse la passerelle ({reason}) ; vérifiez \
+                 [smtp] username, le mot de passe ou le jeton, et le droit d'envoyer en tant \
+                 que [smtp] from"
             ));
         }
         if let Some(queued) = self
@@ -111,38 +124,59 @@ impl Status {
             .filter(|q| age(*q) > Duration::from_secs(900))
         {
             problems.push(format!(
-                "a reply has been waiting since {queued}: is the SMTP server reachable?"
+                "une réponse attend depuis le {} : le serveur SMTP est-il joignable ?",
+                at(queued)
             ));
         }
-        problems
+        problems.iter().map(|p| typography(p)).collect()
     }
 
-    /// The text `licgate status` prints.
-    pub fn render(&self) -> String {
+    /// The text `licgate status` prints, in French, times in `zone`.
+    pub fn render(&self, zone: &TimeZone) -> String {
+        let at = |t: Option<Timestamp>| {
+            t.map_or_else(
+                || "jamais".to_owned(),
+                |t| french_date_time(&t.to_zoned(zone.clone())),
+            )
+        };
+        let today = |outcome: Outcome| {
+            let position = Outcome::ALL.iter().position(|o| *o == outcome);
+            position
+                .and_then(|i| self.today.get(i))
+                .map_or(0, |n| u64::from(*n))
+        };
         let mut out = String::new();
-        let or_never =
-            |t: Option<Timestamp>| t.map_or_else(|| "never".to_owned(), |t| t.to_string());
-        let _ = writeln!(out, "updated at      {}", self.updated_at);
-        let _ = writeln!(out, "last poll       {}", or_never(self.last_poll));
+        let _ = writeln!(out, "mis à jour        {}", at(Some(self.updated_at)));
+        let _ = writeln!(out, "dernier relevé    {}", at(self.last_poll));
         let _ = writeln!(
             out,
-            "outbox          {} queued, oldest {}",
-            self.outbox_depth,
-            or_never(self.oldest_queued)
+            "à envoyer         {}{}",
+            count(self.outbox_depth as u64, "message", "messages"),
+            match self.oldest_queued {
+                Some(t) => format!(", le plus ancien depuis le {}", at(Some(t))),
+                None => String::new(),
+            }
         );
-        let counts: Vec<String> = Outcome::ALL
-            .iter()
-            .zip(&self.today)
-            .map(|(outcome, n)| format!("{outcome} {n}"))
-            .collect();
-        let _ = writeln!(out, "today (UTC)     {}", counts.join(", "));
         let _ = writeln!(
             out,
-            "digest          {} accepted request(s) waiting, last slot {}",
-            self.awaiting_digest,
-            or_never(self.last_digest)
+            "aujourd'hui       {}, {}, {}, {} en quarantaine, {} à confirmer",
+            count(today(Outcome::Accepted), "acceptée", "acceptées"),
+            count(today(Outcome::Rejected), "refusée", "refusées"),
+            count(today(Outcome::Ignored), "ignorée", "ignorées"),
+            crate::text::french_number(today(Outcome::Quarantined)),
+            crate::text::french_number(today(Outcome::Held)),
         );
-        out
+        let _ = writeln!(
+            out,
+            "synthèse          {} pour la prochaine, dernier créneau {}",
+            count(
+                self.awaiting_digest,
+                "demande acceptée",
+                "demandes acceptées"
+            ),
+            at(self.last_digest)
+        );
+        typography(&out)
     }
 
     /// The Prometheus text exposition of the snapshot.
@@ -171,7 +205,7 @@ impl Status {
             ),
             (
                 "licgate_decisions_today",
-                "Decisions of the current UTC day.",
+                "Decisions of the current day in the calendar's time zone.",
                 today,
             ),
             (
@@ -191,9 +225,101 @@ impl Status {
     }
 }
 
+/// The decisions recorded since `since`, by outcome (in [`Outcome::ALL`]'s
+/// order), read from the end of the audit trail: a day's records at most.
+fn decided_since(store: &Store, since: Timestamp) -> anyhow::Result<Vec<u32>> {
+    let mut counts = vec![0; Outcome::ALL.len()];
+    // A held request decided again (confirmed, cancelled, expired) is one
+    // mail: counted once, as it stands now.
+    let mut seen = std::collections::HashSet::new();
+    for entry in store.audit.iter().rev() {
+        let record = Record::from_json(&entry?.1)?;
+        if record.at < since {
+            break;
+        }
+        if let Event::Decision { decision, .. } = record.event
+            && seen.insert(decision.mailbox_key.clone())
+            && let Some(i) = Outcome::ALL.iter().position(|o| *o == decision.outcome)
+        {
+            counts[i] += 1;
+        }
+    }
+    Ok(counts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue 13: status spoke of the UTC day and printed UTC times; a person
+    // reads the calendar's day and time.
+    #[test]
+    fn status_in_french_in_the_calendars_zone() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let status = Status {
+            updated_at: "2026-11-23T09:00:05Z".parse().unwrap(),
+            last_poll: Some("2026-11-23T09:00:00Z".parse().unwrap()),
+            outbox_depth: 1,
+            oldest_queued: Some("2026-11-23T08:30:00Z".parse().unwrap()),
+            today: vec![1, 2, 0, 0, 1],
+            awaiting_digest: 1,
+            last_digest: None,
+            outbox_paused: None,
+        };
+        assert_eq!(
+            status.render(&paris),
+            "mis à jour        lundi 23 novembre 2026 à 10\u{a0}h\n\
+             dernier relevé    lundi 23 novembre 2026 à 10\u{a0}h\n\
+             à envoyer         1 message, le plus ancien depuis le lundi 23 novembre 2026 à 9\u{a0}h\u{a0}30\n\
+             aujourd'hui       1 acceptée, 2 refusées, 0 ignorée, 0 en quarantaine, 1 à confirmer\n\
+             synthèse          1 demande acceptée pour la prochaine, dernier créneau jamais\n"
+        );
+        let later: Timestamp = "2026-11-23T09:20:00Z".parse().unwrap();
+        assert_eq!(
+            status.problems(later, Duration::from_secs(60), &paris),
+            [
+                "le démon ne tourne pas\u{a0}: son état n'est plus mis à jour depuis le lundi 23 \
+                 novembre 2026 à 10\u{a0}h\u{a0}; voyez «\u{a0}systemctl status licgate\u{a0}»",
+                "la boîte n'a pas été relevée depuis le lundi 23 novembre 2026 à 10\u{a0}h\u{a0}: \
+                 voyez «\u{a0}journalctl -u licgate\u{a0}»",
+                "une réponse attend depuis le lundi 23 novembre 2026 à 9\u{a0}h\u{a0}30\u{a0}: le \
+                 serveur SMTP est-il joignable\u{a0}?",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn today_is_the_calendars_day() {
+        let dir = std::env::temp_dir().join(format!("licgate-status-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        // 23:30 UTC on the 22nd is already the 23rd in Paris; 22:30 is not.
+        for (id, at) in [
+            ("LG-1", "2026-11-22T22:30:00Z"),
+            ("LG-2", "2026-11-22T23:30:00Z"),
+        ] {
+            let decision = crate::records::fixture::accepted(id, at, "Garage", "E1", 1);
+            let decided = crate::store::Decided {
+                decision,
+                raw: b"raw".to_vec(),
+                reply: None,
+                notice: None,
+            };
+            store.record(&[decided], &[]).await.unwrap();
+        }
+        let now = "2026-11-23T08:00:00Z".parse().unwrap();
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        assert_eq!(
+            Status::collect(&store, now, &paris).unwrap().today,
+            [1, 0, 0, 0]
+        );
+        assert_eq!(
+            Status::collect(&store, now, &TimeZone::UTC).unwrap().today,
+            [0, 0, 0, 0]
+        );
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn prometheus_exposition() {
@@ -218,7 +344,7 @@ mod tests {
              # HELP licgate_outbox_oldest_timestamp_seconds When the oldest waiting reply was queued (0: none).\n\
              # TYPE licgate_outbox_oldest_timestamp_seconds gauge\n\
              licgate_outbox_oldest_timestamp_seconds 0\n\
-             # HELP licgate_decisions_today Decisions of the current UTC day.\n\
+             # HELP licgate_decisions_today Decisions of the current day in the calendar's time zone.\n\
              # TYPE licgate_decisions_today gauge\n\
              licgate_decisions_today{verdict=\"accepted\"} 5\n\
              licgate_decisions_today{verdict=\"rejected\"} 1\n\

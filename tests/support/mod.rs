@@ -250,8 +250,13 @@ dir = "{rules}"
 }
 
 impl Drop for Stack {
+    /// Stops the servers; removes their folder (mails, logs, the store) when
+    /// the test passed, and keeps it to look at when it failed.
     fn drop(&mut self) {
         mailstack(&["stop", self.run.to_str().unwrap()]);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.run);
+        }
     }
 }
 

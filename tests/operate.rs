@@ -1,0 +1,643 @@
+//! The binary as an operator meets it (issue 13): `config check` reports
+//! every problem at once with file, line and key; `status` and `audit
+//! verify` exit codes; read commands never create a store nor need a
+//! secret; output to a closed pipe ends quietly; `LICGATE_RULES`; and
+//! `config check --connect` against the real mail stack.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use licgate::store::status::Status;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh folder, removed when the test passes (kept to look at otherwise).
+struct Place(PathBuf);
+
+impl Place {
+    fn new(name: &str) -> Place {
+        let dir = std::env::temp_dir().join(format!("licgate-op-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Place(dir)
+    }
+
+    /// The example configuration with `edit` applied, its secrets in files,
+    /// its store and rules here; written as `licgate.toml`.
+    fn config(&self, edit: impl Fn(String) -> String) -> PathBuf {
+        std::fs::write(self.0.join("secret"), "p@ss-w0rd\n").unwrap();
+        let text = std::fs::read_to_string(root().join("config/licgate.example.toml"))
+            .unwrap()
+            .replace(
+                "password-env = \"LICGATE_IMAP_PASSWORD\"",
+                "password-file = \"secret\"",
+            )
+            .replace(
+                "password-env = \"LICGATE_SMTP_PASSWORD\"",
+                "password-file = \"secret\"",
+            )
+            .replace("/var/lib/licgate/store", "store")
+            .replace(
+                "/etc/licgate/rules",
+                &root().join("rules").display().to_string(),
+            );
+        let path = self.0.join("licgate.toml");
+        std::fs::write(&path, edit(text)).unwrap();
+        path
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn licgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .current_dir(root())
+        .env_remove("LICGATE_RULES")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn config_check(config: &Path) -> (i32, String, String) {
+    let output = licgate(&["config", "check", "--config", config.to_str().unwrap()]);
+    (
+        output.status.code().unwrap(),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
+/// The line (from 1) of `path` that starts with `start`.
+fn line_of(path: &Path, start: &str) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().position(|l| l.starts_with(start)).unwrap() + 1
+}
+
+#[test]
+fn a_valid_configuration_prints_its_effective_toml_without_secrets() {
+    let place = Place::new("valid");
+    let config = place.config(|t| t);
+    let (code, out, err) = config_check(&config);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.ends_with(": configuration valide\n"), "{err}");
+    assert!(!out.contains("p@ss-w0rd"), "a secret printed: {out}");
+    assert!(!out.contains("Config {"), "a Debug dump: {out}");
+    let effective: toml::Table = toml::from_str(&out).expect("TOML");
+    assert_eq!(effective["imap"]["port"].as_integer(), Some(993));
+    assert_eq!(
+        effective["store"]["path"].as_str(),
+        Some(place.0.join("store").to_str().unwrap()),
+        "relative paths resolved"
+    );
+    assert!(!place.0.join("store").exists(), "nothing created");
+    let quiet = licgate(&[
+        "config",
+        "check",
+        "--quiet",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(quiet.stdout.is_empty());
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_file_line_and_key() {
+    let place = Place::new("many");
+    let config = place.config(|t| {
+        t.replace("port = 993", "port = 0")
+            .replace("allow = [\"*@infogerance.example\"]", "allow = []")
+            .replacen(
+                "password-file = \"secret\"",
+                "password-env = \"LICGATE_NOT_SET\"",
+                1,
+            )
+            .replace("path = \"store\"", "path = \"missing/store\"")
+            .replace(
+                &root().join("rules").display().to_string(),
+                "/nonexistent/rules",
+            )
+    });
+    let (code, out, err) = config_check(&config);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.is_empty(),
+        "no configuration printed when refused: {out}"
+    );
+    let file = config.display().to_string();
+    let expected = [
+        format!(
+            "error: {file}:{}: imap.port: not a port: give a whole number from 1 to 65535",
+            line_of(&config, "port = 0")
+        ),
+        format!(
+            "error: {file}:{}: imap.auth.password-env: environment variable LICGATE_NOT_SET is not set; set it, or write password-file = \"/run/credentials/licgate.service/imap-password\" instead (the systemd unit hands the file over with LoadCredential=imap-password:",
+            line_of(&config, "password-env")
+        ),
+        format!(
+            "error: {file}:{}: senders.allow: empty: every mail would go to quarantine",
+            line_of(&config, "allow = []")
+        ),
+        format!(
+            "error: {file}:{}: store.path: {}: the folder that will hold the store does not exist",
+            line_of(&config, "path = \"missing/store\""),
+            place.0.join("missing").display()
+        ),
+        format!(
+            "error: {file}:{}: rules.dir: /nonexistent/rules: no such folder",
+            line_of(&config, "dir = \"/nonexistent/rules\"")
+        ),
+    ];
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), expected.len() + 1, "{err}");
+    for (line, expected) in lines.iter().zip(&expected) {
+        assert!(
+            line.starts_with(expected.as_str()),
+            "{line}\nexpected {expected}"
+        );
+    }
+    assert!(
+        err.ends_with(": configuration refusée, 5 erreurs\u{a0}: corrigez les erreurs ci-dessus\n"),
+        "{err}"
+    );
+    assert!(!place.0.join("missing").exists(), "nothing created");
+}
+
+#[test]
+fn ports_and_durations_are_explained_in_words() {
+    let place = Place::new("words");
+    for (from, to, line_start, message) in [
+        (
+            "port = 993",
+            "port = 70000",
+            "port = 70000",
+            "imap.port: not a port: give a whole number from 1 to 65535",
+        ),
+        (
+            "poll-interval = 60",
+            "poll-interval = \"60s\"",
+            "poll-interval",
+            "imap.poll-interval: a number of seconds, written as a whole number without unit (60, not \"60s\")",
+        ),
+    ] {
+        let config = place.config(|t| t.replace(from, to));
+        let (code, _, err) = config_check(&config);
+        assert_eq!(code, 1, "{err}");
+        let expected = format!(
+            "error: {}:{}: {message}",
+            config.display(),
+            line_of(&config, line_start)
+        );
+        assert!(err.starts_with(&expected), "{err}\nexpected {expected}");
+        assert!(
+            err.contains("configuration refusée, 1 erreur\u{a0}: corrigez l'erreur"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_allow_when_meant_and_an_empty_purchasing_are_only_warned_of() {
+    let place = Place::new("meant");
+    let config = place.config(|t| {
+        t.replace(
+            "allow = [\"*@infogerance.example\"]",
+            "allow = []\nallow-none = true",
+        )
+        .replace("to = [\"achats@infogerance.example\"]", "to = []")
+    });
+    let (code, _, err) = config_check(&config);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "warning: {}:{}: purchasing.to: empty while [digest] times are set",
+            config.display(),
+            line_of(&config, "to = []")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("configuration valide (1 avertissement)\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_broken_rules_file_is_named_as_rules_check_names_it() {
+    let place = Place::new("rules");
+    let rules = place.0.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    for file in ["licences.toml", "clients.toml", "calendar.toml"] {
+        std::fs::copy(root().join("rules").join(file), rules.join(file)).unwrap();
+    }
+    let calendar = std::fs::read_to_string(rules.join("calendar.toml")).unwrap();
+    let broken = calendar.replacen("cutoff = \"17:30\"", "cutoff = \"17h30\"", 1);
+    assert_ne!(broken, calendar);
+    std::fs::write(rules.join("calendar.toml"), broken).unwrap();
+    let config = place.config(|t| t.replace(&root().join("rules").display().to_string(), "rules"));
+    let (code, _, err) = config_check(&config);
+    assert_eq!(code, 1, "{err}");
+    let rules_check = licgate(&["rules", "check", "--rules", rules.to_str().unwrap()]);
+    let rules_error = text(&rules_check.stderr);
+    let rules_error = rules_error.trim_start_matches("licgate: ").trim_end();
+    assert!(
+        rules_error.contains("cutoff: « 17h30 » is not a time of day"),
+        "{rules_error}"
+    );
+    assert!(
+        err.contains(&format!("rules.dir: {rules_error}")),
+        "{err}\n{rules_error}"
+    );
+}
+
+#[test]
+fn status_exits_one_unless_the_daemon_is_healthy() {
+    let place = Place::new("status");
+    let config = place.config(|t| t);
+    let config = config.to_str().unwrap();
+    // No status file: first install, or a wrong store path.
+    let output = licgate(&["status", "--config", config]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("PROBLÈME\u{a0}: aucun état lisible"));
+    let now = jiff::Timestamp::now();
+    let mut status = Status {
+        updated_at: now,
+        last_poll: Some(now),
+        outbox_depth: 0,
+        oldest_queued: None,
+        today: vec![2, 1, 0, 1],
+        awaiting_digest: 2,
+        last_digest: None,
+        outbox_paused: None,
+    };
+    std::fs::create_dir_all(place.0.join("store")).unwrap();
+    status.write(&Status::file(&place.0.join("store"))).unwrap();
+    let output = licgate(&["status", "--config", config]);
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("aujourd'hui       2 acceptées, 1 refusée, 0 ignorée, 1 en quarantaine\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "synthèse          2 demandes acceptées pour la prochaine, dernier créneau jamais\n"
+        ),
+        "{out}"
+    );
+    status.updated_at = now - jiff::SignedDuration::from_mins(5);
+    status.write(&Status::file(&place.0.join("store"))).unwrap();
+    let output = licgate(&["status", "--config", config]);
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("PROBLÈME\u{a0}: le démon ne tourne pas"),
+        "{out}"
+    );
+    // Broken rules: the daemon keeps the previous ones; status says so
+    // (exit 1), and still reports the rest.
+    status.updated_at = jiff::Timestamp::now();
+    status.write(&Status::file(&place.0.join("store"))).unwrap();
+    let broken =
+        place.config(|t| t.replace(&root().join("rules").display().to_string(), "/nonexistent"));
+    let output = licgate(&["status", "--config", broken.to_str().unwrap()]);
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("aujourd'hui       2 acceptées"), "{out}");
+    assert!(
+        out.contains("PROBLÈME\u{a0}: les règles ne se chargent pas ("),
+        "{out}"
+    );
+}
+
+#[test]
+fn read_commands_never_create_a_store_nor_need_a_secret() {
+    let place = Place::new("nostore");
+    // Secrets from variables that are not set: only `run` needs them.
+    let config = place.config(|t| {
+        t.replace(
+            "password-file = \"secret\"",
+            "password-env = \"LICGATE_NOT_SET\"",
+        )
+    });
+    let config = config.to_str().unwrap();
+    let store = place.0.join("store");
+    for args in [
+        &["audit", "verify"][..],
+        &["audit", "list"],
+        &["audit", "export", "--format", "csv"],
+        &["audit", "show", "LG-0000000000"],
+        &["ledger"],
+        &["digest"],
+    ] {
+        let output = licgate(&[args, &["--config", config]].concat());
+        let err = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{}: no store there ([store] path of the configuration)",
+                store.display()
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(!store.exists(), "{args:?} created the store");
+    }
+    // An empty store, made as the daemon makes it, verifies (exit 0).
+    drop(licgate::store::Store::open(&store).unwrap());
+    let output = licgate(&["audit", "verify", "--config", config]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("audit trail intact: 0 records"));
+    let output = licgate(&["ledger", "--format", "json", "--config", config]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "[]\n");
+}
+
+// Reviewers' note: `licgate audit list | head` panicked on the closed pipe.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let place = Place::new("pipe");
+    let config = place.config(|t| t);
+    let config = config.to_str().unwrap();
+    for args in [
+        &["rules", "check", "--rules", "rules"][..],
+        &["config", "check", "--config", config],
+        &[
+            "check",
+            "--format",
+            "json",
+            "tests/golden/plain-text-accepted.eml",
+        ],
+        &["--help"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_licgate"))
+            .current_dir(root())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let err = text(&output.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        use std::os::unix::process::ExitStatusExt as _;
+        assert!(
+            output.status.signal() == Some(libc::SIGPIPE) || output.status.code() == Some(0),
+            "{args:?}: {:?}",
+            output.status
+        );
+    }
+}
+
+#[test]
+fn check_says_how_to_name_the_rules_folder_and_reads_licgate_rules() {
+    let place = Place::new("rulesenv");
+    let mail = root().join("tests/golden/plain-text-accepted.eml");
+    let run = |env: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_licgate"));
+        command.current_dir(&place.0).env_remove("LICGATE_RULES");
+        if let Some(dir) = env {
+            command.env("LICGATE_RULES", dir);
+        }
+        command.arg("check").arg(&mail).output().unwrap()
+    };
+    let output = run(None);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        "licgate: rules: no rules folder here; pass --rules DIR or set LICGATE_RULES to the \
+         folder holding licences.toml, clients.toml and calendar.toml\n"
+    );
+    let output = run(Some(&root().join("rules")));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
+fn connect_tries_each_step_and_names_the_one_that_failed() {
+    let stack = support::Stack::start();
+    let config = stack.config("");
+    let connect = |config: &Path| {
+        licgate(&[
+            "config",
+            "check",
+            "--quiet",
+            "--connect",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+    };
+    let output = connect(&config);
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    for step in [
+        format!("connexion IMAP à 127.0.0.1:{}\u{a0}: ok\n", stack.imap_port),
+        "dossier IMAP «\u{a0}INBOX\u{a0}»\u{a0}: ok\n".to_owned(),
+        format!(
+            "connexion SMTP à 127.0.0.1:{}\u{a0}: ok (aucun message envoyé)\n",
+            stack.submission_port
+        ),
+    ] {
+        assert!(err.contains(&step), "{step}\n{err}");
+    }
+    assert!(!stack.run.join("store").exists(), "nothing created");
+    // The SMTP server down: the IMAP steps pass, the SMTP one is named.
+    stack.stop_smtp();
+    let output = connect(&config);
+    let err = text(&output.stderr);
+    stack.start_smtp();
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("dossier IMAP «\u{a0}INBOX\u{a0}»\u{a0}: ok\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "connexion SMTP à 127.0.0.1:{}\u{a0}: ",
+            stack.submission_port
+        )) && !err.contains("aucun message envoyé")
+            && err.contains("mais l'étape «\u{a0}connexion SMTP à"),
+        "{err}"
+    );
+    // A wrong password: the IMAP login is named, nothing further is tried.
+    let wrong = stack.run.join("wrong-password");
+    std::fs::write(&wrong, "wrong\n").unwrap();
+    let config = stack.config_with_auth(
+        &format!(
+            "method = \"password\"\npassword-file = \"{}\"",
+            wrong.display()
+        ),
+        "",
+    );
+    let output = connect(&config);
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "connexion IMAP à 127.0.0.1:{}\u{a0}: ",
+            stack.imap_port
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("connexion SMTP"), "{err}");
+}
+
+// The runbook's configuration reads its secrets from systemd credentials,
+// which exist only inside the service: run by the operator, `config check`
+// warns instead of refusing; `run` still needs them.
+#[test]
+fn a_systemd_credential_is_only_warned_of_outside_the_service() {
+    let place = Place::new("credential");
+    let credential = "/run/credentials/licgate.service/imap-password";
+    let config = place.config(|t| {
+        t.replacen(
+            "password-file = \"secret\"",
+            &format!("password-file = \"{credential}\""),
+            1,
+        )
+    });
+    let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .args(["config", "check", "--quiet", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "warning: {}:{}: imap.auth.password-file: {credential}: a systemd credential, \
+             handed over only to the service: not read here",
+            config.display(),
+            line_of(&config, &format!("password-file = \"{credential}\""))
+        )),
+        "{err}"
+    );
+    let err = licgate::config::Config::load(&config).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("a systemd credential exists only inside the service"),
+        "{err:#}"
+    );
+}
+
+/// The daemon's log file, once it holds `decided` lines for `count` mails.
+async fn log_once_decided(config: &Path, count: usize) -> String {
+    let path = config.with_extension("log");
+    support::eventually(
+        std::time::Duration::from_secs(30),
+        "the decisions logged",
+        || async {
+            std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .matches(" decided ")
+                .count()
+                >= count
+        },
+    )
+    .await;
+    std::fs::read_to_string(&path).unwrap()
+}
+
+// Issue 13: the log did not say what was decided, nor which version started
+// with which configuration; LICGATE_LOG=debug was drowned in sled's lines.
+#[tokio::test]
+async fn the_log_says_what_started_and_what_was_decided() {
+    use support::*;
+    let stack = Stack::start();
+    let config = stack.config("");
+    stack.append(GATEWAY, &ajout("log-ok"), MONDAY_10H).await;
+    stack
+        .append(
+            GATEWAY,
+            &request("log-refused", AJOUT, "Business Premium", ""),
+            MONDAY_10H,
+        )
+        .await;
+    let daemon = Daemon::start_with(&config, "debug", None);
+    let log = log_once_decided(&config, 2).await;
+    assert!(daemon.terminate());
+    let start = log
+        .lines()
+        .find(|l| l.contains(" starting "))
+        .expect("a start line");
+    for field in [
+        format!("version={}", env!("CARGO_PKG_VERSION")),
+        format!("config={}", config.display()),
+        format!("imap=127.0.0.1:{}", stack.imap_port),
+        "mailbox=INBOX".to_owned(),
+        "licences=555".to_owned(),
+        "clients=".to_owned(),
+    ] {
+        assert!(start.contains(&field), "{field} not in {start}");
+    }
+    let decided: Vec<&str> = log.lines().filter(|l| l.contains(" decided ")).collect();
+    let accepted = decided
+        .iter()
+        .find(|l| l.contains("outcome=accepted"))
+        .expect("{log}");
+    for field in [
+        "sender=\"tech@example.test\"",
+        "client=\"Boulangerie Martin\"",
+        "action=ajout",
+        "licence=\"Microsoft 365 Business Standard\"",
+        "quantity=1",
+        "problems= ",
+    ] {
+        assert!(accepted.contains(field), "{field} not in {accepted}");
+    }
+    let refused = decided
+        .iter()
+        .find(|l| l.contains("outcome=rejected"))
+        .expect("{log}");
+    assert!(refused.contains("problems=licence_unknown "), "{refused}");
+    assert!(!log.contains(PASSWORD), "a secret in the log");
+    assert!(!log.contains("Nom du client"), "a mail's body in the log");
+    assert!(!log.contains("sled::"), "sled's debug lines without asking");
+    // Asked for, they are there.
+    stack.append(GATEWAY, &ajout("log-again"), MONDAY_10H).await;
+    let daemon = Daemon::start_with(&config, "debug,sled=debug", None);
+    let log = log_once_decided(&config, 3).await;
+    assert!(daemon.terminate());
+    assert!(log.contains("sled::"), "{log}");
+}
+
+// The store's folder must be writable by the user the daemon runs as; root
+// writes anywhere, so the check runs as `nobody` (setpriv, util-linux).
+#[test]
+fn a_store_folder_the_user_cannot_write_is_refused() {
+    let place = Place::new("readonly");
+    let config = place.config(|t| t);
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_licgate"))
+        .args(["config", "check", "--quiet", "--config"])
+        .arg(&config)
+        .output()
+        .expect("setpriv (util-linux) runs");
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:{}: store.path: {}: the folder that will hold the store is not writable \
+             by this user: run as the daemon's user (sudo -u licgate) or give it the folder",
+            config.display(),
+            line_of(&config, "path = \"store\""),
+            place.0.display()
+        )),
+        "{err}"
+    );
+}
