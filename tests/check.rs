@@ -703,6 +703,7 @@ fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate
         received_on,
         effective_on,
         cancellable: None,
+        ticket: None,
     }
 }
 

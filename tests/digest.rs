@@ -76,7 +76,7 @@ dir = "{root}/rules"
 
     /// The scheduler's look at the clock, at a time of Paris.
     async fn tick(&self, store: &Store, paris: &str) -> Vec<String> {
-        send_scheduled(store, &self.config, &self.rules.calendar, at(paris))
+        send_scheduled(store, &self.config, &self.rules, at(paris))
             .await
             .unwrap()
     }

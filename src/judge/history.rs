@@ -28,6 +28,9 @@ pub struct Movement {
     /// For a removal within 7 days of an addition of the same client and
     /// licence: that addition, and the end of its prorated-refund window.
     pub cancellable: Option<Cancellable>,
+    /// The request's ticket reference, when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 /// An addition that a later removal can cancel with a prorated refund.

@@ -11,6 +11,7 @@ pub(crate) mod correction;
 pub(crate) mod history;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod ticket;
 pub(crate) mod verdict;
 
 pub use history::{CANCELLATION_DAYS, Cancellable, Movement, user_keys};
@@ -199,8 +200,14 @@ impl Judge<'_> {
             Some(quoted) => {
                 judgement.subject(&quoted.subject);
                 judgement.fields(&request::parse_fields(&quoted.template));
+                judgement.body_tickets(&quoted.template);
             }
-            None => judgement.subject(mail.subject.as_deref().unwrap_or_default()),
+            None => {
+                judgement.subject(mail.subject.as_deref().unwrap_or_default());
+                if let Some(body) = &mail.body {
+                    judgement.body_tickets(body);
+                }
+            }
         }
         match (&fields, &correction) {
             (_, Some(_)) => {}
@@ -240,6 +247,8 @@ struct Judgement<'r> {
     answers_acceptance: Option<String>,
     /// The refused request whose quoted template this mail corrects.
     corrects: Option<String>,
+    /// Ticket references found in the subject and the body.
+    tickets: Vec<String>,
 }
 
 impl<'r> Judgement<'r> {
@@ -255,11 +264,14 @@ impl<'r> Judgement<'r> {
             template: Template::default(),
             answers_acceptance: None,
             corrects: None,
+            tickets: Vec::new(),
         }
     }
 
     fn subject(&mut self, subject: &str) {
-        let parsed = request::parse_subject(subject);
+        let (subject, tickets) = ticket::from_subject(subject, &self.rules.tickets);
+        self.tickets.extend(tickets);
+        let parsed = request::parse_subject(&subject);
         self.request.action = parsed.action;
         self.template.action = parsed.action;
         match parsed.issue {
@@ -273,6 +285,11 @@ impl<'r> Judgement<'r> {
             None => {}
         }
         self.subject_client = parsed.client;
+    }
+
+    fn body_tickets(&mut self, body: &str) {
+        let tickets = ticket::from_body(body, &self.rules.tickets);
+        self.tickets.extend(tickets);
     }
 
     fn fields(&mut self, fields: &Fields) {
@@ -611,6 +628,7 @@ impl<'r> Judgement<'r> {
         if self.template.client.is_none() {
             self.template.client = self.subject_client.clone();
         }
+        self.request.ticket = ticket::join(&self.tickets);
         let mut verdict = Verdict {
             outcome,
             request_id,

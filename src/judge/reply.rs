@@ -170,6 +170,9 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
         "NON"
     };
     let _ = writeln!(body, "Bureau à distance associé : {desktop}");
+    if let Some(ticket) = &request.ticket {
+        let _ = writeln!(body, "Ticket : {ticket}");
+    }
     match (&received, removal) {
         (Some(received), true) => {
             let effective = received

@@ -54,6 +54,7 @@ pub fn movements<A: std::borrow::Borrow<Accepted>>(
             received_on,
             effective_on,
             cancellable: None,
+            ticket: request.ticket.clone(),
         });
     }
     movements.sort_by_key(|m| m.received_at);
@@ -162,9 +163,14 @@ pub fn to_text(lines: &[Line], at: Date) -> String {
                 .as_ref()
                 .map(|c| format!(", cancels {} until {}", c.addition, c.until))
                 .unwrap_or_default();
+            let ticket = m
+                .ticket
+                .as_ref()
+                .map(|t| format!(", ticket {t}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {}  {:+}  {}  {state}{cancellable}",
+                "  {}  {:+}  {}  {state}{cancellable}{ticket}",
                 m.received_on, m.quantity, m.request_id
             );
         }

@@ -182,6 +182,7 @@ pub(crate) mod fixture {
             users: vec!["A".into()],
             address: None,
             remote_desktop: Some(false),
+            ticket: None,
         };
         Decision {
             schema: SCHEMA,

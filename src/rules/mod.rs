@@ -1,6 +1,6 @@
-//! The rules operators edit, as three TOML files in one folder:
-//! `licences.toml` (official and internal names), `clients.toml` and
-//! `calendar.toml`.
+//! The rules operators edit, as TOML files in one folder:
+//! `licences.toml` (official and internal names), `clients.toml`,
+//! `calendar.toml`, and `tickets.toml` (optional: the ticket patterns).
 //!
 //! Reading is separate from parsing: [`Rules::load`] reads the folder,
 //! each part's `from_toml` parses text, so tests feed literals. A file with an
@@ -9,6 +9,7 @@
 mod calendar;
 mod catalog;
 mod clients;
+mod tickets;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,11 +19,14 @@ pub use calendar::{
 };
 pub use catalog::{Catalog, Licence, LicenceMatch, Sku, import_products};
 pub use clients::{Client, Clients};
+pub use tickets::{DEFAULT_PATTERNS, Pattern, Tickets};
 
 /// File names inside the rules folder.
 pub const LICENCES_FILE: &str = "licences.toml";
 pub const CLIENTS_FILE: &str = "clients.toml";
 pub const CALENDAR_FILE: &str = "calendar.toml";
+/// Optional: without it, the default ticket patterns.
+pub const TICKETS_FILE: &str = "tickets.toml";
 
 /// Everything the judgement checks a request against.
 #[derive(Debug, Clone)]
@@ -33,10 +37,12 @@ pub struct Rules {
     pub clients: Clients,
     /// When orders may be placed.
     pub calendar: Calendar,
+    /// How a ticket reference is written in a request.
+    pub tickets: Tickets,
 }
 
 impl Rules {
-    /// Reads and checks the three files of `dir`.
+    /// Reads and checks the files of `dir`.
     pub fn load(dir: &Path) -> Result<Rules, RulesError> {
         let read = |name: &str| {
             let path = dir.join(name);
@@ -59,10 +65,17 @@ impl Rules {
         let clients = Clients::from_toml(&source, &catalog).map_err(in_file(&path))?;
         let (path, source) = read(CALENDAR_FILE)?;
         let calendar = Calendar::from_toml(&source).map_err(in_file(&path))?;
+        let tickets = if dir.join(TICKETS_FILE).exists() {
+            let (path, source) = read(TICKETS_FILE)?;
+            Tickets::from_toml(&source).map_err(in_file(&path))?
+        } else {
+            Tickets::default()
+        };
         Ok(Rules {
             catalog,
             clients,
             calendar,
+            tickets,
         })
     }
 }
