@@ -17,7 +17,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::compose::digest::{self, Cancels, Digest, Kind};
+use crate::compose::state;
 use crate::config::Config;
+use crate::judge::{Reply, StateQuery};
 use crate::records::OutboxItem;
 use crate::records::audit::{self, Filter};
 use crate::records::ledger;
@@ -300,6 +302,50 @@ pub fn cancels(movements: &[ledger::Movement], request_id: &str) -> Option<Cance
         received_at: addition.received_at,
         until: cancellable.until,
     })
+}
+
+/// The answer to a technician's `[ÉTAT]` question, from the accepted
+/// requests of the store: the client's ledger as of `now`, and its last
+/// requests (only those of the user the question names, if it names one).
+pub fn state_reply(
+    store: &Store,
+    rules: &Rules,
+    question: &StateQuery,
+    now: Timestamp,
+) -> anyhow::Result<Reply> {
+    let Some(client) = rules.clients.lookup(&question.client) else {
+        let suggestion = rules.clients.suggest(&question.client);
+        return Ok(state::reply(question, None, suggestion));
+    };
+    let calendar = &rules.calendar;
+    let at = now.to_zoned(calendar.time_zone.clone());
+    // NOTE: every accepted request of the client; a removal is pending a
+    // month at most, and the last ones are what the question is about.
+    let mut movements = store.accepted_movements(calendar, Timestamp::MIN)?;
+    movements.retain(|m| {
+        m.client == client.name
+            && question
+                .user
+                .as_deref()
+                .is_none_or(|user| state::concerns(m, user))
+    });
+    let lines = ledger::ledger(&movements, at.date(), Some(&client.name));
+    let mut last = Vec::new();
+    for movement in movements.iter().rev().take(state::LAST_REQUESTS) {
+        let sender = store.decision(&movement.request_id)?.and_then(|d| d.sender);
+        last.push(state::Last {
+            movement: movement.clone(),
+            sender,
+        });
+    }
+    let known = state::Known {
+        client: &client.name,
+        user: question.user.as_deref(),
+        at: &at,
+        lines: &lines,
+        last: &last,
+    };
+    Ok(state::reply(question, Some(&known), None))
 }
 
 /// The daemon's socket for a store.

@@ -683,7 +683,7 @@ fn or_dash(value: &str) -> &str {
 fn badge_html(label: &str, colour: &str) -> String {
     format!(
         "<span style=\"background-color:{colour};color:#ffffff;font-size:11px;font-weight:bold\">&nbsp;{}&nbsp;</span>",
-        escape(label)
+        escape(label).replace(' ', "&nbsp;")
     )
 }
 

@@ -11,11 +11,13 @@ pub(crate) mod correction;
 pub(crate) mod history;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod state_query;
 pub(crate) mod ticket;
 pub(crate) mod verdict;
 
 pub use history::{CANCELLATION_DAYS, Cancellable, Movement, user_keys};
 pub use request::{Action, Field, Request};
+pub use state_query::StateQuery;
 pub use verdict::{Outcome, Problem, ProblemCode, Reply, Verdict, Warning, WarningCode};
 
 use crate::mail::{self, Mail};
@@ -189,6 +191,14 @@ impl Judge<'_> {
             }
             _ => None,
         };
+        // A question about a client (`[ÉTAT]`) is no request either.
+        if correction.is_none() {
+            judgement.state_query = state_query::recognise(
+                mail.subject.as_deref().unwrap_or_default(),
+                mail.body.as_deref(),
+                &rules.tickets,
+            );
+        }
         // An answer to an acceptance (a question, a thank-you) is no request.
         if correction.is_none() && fields.as_ref().is_some_and(|f| f.is_empty()) {
             judgement.answers_acceptance = mail
@@ -249,6 +259,8 @@ struct Judgement<'r> {
     corrects: Option<String>,
     /// Ticket references found in the subject and the body.
     tickets: Vec<String>,
+    /// The question this mail asks instead of a request, if it does.
+    state_query: Option<StateQuery>,
 }
 
 impl<'r> Judgement<'r> {
@@ -265,6 +277,7 @@ impl<'r> Judgement<'r> {
             answers_acceptance: None,
             corrects: None,
             tickets: Vec::new(),
+            state_query: None,
         }
     }
 
@@ -619,6 +632,20 @@ impl<'r> Judgement<'r> {
         } else if let Some(accepted) = &self.answers_acceptance {
             self.problems = vec![Problem::answer_to_acceptance(accepted)];
             self.warnings.clear();
+            Outcome::Ignored
+        } else if let Some(query) = &self.state_query {
+            self.problems = vec![Problem::state_query(&query.client)];
+            self.warnings.clear();
+            self.request = Request {
+                client: Some(
+                    self.rules
+                        .clients
+                        .lookup(&query.client)
+                        .map_or_else(|| query.client.clone(), |c| c.name.clone()),
+                ),
+                users: query.user.iter().cloned().collect(),
+                ..Request::default()
+            };
             Outcome::Ignored
         } else if self.problems.is_empty() {
             Outcome::Accepted

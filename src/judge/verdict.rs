@@ -139,6 +139,9 @@ codes! {
         /// An answer to an acceptance (a question, a thank-you): an ignored
         /// mail, never a request.
         AnswerToAcceptance => "answer_to_acceptance",
+        /// A question about a client (`[ÉTAT]`): an ignored mail, never a
+        /// request; the daemon answers it from what it recorded.
+        StateQuery => "state_query",
     }
 }
 
@@ -532,6 +535,17 @@ impl Problem {
             mib(limit)
         );
         problem(ProblemCode::TooLarge, None, message)
+    }
+
+    pub fn state_query(client: &str) -> Problem {
+        problem(
+            ProblemCode::StateQuery,
+            None,
+            format!(
+                "Question sur l'état des licences de « {client} » : ce n'est pas une commande, \
+                 rien n'est commandé ; le service licgate y répond par mail avec ce qu'il a enregistré."
+            ),
+        )
     }
 
     pub fn auto_submitted(reason: &str) -> Problem {
