@@ -422,8 +422,10 @@ pub async fn serve(
     }
 }
 
-/// Longest query line read: a query is a few hundred bytes of JSON.
-const MAX_QUERY_BYTES: u64 = 64 * 1024;
+/// Longest query line read: a query is a few hundred bytes of JSON, but
+/// [`Query::Queue`] carries a whole digest (about 1 KiB per request, text
+/// and HTML), and the socket is the licgate user's alone.
+const MAX_QUERY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Time a client has to send its query, and to take the answer.
 const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -696,6 +696,23 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
         out.contains("depuis le dimanche 1er novembre 2026"),
         "{out}"
     );
+    // Sent on demand while the daemon runs: queued through its socket, sent
+    // by its outbox.
+    let (code, _) = licgate(&[
+        "digest",
+        "--config",
+        config,
+        "--since",
+        "2026-11-16",
+        "--send",
+    ]);
+    assert_eq!(code, 0);
+    eventually(
+        Duration::from_secs(15),
+        "digest sent on demand by the daemon",
+        || async { stack.count(PURCHASING, "INBOX").await == 3 },
+    )
+    .await;
     let (code, ledger) = licgate(&["ledger", "--config", config, "--at", "2026-11-23"]);
     assert_eq!(code, 0);
     assert!(
@@ -717,7 +734,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     );
     assert!(csv.contains(",GLPI #0001234\r\n"), "{csv}");
     assert!(daemon.terminate());
-    assert_eq!(subjects().await.len(), 2, "{:?}", subjects().await);
+    assert_eq!(subjects().await.len(), 3, "{:?}", subjects().await);
     let digest = stack
         .messages(PURCHASING, "INBOX")
         .await
@@ -792,7 +809,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     ]);
     assert_eq!(code, 0);
     eventually(Duration::from_secs(10), "digest sent on demand", || async {
-        stack.count(PURCHASING, "INBOX").await == 3
+        stack.count(PURCHASING, "INBOX").await == 4
     })
     .await;
     let removal_id = pending
@@ -810,14 +827,21 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
         &format!("LG-{removal_id}"),
     ]);
     assert_eq!(code, 0, "{trail}");
-    let on_demand = trail
+    let on_demand: Vec<&str> = trail
         .split("\"id\": \"")
         .filter_map(|rest| rest.split('"').next())
-        .find(|id| id.starts_with("digest-on-demand-"))
-        .unwrap_or_else(|| panic!("the on-demand digest is in the trail: {trail}"));
-    let (_, sent) = licgate(&["audit", "show", "--config", config, on_demand]);
-    assert!(sent.contains("\"kind\": \"queued\""), "{sent}");
-    assert!(sent.contains("\"kind\": \"reply_sent\""), "{sent}");
+        .filter(|id| id.starts_with("digest-on-demand-"))
+        .collect();
+    assert_eq!(
+        on_demand.len(),
+        2,
+        "both on-demand digests are in the trail: {trail}"
+    );
+    for id in on_demand {
+        let (_, sent) = licgate(&["audit", "show", "--config", config, id]);
+        assert!(sent.contains("\"kind\": \"queued\""), "{sent}");
+        assert!(sent.contains("\"kind\": \"reply_sent\""), "{sent}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -467,7 +467,8 @@ fn decide_all(
 /// Gives a technician's question (`[ÉTAT]`, which the judgement ignores as
 /// no request) its answer, from the store, as the reply: only for a sender
 /// of `senders.allow` (the policy then checks the rest, as for any reply),
-/// so that no one else makes the daemon read its records.
+/// so that no one else makes the daemon read its records. The answer is as
+/// of the question's reception.
 fn answer_question(shared: &Shared, verdict: &mut Verdict, now: Timestamp) {
     if verdict.problems.first().map(|p| p.code) != Some(judge::ProblemCode::StateQuery) {
         return;
@@ -483,7 +484,9 @@ fn answer_question(shared: &Shared, verdict: &mut Verdict, now: Timestamp) {
         client,
         user: verdict.request.users.first().cloned(),
     };
-    let answer = query::state_reply(&shared.store, &shared.rules(), &question, now);
+    // NOTE: as of the question's reception, like any judgement.
+    let at = verdict.received_at.unwrap_or(now);
+    let answer = query::state_reply(&shared.store, &shared.rules(), &question, at);
     match answer {
         Ok(reply) => verdict.reply = Some(reply),
         Err(err) => {
