@@ -168,11 +168,11 @@ pub fn reply(query: &StateQuery, known: Option<&Known>, suggestion: Option<&str>
     let client = known.map_or(query.client.as_str(), |k| k.client);
     match known {
         None => {
-            let _ = write!(
+            let _ = writeln!(
                 body,
                 "Le client « {} » n'est pas dans la liste des clients de licgate{}. \
                  Renvoyez la question avec le nom du client tel qu'il s'écrit dans vos demandes : \
-                 [ÉTAT] Licence Office 365 - <Client>.\n",
+                 [ÉTAT] Licence Office 365 - <Client>.",
                 query.client,
                 suggestion
                     .map(|s| format!(" ; le nom le plus proche est « {s} »"))
