@@ -268,7 +268,7 @@ mod tests {
     fn the_answer_gives_the_month_the_pending_removals_and_the_last_requests() {
         let body = known_reply(None);
         assert!(
-            body.contains("E1\u{a0}: +2 ce mois-ci ; 1 suppression en attente"),
+            body.contains("E1\u{a0}: +2 ce mois-ci\u{a0}; 1 suppression en attente"),
             "{body}"
         );
         assert!(
@@ -280,7 +280,7 @@ mod tests {
             "{body}"
         );
         assert!(
-            body.contains("- vendredi 20 novembre 2026 à 10\u{a0}h\u{a0}: -1 E1, Jean DUPONT ; référence LG-2, demandée par tech@example.test, ticket GLPI #7"),
+            body.contains("- vendredi 20 novembre 2026 à 10\u{a0}h\u{a0}: -1 E1, Jean DUPONT\u{a0}; référence LG-2, demandée par tech@example.test, ticket GLPI #7"),
             "{body}"
         );
         assert!(body.contains("ne va pas aux achats"), "{body}");
@@ -302,7 +302,7 @@ mod tests {
         };
         let answer = reply(&query, None, Some("Garage du Centre"));
         assert!(
-            answer.body.contains("Le client «\u{a0}Garaje\u{a0}» n'est pas dans la liste des clients de licgate ; le nom le plus proche est «\u{a0}Garage du Centre\u{a0}». Renvoyez"),
+            answer.body.contains("Le client «\u{a0}Garaje\u{a0}» n'est pas dans la liste des clients de licgate\u{a0}; le nom le plus proche est «\u{a0}Garage du Centre\u{a0}». Renvoyez"),
             "{}",
             answer.body
         );

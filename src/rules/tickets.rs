@@ -15,6 +15,9 @@ use crate::text;
 /// Most digits a ticket number has.
 const MAX_DIGITS: usize = 12;
 
+/// Most tickets one pattern finds in a text: a subject holds one or two.
+pub const MAX_MATCHES: usize = 8;
+
 /// The ticket patterns and body labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tickets {
@@ -91,6 +94,9 @@ impl Pattern {
                 continue;
             }
             found.push(start..end);
+            if found.len() == MAX_MATCHES {
+                break;
+            }
             from = end;
         }
         found
@@ -151,16 +157,22 @@ impl Tickets {
     }
 
     /// The tickets of `text` (a subject), each as written, in the order they
-    /// come, with the byte ranges they take.
+    /// come, with the byte ranges they take: at most [`MAX_MATCHES`] per
+    /// pattern, so that a subject made of tags costs no more than its size.
     pub fn find(&self, text: &str) -> Vec<(std::ops::Range<usize>, String)> {
         // NOTE: ASCII lower case keeps every byte offset of `text`.
-        let mut lower = text.to_ascii_lowercase();
+        let mut lower = text.to_ascii_lowercase().into_bytes();
         let mut found = Vec::new();
         for pattern in &self.patterns {
-            for range in pattern.matches(&lower) {
+            let Ok(haystack) = std::str::from_utf8(&lower) else {
+                break;
+            };
+            let ranges = pattern.matches(haystack);
+            for range in ranges {
                 found.push((range.clone(), text[range.clone()].to_owned()));
-                // Blanked, so that a later pattern does not match it again.
-                lower.replace_range(range.clone(), &" ".repeat(range.len()));
+                // Blanked in place (whole characters: still UTF-8), so that
+                // a later pattern does not match it again.
+                lower[range].fill(b' ');
             }
         }
         found.sort_by_key(|(range, _)| range.start);
