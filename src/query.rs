@@ -16,11 +16,14 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::compose::digest::{Digest, Kind};
+use crate::compose::digest::{self, Cancels, Digest, Kind};
+use crate::compose::state;
 use crate::config::Config;
+use crate::judge::{Reply, StateQuery};
+use crate::records::OutboxItem;
 use crate::records::audit::{self, Filter};
 use crate::records::ledger;
-use crate::rules::{Calendar, Rules};
+use crate::rules::Rules;
 use crate::store::Store;
 
 /// A question about the store.
@@ -50,8 +53,20 @@ pub enum Query {
         json: bool,
     },
     /// The digest of the requests accepted since a day (default: those the
-    /// next scheduled digest holds), as [`DigestParts`] in JSON.
-    Digest { since: Option<Date> },
+    /// next scheduled digest holds), as [`DigestParts`] in JSON; its footer
+    /// names `contact`.
+    Digest {
+        since: Option<Date>,
+        #[serde(default)]
+        contact: Option<String>,
+    },
+    /// Queues a mail of licgate's own (an on-demand digest) in the outbox,
+    /// recorded in the audit trail as listing `request_ids`; answers the
+    /// outbox id.
+    Queue {
+        item: OutboxItem,
+        request_ids: Vec<String>,
+    },
 }
 
 /// Output of `audit list`.
@@ -100,6 +115,9 @@ impl std::str::FromStr for ExportFormat {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestParts {
     pub items: usize,
+    /// The requests it lists.
+    #[serde(default)]
+    pub request_ids: Vec<String>,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -124,10 +142,11 @@ impl Answer {
 /// Answers a query from the store, at the time `now`.
 pub fn answer(
     store: &Store,
-    calendar: &Calendar,
+    rules: &Rules,
     query: &Query,
     now: Timestamp,
 ) -> anyhow::Result<Answer> {
+    let calendar = &rules.calendar;
     let zone = &calendar.time_zone;
     Ok(match query {
         Query::AuditList {
@@ -203,7 +222,11 @@ pub fn answer(
                 ledger::to_text(&lines, at)
             })
         }
-        Query::Digest { since } => {
+        Query::Queue { item, request_ids } => {
+            let id = store.queue_own(item, request_ids)?;
+            Answer::ok(id.to_string())
+        }
+        Query::Digest { since, contact } => {
             let ids: Vec<String> = match since {
                 None => store.undigested()?.into_iter().map(|(_, id)| id).collect(),
                 Some(day) => {
@@ -218,14 +241,16 @@ pub fn answer(
                     ids
                 }
             };
-            let items = digest_items(store, calendar, &ids)?;
+            let items = digest_items(store, rules, &ids)?;
             let parts = if items.is_empty() {
                 DigestParts::default()
             } else {
                 let kind = Kind::OnDemand { since: *since };
-                let digest = Digest::new(kind, items, now, calendar);
+                let mut digest = Digest::new(kind, items, now, calendar);
+                digest.contact = contact.clone();
                 DigestParts {
                     items: digest.items.len(),
+                    request_ids: digest.items.iter().map(|i| i.request_id.clone()).collect(),
                     subject: digest.subject(),
                     text: digest.to_text(),
                     html: digest.to_html(),
@@ -240,15 +265,16 @@ pub fn answer(
 /// every accepted request of the store.
 pub fn digest_items(
     store: &Store,
-    calendar: &Calendar,
+    rules: &Rules,
     request_ids: &[String],
-) -> anyhow::Result<Vec<crate::compose::digest::Item>> {
+) -> anyhow::Result<Vec<digest::Item>> {
+    let calendar = &rules.calendar;
     let mut items = Vec::new();
     for id in request_ids {
         let decision = store
             .decision(id)?
             .with_context(|| format!("accepted request {id} without its decision"))?;
-        items.extend(crate::compose::digest::Item::from_decision(&decision, None));
+        items.extend(digest::Item::from_decision(&decision, rules));
     }
     // Only an addition of the last days before a removal can be cancelled.
     let Some(oldest) = items.iter().map(|i| i.received_at).min() else {
@@ -256,21 +282,89 @@ pub fn digest_items(
     };
     let since = oldest - SignedDuration::from_hours(24 * ledger::CANCELLATION_DAYS);
     let movements = store.accepted_movements(calendar, since)?;
-    let cancellable: HashMap<&str, &ledger::Cancellable> = movements
-        .iter()
-        .filter_map(|m| Some((m.request_id.as_str(), m.cancellable.as_ref()?)))
-        .collect();
     for item in &mut items {
-        item.cancellable = cancellable
-            .get(item.request_id.as_str())
-            .map(|c| (*c).clone());
+        item.cancels = cancels(&movements, &item.request_id);
     }
     Ok(items)
+}
+
+/// The addition the removal `request_id` cancels, found among `movements`.
+pub fn cancels(movements: &[ledger::Movement], request_id: &str) -> Option<Cancels> {
+    let by_id: HashMap<&str, &ledger::Movement> = movements
+        .iter()
+        .map(|m| (m.request_id.as_str(), m))
+        .collect();
+    let cancellable = by_id.get(request_id)?.cancellable.as_ref()?;
+    let addition = by_id.get(cancellable.addition.as_str())?;
+    Some(Cancels {
+        addition: addition.request_id.clone(),
+        quantity: addition.quantity,
+        received_at: addition.received_at,
+        until: cancellable.until,
+    })
+}
+
+/// The answer to a technician's `[ÉTAT]` question, from the accepted
+/// requests of the store: the client's ledger as of `now`, and its last
+/// requests (only those of the user the question names, if it names one).
+pub fn state_reply(
+    store: &Store,
+    rules: &Rules,
+    question: &StateQuery,
+    now: Timestamp,
+) -> anyhow::Result<Reply> {
+    let Some(client) = rules.clients.lookup(&question.client) else {
+        let suggestion = rules.clients.suggest(&question.client);
+        return Ok(state::reply(question, None, suggestion));
+    };
+    let calendar = &rules.calendar;
+    let at = now.to_zoned(calendar.time_zone.clone());
+    // NOTE: every accepted request of the client; a removal is pending a
+    // month at most, and the last ones are what the question is about.
+    let mut movements = store.accepted_movements(calendar, Timestamp::MIN)?;
+    movements.retain(|m| {
+        m.client == client.name
+            && question
+                .user
+                .as_deref()
+                .is_none_or(|user| state::concerns(m, user))
+    });
+    let lines = ledger::ledger(&movements, at.date(), Some(&client.name));
+    let mut last = Vec::new();
+    for movement in movements.iter().rev().take(state::LAST_REQUESTS) {
+        let sender = store.decision(&movement.request_id)?.and_then(|d| d.sender);
+        last.push(state::Last {
+            movement: movement.clone(),
+            sender,
+        });
+    }
+    let mut held = store.held()?;
+    held.retain(|h| {
+        h.request.client.as_deref() == Some(client.name.as_str())
+            && question
+                .user
+                .as_deref()
+                .is_none_or(|user| state::names(&h.request.users, user))
+    });
+    let known = state::Known {
+        client: &client.name,
+        user: question.user.as_deref(),
+        at: &at,
+        lines: &lines,
+        last: &last,
+        held: &held,
+    };
+    Ok(state::reply(question, Some(&known), None))
 }
 
 /// The daemon's socket for a store.
 pub fn socket_path(store: &Path) -> PathBuf {
     store.join("licgate.sock")
+}
+
+/// True when the daemon of `config` runs and answers on its socket.
+pub fn daemon_answers(config: &Config) -> bool {
+    std::os::unix::net::UnixStream::connect(socket_path(&config.store)).is_ok()
 }
 
 /// Answers `query` for the daemon of `config`: through its socket when it
@@ -290,7 +384,7 @@ pub fn ask(config: &Config, query: &Query) -> anyhow::Result<Answer> {
             config.store.display()
         );
     }
-    let calendar = Rules::load(&config.rules)?.calendar;
+    let rules = Rules::load(&config.rules)?;
     let store = Store::open(&config.store).map_err(|err| {
         if err.is::<crate::store::Locked>() {
             err.context("no daemon answers on its socket, yet the store is open in another process")
@@ -298,7 +392,7 @@ pub fn ask(config: &Config, query: &Query) -> anyhow::Result<Answer> {
             err
         }
     })?;
-    answer(&store, &calendar, query, Zoned::now().timestamp())
+    answer(&store, &rules, query, Zoned::now().timestamp())
 }
 
 /// The head line of an answer on the socket.
@@ -336,25 +430,26 @@ pub async fn serve(
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let calendar = rules
+        let rules = rules
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .calendar
             .clone();
         // NOTE: each client on its own task: a slow or silent one never
         // holds up the others.
-        tokio::spawn(answer_client(stream, store.clone(), calendar));
+        tokio::spawn(answer_client(stream, store.clone(), rules));
     }
 }
 
-/// Longest query line read: a query is a few hundred bytes of JSON.
-const MAX_QUERY_BYTES: u64 = 64 * 1024;
+/// Longest query line read: a query is a few hundred bytes of JSON, but
+/// [`Query::Queue`] carries a whole digest (about 1 KiB per request, text
+/// and HTML), and the socket is the licgate user's alone.
+const MAX_QUERY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Time a client has to send its query, and to take the answer.
 const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Reads one bounded query line, answers it, within [`CLIENT_TIMEOUT`] each way.
-async fn answer_client(stream: tokio::net::UnixStream, store: Store, calendar: Calendar) {
+async fn answer_client(stream: tokio::net::UnixStream, store: Store, rules: Rules) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
     let (reader, mut writer) = stream.into_split();
     let mut line = String::new();
@@ -371,7 +466,7 @@ async fn answer_client(stream: tokio::net::UnixStream, store: Store, calendar: C
             anyhow::bail!("query longer than {MAX_QUERY_BYTES} bytes");
         }
         let query: Query = serde_json::from_str(&line).context("unreadable query")?;
-        answer(&store, &calendar, &query, Timestamp::now())
+        answer(&store, &rules, &query, Timestamp::now())
     })
     .await
     .unwrap_or_else(|panic| Err(anyhow::anyhow!("the query failed: {panic}")));

@@ -736,6 +736,7 @@ fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate
         effective_on,
         cancellable: None,
         upgrade: false,
+        ticket: None,
     }
 }
 

@@ -614,14 +614,24 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     // A digest slot a few seconds from now, in Paris time, every day.
     let slot = (jiff::Zoned::now()
         .with_time_zone(jiff::tz::TimeZone::get("Europe/Paris").unwrap())
-        + jiff::SignedDuration::from_secs(12))
+        + jiff::SignedDuration::from_secs(15))
     .strftime("%H:%M:%S")
     .to_string();
     let config = stack.config(&format!(
         "[digest]\ntimes = [\"{slot}\"]\ndays = \"every-day\"\n"
     ));
-    let removal = suppression("removal").replace("Jean Dupont removal", "Jean <Dupont> & fils");
+    // Two additions of one licence (summed), and a removal of another,
+    // with a ticket.
+    let removal = request(
+        "removal",
+        "[GLPI #0001234] [SUPPRESSION] Licence Office 365 - Boulangerie Martin",
+        "Exchange Online (Plan 1)",
+        "",
+    )
+    .replace("Quantité : +1", "Quantité : -1")
+    .replace("Jean Dupont removal", "Jean <Dupont> & fils");
     stack.append(GATEWAY, &ajout("addition"), MONDAY_10H).await;
+    stack.append(GATEWAY, &ajout("addition2"), MONDAY_10H).await;
     stack.append(GATEWAY, &removal, MONDAY_10H).await;
     let daemon = Daemon::start(&config);
     let subjects = || async {
@@ -632,61 +642,148 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
         subjects()
             .await
             .iter()
-            .any(|s| s.starts_with("[licgate] URGENT suppression à traiter"))
+            .any(|s| s.starts_with("[licgate] URGENT – suppression\u{a0}: Boulangerie Martin -1"))
     })
     .await;
+    // A technician asks before ordering again: the answer names the
+    // pending removal, and nothing reaches purchasing.
+    let question = format!(
+        "From: Julie Bernard <{TECH}>\r\nTo: {GATEWAY}\r\n\
+         Subject: [ÉTAT] Licence Office 365 - Boulangerie Martin\r\n\
+         Message-ID: <question@example.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nLa suppression est-elle prise ?\r\n"
+    );
+    stack.append(GATEWAY, &question, MONDAY_10H).await;
+    let answer = || async {
+        stack
+            .messages(TECH, "INBOX")
+            .await
+            .into_iter()
+            .find(|m| subject_of(m) == "Re: [ÉTAT] Licence Office 365 - Boulangerie Martin")
+    };
+    eventually(
+        Duration::from_secs(30),
+        "the answer to the question",
+        || async { answer().await.is_some() },
+    )
+    .await;
+    let answer = body_of(&answer().await.unwrap());
+    let pending = answer
+        .split("Suppressions en attente")
+        .nth(1)
+        .expect("a section of pending removals");
+    assert!(
+        pending.contains("- -1 Exchange Online (Plan 1), Jean <Dupont> & fils\u{a0}: prend effet le mardi 1er décembre 2026 (LG-"),
+        "{answer}"
+    );
+    assert!(answer.contains("ticket GLPI #0001234"), "{answer}");
+    assert_eq!(stack.count(GATEWAY, IGNORED).await, 1);
+
     eventually(Duration::from_secs(40), "digest", || async {
-        subjects().await.iter().any(|s| {
-            s.starts_with("[licgate] Demandes acceptées\u{a0}: 1 suppression URGENT, 1 ajout")
-        })
+        subjects()
+            .await
+            .iter()
+            .any(|s| s.starts_with("[licgate] URGENT – 1 suppression, 2 ajouts ("))
     })
     .await;
     // Past the slot: still one digest, and one notice.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // On demand, while the daemon runs (it answers on its socket): the
-    // scheduled digest took both; --since shows them again.
+    // scheduled digest took them all; --since shows them again.
     let config = config.to_str().unwrap();
     let (code, out) = licgate(&["digest", "--config", config]);
     assert_eq!((code, out.as_str()), (0, ""));
     let (code, out) = licgate(&["digest", "--config", config, "--since", "2026-11-01"]);
     assert_eq!(code, 0);
     assert!(
-        out.starts_with(
-            "Objet\u{a0}: [licgate] Synthèse à la demande\u{a0}: 1 suppression URGENT, 1 ajout"
-        ),
+        out.starts_with("Objet\u{a0}: [licgate] URGENT – 1 suppression, 2 ajouts (à la demande, "),
         "{out}"
     );
     assert!(
         out.contains("depuis le dimanche 1er novembre 2026"),
         "{out}"
     );
+    // Sent on demand while the daemon runs: queued through its socket, sent
+    // by its outbox.
+    let (code, _) = licgate(&[
+        "digest",
+        "--config",
+        config,
+        "--since",
+        "2026-11-16",
+        "--send",
+    ]);
+    assert_eq!(code, 0);
+    eventually(
+        Duration::from_secs(15),
+        "digest sent on demand by the daemon",
+        || async { stack.count(PURCHASING, "INBOX").await == 3 },
+    )
+    .await;
     let (code, ledger) = licgate(&["ledger", "--config", config, "--at", "2026-11-23"]);
     assert_eq!(code, 0);
     assert!(
-        ledger.contains("this month +0, pending removals -1"),
+        ledger.contains("Exchange Online (Plan 1): this month -1, pending removals -1"),
         "{ledger}"
     );
+    assert!(ledger.contains(", ticket GLPI #0001234"), "{ledger}");
     let (code, list) = licgate(&["audit", "list", "--config", config, "--month", "2026-11"]);
-    assert_eq!((code, list.lines().count()), (0, 2), "{list}");
+    assert_eq!((code, list.lines().count()), (0, 4), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.contains(" ignored ") && l.ends_with("[state_query]")),
+        "{list}"
+    );
+    let (_, csv) = licgate(&["audit", "export", "--config", config, "--format", "csv"]);
+    assert!(
+        csv.lines().next().unwrap().ends_with(",message_id,ticket"),
+        "{csv}"
+    );
+    assert!(csv.contains(",GLPI #0001234\r\n"), "{csv}");
     assert!(daemon.terminate());
-    assert_eq!(subjects().await.len(), 2, "{:?}", subjects().await);
+    assert_eq!(subjects().await.len(), 3, "{:?}", subjects().await);
     let digest = stack
         .messages(PURCHASING, "INBOX")
         .await
         .into_iter()
-        .find(|m| subject_of(m).starts_with("[licgate] Demandes acceptées"))
+        .find(|m| subject_of(m).starts_with("[licgate] URGENT – 1 suppression, 2 ajouts"))
         .unwrap();
     let parsed = mail_parser::MessageParser::default()
         .parse(digest.as_bytes())
         .unwrap();
-    let text = parsed.body_text(0).unwrap();
+    let text = parsed.body_text(0).unwrap().replace("\r\n", "\n");
     let html = parsed.body_html(0).unwrap();
-    assert!(text.contains("== Suppressions\u{a0}: URGENT"), "{text}");
+    // The two additions summed on one line, with the SKU and the tenant,
+    // and the total per licence for the distributor.
+    let orders = text.split("=== Détail").next().unwrap();
+    assert!(
+        orders.contains("-- Ajouts --\nBoulangerie Martin (tenant boulangeriemartin.onmicrosoft.com)\n  +2  Microsoft 365 Business Standard  [SKU O365_BUSINESS_PREMIUM]"),
+        "{text}"
+    );
+    assert!(
+        orders.contains(
+            "Total par licence, pour le distributeur\u{a0}:\n  +2  Microsoft 365 Business Standard"
+        ),
+        "{text}"
+    );
+    assert!(
+        orders
+            .find("-- Suppressions\u{a0}: à faire dès réception --")
+            .unwrap()
+            < orders.find("-- Ajouts --").unwrap(),
+        "{text}"
+    );
     assert!(text.contains("Jean <Dupont> & fils"), "{text}");
+    assert!(text.contains("Ticket\u{a0}: GLPI #0001234"), "{text}");
+    assert!(
+        text.contains("Prend effet le\u{a0}: mardi 1er décembre 2026"),
+        "{text}"
+    );
     assert!(text.contains("Clôture des commandes du mois"), "{text}");
+    assert!(!text.contains("licgate audit"), "{text}");
     assert!(html.contains("Jean &lt;Dupont&gt; &amp; fils"), "{html}");
-    assert!(html.contains("<table"), "{html}");
+    assert!(html.contains("<table width=\"720\""), "{html}");
     assert!(digest.contains("Auto-Submitted: auto-generated"));
     // Stopped: the same commands read the store.
     let status = licgate_status(std::path::Path::new(config));
@@ -709,6 +806,8 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
         audit.contains(&format!("after record {records}: {hash} ")),
         "{audit}"
     );
+    // On demand, daemon stopped: sent from the command, and recorded in
+    // the audit trail (queued, then sent) like a scheduled digest.
     let (code, _) = licgate(&[
         "digest",
         "--config",
@@ -719,9 +818,39 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     ]);
     assert_eq!(code, 0);
     eventually(Duration::from_secs(10), "digest sent on demand", || async {
-        stack.count(PURCHASING, "INBOX").await == 3
+        stack.count(PURCHASING, "INBOX").await == 4
     })
     .await;
+    let removal_id = pending
+        .split("(LG-")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    let (code, trail) = licgate(&[
+        "audit",
+        "show",
+        "--config",
+        config,
+        &format!("LG-{removal_id}"),
+    ]);
+    assert_eq!(code, 0, "{trail}");
+    let on_demand: Vec<&str> = trail
+        .split("\"id\": \"")
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|id| id.starts_with("digest-on-demand-"))
+        .collect();
+    assert_eq!(
+        on_demand.len(),
+        2,
+        "both on-demand digests are in the trail: {trail}"
+    );
+    for id in on_demand {
+        let (_, sent) = licgate(&["audit", "show", "--config", config, id]);
+        assert!(sent.contains("\"kind\": \"queued\""), "{sent}");
+        assert!(sent.contains("\"kind\": \"reply_sent\""), "{sent}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,7 +67,7 @@ impl Drop for Copy {
 fn ask(store: &Store, query: Query) -> String {
     let rules = Rules::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
     let now = "2026-11-20T12:00:00Z".parse().unwrap();
-    let Answer { code, output } = query::answer(store, &rules.calendar, &query, now).unwrap();
+    let Answer { code, output } = query::answer(store, &rules, &query, now).unwrap();
     assert_eq!(code, 0);
     String::from_utf8(output).unwrap()
 }

@@ -138,6 +138,9 @@ fn render_text(name: &str, verdict: &Verdict, rules: &Rules) -> String {
         },
     ];
     line("request", &parts.join(" | "));
+    if let Some(ticket) = &request.ticket {
+        line("ticket", ticket);
+    }
     if let Some(refused) = &verdict.corrects {
         line("corrects", refused);
     }

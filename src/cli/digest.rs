@@ -4,6 +4,8 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use jiff::Timestamp;
 use jiff::civil::Date;
 use licgate::compose::digest::Letter;
@@ -37,7 +39,11 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
     } else {
         Config::load_without_secrets(&args.config.config)?
     };
-    let answer = query::ask(&config, &Query::Digest { since: args.since })?;
+    let query = Query::Digest {
+        since: args.since,
+        contact: Some(licgate::daemon::contact(&config).to_owned()),
+    };
+    let answer = query::ask(&config, &query)?;
     let digest: DigestParts = serde_json::from_slice(&answer.output)?;
     if digest.items == 0 {
         eprintln!("aucune demande acceptée sur cette période\u{a0}: pas de synthèse");
@@ -69,18 +75,41 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
         html: Some(digest.html),
     };
     let item = letter.to_outbox()?;
+    // Queued in the outbox and recorded in the audit trail, like a
+    // scheduled digest: the running daemon sends it (within seconds);
+    // without one, it is sent from here and recorded as sent.
+    let queue = Query::Queue {
+        item: item.clone(),
+        request_ids: digest.request_ids,
+    };
+    if query::daemon_answers(&config) {
+        query::ask(&config, &queue)?;
+        eprintln!(
+            "digest of {} request(s) queued for {}: the daemon sends it",
+            digest.items,
+            item.to.join(", ")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rules = licgate::Rules::load(&config.rules)?;
+    let store = licgate::store::Store::open(&config.store)?;
+    let id: u64 = String::from_utf8(query::answer(&store, &rules, &queue, now)?.output)?.parse()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let mail = OutgoingMail {
-            from: &item.from,
-            to: &item.to,
-            message: item.message.as_bytes(),
-        };
-        Sender::new(&config.smtp)?.send(mail).await?;
-        anyhow::Ok(())
-    })?;
+    runtime
+        .block_on(async {
+            let mail = OutgoingMail {
+                from: &item.from,
+                to: &item.to,
+                message: item.message.as_bytes(),
+            };
+            Sender::new(&config.smtp)?.send(mail).await?;
+            anyhow::Ok(())
+        })
+        .context("not sent now: queued, the daemon sends it when it starts")?;
+    store.reply_sent(id, &item, Timestamp::now())?;
+    runtime.block_on(store.flush())?;
     eprintln!(
         "synthèse de {} envoyée à {}",
         licgate::text::count(digest.items as u64, "demande", "demandes"),

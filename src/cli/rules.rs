@@ -41,6 +41,17 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
                 loaded.calendar.closed_days.len(),
                 loaded.upgrades.len()
             );
+            let patterns: Vec<&str> = loaded
+                .tickets
+                .patterns
+                .iter()
+                .map(|p| p.written.as_str())
+                .collect();
+            println!(
+                "tickets: subject patterns {}; body labels {}",
+                patterns.join(" "),
+                loaded.tickets.labels.join(", ")
+            );
         }
         RulesCommand::ImportProducts { rules, csv } => {
             let target = rules.dir.join(LICENCES_FILE);

@@ -3,8 +3,16 @@
 //! the immediate notice of a removal, the technicians' reminder on the
 //! month's last business day, and when the scheduled ones fall due.
 //!
-//! Everything that came from a mail is escaped in the HTML, which uses inline
-//! styles only (no script, no stylesheet, no image): Outlook shows it as is.
+//! The digest is written for ordering in one pass: first « À commander », one
+//! table per action (removals first), one line per client and licence with
+//! the net quantity, the SKU and the client's tenant, and a total per
+//! licence for the distributor; then the requests one by one. Only what
+//! purchasing acts on is shown: the technicians' warnings are left out.
+//!
+//! The HTML is what classic Outlook for Windows (Word's engine) shows as
+//! written: tables with fixed widths given as attributes, inline styles of a
+//! small set of properties, no class, no `max-width`, no rounded corner, no
+//! flex, no script, no image. Everything that came from a mail is escaped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,11 +21,10 @@ use jiff::civil::{Date, Time};
 use jiff::{Timestamp, Zoned};
 use serde::Serialize;
 
-use crate::judge::Cancellable;
 use crate::judge::{Outcome, Warning, WarningCode};
 use crate::records::audit::Head;
 use crate::records::{Decision, OutboxItem};
-use crate::rules::{Calendar, french_date, french_date_time, french_time};
+use crate::rules::{Calendar, Rules, french_date, french_date_time, french_time};
 use crate::text::{count, typography};
 
 /// One accepted request, as purchasing needs it.
@@ -25,14 +32,18 @@ use crate::text::{count, typography};
 pub struct Item {
     pub request_id: String,
     pub received_at: Timestamp,
+    /// Who asked (the technician's address).
     pub sender: String,
-    pub subject: String,
     pub client: String,
+    /// The client's tenant (`clients.toml`), to find it in the admin center.
+    pub tenant: Option<String>,
     /// The official Microsoft name (for an upgrade: the target).
     pub licence: String,
     /// For an upgrade: the licence the users leave (irreversible).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_licence: Option<String>,
+    /// Its SKUs (`String_Id` of the catalog), what the distributor orders.
+    pub skus: Vec<String>,
     /// Positive: to add; negative: to remove.
     pub quantity: i64,
     pub users: Vec<String>,
@@ -41,47 +52,155 @@ pub struct Item {
     pub remote_desktop: Option<bool>,
     /// The client holds this licence on an annual commitment.
     pub annual: bool,
-    /// The other warnings of the judgement, in French.
-    pub warnings: Vec<String>,
+    /// The ticket to write the action into, when the request named one.
+    pub ticket: Option<String>,
     /// For a removal: the recent addition it can cancel with a refund.
-    pub cancellable: Option<Cancellable>,
+    pub cancels: Option<Cancels>,
+}
+
+/// A recent addition that a removal cancels at the distributor, with a
+/// prorated refund, before its window closes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cancels {
+    /// The request id of the addition.
+    pub addition: String,
+    /// How many it added.
+    pub quantity: i64,
+    pub received_at: Timestamp,
+    /// The end of its refund window.
+    pub until: Timestamp,
 }
 
 impl Item {
     /// The item of an accepted decision (`None` for any other), with the
-    /// cancellable addition the ledger found for it.
-    pub fn from_decision(decision: &Decision, cancellable: Option<Cancellable>) -> Option<Item> {
+    /// SKUs and tenant the rules give; [`Item::cancels`] is for the caller.
+    pub fn from_decision(decision: &Decision, rules: &Rules) -> Option<Item> {
         if decision.outcome != Outcome::Accepted {
             return None;
         }
         let verdict = decision.verdict.as_ref()?;
         let request = &verdict.request;
-        let annual = |w: &&Warning| w.code == WarningCode::AnnualLicence;
+        let annual = |w: &Warning| w.code == WarningCode::AnnualLicence;
+        let client = request.client.clone()?;
+        let licence = request.licence.clone()?;
         Some(Item {
             request_id: decision.request_id.clone(),
             received_at: decision.received_or_decided(),
             sender: decision.sender.clone().unwrap_or_default(),
-            subject: verdict.subject.clone().unwrap_or_default(),
-            client: request.client.clone()?,
-            licence: request.licence.clone()?,
+            tenant: rules.clients.lookup(&client).and_then(|c| c.tenant.clone()),
+            skus: rules
+                .catalog
+                .get(&licence)
+                .map(|l| l.skus.iter().map(|s| s.string_id.clone()).collect())
+                .unwrap_or_default(),
             from_licence: request.from_licence.clone(),
+            client,
+            licence,
             quantity: request.quantity?,
             users: request.users.clone(),
             address: request.address.clone(),
             remote_desktop: request.remote_desktop,
-            annual: verdict.warnings.iter().any(|w| annual(&w)),
-            warnings: verdict
-                .warnings
-                .iter()
-                .filter(|w| !annual(w))
-                .map(|w| w.message.clone())
-                .collect(),
-            cancellable,
+            annual: verdict.warnings.iter().any(annual),
+            ticket: request.ticket.clone(),
+            cancels: None,
         })
     }
 
     fn is_removal(&self) -> bool {
         self.quantity < 0
+    }
+
+    /// What purchasing does for it.
+    fn change(&self) -> Change {
+        match (&self.from_licence, self.quantity < 0) {
+            (Some(_), _) => Change::Upgrade,
+            (None, true) => Change::Removal,
+            (None, false) => Change::Addition,
+        }
+    }
+
+    /// The licence as purchasing reads it: `A → B` for an upgrade.
+    fn licence_cell(&self) -> String {
+        licence_cell(self.from_licence.as_deref(), &self.licence)
+    }
+
+    /// The SKUs as one cell.
+    fn sku(&self) -> String {
+        self.skus.join(", ")
+    }
+}
+
+/// A remark purchasing acts on, shown as a coloured label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Badge {
+    pub label: &'static str,
+    pub colour: &'static str,
+    /// What to do, in French; empty when the label says it all.
+    pub text: String,
+}
+
+/// The badges of a request: only what purchasing acts on. (A badge for a
+/// new kind of request, such as an irreversible change, goes here.)
+pub fn badges(item: &Item, zone: &jiff::tz::TimeZone) -> Vec<Badge> {
+    let local = |t: Timestamp| french_date_time(&t.to_zoned(zone.clone()));
+    let mut badges = Vec::new();
+    if let Some(from) = &item.from_licence {
+        badges.push(Badge {
+            label: "IRRÉVERSIBLE",
+            colour: "#7c2d12",
+            text: format!(
+                "mise à niveau de « {from} » vers « {} », confirmée par le demandeur : \
+                 elle ne pourra pas être annulée.",
+                item.licence
+            ),
+        });
+    }
+    if let Some(cancels) = &item.cancels {
+        badges.push(Badge {
+            label: "ANNULABLE",
+            colour: "#1d4ed8",
+            text: format!(
+                "Annulez l'ajout {} ({:+}, reçu le {}) chez le distributeur avant le {} : \
+                 remboursement au prorata.",
+                cancels.addition,
+                cancels.quantity,
+                local(cancels.received_at),
+                local(cancels.until)
+            ),
+        });
+    }
+    if item.annual {
+        badges.push(Badge {
+            label: "ANNUEL",
+            colour: "#b45309",
+            text: "engagement annuel pour ce client : 12 mois facturés.".into(),
+        });
+    }
+    if item.remote_desktop == Some(true) {
+        badges.push(Badge {
+            label: "BUREAU À DISTANCE",
+            colour: "#0f766e",
+            text: "bureau à distance associé : à mettre en place à part.".into(),
+        });
+    }
+    badges
+}
+
+/// The three kinds of change, in the order purchasing handles them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Change {
+    /// Handled at once: the console shows it only after the 1st.
+    Removal,
+    /// Irreversible in the console.
+    Upgrade,
+    Addition,
+}
+
+/// `B`, or `A → B` for an upgrade from `A`.
+fn licence_cell(from: Option<&str>, licence: &str) -> String {
+    match from {
+        Some(from) => format!("{from} → {licence}"),
+        None => licence.to_owned(),
     }
 }
 
@@ -112,6 +231,63 @@ pub struct Digest {
     /// The audit trail's head when written: printed in the footer, so a
     /// trail rewritten later no longer matches the digests already sent.
     pub chain_head: Option<Head>,
+    /// The address purchasing writes to about a request (the footer).
+    pub contact: Option<String>,
+}
+
+/// One line of « À commander »: a client and a licence, the net quantity
+/// of their requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine<'a> {
+    pub client: &'a str,
+    pub tenant: Option<&'a str>,
+    /// For an upgrade: the licence left.
+    pub from: Option<&'a str>,
+    pub licence: &'a str,
+    pub sku: String,
+    /// The sum of the requests' quantities.
+    pub net: i64,
+    /// The union of the requests' badges' labels, in order.
+    pub badges: Vec<Badge>,
+}
+
+/// The total of one licence across clients, for the distributor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Total<'a> {
+    /// For an upgrade: the licence left.
+    pub from: Option<&'a str>,
+    pub licence: &'a str,
+    pub sku: String,
+    pub net: i64,
+}
+
+/// « À commander »: the removals, the upgrades, the additions, and the
+/// client × licence pairs whose requests cancel out (nothing to order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Orders<'a> {
+    pub removals: Vec<OrderLine<'a>>,
+    pub upgrades: Vec<OrderLine<'a>>,
+    pub additions: Vec<OrderLine<'a>>,
+    pub balanced: Vec<OrderLine<'a>>,
+}
+
+impl Orders<'_> {
+    /// The totals per licence (per path, for upgrades) of `lines`, by name.
+    pub fn totals<'a>(lines: &[OrderLine<'a>]) -> Vec<Total<'a>> {
+        let mut totals: BTreeMap<(&str, Option<&str>), Total> = BTreeMap::new();
+        for line in lines {
+            totals
+                .entry((line.licence, line.from))
+                .or_insert_with(|| Total {
+                    from: line.from,
+                    licence: line.licence,
+                    sku: line.sku.clone(),
+                    net: 0,
+                })
+                .net += line.net;
+        }
+        totals.into_values().collect()
+    }
 }
 
 impl Digest {
@@ -139,89 +315,120 @@ impl Digest {
             cutoff,
             business_days_left,
             chain_head: None,
+            contact: None,
         }
+    }
+
+    /// « À commander »: one line per client and licence (sorted), with the
+    /// net quantity of their requests; a net removal among the removals. An
+    /// upgrade is never netted with additions: it is a change of its own.
+    pub fn orders(&self) -> Orders<'_> {
+        let zone = self.at.time_zone();
+        let mut lines: BTreeMap<(&str, Option<&str>, &str), OrderLine> = BTreeMap::new();
+        for item in &self.items {
+            let from = item.from_licence.as_deref();
+            let line = lines
+                .entry((item.client.as_str(), from, item.licence.as_str()))
+                .or_insert_with(|| OrderLine {
+                    client: &item.client,
+                    tenant: item.tenant.as_deref(),
+                    from,
+                    licence: &item.licence,
+                    sku: item.sku(),
+                    net: 0,
+                    badges: Vec::new(),
+                });
+            line.net += item.quantity;
+            for badge in badges(item, zone) {
+                if !line.badges.iter().any(|b| b.label == badge.label) {
+                    line.badges.push(badge);
+                }
+            }
+        }
+        let mut orders = Orders::default();
+        for line in lines.into_values() {
+            match line.net {
+                _ if line.from.is_some() => orders.upgrades.push(line),
+                net if net < 0 => orders.removals.push(line),
+                0 => orders.balanced.push(line),
+                _ => orders.additions.push(line),
+            }
+        }
+        orders
     }
 
     /// The line that names the audit trail's head, if known.
     fn chain_line(&self) -> Option<String> {
         let head = self.chain_head.as_ref().filter(|h| h.len > 0)?;
         Some(format!(
-            "Empreinte du journal d'audit à l'envoi : {} (enregistrement n° {}) ; \
-             « licgate audit verify --records {} » affiche la même tant que le journal n'a pas été réécrit.",
-            head.hash, head.len, head.len
+            "Empreinte du journal d'audit à l'envoi : {} (enregistrement n° {}).",
+            head.hash, head.len
         ))
     }
 
-    /// The requests grouped by client (sorted), removals first.
-    fn sections(&self) -> [(&'static str, BTreeMap<&str, Vec<&Item>>); 2] {
-        let mut removals: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
-        let mut additions: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
+    /// The requests, removals first, then upgrades, then additions, each by
+    /// client (sorted), oldest first.
+    fn requests(&self) -> [(&'static str, BTreeMap<&str, Vec<&Item>>); 3] {
+        let mut sections: [(&'static str, BTreeMap<&str, Vec<&Item>>); 3] = [
+            ("Détail des suppressions", BTreeMap::new()),
+            ("Détail des mises à niveau", BTreeMap::new()),
+            ("Détail des ajouts", BTreeMap::new()),
+        ];
         for item in &self.items {
-            let section = if item.is_removal() {
-                &mut removals
-            } else {
-                &mut additions
-            };
+            let section = &mut sections[item.change() as usize].1;
             section.entry(item.client.as_str()).or_default().push(item);
         }
-        [
-            ("Suppressions : URGENT, à traiter dès réception", removals),
-            ("Ajouts", additions),
-        ]
+        sections
     }
 
-    fn count(&self, removals: bool) -> u64 {
-        self.items
-            .iter()
-            .filter(|i| i.is_removal() == removals)
-            .count() as u64
+    fn count(&self, change: Change) -> u64 {
+        self.items.iter().filter(|i| i.change() == change).count() as u64
     }
 
-    /// `1 suppression, 2 ajouts`.
+    /// `1 suppression, 2 ajouts`, leaving out what there is none of.
     fn counts(&self) -> String {
-        format!(
-            "{}, {}",
-            count(self.count(true), "suppression", "suppressions"),
-            count(self.count(false), "ajout", "ajouts")
-        )
+        let mut parts = Vec::new();
+        for (change, one, many) in [
+            (Change::Removal, "suppression", "suppressions"),
+            (Change::Upgrade, "mise à niveau", "mises à niveau"),
+            (Change::Addition, "ajout", "ajouts"),
+        ] {
+            let n = self.count(change);
+            if n > 0 {
+                parts.push(count(n, one, many));
+            }
+        }
+        parts.join(", ")
     }
 
-    /// The mail's subject, in French typography.
+    /// The mail's subject, in French typography: what matters first, within
+    /// the 40 characters Outlook shows.
     pub fn subject(&self) -> String {
         typography(&self.plain_subject())
     }
 
     fn plain_subject(&self) -> String {
+        let urgent = if self.count(Change::Removal) > 0 {
+            "URGENT – "
+        } else {
+            ""
+        };
+        let when = format!(
+            "{}, {}",
+            french_date(self.at.date()),
+            french_time(self.at.time())
+        );
         match self.kind {
             Kind::RemovalNotice => {
                 let item = &self.items[0];
                 format!(
-                    "[licgate] URGENT suppression à traiter : {} {:+} {} ({})",
+                    "[licgate] URGENT – suppression : {} {:+} {} ({})",
                     item.client, item.quantity, item.licence, item.request_id
                 )
             }
-            Kind::Digest | Kind::OnDemand { .. } => {
-                let removals = self.count(true);
-                let additions = self.count(false);
-                let mut parts = Vec::new();
-                if removals > 0 {
-                    parts.push(format!(
-                        "{} URGENT",
-                        count(removals, "suppression", "suppressions")
-                    ));
-                }
-                if additions > 0 {
-                    parts.push(count(additions, "ajout", "ajouts"));
-                }
-                let title = match self.kind {
-                    Kind::Digest => "Demandes acceptées",
-                    _ => "Synthèse à la demande",
-                };
-                format!(
-                    "[licgate] {title} : {} ({})",
-                    parts.join(", "),
-                    french_date_time(&self.at)
-                )
+            Kind::Digest => format!("[licgate] {urgent}{} ({when})", self.counts()),
+            Kind::OnDemand { .. } => {
+                format!("[licgate] {urgent}{} (à la demande, {when})", self.counts())
             }
         }
     }
@@ -259,116 +466,223 @@ impl Digest {
         )
     }
 
-    fn footer(&self) -> &'static str {
-        match self.kind {
-            Kind::Digest => {
-                "Message automatique de licgate. Chaque demande acceptée figure dans une seule synthèse ; \
-                 le détail et le mail d'origine : licgate audit show RÉFÉRENCE."
-            }
-            _ => {
-                "Message automatique de licgate. Le détail et le mail d'origine : licgate audit show RÉFÉRENCE."
-            }
-        }
+    fn footer(&self) -> String {
+        let once = if self.kind == Kind::Digest {
+            " Chaque demande acceptée figure dans une seule synthèse."
+        } else {
+            ""
+        };
+        let ask = match &self.contact {
+            Some(contact) => format!(
+                "Une question sur une demande : écrivez à {contact} en citant sa référence (LG-…)."
+            ),
+            None => "Une question sur une demande : citez sa référence (LG-…).".to_owned(),
+        };
+        format!("Message automatique de licgate.{once} {ask}")
     }
 
-    /// The plain-text alternative.
     /// The plain-text part, in French typography.
     pub fn to_text(&self) -> String {
         typography(&self.plain_text())
     }
 
     fn plain_text(&self) -> String {
+        let zone = self.at.time_zone();
         let mut out = String::new();
         let _ = writeln!(out, "{}\n\n{}\n", self.introduction(), self.cutoff_line());
-        for (title, clients) in self.sections() {
+        let orders = self.orders();
+        let _ = writeln!(out, "=== À commander ===\n");
+        for (title, lines, _) in order_sections(&orders) {
+            if lines.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "-- {title} --");
+            for line in lines {
+                let tenant = line
+                    .tenant
+                    .map(|t| format!(" (tenant {t})"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "{}{tenant}", line.client);
+                let _ = writeln!(
+                    out,
+                    "  {:+}  {}  [SKU {}]",
+                    line.net,
+                    licence_cell(line.from, line.licence),
+                    or_dash(&line.sku)
+                );
+                for badge in &line.badges {
+                    let _ = writeln!(out, "      [{}]", badge.label);
+                }
+            }
+            let _ = writeln!(out, "Total par licence, pour le distributeur :");
+            for total in Orders::totals(lines) {
+                let _ = writeln!(
+                    out,
+                    "  {:+}  {}  [SKU {}]",
+                    total.net,
+                    licence_cell(total.from, total.licence),
+                    or_dash(&total.sku)
+                );
+            }
+            out.push('\n');
+        }
+        if !orders.balanced.is_empty() {
+            let _ = writeln!(out, "Rien à commander, les demandes se compensent :");
+            for line in &orders.balanced {
+                let _ = writeln!(out, "  {}, {}", line.client, line.licence);
+            }
+            out.push('\n');
+        }
+        for (title, clients) in self.requests() {
             if clients.is_empty() {
                 continue;
             }
-            let _ = writeln!(out, "== {title} ==\n");
+            let _ = writeln!(out, "=== {title} ===\n");
             for (client, items) in clients {
                 let _ = writeln!(out, "{client}");
                 for item in items {
-                    let _ = writeln!(out, "  {:+}  {}", item.quantity, item.licence);
-                    for mark in marks(item, &self.at) {
-                        let _ = writeln!(out, "      [{}] {}", mark.label, mark.text);
+                    let _ = writeln!(out, "  {:+}  {}", item.quantity, item.licence_cell());
+                    for badge in badges(item, zone) {
+                        let _ = writeln!(out, "      [{}] {}", badge.label, badge.text);
                     }
-                    for (label, value) in details(item, &self.at) {
+                    for (label, value) in details(item, zone) {
                         let _ = writeln!(out, "      {label} : {value}");
                     }
                 }
                 out.push('\n');
             }
         }
-        out.push_str(self.footer());
-        out.push('\n');
+        let _ = writeln!(out, "{}", self.footer());
         if let Some(line) = self.chain_line() {
             let _ = writeln!(out, "{line}");
         }
         out
     }
 
-    /// The HTML alternative: one table, inline styles, everything escaped.
     /// The HTML part, in French typography.
     pub fn to_html(&self) -> String {
         typography(&self.plain_html())
     }
 
     fn plain_html(&self) -> String {
+        let zone = self.at.time_zone();
         let mut out = String::new();
         let _ = write!(
             out,
-            "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
-             <body style=\"margin:0;padding:16px;background:#f3f4f6;font-family:'Segoe UI',Arial,sans-serif;font-size:14px;color:#111827\">\n\
-             <table role=\"presentation\" width=\"100%\" cellspacing=\"0\" cellpadding=\"0\" style=\"max-width:760px;margin:0 auto;background:#ffffff;border:1px solid #d1d5db;border-collapse:collapse\">\n\
-             <tr><td style=\"padding:14px 18px;background:#1f3a5f;color:#ffffff;font-size:18px;font-weight:bold\">{}</td></tr>\n\
+            "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{subject}</title></head>\n\
+             <body bgcolor=\"#f3f4f6\" style=\"margin:0;padding:0\">\n\
+             <table width=\"{WIDTH}\" align=\"center\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" bgcolor=\"#ffffff\" \
+             style=\"border:1px solid #d1d5db;font-family:Arial,sans-serif;font-size:14px;color:#111827\">\n\
+             <tr><td bgcolor=\"#1f3a5f\" style=\"padding:14px 18px;color:#ffffff;font-size:18px;font-weight:bold\">{subject}</td></tr>\n\
              <tr><td style=\"padding:12px 18px\">{}</td></tr>\n\
-             <tr><td style=\"padding:10px 18px;background:#fff7ed;border-top:1px solid #fed7aa;border-bottom:1px solid #fed7aa;color:#9a3412;font-weight:bold\">{}</td></tr>\n",
-            escape(&self.subject()),
-            escape(&self.subject()),
+             <tr><td bgcolor=\"#fff7ed\" style=\"padding:10px 18px;color:#9a3412;font-weight:bold\">{}</td></tr>\n\
+             <tr><td style=\"padding:16px 18px 4px 18px;font-size:17px;font-weight:bold\">À commander</td></tr>\n",
             escape(&self.introduction()),
             escape(&self.cutoff_line()),
+            subject = escape(&self.subject()),
         );
-        for (title, clients) in self.sections() {
+        let orders = self.orders();
+        for (title, lines, removals) in order_sections(&orders) {
+            if lines.is_empty() {
+                continue;
+            }
+            let colour = if removals { RED } else { BLUE };
+            let urgent = if removals {
+                badge_html("URGENT", RED) + " "
+            } else {
+                String::new()
+            };
+            let _ = write!(
+                out,
+                "<tr><td style=\"padding:10px 18px 4px 18px;font-size:15px;font-weight:bold;color:{colour}\">{urgent}{}</td></tr>\n\
+                 <tr><td style=\"padding:0 18px 6px 18px\">\n\
+                 <table width=\"{INNER}\" cellpadding=\"5\" cellspacing=\"0\" border=\"1\" style=\"border-collapse:collapse;border:1px solid #d1d5db;font-size:13px\">\n\
+                 <tr bgcolor=\"#f3f4f6\"><th width=\"160\" align=\"left\">Client</th><th width=\"150\" align=\"left\">Tenant</th>\
+                 <th width=\"190\" align=\"left\">Licence</th><th width=\"124\" align=\"left\">SKU</th><th width=\"60\" align=\"right\">Qté</th></tr>\n",
+                escape(title)
+            );
+            for line in lines {
+                let _ = write!(
+                    out,
+                    "<tr><td width=\"160\" valign=\"top\"><b>{}</b></td><td width=\"150\" valign=\"top\">{}</td>\
+                     <td width=\"190\" valign=\"top\">{}",
+                    escape(line.client),
+                    escape(line.tenant.unwrap_or("—")),
+                    escape(&licence_cell(line.from, line.licence)),
+                );
+                for badge in &line.badges {
+                    let _ = write!(out, "<br>{}", badge_html(badge.label, badge.colour));
+                }
+                let _ = writeln!(
+                    out,
+                    "</td><td width=\"124\" valign=\"top\">{}</td>\
+                     <td width=\"60\" valign=\"top\" align=\"right\" style=\"font-size:15px;font-weight:bold;color:{colour}\">{:+}</td></tr>",
+                    escape(or_dash(&line.sku)),
+                    line.net
+                );
+            }
+            for total in Orders::totals(lines) {
+                let _ = writeln!(
+                    out,
+                    "<tr bgcolor=\"#f9fafb\"><td width=\"500\" colspan=\"3\" valign=\"top\">Total {}, tous clients (distributeur)</td>\
+                     <td width=\"124\" valign=\"top\">{}</td><td width=\"60\" valign=\"top\" align=\"right\"><b>{:+}</b></td></tr>",
+                    escape(&licence_cell(total.from, total.licence)),
+                    escape(or_dash(&total.sku)),
+                    total.net
+                );
+            }
+            out.push_str("</table></td></tr>\n");
+        }
+        if !orders.balanced.is_empty() {
+            let pairs: Vec<String> = orders
+                .balanced
+                .iter()
+                .map(|l| format!("{}, {}", l.client, l.licence))
+                .collect();
+            let _ = writeln!(
+                out,
+                "<tr><td style=\"padding:6px 18px;color:#374151\">Rien à commander, les demandes se compensent : {}.</td></tr>",
+                escape(&pairs.join(" ; "))
+            );
+        }
+        for (title, clients) in self.requests() {
             if clients.is_empty() {
                 continue;
             }
-            let removals = title.starts_with("Suppressions");
-            let colour = if removals { "#b91c1c" } else { "#1f3a5f" };
             let _ = writeln!(
                 out,
-                "<tr><td style=\"padding:16px 18px 4px 18px;font-size:16px;font-weight:bold;color:{colour};border-bottom:2px solid {colour}\">{}</td></tr>",
+                "<tr><td style=\"padding:18px 18px 4px 18px;font-size:15px;font-weight:bold;border-bottom:2px solid #1f3a5f\">{}</td></tr>",
                 escape(title)
             );
             for (client, items) in clients {
                 let _ = write!(
                     out,
-                    "<tr><td style=\"padding:10px 18px 2px 18px;font-weight:bold;font-size:15px\">{}</td></tr>\n\
-                     <tr><td style=\"padding:0 18px 6px 18px\">\
-                     <table role=\"presentation\" width=\"100%\" cellspacing=\"0\" cellpadding=\"0\" style=\"border-collapse:collapse\">\n",
+                    "<tr><td style=\"padding:10px 18px 2px 18px;font-weight:bold\">{}</td></tr>\n\
+                     <tr><td style=\"padding:0 18px 6px 18px\">\n\
+                     <table width=\"{INNER}\" cellpadding=\"4\" cellspacing=\"0\" border=\"0\" style=\"font-size:13px\">\n",
                     escape(client)
                 );
                 for item in items {
+                    let colour = if item.is_removal() { RED } else { BLUE };
                     let _ = write!(
                         out,
-                        "<tr><td style=\"width:56px;padding:8px 6px;vertical-align:top;font-size:16px;font-weight:bold;color:{colour};border-top:1px solid #e5e7eb\">{:+}</td>\
-                         <td style=\"padding:8px 6px;vertical-align:top;border-top:1px solid #e5e7eb\">\
-                         <div style=\"font-weight:bold\">{}</div>",
+                        "<tr><td width=\"56\" valign=\"top\" style=\"border-top:1px solid #e5e7eb;font-size:15px;font-weight:bold;color:{colour}\">{:+}</td>\
+                         <td width=\"628\" valign=\"top\" style=\"border-top:1px solid #e5e7eb\"><b>{}</b>",
                         item.quantity,
-                        escape(&item.licence)
+                        escape(&item.licence_cell())
                     );
-                    for mark in marks(item, &self.at) {
+                    for badge in badges(item, zone) {
                         let _ = write!(
                             out,
-                            "<div style=\"margin-top:4px\"><span style=\"display:inline-block;padding:1px 6px;border-radius:3px;font-size:12px;font-weight:bold;color:#ffffff;background:{}\">{}</span> {}</div>",
-                            mark.colour,
-                            escape(mark.label),
-                            escape(&mark.text)
+                            "<br>{} {}",
+                            badge_html(badge.label, badge.colour),
+                            escape(&badge.text)
                         );
                     }
-                    for (label, value) in details(item, &self.at) {
+                    for (label, value) in details(item, zone) {
                         let _ = write!(
                             out,
-                            "<div style=\"color:#374151;font-size:13px\">{} : {}</div>",
+                            "<br><span style=\"color:#374151\">{} : {}</span>",
                             escape(label),
                             escape(&value)
                         );
@@ -382,7 +696,7 @@ impl Digest {
             out,
             "<tr><td style=\"padding:14px 18px;color:#6b7280;font-size:12px;border-top:1px solid #e5e7eb\">{}{}</td></tr>\n\
              </table>\n</body></html>\n",
-            escape(self.footer()),
+            escape(&self.footer()),
             self.chain_line()
                 .map(|line| format!("<br>{}", escape(&line)))
                 .unwrap_or_default()
@@ -391,65 +705,49 @@ impl Digest {
     }
 }
 
-/// A highlighted remark on a request.
-struct Mark {
-    label: &'static str,
-    colour: &'static str,
-    text: String,
+/// Width of the digest, in pixels: what a reading pane shows whole.
+const WIDTH: u32 = 720;
+/// Width of the tables inside it (less the side padding).
+const INNER: u32 = 684;
+const RED: &str = "#b91c1c";
+const BLUE: &str = "#1f3a5f";
+
+/// The sections of « À commander », removals first: title, lines, and
+/// whether they are removals.
+type Section<'o, 'a> = (&'static str, &'o [OrderLine<'a>], bool);
+
+fn order_sections<'o, 'a>(orders: &'o Orders<'a>) -> [Section<'o, 'a>; 3] {
+    [
+        (
+            "Suppressions : à faire dès réception",
+            orders.removals.as_slice(),
+            true,
+        ),
+        (
+            "Mises à niveau : irréversibles, vérifiez le tenant avant",
+            orders.upgrades.as_slice(),
+            false,
+        ),
+        ("Ajouts", orders.additions.as_slice(), false),
+    ]
 }
 
-fn marks(item: &Item, at: &Zoned) -> Vec<Mark> {
-    let local = |t: Timestamp| french_date_time(&t.to_zoned(at.time_zone().clone()));
-    let mut marks = Vec::new();
-    if item.is_removal() {
-        marks.push(Mark {
-            label: "URGENT",
-            colour: "#b91c1c",
-            text: "suppression : à faire dès réception (visible dans la console après le 1er)."
-                .into(),
-        });
-    }
-    if let Some(from) = &item.from_licence {
-        marks.push(Mark {
-            label: "IRRÉVERSIBLE",
-            colour: "#7c2d12",
-            text: format!(
-                "mise à niveau de « {from} » vers « {} », confirmée par le demandeur : \
-                 elle ne pourra pas être annulée.",
-                item.licence
-            ),
-        });
-    }
-    if let Some(cancellable) = &item.cancellable {
-        marks.push(Mark {
-            label: "ANNULABLE",
-            colour: "#1d4ed8",
-            text: format!(
-                "l'ajout {} peut être annulé avec remboursement au prorata jusqu'au {}.",
-                cancellable.addition,
-                local(cancellable.until)
-            ),
-        });
-    }
-    if item.annual {
-        marks.push(Mark {
-            label: "ANNUEL",
-            colour: "#b45309",
-            text: "engagement annuel pour ce client : vérifier avant de commander.".into(),
-        });
-    }
-    for warning in &item.warnings {
-        marks.push(Mark {
-            label: "REMARQUE",
-            colour: "#6b7280",
-            text: warning.clone(),
-        });
-    }
-    marks
+fn or_dash(value: &str) -> &str {
+    if value.is_empty() { "—" } else { value }
 }
 
-fn details(item: &Item, at: &Zoned) -> Vec<(&'static str, String)> {
-    let mut lines = Vec::new();
+/// A label on a coloured ground, as Outlook draws it (no rounded corner).
+fn badge_html(label: &str, colour: &str) -> String {
+    format!(
+        "<span style=\"background-color:{colour};color:#ffffff;font-size:11px;font-weight:bold\">&nbsp;{}&nbsp;</span>",
+        escape(label).replace(' ', "&nbsp;")
+    )
+}
+
+/// The per-request lines: requester, users, reception, effect, reference, ticket.
+fn details(item: &Item, zone: &jiff::tz::TimeZone) -> Vec<(&'static str, String)> {
+    let received = item.received_at.to_zoned(zone.clone());
+    let mut lines = vec![("Demandeur", item.sender.clone())];
     if !item.users.is_empty() {
         let label = if item.users.len() > 1 {
             "Utilisateurs"
@@ -461,21 +759,22 @@ fn details(item: &Item, at: &Zoned) -> Vec<(&'static str, String)> {
     if let Some(address) = &item.address {
         lines.push(("Adresse à créer", address.clone()));
     }
-    if let Some(remote) = item.remote_desktop {
+    lines.push(("Reçue le", french_date_time(&received)));
+    if item.is_removal() {
+        let effective = received
+            .date()
+            .last_of_month()
+            .tomorrow()
+            .expect("dates in range");
         lines.push((
-            "Bureau à distance",
-            if remote { "OUI" } else { "NON" }.to_owned(),
+            "Prend effet le",
+            format!("{} (renouvellement mensuel)", french_date(effective)),
         ));
     }
-    lines.push((
-        "Reçue",
-        format!(
-            "{}, de {}",
-            french_date_time(&item.received_at.to_zoned(at.time_zone().clone())),
-            item.sender
-        ),
-    ));
     lines.push(("Référence", item.request_id.clone()));
+    if let Some(ticket) = &item.ticket {
+        lines.push(("Ticket", ticket.clone()));
+    }
     lines
 }
 
@@ -673,79 +972,98 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn item(id: &str, client: &str, quantity: i64) -> Item {
+    fn item(id: &str, client: &str, licence: &str, quantity: i64) -> Item {
         Item {
             request_id: id.into(),
             received_at: at("2026-11-23T09:15:00Z"),
             sender: "julie@infogerance.example".into(),
-            subject: "[AJOUT] Licence Office 365 - x".into(),
             client: client.into(),
-            licence: "Exchange Online (Plan 1)".into(),
+            tenant: None,
+            licence: licence.into(),
             from_licence: None,
+            skus: vec![format!("SKU_{}", licence.len())],
             quantity,
             users: vec!["Jean Dupont".into()],
             address: None,
             remote_desktop: Some(false),
             annual: false,
-            warnings: vec![],
-            cancellable: None,
+            ticket: None,
+            cancels: None,
         }
     }
 
-    // Issue 8, item 16: a trail rewritten in the store alone went unnoticed.
-    #[test]
-    fn the_digest_names_the_audit_trail_head() {
-        let calendar = Calendar::default();
-        let mut digest = Digest::new(
+    const E1: &str = "Exchange Online (Plan 1)";
+    const BS: &str = "Microsoft 365 Business Standard";
+
+    fn digest(items: Vec<Item>) -> Digest {
+        Digest::new(
             Kind::Digest,
-            vec![item("LG-1", "Garage", 1)],
-            at("2026-11-23T07:30:00Z"),
-            &calendar,
-        );
-        digest.chain_head = Some(Head {
-            len: 12,
-            hash: "ab12".repeat(16),
-        });
-        let hash = "ab12".repeat(16);
-        assert!(
-            digest
-                .to_text()
-                .contains(&format!("{hash} (enregistrement n° 12)"))
-        );
-        assert!(digest.to_html().contains(&hash));
+            items,
+            at("2026-11-23T13:00:00Z"),
+            &Calendar::default(),
+        )
+    }
+
+    fn nets(lines: &[OrderLine]) -> Vec<(String, String, i64)> {
+        lines
+            .iter()
+            .map(|l| (l.client.to_owned(), l.licence.to_owned(), l.net))
+            .collect()
+    }
+
+    fn line(client: &str, licence: &str, net: i64) -> (String, String, i64) {
+        (client.into(), licence.into(), net)
     }
 
     #[test]
-    fn removals_come_first_grouped_by_client_with_the_cut_off() {
-        let calendar = Calendar::default();
-        let mut annual = item("LG-3", "Garage", 2);
-        annual.annual = true;
-        let mut upgrade = item("LG-4", "Garage", 1);
-        upgrade.from_licence = Some("Exchange Online (Plan 1)".into());
-        upgrade.licence = "Exchange Online (Plan 2)".into();
-        let mut cancellable = item("LG-2", "Cabinet", -1);
-        cancellable.cancellable = Some(Cancellable {
-            addition: "LG-0".into(),
-            until: at("2026-11-25T09:00:00Z"),
-        });
-        let digest = Digest::new(
-            Kind::Digest,
-            vec![item("LG-1", "Garage", 1), cancellable, annual, upgrade],
-            at("2026-11-23T07:30:00Z"),
-            &calendar,
+    fn requests_for_one_client_and_licence_are_summed() {
+        let digest = digest(vec![
+            item("LG-1", "Garage", E1, 1),
+            item("LG-2", "Garage", E1, 2),
+            item("LG-3", "Garage", BS, 1),
+        ]);
+        let orders = digest.orders();
+        assert_eq!(
+            nets(&orders.additions),
+            [line("Garage", E1, 3), line("Garage", BS, 1)]
         );
-        // Monday 23 November to Monday 30 November: 6 business days.
-        assert_eq!(digest.business_days_left, 6);
+        assert!(orders.removals.is_empty() && orders.balanced.is_empty());
+    }
+
+    // Issue 11: a confirmed upgrade is an order of its own, never summed
+    // with additions of its target, and marked irreversible.
+    #[test]
+    fn an_upgrade_is_an_irreversible_order_of_its_own() {
+        let mut upgrade = item("LG-2", "Garage", "Exchange Online (Plan 2)", 1);
+        upgrade.from_licence = Some(E1.into());
+        let digest = digest(vec![
+            item("LG-1", "Garage", "Exchange Online (Plan 2)", 1),
+            upgrade,
+        ]);
+        let orders = digest.orders();
+        assert_eq!(
+            nets(&orders.upgrades),
+            [line("Garage", "Exchange Online (Plan 2)", 1)]
+        );
+        assert_eq!(orders.upgrades[0].from, Some(E1));
+        assert_eq!(
+            nets(&orders.additions),
+            [line("Garage", "Exchange Online (Plan 2)", 1)]
+        );
+        assert_eq!(
+            digest.subject(),
+            "[licgate] 1 mise à niveau, 1 ajout (lundi 23 novembre 2026, 14\u{a0}h)"
+        );
         let text = digest.to_text();
-        let removals = text.find("Suppressions").unwrap();
-        let additions = text.find("== Ajouts").unwrap();
-        assert!(removals < additions, "{text}");
+        let upgrades = text
+            .find("-- Mises à niveau")
+            .expect("a section of their own");
+        let additions = text.find("-- Ajouts").unwrap();
+        assert!(upgrades < additions, "{text}");
         assert!(
-            text.contains("lundi 30 novembre 2026 à 17\u{a0}h\u{a0}30"),
+            text.contains("+1  Exchange Online (Plan 1) → Exchange Online (Plan 2)"),
             "{text}"
         );
-        assert!(text.contains("[ANNULABLE] l'ajout LG-0"), "{text}");
-        assert!(text.contains("[ANNUEL]"), "{text}");
         assert!(
             text.contains(
                 "[IRRÉVERSIBLE] mise à niveau de «\u{a0}Exchange Online (Plan 1)\u{a0}» \
@@ -753,11 +1071,174 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(digest.to_html().contains("IRRÉVERSIBLE"));
-        assert_eq!(text.matches("\nGarage\n").count(), 1, "{text}");
+        assert!(text.contains("=== Détail des mises à niveau ==="), "{text}");
+        let html = digest.to_html();
+        assert!(html.contains("IRRÉVERSIBLE"));
+        assert!(html.contains("Exchange Online (Plan 1) → Exchange Online (Plan 2)"));
+    }
+
+    #[test]
+    fn additions_and_removals_net_out() {
+        let digest = digest(vec![
+            item("LG-1", "Garage", E1, 2),
+            item("LG-2", "Garage", E1, -1),
+            item("LG-3", "Cabinet", E1, -2),
+            item("LG-4", "Cabinet", E1, 1),
+            item("LG-5", "Boulangerie", E1, 1),
+            item("LG-6", "Boulangerie", E1, -1),
+        ]);
+        let orders = digest.orders();
+        assert_eq!(nets(&orders.additions), [line("Garage", E1, 1)]);
+        assert_eq!(nets(&orders.removals), [line("Cabinet", E1, -1)]);
+        assert_eq!(nets(&orders.balanced), [line("Boulangerie", E1, 0)]);
+        let text = digest.to_text();
+        assert!(
+            text.contains(
+                "Rien à commander, les demandes se compensent\u{a0}:\n  Boulangerie, Exchange"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn totals_per_licence_span_clients() {
+        let digest = digest(vec![
+            item("LG-1", "Garage", E1, 2),
+            item("LG-2", "Cabinet", E1, 1),
+            item("LG-3", "Cabinet", BS, 4),
+            item("LG-4", "Boulangerie", E1, -1),
+            item("LG-5", "Garage", E1, 1),
+        ]);
+        let orders = digest.orders();
+        let totals: Vec<(&str, i64)> = Orders::totals(&orders.additions)
+            .iter()
+            .map(|t| (t.licence, t.net))
+            .collect();
+        assert_eq!(totals, [(E1, 4), (BS, 4)]);
+        let text = digest.to_text();
+        assert!(
+            text.contains("Total par licence, pour le distributeur\u{a0}:\n  +4  Exchange Online (Plan 1)  [SKU SKU_24]\n  +4  Microsoft 365 Business Standard"),
+            "{text}"
+        );
+        let html = digest.to_html();
+        assert!(
+            html.contains("Total Exchange Online (Plan 1), tous clients (distributeur)</td><td width=\"124\" valign=\"top\">SKU_24</td><td width=\"60\" valign=\"top\" align=\"right\"><b>+4</b>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn order_lines_give_the_sku_and_the_tenant() {
+        let mut garage = item("LG-1", "Garage", E1, 1);
+        garage.tenant = Some("garage.onmicrosoft.com".into());
+        garage.skus = vec!["EXCHANGESTANDARD".into(), "EXCHANGESTANDARD_GOV".into()];
+        let mut cabinet = item("LG-2", "Cabinet", E1, 1);
+        cabinet.skus = vec![];
+        let digest = digest(vec![garage, cabinet]);
+        let html = digest.to_html();
+        assert!(
+            html.contains("<td width=\"160\" valign=\"top\"><b>Garage</b></td><td width=\"150\" valign=\"top\">garage.onmicrosoft.com</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(">EXCHANGESTANDARD, EXCHANGESTANDARD_GOV</td>"),
+            "{html}"
+        );
+        assert!(html.contains("<b>Cabinet</b></td><td width=\"150\" valign=\"top\">—</td>"));
+        let text = digest.to_text();
+        assert!(text.contains("Garage (tenant garage.onmicrosoft.com)\n  +1  Exchange Online (Plan 1)  [SKU EXCHANGESTANDARD, EXCHANGESTANDARD_GOV]"), "{text}");
+        assert!(
+            text.contains("Cabinet\n  +1  Exchange Online (Plan 1)  [SKU —]"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_subject_leads_with_urgent_only_when_there_is_a_removal() {
+        let both = digest(vec![
+            item("LG-1", "Garage", E1, -1),
+            item("LG-2", "Garage", E1, 1),
+            item("LG-3", "Garage", BS, 1),
+            item("LG-4", "Cabinet", BS, 1),
+        ]);
         assert_eq!(
-            digest.subject(),
-            "[licgate] Demandes acceptées\u{a0}: 1 suppression URGENT, 3 ajouts (lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30)"
+            both.subject(),
+            "[licgate] URGENT – 1 suppression, 3 ajouts (lundi 23 novembre 2026, 14\u{a0}h)"
+        );
+        let additions = digest(vec![item("LG-2", "Garage", E1, 1)]);
+        assert_eq!(
+            additions.subject(),
+            "[licgate] 1 ajout (lundi 23 novembre 2026, 14\u{a0}h)"
+        );
+        // Outlook's list shows about 40 characters: URGENT is among them.
+        assert!(both.subject().find("URGENT").unwrap() < 12);
+    }
+
+    #[test]
+    fn removals_say_when_they_take_effect_and_what_to_cancel() {
+        let mut removal = item("LG-2", "Cabinet", E1, -1);
+        removal.cancels = Some(Cancels {
+            addition: "LG-0".into(),
+            quantity: 1,
+            received_at: at("2026-11-20T08:00:00Z"),
+            until: at("2026-11-27T08:00:00Z"),
+        });
+        removal.remote_desktop = Some(true);
+        removal.ticket = Some("GLPI #0001234".into());
+        let mut annual = item("LG-3", "Garage", BS, 2);
+        annual.annual = true;
+        let digest = digest(vec![item("LG-1", "Garage", E1, 1), removal, annual]);
+        // Monday 23 November to Monday 30 November: 6 business days.
+        assert_eq!(digest.business_days_left, 6);
+        let text = digest.to_text();
+        assert!(
+            text.find("Suppressions\u{a0}: à faire").unwrap() < text.find("-- Ajouts").unwrap()
+        );
+        assert!(
+            text.contains("[ANNULABLE] Annulez l'ajout LG-0 (+1, reçu le vendredi 20 novembre 2026 à 9\u{a0}h) chez le distributeur avant le vendredi 27 novembre 2026 à 9\u{a0}h\u{a0}: remboursement au prorata."),
+            "{text}"
+        );
+        assert!(
+            text.contains("Prend effet le\u{a0}: mardi 1er décembre 2026 (renouvellement mensuel)"),
+            "{text}"
+        );
+        assert!(!text.contains("console"), "{text}");
+        assert!(text.contains("[BUREAU À DISTANCE]"), "{text}");
+        assert!(text.contains("[ANNUEL]"), "{text}");
+        assert!(text.contains("Ticket\u{a0}: GLPI #0001234"), "{text}");
+        assert!(
+            text.contains("Demandeur\u{a0}: julie@infogerance.example"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lundi 30 novembre 2026 à 17\u{a0}h\u{a0}30"),
+            "{text}"
+        );
+        let details = text.split("=== Détail des ajouts").nth(1).unwrap();
+        assert_eq!(details.matches("\nGarage\n").count(), 1, "{text}");
+        assert_eq!(digest.to_html().matches(">&nbsp;URGENT&nbsp;<").count(), 1);
+    }
+
+    #[test]
+    fn the_footer_names_the_contact_and_no_command() {
+        let mut digest = digest(vec![item("LG-1", "Garage", E1, 1)]);
+        digest.contact = Some("licences@infogerance.example".into());
+        digest.chain_head = Some(Head {
+            len: 12,
+            hash: "ab12".repeat(16),
+        });
+        let text = digest.to_text();
+        assert!(
+            text.contains("écrivez à licences@infogerance.example en citant sa référence (LG-…)"),
+            "{text}"
+        );
+        // Issue 8, item 16: a trail rewritten in the store alone went unnoticed.
+        let hash = "ab12".repeat(16);
+        assert!(text.contains(&format!("{hash} (enregistrement n° 12)")));
+        assert!(digest.to_html().contains(&hash));
+        assert!(
+            !text.contains("licgate audit") && !text.contains("licgate digest"),
+            "{text}"
         );
     }
 
@@ -772,34 +1253,134 @@ mod tests {
         assert_eq!(digest.cutoff.date(), "2026-12-31".parse::<Date>().unwrap());
     }
 
-    #[test]
-    fn html_escapes_what_came_from_mails_and_loads_nothing() {
-        let mut hostile = item("LG-1", "<script>alert('x')</script>", -1);
-        hostile.users = vec!["<img src=x onerror=alert(1)>".into()];
-        hostile.sender = "\"><a href=\"http://evil\">@x".into();
-        hostile.warnings = vec!["« <b>gras</b> » & co".into()];
-        let digest = Digest::new(
-            Kind::RemovalNotice,
-            vec![hostile],
-            at("2026-11-23T10:00:00Z"),
-            &Calendar::default(),
-        );
-        let html = digest.to_html();
-        // Only the layout's own tags, none that runs or loads anything.
-        let allowed = [
-            "!DOCTYPE", "html", "head", "meta", "title", "body", "table", "tr", "td", "div", "span",
+    /// What classic Outlook for Windows (Word's engine) shows as written:
+    /// why `html` falls outside it, if it does.
+    pub(crate) fn outside_outlook_subset(html: &str) -> Option<String> {
+        const TAGS: [&str; 13] = [
+            "!DOCTYPE", "html", "head", "meta", "title", "body", "table", "tr", "th", "td", "b",
+            "br", "span",
+        ];
+        const PROPERTIES: [&str; 13] = [
+            "margin",
+            "padding",
+            "border",
+            "border-top",
+            "border-bottom",
+            "border-collapse",
+            "font-family",
+            "font-size",
+            "font-weight",
+            "color",
+            "background-color",
+            "text-align",
+            "vertical-align",
         ];
         for tag in html.split('<').skip(1) {
-            let name = tag
+            let inside = tag.split('>').next().unwrap_or_default();
+            let name = inside
                 .trim_start_matches('/')
                 .split([' ', '>'])
                 .next()
-                .unwrap();
-            assert!(allowed.contains(&name), "<{name} in {html}");
+                .unwrap_or_default();
+            if !TAGS.contains(&name) {
+                return Some(format!("tag <{name}>"));
+            }
+            if inside.contains(" class=") || inside.contains(" id=") {
+                return Some(format!("a class or id in <{inside}>"));
+            }
+            if name == "table" && !inside.starts_with('/') {
+                for attribute in ["cellpadding=", "cellspacing=", "border="] {
+                    if !inside.contains(attribute) {
+                        return Some(format!("<{inside}> without {attribute}"));
+                    }
+                }
+                let width = inside
+                    .split("width=\"")
+                    .nth(1)
+                    .and_then(|w| w.split('"').next());
+                if !width.is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())) {
+                    return Some(format!("<{inside}> without a fixed width in pixels"));
+                }
+            }
+            if let Some(style) = inside.split("style=\"").nth(1) {
+                let style = style.split('"').next().unwrap_or_default();
+                for declaration in style.split(';').filter(|d| !d.trim().is_empty()) {
+                    let property = declaration.split(':').next().unwrap_or_default().trim();
+                    if !PROPERTIES.contains(&property) {
+                        return Some(format!("CSS property {property} in <{inside}>"));
+                    }
+                }
+            }
         }
+        None
+    }
+
+    fn hostile() -> Item {
+        let mut hostile = item("LG-1", "<script>alert('x')</script>", "<b>E1</b>", -1);
+        hostile.users = vec!["<img src=x onerror=alert(1)>".into()];
+        hostile.sender = "\"><a href=\"http://evil\">@x".into();
+        hostile.ticket = Some("<i>#1</i>".into());
+        hostile.address = Some("a&b@x.fr".into());
+        hostile.tenant = Some("<t>".into());
+        hostile
+    }
+
+    #[test]
+    fn the_html_stays_within_what_outlook_shows() {
+        let mut removal = hostile();
+        removal.remote_desktop = Some(true);
+        removal.annual = true;
+        removal.cancels = Some(Cancels {
+            addition: "LG-0".into(),
+            quantity: 1,
+            received_at: at("2026-11-20T08:00:00Z"),
+            until: at("2026-11-27T08:00:00Z"),
+        });
+        let mut full = digest(vec![
+            removal,
+            item("LG-2", "Garage", E1, 1),
+            item("LG-3", "Garage", E1, -1),
+        ]);
+        full.chain_head = Some(Head {
+            len: 1,
+            hash: "ab".into(),
+        });
+        full.contact = Some("x@example.fr".into());
+        let notice = Digest::new(
+            Kind::RemovalNotice,
+            vec![hostile()],
+            at("2026-11-23T10:00:00Z"),
+            &Calendar::default(),
+        );
+        for html in [full.to_html(), notice.to_html()] {
+            assert_eq!(outside_outlook_subset(&html), None, "{html}");
+        }
+        // The check itself finds what Outlook would not show.
+        for bad in [
+            "<div>x</div>",
+            "<table width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\">",
+            "<table width=\"600\" border=\"0\">",
+            "<td style=\"max-width:600px\">",
+            "<span style=\"border-radius:3px\">",
+            "<td style=\"display:flex\">",
+            "<td class=\"x\">",
+        ] {
+            assert!(outside_outlook_subset(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn html_escapes_everything_that_came_from_a_mail() {
+        let digest = digest(vec![hostile()]);
+        let html = digest.to_html();
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
-        assert!(html.contains("«\u{a0}&lt;b&gt;gras&lt;/b&gt;\u{a0}» &amp; co"));
+        assert!(html.contains("&lt;b&gt;E1&lt;/b&gt;"));
+        assert!(html.contains("&lt;i&gt;#1&lt;/i&gt;"));
+        assert!(html.contains("a&amp;b@x.fr"));
+        assert!(html.contains("&lt;t&gt;"));
+        assert!(html.contains("&quot;&gt;&lt;a href=&quot;http://evil&quot;&gt;@x"));
+        assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("<a "));
     }
 
     #[test]

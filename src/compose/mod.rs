@@ -4,6 +4,7 @@
 //! nothing is sent here.
 
 pub mod digest;
+pub mod state;
 
 use crate::judge::Reply;
 

@@ -426,7 +426,10 @@ fn decide_all(
                 envelope: &envelope,
                 request_id: &request_id,
             };
-            let judged = judge_mail(shared, &fetched, &held);
+            let judged = judge_mail(shared, &fetched, &held).map(|mut verdict| {
+                answer_question(shared, &mut verdict, now);
+                verdict
+            });
             // The replies already counted for the sender, as the policy
             // names it (lower case): stored, and queued earlier in the batch.
             let sender = judged.as_ref().ok().and_then(|v| v.from.as_deref());
@@ -486,6 +489,37 @@ fn decide_all(
         out.decided.push(decided);
     }
     Ok(out)
+}
+
+/// Gives a technician's question (`[ÉTAT]`, which the judgement ignores as
+/// no request) its answer, from the store, as the reply: only for a sender
+/// of `senders.allow` (the policy then checks the rest, as for any reply),
+/// so that no one else makes the daemon read its records. The answer is as
+/// of the question's reception.
+fn answer_question(shared: &Shared, verdict: &mut Verdict, now: Timestamp) {
+    if verdict.problems.first().map(|p| p.code) != Some(judge::ProblemCode::StateQuery) {
+        return;
+    }
+    let allowed = verdict
+        .from
+        .as_deref()
+        .is_some_and(|from| shared.config.is_allowed(&from.to_lowercase()));
+    let Some(client) = verdict.request.client.clone().filter(|_| allowed) else {
+        return;
+    };
+    let question = judge::StateQuery {
+        client,
+        user: verdict.request.users.first().cloned(),
+    };
+    // NOTE: as of the question's reception, like any judgement.
+    let at = verdict.received_at.unwrap_or(now);
+    let answer = query::state_reply(&shared.store, &shared.rules(), &question, at);
+    match answer {
+        Ok(reply) => verdict.reply = Some(reply),
+        Err(err) => {
+            error!(request_id = %verdict.request_id, cause = %format!("{err:#}"), "question not answered: the records could not be read")
+        }
+    }
 }
 
 /// What tells two mails with one Message-ID apart.

@@ -17,7 +17,7 @@ mod policy;
 mod probe;
 mod schedule;
 
-pub use schedule::send_scheduled;
+pub use schedule::{contact, send_scheduled};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -42,7 +42,9 @@ use crate::query;
 use crate::records::audit;
 use crate::records::ledger::{self, Movement};
 use crate::records::{Decision, OutboxItem};
-use crate::rules::{CALENDAR_FILE, CLIENTS_FILE, Calendar, LICENCES_FILE, Rules, UPGRADES_FILE};
+use crate::rules::{
+    CALENDAR_FILE, CLIENTS_FILE, LICENCES_FILE, Rules, TICKETS_FILE, UPGRADES_FILE,
+};
 use crate::store::status::Status;
 use crate::store::{Decided, Store};
 
@@ -335,14 +337,20 @@ async fn reload_loop(shared: Shared, stop: watch::Receiver<bool>) {
 }
 
 fn modification_times(dir: &Path) -> Vec<Option<SystemTime>> {
-    [LICENCES_FILE, CLIENTS_FILE, CALENDAR_FILE, UPGRADES_FILE]
-        .iter()
-        .map(|name| {
-            std::fs::metadata(PathBuf::from(dir).join(name))
-                .and_then(|m| m.modified())
-                .ok()
-        })
-        .collect()
+    [
+        LICENCES_FILE,
+        CLIENTS_FILE,
+        CALENDAR_FILE,
+        UPGRADES_FILE,
+        TICKETS_FILE,
+    ]
+    .iter()
+    .map(|name| {
+        std::fs::metadata(PathBuf::from(dir).join(name))
+            .and_then(|m| m.modified())
+            .ok()
+    })
+    .collect()
 }
 
 /// Mails for the unit tests of the daemon.

@@ -129,15 +129,14 @@ pub(super) fn removal_notice(
     if movement.quantity >= 0 || !purchasing.removal_notice || purchasing.to.is_empty() {
         return Ok(None);
     }
-    let Some(item) = digest::Item::from_decision(decision, movement.cancellable.clone()) else {
+    let rules = shared.rules();
+    let Some(mut item) = digest::Item::from_decision(decision, &rules) else {
         return Ok(None);
     };
-    let notice = Digest::new(
-        Kind::RemovalNotice,
-        vec![item],
-        now,
-        &shared.rules().calendar,
-    );
+    item.cancels = query::cancels(&shared.history(), &movement.request_id);
+    let mut notice = Digest::new(Kind::RemovalNotice, vec![item], now, &rules.calendar);
+    drop(rules);
+    notice.contact = Some(contact(&shared.config).to_owned());
     let letter = Letter {
         from: &shared.config.from,
         to: &purchasing.to,
@@ -151,15 +150,22 @@ pub(super) fn removal_notice(
     Ok(Some(letter.to_outbox()?))
 }
 
+/// The address purchasing writes to about a request: `[purchasing]
+/// contact`, else the shared mailbox.
+pub fn contact(config: &Config) -> &str {
+    config.purchasing.contact.as_deref().unwrap_or(&config.from)
+}
+
 /// Queues the scheduled mails due at `now` that are not done yet: the digest
 /// of the last slot (with every accepted request not in a digest yet;
 /// nothing for an empty period) and the month's reminder. Gives the ids queued.
 pub async fn send_scheduled(
     store: &Store,
     config: &Config,
-    calendar: &Calendar,
+    rules: &Rules,
     now: Timestamp,
 ) -> anyhow::Result<Vec<String>> {
+    let calendar = &rules.calendar;
     let mut queued_ids = Vec::new();
     let slot = config.digest.latest(calendar, now);
     let done = store
@@ -170,12 +176,13 @@ pub async fn send_scheduled(
     {
         let pending = store.undigested()?;
         let ids: Vec<String> = pending.iter().map(|(_, id)| id.clone()).collect();
-        let items = query::digest_items(store, calendar, &ids)?;
+        let items = query::digest_items(store, rules, &ids)?;
         let item = if items.is_empty() {
             None
         } else {
             let mut digest = Digest::new(Kind::Digest, items, slot, calendar);
             digest.chain_head = Some(store.audit_head()?);
+            digest.contact = Some(contact(config).to_owned());
             let local = slot.to_zoned(calendar.time_zone.clone());
             let letter = Letter {
                 from: &config.from,
@@ -231,8 +238,9 @@ pub async fn send_scheduled(
 pub(super) async fn schedule_loop(shared: Shared, stop: watch::Receiver<bool>) {
     loop {
         let now = Timestamp::now();
-        let calendar = shared.rules().calendar.clone();
-        match send_scheduled(&shared.store, &shared.config, &calendar, now).await {
+        let rules = shared.rules().clone();
+        let calendar = &rules.calendar;
+        match send_scheduled(&shared.store, &shared.config, &rules, now).await {
             Ok(ids) if !ids.is_empty() => shared.outbox_ready.notify_one(),
             Ok(_) => {}
             Err(err) => error!(cause = %format!("{err:#}"), "scheduled mail not queued"),
@@ -247,7 +255,7 @@ pub(super) async fn schedule_loop(shared: Shared, stop: watch::Receiver<bool>) {
         let wait = shared
             .config
             .digest
-            .next(&calendar, now)
+            .next(calendar, now)
             .and_then(|next| Duration::try_from(next.duration_since(now)).ok())
             .map_or(SCHEDULE_CHECK, |wait| wait.min(SCHEDULE_CHECK))
             + Duration::from_millis(10);

@@ -32,6 +32,9 @@ pub struct Movement {
     /// to the target): effective at once, and irreversible.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub upgrade: bool,
+    /// The request's ticket reference, when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 /// An addition that a later removal can cancel with a prorated refund.

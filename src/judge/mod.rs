@@ -12,12 +12,15 @@ pub(crate) mod correction;
 pub(crate) mod history;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub(crate) mod state_query;
+pub(crate) mod ticket;
 pub(crate) mod verdict;
 
 pub use confirmation::Held;
 pub use history::{CANCELLATION_DAYS, Cancellable, Movement, user_keys};
 pub use reply::expiry_notice;
 pub use request::{Action, Field, Request};
+pub use state_query::StateQuery;
 pub use verdict::{Outcome, Problem, ProblemCode, Reply, Verdict, Warning, WarningCode};
 
 use crate::mail::{self, Mail};
@@ -206,6 +209,14 @@ impl Judge<'_> {
             }
             _ => None,
         };
+        // A question about a client (`[ÉTAT]`) is no request either.
+        if correction.is_none() {
+            judgement.state_query = state_query::recognise(
+                mail.subject.as_deref().unwrap_or_default(),
+                mail.body.as_deref(),
+                &rules.tickets,
+            );
+        }
         // An answer to an acceptance (a question, a thank-you) is no request;
         // an answer to `[À CONFIRMER]` without a command is none either.
         if correction.is_none() && fields.as_ref().is_some_and(|f| f.is_empty()) {
@@ -226,8 +237,14 @@ impl Judge<'_> {
             Some(quoted) => {
                 judgement.subject(&quoted.subject);
                 judgement.fields(&request::parse_fields(&quoted.template));
+                judgement.body_tickets(&quoted.template);
             }
-            None => judgement.subject(mail.subject.as_deref().unwrap_or_default()),
+            None => {
+                judgement.subject(mail.subject.as_deref().unwrap_or_default());
+                if let Some(body) = &mail.body {
+                    judgement.body_tickets(body);
+                }
+            }
         }
         match (&fields, &correction) {
             (_, Some(_)) => {}
@@ -269,6 +286,10 @@ struct Judgement<'r> {
     corrects: Option<String>,
     /// For a held request: until when it may be confirmed.
     confirm_before: Option<Timestamp>,
+    /// Ticket references found in the subject and the body.
+    tickets: Vec<String>,
+    /// The question this mail asks instead of a request, if it does.
+    state_query: Option<StateQuery>,
 }
 
 impl<'r> Judgement<'r> {
@@ -285,11 +306,15 @@ impl<'r> Judgement<'r> {
             answers_acceptance: None,
             corrects: None,
             confirm_before: None,
+            tickets: Vec::new(),
+            state_query: None,
         }
     }
 
     fn subject(&mut self, subject: &str) {
-        let parsed = request::parse_subject(subject);
+        let (subject, tickets) = ticket::from_subject(subject, &self.rules.tickets);
+        self.tickets.extend(tickets);
+        let parsed = request::parse_subject(&subject);
         self.request.action = parsed.action;
         self.template.action = parsed.action;
         match parsed.issue {
@@ -303,6 +328,11 @@ impl<'r> Judgement<'r> {
             None => {}
         }
         self.subject_client = parsed.client;
+    }
+
+    fn body_tickets(&mut self, body: &str) {
+        let tickets = ticket::from_body(body, &self.rules.tickets);
+        self.tickets.extend(tickets);
     }
 
     fn fields(&mut self, fields: &Fields) {
@@ -697,6 +727,20 @@ impl<'r> Judgement<'r> {
             self.problems = vec![Problem::answer_to_acceptance(accepted)];
             self.warnings.clear();
             Outcome::Ignored
+        } else if let Some(query) = &self.state_query {
+            self.problems = vec![Problem::state_query(&query.client)];
+            self.warnings.clear();
+            self.request = Request {
+                client: Some(
+                    self.rules
+                        .clients
+                        .lookup(&query.client)
+                        .map_or_else(|| query.client.clone(), |c| c.name.clone()),
+                ),
+                users: query.user.iter().cloned().collect(),
+                ..Request::default()
+            };
+            Outcome::Ignored
         } else if !self.problems.is_empty() {
             Outcome::Rejected
         } else if self.high_risk() {
@@ -713,6 +757,7 @@ impl<'r> Judgement<'r> {
         if self.template.client.is_none() {
             self.template.client = self.subject_client.clone();
         }
+        self.request.ticket = ticket::join(&self.tickets);
         let mut verdict = Verdict {
             outcome,
             request_id,

@@ -187,6 +187,9 @@ fn summary(body: &mut String, verdict: &Verdict) {
         "NON"
     };
     let _ = writeln!(body, "Bureau à distance associé : {desktop}");
+    if let Some(ticket) = &request.ticket {
+        let _ = writeln!(body, "Ticket : {ticket}");
+    }
 }
 
 fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {

@@ -87,6 +87,10 @@ pub struct Request {
     pub address: Option<String>,
     /// `Bureau à distance associé`.
     pub remote_desktop: Option<bool>,
+    /// The ticket reference(s), from a subject tag or a `Ticket :` line
+    /// ([`super::ticket`]); absent from records written before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 /// Reply and forward prefixes of the usual mail clients, in several languages.

@@ -164,6 +164,9 @@ codes! {
         /// A held request cancelled by its requester (`ANNULER`): an ignored
         /// mail, nothing ordered.
         Cancelled => "cancelled",
+        /// A question about a client (`[ÉTAT]`): an ignored mail, never a
+        /// request; the daemon answers it from what it recorded.
+        StateQuery => "state_query",
     }
 }
 
@@ -659,6 +662,17 @@ impl Problem {
             mib(limit)
         );
         problem(ProblemCode::TooLarge, None, message)
+    }
+
+    pub fn state_query(client: &str) -> Problem {
+        problem(
+            ProblemCode::StateQuery,
+            None,
+            format!(
+                "Question sur l'état des licences de « {client} » : ce n'est pas une commande, \
+                 rien n'est commandé ; le service licgate y répond par mail avec ce qu'il a enregistré."
+            ),
+        )
     }
 
     pub fn auto_submitted(reason: &str) -> Problem {

@@ -391,7 +391,7 @@ impl Filter {
 }
 
 /// The columns of the CSV export.
-const CSV_COLUMNS: [&str; 15] = [
+const CSV_COLUMNS: [&str; 16] = [
     "request_id",
     "received_at",
     "decided_at",
@@ -407,6 +407,7 @@ const CSV_COLUMNS: [&str; 15] = [
     "warnings",
     "reply_sent_at",
     "message_id",
+    "ticket",
 ];
 
 /// A cell a spreadsheet cannot run: a value that opens with `=`, `+`, `-`,
@@ -469,6 +470,7 @@ pub fn to_csv(entries: &[Entry], separator: char) -> String {
                 .join(" "),
             time(e.reply_sent_at),
             e.message_id.clone().unwrap_or_default(),
+            request.and_then(|r| r.ticket.clone()).unwrap_or_default(),
         ];
         out.push_str(&row.iter().map(|v| field(v)).collect::<Vec<_>>().join(&sep));
         out.push_str("\r\n");

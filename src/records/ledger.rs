@@ -57,6 +57,7 @@ pub fn movements<A: std::borrow::Borrow<Accepted>>(
             },
             cancellable: None,
             upgrade,
+            ticket: request.ticket.clone(),
         };
         match (&request.action, &request.from_licence) {
             // An upgrade moves the quantity from one licence to the other.
@@ -178,9 +179,14 @@ pub fn to_text(lines: &[Line], at: Date) -> String {
                 .as_ref()
                 .map(|c| format!(", cancels {} until {}", c.addition, c.until))
                 .unwrap_or_default();
+            let ticket = m
+                .ticket
+                .as_ref()
+                .map(|t| format!(", ticket {t}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {}  {:+}  {}  {state}{cancellable}",
+                "  {}  {:+}  {}  {state}{cancellable}{ticket}",
                 m.received_on, m.quantity, m.request_id
             );
         }

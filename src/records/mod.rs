@@ -275,6 +275,7 @@ pub(crate) mod fixture {
             address: None,
             remote_desktop: Some(false),
             from_licence: None,
+            ticket: None,
         };
         Decision {
             schema: SCHEMA,

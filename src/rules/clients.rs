@@ -1,5 +1,6 @@
 //! The clients, from `clients.toml`: canonical name, aliases, the domains
-//! allowed for generic addresses, and the licences billed yearly.
+//! allowed for generic addresses, the licences billed yearly, and the
+//! Microsoft tenant purchasing finds the client by.
 //!
 //! Names and aliases match whatever the case, accents and punctuation.
 
@@ -22,6 +23,9 @@ pub struct Client {
     pub domains: Vec<String>,
     /// Official licences billed yearly for this client (12-month impact).
     pub annual: Vec<String>,
+    /// The client's Microsoft tenant (`contoso.onmicrosoft.com` or its id),
+    /// shown in the digest to find the client in the admin center.
+    pub tenant: Option<String>,
 }
 
 /// All clients, indexed by every name they answer to.
@@ -49,6 +53,8 @@ struct RawClient {
     domains: Vec<Spanned<String>>,
     #[serde(default)]
     annual: Vec<Spanned<String>>,
+    #[serde(default)]
+    tenant: Option<Spanned<String>>,
     /// Free text for operators; licgate does not read it.
     #[serde(default, rename = "note")]
     _note: Option<String>,
@@ -106,7 +112,14 @@ impl Clients {
                     return Err(SourceError::at(source, licence.span(), msg));
                 }
             }
+            let tenant = match &raw_client.tenant {
+                Some(tenant) => Some(check_tenant(tenant.get_ref()).map_err(|message| {
+                    SourceError::at(source, tenant.span(), format!("client.tenant: {message}"))
+                })?),
+                None => None,
+            };
             clients.list.push(Client {
+                tenant,
                 name: text::trim(raw_client.name.get_ref()).to_owned(),
                 aliases: raw_client
                     .aliases
@@ -122,6 +135,11 @@ impl Clients {
             });
         }
         Ok(clients)
+    }
+
+    /// Every client, in the file's order.
+    pub fn iter(&self) -> impl Iterator<Item = &Client> {
+        self.list.iter()
     }
 
     /// The client that `written` names (canonical name or alias).
@@ -154,6 +172,30 @@ impl Clients {
     }
 }
 
+/// A tenant as Microsoft names it: its initial domain
+/// (`contoso.onmicrosoft.com`, kept in lower case) or its id (a GUID).
+fn check_tenant(written: &str) -> Result<String, String> {
+    let value = text::trim(written).to_lowercase();
+    let is_guid = value.len() == 36
+        && value.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let is_initial_domain = value
+        .strip_suffix(".onmicrosoft.com")
+        .is_some_and(|name| !name.is_empty() && text::is_email_address(&format!("x@{value}")));
+    if is_guid || is_initial_domain {
+        Ok(value)
+    } else {
+        Err(format!(
+            "« {written} » is neither a *.onmicrosoft.com domain nor a tenant id (GUID)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,7 +214,27 @@ annual = ["Microsoft 365 Business Premium"]
 [[client]]
 name = "Cabinet Durand & Associés"
 note = "contrat renouvelé en 2026"
+tenant = "CabinetDurand.onmicrosoft.com"
 "#;
+
+    #[test]
+    fn a_tenant_is_an_initial_domain_or_an_id() {
+        let clients = Clients::from_toml(CLIENTS, &catalog()).unwrap();
+        let tenant = |name: &str| clients.lookup(name).unwrap().tenant.clone();
+        assert_eq!(
+            tenant("Cabinet Durand & Associés").as_deref(),
+            Some("cabinetdurand.onmicrosoft.com")
+        );
+        assert_eq!(tenant("Boulangerie Martin"), None);
+        let id = "[[client]]\nname = \"A\"\ntenant = \"72F988BF-86F1-41AF-91AB-2D7CD011DB47\"\n";
+        assert!(Clients::from_toml(id, &catalog()).is_ok());
+        for bad in ["contoso.fr", ".onmicrosoft.com", "72f988bf-86f1-41af-91ab"] {
+            let source = format!("[[client]]\nname = \"A\"\ntenant = \"{bad}\"\n");
+            let err = Clients::from_toml(&source, &catalog()).unwrap_err();
+            assert_eq!(err.line, Some(3), "{bad}");
+            assert!(err.message.starts_with("client.tenant"), "{}", err.message);
+        }
+    }
 
     #[test]
     fn names_and_aliases_match_loosely() {

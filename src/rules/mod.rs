@@ -1,6 +1,7 @@
-//! The rules operators edit, as four TOML files in one folder:
+//! The rules operators edit, as TOML files in one folder:
 //! `licences.toml` (official and internal names), `clients.toml`,
-//! `calendar.toml` and `upgrades.toml` (the upgrade paths allowed).
+//! `calendar.toml`, `upgrades.toml` (the upgrade paths allowed) and
+//! `tickets.toml` (optional: the ticket patterns).
 //!
 //! Reading is separate from parsing: [`Rules::load`] reads the folder,
 //! each part's `from_toml` parses text, so tests feed literals. A file with an
@@ -9,6 +10,7 @@
 mod calendar;
 mod catalog;
 mod clients;
+mod tickets;
 mod upgrades;
 
 use std::fmt;
@@ -19,6 +21,7 @@ pub use calendar::{
 };
 pub use catalog::{Catalog, Licence, LicenceMatch, Sku, import_products};
 pub use clients::{Client, Clients};
+pub use tickets::{DEFAULT_PATTERNS, Pattern, Tickets};
 pub use upgrades::Upgrades;
 
 /// File names inside the rules folder.
@@ -26,6 +29,8 @@ pub const LICENCES_FILE: &str = "licences.toml";
 pub const CLIENTS_FILE: &str = "clients.toml";
 pub const CALENDAR_FILE: &str = "calendar.toml";
 pub const UPGRADES_FILE: &str = "upgrades.toml";
+/// Optional: without it, the default ticket patterns.
+pub const TICKETS_FILE: &str = "tickets.toml";
 
 /// Everything the judgement checks a request against.
 #[derive(Debug, Clone)]
@@ -38,10 +43,12 @@ pub struct Rules {
     pub calendar: Calendar,
     /// The upgrade paths allowed.
     pub upgrades: Upgrades,
+    /// How a ticket reference is written in a request.
+    pub tickets: Tickets,
 }
 
 impl Rules {
-    /// Reads and checks the four files of `dir`.
+    /// Reads and checks the files of `dir`.
     pub fn load(dir: &Path) -> Result<Rules, RulesError> {
         let read = |name: &str| {
             let path = dir.join(name);
@@ -66,11 +73,18 @@ impl Rules {
         let calendar = Calendar::from_toml(&source).map_err(in_file(&path))?;
         let (path, source) = read(UPGRADES_FILE)?;
         let upgrades = Upgrades::from_toml(&source, &catalog).map_err(in_file(&path))?;
+        let tickets = if dir.join(TICKETS_FILE).exists() {
+            let (path, source) = read(TICKETS_FILE)?;
+            Tickets::from_toml(&source).map_err(in_file(&path))?
+        } else {
+            Tickets::default()
+        };
         Ok(Rules {
             catalog,
             clients,
             calendar,
             upgrades,
+            tickets,
         })
     }
 }

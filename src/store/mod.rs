@@ -672,6 +672,25 @@ impl Store {
         Ok(())
     }
 
+    /// Queues a mail of licgate's own sent on demand (a digest): in the
+    /// outbox and, as listing `request_ids`, in the audit trail, like a
+    /// scheduled one; flushed. Gives its outbox id.
+    pub fn queue_own(&self, item: &OutboxItem, request_ids: &[String]) -> anyhow::Result<u64> {
+        let outbox_id = self.db.generate_id()?;
+        let json = serde_json::to_vec(item)?;
+        let ids: Vec<&str> = request_ids.iter().map(String::as_str).collect();
+        let result: Result<(), TransactionError<Abort>> = (&self.outbox, &self.audit, &self.meta)
+            .transaction(|(outbox, audit, meta)| -> TxResult<()> {
+                outbox.insert(&outbox_id.to_be_bytes(), json.as_slice())?;
+                let mut trail = Trail::open(audit, meta)?;
+                trail.append(item.queued_at, queued_event(item, &ids))?;
+                trail.close()
+            });
+        result.map_err(transaction_failed)?;
+        self.db.flush()?;
+        Ok(outbox_id)
+    }
+
     /// Every audit record, in order.
     pub fn audit_records(&self) -> impl Iterator<Item = anyhow::Result<Record>> + '_ {
         self.audit

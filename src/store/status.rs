@@ -311,11 +311,11 @@ mod tests {
         let paris = TimeZone::get("Europe/Paris").unwrap();
         assert_eq!(
             Status::collect(&store, now, &paris).unwrap().today,
-            [1, 0, 0, 0]
+            [1, 0, 0, 0, 0]
         );
         assert_eq!(
             Status::collect(&store, now, &TimeZone::UTC).unwrap().today,
-            [0, 0, 0, 0]
+            [0, 0, 0, 0, 0]
         );
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -188,6 +188,20 @@ pub fn shapes(size: usize) -> Vec<(&'static str, Vec<u8>)> {
             "short lines of colons",
             repeat(&text, "Nom du client : a b client : x\r\n", size),
         ),
+        // Issue 12 review: each ticket tag found was blanked by moving the
+        // rest of the subject.
+        (
+            "subject of ticket tags",
+            repeat(
+                "From: jean.dupont@example.test\r\nSubject: [AJOUT] Licence Office 365 - a ",
+                "#1 [GLPI #2] ",
+                size,
+            ),
+        ),
+        (
+            "ticket and user lines",
+            repeat(&text, "Ticket : 1\r\nUtilisateur : [x]\r\n", size),
+        ),
         // Issue 10 review: each quoted reference made 40 lines be read again.
         (
             "quoted references",
