@@ -736,6 +736,7 @@ fn accepted_before(id: &str, at: &str, quantity: i64, users: &[&str]) -> licgate
         effective_on,
         cancellable: None,
         upgrade: false,
+        held: false,
         ticket: None,
     }
 }
@@ -746,6 +747,7 @@ fn judge_with(history: &[licgate::judge::Movement], raw: &[u8], at: &str) -> Ver
         limits: &Limits::default(),
         history,
         held: &[],
+        now: None,
     };
     plain(judge.check(raw, Some(at.parse().unwrap())))
 }

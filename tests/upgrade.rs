@@ -62,6 +62,7 @@ fn judge(raw: &[u8], at: &str, held: &[Held]) -> Verdict {
         limits: &Limits::default(),
         history: &[],
         held,
+        now: None,
     };
     judge.check(raw, Some(at.parse::<Timestamp>().unwrap()))
 }
@@ -233,6 +234,7 @@ fn held() -> Held {
         requester: TECH.into(),
         received_at: verdict.received_at.unwrap(),
         confirm_before: verdict.confirm_before.unwrap(),
+        asked_at: verdict.received_at.unwrap(),
         request: verdict.request,
     }
 }
@@ -284,6 +286,21 @@ fn a_confirmation_accepts_the_held_request_under_its_reference() {
     assert_eq!(cancel.outcome, Outcome::Ignored);
     assert_eq!(codes(&cancel), [("cancelled", None)]);
     assert!(cancel.reply.unwrap().subject.starts_with("[ANNULÉE] "));
+}
+
+#[test]
+fn a_command_for_another_request_than_the_thread_is_refused() {
+    let held = held();
+    // The thread is of LG-0123456789; the command names the held request.
+    let raw = format!(
+        "From: {TECH}\r\nMessage-ID: <m@x>\r\n\
+         Subject: RE: [À CONFIRMER] {SUBJECT} (LG-0123456789)\r\n\r\nCONFIRMER {}\r\n",
+        held.request_id
+    );
+    let verdict = judge(raw.as_bytes(), "2026-11-24T09:00:00+01:00", &[held]);
+    assert_eq!(verdict.outcome, Outcome::Rejected);
+    assert_eq!(codes(&verdict), [("confirmation_mismatch", None)]);
+    assert_eq!(verdict.confirms, None);
 }
 
 #[test]

@@ -92,7 +92,7 @@ async fn watch_mailbox(
             }
             process(shared, &mut mailbox, uid_validity, batch).await?;
         }
-        shared.store.set_last_poll(Timestamp::now())?;
+        shared.store.set_last_poll(shared.now())?;
         if *stop.borrow() {
             mailbox.logout().await;
             return Ok(());
@@ -262,7 +262,7 @@ async fn decide_and_file(
         .map(|job| mailbox_key(uid_validity, job.envelope.uid))
         .collect();
     shared.store.mark_judging(&keys).await?;
-    let now = Timestamp::now();
+    let now = shared.now();
     // NOTE: the judgement runs on a blocking thread: a slow mail never
     // stalls the outbox, the status file or the query socket.
     let decisions = {
@@ -426,7 +426,7 @@ fn decide_all(
                 envelope: &envelope,
                 request_id: &request_id,
             };
-            let judged = judge_mail(shared, &fetched, &held).map(|mut verdict| {
+            let judged = judge_mail(shared, &fetched, &held, now).map(|mut verdict| {
                 answer_question(shared, &mut verdict, now);
                 verdict
             });
@@ -619,6 +619,7 @@ fn judge_mail(
     shared: &Shared,
     mail: &policy::Fetched,
     held: &[judge::Held],
+    now: Timestamp,
 ) -> Result<Verdict, String> {
     let config = &shared.config;
     let rules = shared.rules();
@@ -628,6 +629,7 @@ fn judge_mail(
         limits: &config.limits,
         history: &history,
         held,
+        now: Some(now),
     };
     let envelope = mail.envelope;
     std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -721,7 +723,15 @@ mod tests {
             store: store.clone(),
             moves_fail: false,
         };
-        (Shared::new(config, store, rules), mailbox, envelopes)
+        let mut shared = Shared::new(config, store, rules);
+        shared.clock = half_past_ten;
+        (shared, mailbox, envelopes)
+    }
+
+    /// The clock of the intake's tests: Monday 23 November 2026, 10:30 UTC,
+    /// after every mail they deliver on Monday.
+    fn half_past_ten() -> Timestamp {
+        "2026-11-23T10:30:00Z".parse().unwrap()
     }
 
     const TECH: &str = "julie.bernard@infogerance.example";
@@ -1037,12 +1047,67 @@ mod tests {
         assert_eq!(codes(&twice), ["duplicate_request"]);
     }
 
+    // Found by review: a confirmation written before the hold was asked
+    // (its id computed from a Message-ID) confirmed it in the same batch.
+    #[tokio::test]
+    async fn a_confirmation_received_before_the_hold_was_asked_is_refused() {
+        let held = upgrade(TECH, "early@x");
+        let id = judge::id_of(b"early@x");
+        let confirm = answer(TECH, "c@x", &format!("CONFIRMER {id}"));
+        let (shared, mut mailbox, envelopes) = setup(vec![held, confirm]);
+        process(&shared, &mut mailbox, UID_VALIDITY, &envelopes)
+            .await
+            .unwrap();
+        assert_eq!(shared.store.held().unwrap().len(), 1, "still held");
+        assert_eq!(shared.store.accepted().count(), 0);
+        let second = shared.store.decided_mail(&mailbox_key(UID_VALIDITY, 2));
+        let second = shared.store.decision(&second.unwrap().unwrap()).unwrap();
+        assert_eq!(codes(&second.unwrap()), ["confirmation_unknown"]);
+    }
+
+    // Found by review: the removal notice offered to cancel an addition
+    // still held, which purchasing never ordered.
+    #[tokio::test]
+    async fn a_held_addition_is_never_offered_for_cancellation() {
+        let (shared, mut mailbox, _) = setup(vec![]);
+        let annual = String::from_utf8(request(TECH, "annual@x", "+1"))
+            .unwrap()
+            .replace("Business Standard", "Business Premium");
+        let held = deliver(&shared, &mut mailbox, annual.into_bytes(), MONDAY).await;
+        assert_eq!(held.outcome, Outcome::Held);
+        let removal = String::from_utf8(request(TECH, "removal@x", "-1"))
+            .unwrap()
+            .replace("[AJOUT]", "[SUPPRESSION]")
+            .replace("Business Standard", "Business Premium");
+        let removal = deliver(&shared, &mut mailbox, removal.into_bytes(), MONDAY).await;
+        assert_eq!(removal.outcome, Outcome::Accepted, "{:?}", codes(&removal));
+        let notices: Vec<String> = shared
+            .store
+            .outbox_oldest(100)
+            .unwrap()
+            .into_iter()
+            .map(|(_, item)| item.message)
+            .filter(|message| message.contains("suppression"))
+            .collect();
+        assert!(!notices.is_empty(), "a removal notice is queued");
+        assert!(
+            notices
+                .iter()
+                .all(|n| !n.contains("ANNULABLE") && !n.contains(&held.request_id)),
+            "{notices:?}"
+        );
+    }
+
     #[tokio::test]
     async fn an_expired_request_is_closed_once_across_a_restart() {
         let (shared, _mailbox, id) = held_upgrade().await;
         let before: Timestamp = "2026-11-24T16:29:00Z".parse().unwrap();
         assert_eq!(schedule::expire_held(&shared, before).await.unwrap(), 0);
         let after: Timestamp = "2026-11-24T16:31:00Z".parse().unwrap();
+        // Not before the mailbox was read after the deadline: a confirmation
+        // received in time may be waiting there.
+        assert_eq!(schedule::expire_held(&shared, after).await.unwrap(), 0);
+        shared.store.set_last_poll(after).unwrap();
         assert_eq!(schedule::expire_held(&shared, after).await.unwrap(), 1);
         assert_eq!(schedule::expire_held(&shared, after).await.unwrap(), 0);
         let request = shared.store.decision(&id).unwrap().unwrap();

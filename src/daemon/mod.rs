@@ -217,6 +217,9 @@ struct Shared {
     history: Arc<Mutex<Vec<Movement>>>,
     /// Why sending is paused (the SMTP server refuses the gateway), if it is.
     outbox_paused: Arc<Mutex<Option<String>>>,
+    /// The clock the decisions are dated by: the system's, set in the unit
+    /// tests of the intake.
+    clock: fn() -> Timestamp,
 }
 
 impl Shared {
@@ -228,7 +231,13 @@ impl Shared {
             outbox_ready: Arc::new(Notify::new()),
             history: Arc::new(Mutex::new(Vec::new())),
             outbox_paused: Arc::new(Mutex::new(None)),
+            clock: Timestamp::now,
         }
+    }
+
+    /// The time by [`Shared::clock`].
+    fn now(&self) -> Timestamp {
+        (self.clock)()
     }
 
     /// The rules in force. A task that panicked while holding the lock left

@@ -34,10 +34,9 @@ pub(super) fn load_history(shared: &Shared) -> anyhow::Result<()> {
     let mut movements = shared.store.accepted_movements(&calendar, since)?;
     // NOTE: a held request counts as a duplicate like an accepted one.
     let held = shared.store.held()?;
-    movements.extend(ledger::movements(
-        held.iter().map(Accepted::of_held),
-        &calendar,
-    ));
+    let mut held = ledger::movements(held.iter().map(Accepted::of_held), &calendar);
+    held.iter_mut().for_each(|m| m.held = true);
+    movements.extend(held);
     movements.sort_by_key(|m| m.received_at);
     movements.shrink_to_fit();
     *shared.history() = movements;
@@ -52,10 +51,12 @@ pub(super) fn remember(shared: &Shared, decision: &Decision) -> Option<Movement>
         Accepted::of(decision).or_else(|| decision.held().as_ref().map(Accepted::of_held))?;
     let is_removal = decision.outcome == Outcome::Accepted
         && accepted.request.action == Some(crate::judge::Action::Suppression);
+    let is_held = decision.outcome == Outcome::Held;
     let movements = ledger::movements([accepted], &shared.rules().calendar);
     let mut history = shared.history();
     let mut removal = None;
     for mut movement in movements {
+        movement.held = is_held;
         let position = history.partition_point(|m| m.received_at <= movement.received_at);
         movement.cancellable = ledger::cancellable(&history[..position], &movement);
         if is_removal {
@@ -69,11 +70,17 @@ pub(super) fn remember(shared: &Shared, decision: &Decision) -> Option<Movement>
 /// Closes each held request whose deadline passed before `now`, with a
 /// notice to its requester; once each, whatever restarts (see
 /// [`Store::expire`]). Gives how many were closed.
+///
+/// Only once the mailbox was read after the deadline: a confirmation
+/// received in time but still in the mailbox (the daemon stopped, the
+/// server away, a backlog) is judged first, on its reception time.
 pub(super) async fn expire_held(shared: &Shared, now: Timestamp) -> anyhow::Result<usize> {
     let calendar = shared.rules().calendar.clone();
+    let last_poll = shared.store.last_poll()?;
     let mut closed = 0;
     for held in shared.store.held()? {
-        if held.confirm_before > now {
+        let read_since = last_poll.is_some_and(|poll| poll > held.confirm_before);
+        if held.confirm_before > now || !read_since {
             continue;
         }
         let Some(decision) = shared.store.decision(&held.request_id)? else {

@@ -32,6 +32,10 @@ pub struct Movement {
     /// to the target): effective at once, and irreversible.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub upgrade: bool,
+    /// Of a request still held for confirmation: a duplicate for the
+    /// judgement, but nothing ordered (never a refundable addition).
+    #[serde(skip)]
+    pub held: bool,
     /// The request's ticket reference, when it gave one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,

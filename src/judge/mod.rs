@@ -91,6 +91,7 @@ pub fn check(
         limits,
         history: &[],
         held: &[],
+        now: None,
     }
     .check(raw, received_at)
 }
@@ -110,6 +111,11 @@ pub struct Judge<'a> {
     pub history: &'a [Movement],
     /// The requests waiting for their requester's confirmation.
     pub held: &'a [Held],
+    /// When the daemon decides (`None` offline): a request held long after
+    /// its reception (a daemon stopped over a weekend) still gets a
+    /// deadline after it, and a confirmation received before the hold was
+    /// asked is refused.
+    pub now: Option<Timestamp>,
 }
 
 impl Judge<'_> {
@@ -161,6 +167,7 @@ impl Judge<'_> {
             limits,
             history,
             held,
+            now,
         } = *self;
         let too_large = size > limits.max_message_size;
         let shape = mail::shape(raw);
@@ -175,6 +182,7 @@ impl Judge<'_> {
         .unwrap_or_default();
         let received_at = received_at.or(mail.header_time);
         let mut judgement = Judgement::new(rules, limits);
+        judgement.now = now;
 
         if too_large {
             judgement
@@ -286,6 +294,8 @@ struct Judgement<'r> {
     corrects: Option<String>,
     /// For a held request: until when it may be confirmed.
     confirm_before: Option<Timestamp>,
+    /// When the daemon decides, if it does ([`Judge::now`]).
+    now: Option<Timestamp>,
     /// Ticket references found in the subject and the body.
     tickets: Vec<String>,
     /// The question this mail asks instead of a request, if it does.
@@ -306,6 +316,7 @@ impl<'r> Judgement<'r> {
             answers_acceptance: None,
             corrects: None,
             confirm_before: None,
+            now: None,
             tickets: Vec::new(),
             state_query: None,
         }
@@ -745,7 +756,13 @@ impl<'r> Judgement<'r> {
             Outcome::Rejected
         } else if self.high_risk() {
             let calendar = &self.rules.calendar;
-            let deadline = received_at.map(|at| calendar.confirmation_deadline(at));
+            // NOTE: counted from the decision when it comes long after the
+            // reception: the requester must have the time to answer.
+            let asked = match (received_at, self.now) {
+                (Some(received), Some(now)) => Some(received.max(now)),
+                (received, now) => received.or(now),
+            };
+            let deadline = asked.map(|at| calendar.confirmation_deadline(at));
             let upgrade = self.request.action == Some(Action::MiseANiveau);
             self.warnings
                 .push(Warning::confirmation_required(upgrade, deadline.as_ref()));
@@ -842,7 +859,19 @@ impl Judgement<'_> {
         let target = held.iter().find(|h| h.request_id == id);
         let tz = &self.rules.calendar.time_zone;
         let mut confirms = None;
+        let answered = mail.subject.as_deref().and_then(request::answered_hold);
         let outcome = match target {
+            // The thread is of another request: which one is meant is unsure.
+            _ if answered.as_deref().is_some_and(|answered| answered != id) => {
+                let answered = answered.unwrap_or_default();
+                self.problems
+                    .push(Problem::confirmation_mismatch(id, &answered));
+                Outcome::Rejected
+            }
+            Some(held) if received_at.is_some_and(|at| at <= held.asked_at) => {
+                self.problems.push(Problem::confirmation_too_early(id));
+                Outcome::Rejected
+            }
             None => {
                 self.problems.push(Problem::confirmation_unknown(id));
                 Outcome::Rejected

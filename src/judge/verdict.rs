@@ -161,6 +161,9 @@ codes! {
         /// An answer to `[À CONFIRMER]` with neither `CONFIRMER LG-…` nor
         /// `ANNULER LG-…` on its first lines.
         ConfirmationMissing => "confirmation_missing",
+        /// `CONFIRMER LG-A` in answer to the `[À CONFIRMER]` of another
+        /// request, `LG-B`: which one is meant is not guessed.
+        ConfirmationMismatch => "confirmation_mismatch",
         /// A held request cancelled by its requester (`ANNULER`): an ignored
         /// mail, nothing ordered.
         Cancelled => "cancelled",
@@ -472,6 +475,23 @@ impl Problem {
             french_date_time(deadline)
         );
         problem(ProblemCode::ConfirmationExpired, None, message)
+    }
+
+    pub fn confirmation_mismatch(named: &str, answered: &str) -> Problem {
+        let message = format!(
+            "Ce message répond à la demande {answered} à confirmer, mais nomme la demande {named} : \
+             rien n'est fait. Répondez au message [À CONFIRMER] de la demande voulue, avec sa \
+             propre référence."
+        );
+        problem(ProblemCode::ConfirmationMismatch, None, message)
+    }
+
+    pub fn confirmation_too_early(id: &str) -> Problem {
+        let message = format!(
+            "La demande {id} n'attendait pas encore de confirmation à la réception de ce message : \
+             rien n'est fait. Confirmez-la en répondant au message [À CONFIRMER] qu'elle a reçu."
+        );
+        problem(ProblemCode::ConfirmationUnknown, None, message)
     }
 
     pub fn confirmation_missing(id: &str) -> Problem {

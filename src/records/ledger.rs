@@ -57,6 +57,7 @@ pub fn movements<A: std::borrow::Borrow<Accepted>>(
             },
             cancellable: None,
             upgrade,
+            held: false,
             ticket: request.ticket.clone(),
         };
         match (&request.action, &request.from_licence) {
@@ -92,6 +93,7 @@ pub fn cancellable(earlier: &[Movement], removal: &Movement) -> Option<Cancellab
                 && m.licence == removal.licence
                 && m.quantity > 0
                 && !m.upgrade
+                && !m.held
         })
         .map(|addition| Cancellable {
             addition: addition.request_id.clone(),
