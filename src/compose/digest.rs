@@ -261,14 +261,16 @@ pub struct Total<'a> {
     pub net: i64,
 }
 
-/// « À commander »: the removals, the upgrades, the additions, and the
-/// client × licence pairs whose requests cancel out (nothing to order).
+/// « À commander »: the removals, the upgrades and the additions.
+///
+/// NOTE: a removal is never netted with an addition of the same licence:
+/// purchasing handled it at once from its notice, and the addition is
+/// still to order (or to cancel, when the badge says so).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Orders<'a> {
     pub removals: Vec<OrderLine<'a>>,
     pub upgrades: Vec<OrderLine<'a>>,
     pub additions: Vec<OrderLine<'a>>,
-    pub balanced: Vec<OrderLine<'a>>,
 }
 
 impl Orders<'_> {
@@ -319,16 +321,16 @@ impl Digest {
         }
     }
 
-    /// « À commander »: one line per client and licence (sorted), with the
-    /// net quantity of their requests; a net removal among the removals. An
-    /// upgrade is never netted with additions: it is a change of its own.
+    /// « À commander »: one line per kind of change, client and licence
+    /// (sorted), with the sum of their requests' quantities.
     pub fn orders(&self) -> Orders<'_> {
         let zone = self.at.time_zone();
-        let mut lines: BTreeMap<(&str, Option<&str>, &str), OrderLine> = BTreeMap::new();
+        let mut lines: BTreeMap<(Change, &str, Option<&str>, &str), OrderLine> = BTreeMap::new();
         for item in &self.items {
             let from = item.from_licence.as_deref();
+            let key = (item.change(), item.client.as_str(), from, item.licence.as_str());
             let line = lines
-                .entry((item.client.as_str(), from, item.licence.as_str()))
+                .entry(key)
                 .or_insert_with(|| OrderLine {
                     client: &item.client,
                     tenant: item.tenant.as_deref(),
@@ -346,12 +348,11 @@ impl Digest {
             }
         }
         let mut orders = Orders::default();
-        for line in lines.into_values() {
-            match line.net {
-                _ if line.from.is_some() => orders.upgrades.push(line),
-                net if net < 0 => orders.removals.push(line),
-                0 => orders.balanced.push(line),
-                _ => orders.additions.push(line),
+        for ((change, ..), line) in lines {
+            match change {
+                Change::Removal => orders.removals.push(line),
+                Change::Upgrade => orders.upgrades.push(line),
+                Change::Addition => orders.additions.push(line),
             }
         }
         orders
@@ -526,13 +527,6 @@ impl Digest {
             }
             out.push('\n');
         }
-        if !orders.balanced.is_empty() {
-            let _ = writeln!(out, "Rien à commander, les demandes se compensent :");
-            for line in &orders.balanced {
-                let _ = writeln!(out, "  {}, {}", line.client, line.licence);
-            }
-            out.push('\n');
-        }
         for (title, clients) in self.requests() {
             if clients.is_empty() {
                 continue;
@@ -632,18 +626,6 @@ impl Digest {
                 );
             }
             out.push_str("</table></td></tr>\n");
-        }
-        if !orders.balanced.is_empty() {
-            let pairs: Vec<String> = orders
-                .balanced
-                .iter()
-                .map(|l| format!("{}, {}", l.client, l.licence))
-                .collect();
-            let _ = writeln!(
-                out,
-                "<tr><td style=\"padding:6px 18px;color:#374151\">Rien à commander, les demandes se compensent : {}.</td></tr>",
-                escape(&pairs.join(" ; "))
-            );
         }
         for (title, clients) in self.requests() {
             if clients.is_empty() {
@@ -1027,7 +1009,7 @@ mod tests {
             nets(&orders.additions),
             [line("Garage", E1, 3), line("Garage", BS, 1)]
         );
-        assert!(orders.removals.is_empty() && orders.balanced.is_empty());
+        assert!(orders.removals.is_empty());
     }
 
     // Issue 11: a confirmed upgrade is an order of its own, never summed
@@ -1078,25 +1060,23 @@ mod tests {
     }
 
     #[test]
-    fn additions_and_removals_net_out() {
+    // Found by review: a removal netted into the additions was applied
+    // twice by purchasing, who had handled it at once from its notice.
+    fn additions_and_removals_are_never_netted() {
         let digest = digest(vec![
             item("LG-1", "Garage", E1, 2),
             item("LG-2", "Garage", E1, -1),
             item("LG-3", "Cabinet", E1, -2),
             item("LG-4", "Cabinet", E1, 1),
-            item("LG-5", "Boulangerie", E1, 1),
-            item("LG-6", "Boulangerie", E1, -1),
         ]);
         let orders = digest.orders();
-        assert_eq!(nets(&orders.additions), [line("Garage", E1, 1)]);
-        assert_eq!(nets(&orders.removals), [line("Cabinet", E1, -1)]);
-        assert_eq!(nets(&orders.balanced), [line("Boulangerie", E1, 0)]);
-        let text = digest.to_text();
-        assert!(
-            text.contains(
-                "Rien à commander, les demandes se compensent\u{a0}:\n  Boulangerie, Exchange"
-            ),
-            "{text}"
+        assert_eq!(
+            nets(&orders.additions),
+            [line("Cabinet", E1, 1), line("Garage", E1, 2)]
+        );
+        assert_eq!(
+            nets(&orders.removals),
+            [line("Cabinet", E1, -2), line("Garage", E1, -1)]
         );
     }
 
