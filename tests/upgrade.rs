@@ -174,8 +174,9 @@ fn the_target_must_be_written_exactly_the_current_licence_may_be_loose() {
         verdict.problems[0].message
     );
     let body = &verdict.reply.as_ref().unwrap().body;
+    // Given back as written: resending it unchanged does not pass.
     assert!(
-        body.contains("Licence cible\u{a0}: Exchange Online (Plan 2)\n"),
+        body.contains("Licence cible\u{a0}: exchange online (PLAN 2)\n"),
         "{body}"
     );
     let verdict = upgrade(&[("Licence actuelle", "exchange online (plan 1)")]);
@@ -262,7 +263,9 @@ fn a_confirmation_accepts_the_held_request_under_its_reference() {
     );
     assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
     assert_eq!(verdict.confirms.as_deref(), Some(id.as_str()));
-    assert_eq!(verdict.request, held.request);
+    // Its own record names the client only: the order is the held request's.
+    assert_eq!(verdict.request.client, held.request.client);
+    assert_eq!(verdict.request.licence, None);
     let reply = verdict.reply.unwrap();
     assert_eq!(reply.subject, format!("[ACCEPTÉE] {SUBJECT} ({id})"));
     assert!(
@@ -303,6 +306,23 @@ fn a_command_for_another_request_than_the_thread_is_refused() {
     assert_eq!(verdict.confirms, None);
 }
 
+// Found by review: answering a closed request's notice with a new template
+// was refused for its subject.
+#[test]
+fn a_new_request_in_answer_to_an_expiry_or_cancellation_is_judged() {
+    for tag in ["[EXPIRÉE]", "[ANNULÉE]"] {
+        let subject = format!("RE: {tag} {SUBJECT} (LG-0123456789)");
+        let raw = mail(TECH, &subject, &upgrade_lines(&[]));
+        let verdict = judge(&raw, MONDAY_10H, &[]);
+        assert_eq!(
+            verdict.outcome,
+            Outcome::Held,
+            "{tag}: {:?}",
+            verdict.problems
+        );
+    }
+}
+
 #[test]
 fn an_answer_without_the_command_says_what_to_write() {
     let held = held();
@@ -314,7 +334,9 @@ fn an_answer_without_the_command_says_what_to_write() {
     assert_eq!(codes(&verdict), [("confirmation_missing", None)]);
     let body = verdict.reply.unwrap().body;
     assert!(
-        body.contains(&format!("en première ligne\u{a0}: CONFIRMER {id}")),
+        body.contains(&format!(
+            "sans «\u{a0}CONFIRMER {id}\u{a0}» ni «\u{a0}ANNULER {id}\u{a0}»"
+        )),
         "{body}"
     );
 }

@@ -328,18 +328,21 @@ impl Digest {
         let mut lines: BTreeMap<(Change, &str, Option<&str>, &str), OrderLine> = BTreeMap::new();
         for item in &self.items {
             let from = item.from_licence.as_deref();
-            let key = (item.change(), item.client.as_str(), from, item.licence.as_str());
-            let line = lines
-                .entry(key)
-                .or_insert_with(|| OrderLine {
-                    client: &item.client,
-                    tenant: item.tenant.as_deref(),
-                    from,
-                    licence: &item.licence,
-                    sku: item.sku(),
-                    net: 0,
-                    badges: Vec::new(),
-                });
+            let key = (
+                item.change(),
+                item.client.as_str(),
+                from,
+                item.licence.as_str(),
+            );
+            let line = lines.entry(key).or_insert_with(|| OrderLine {
+                client: &item.client,
+                tenant: item.tenant.as_deref(),
+                from,
+                licence: &item.licence,
+                sku: item.sku(),
+                net: 0,
+                badges: Vec::new(),
+            });
             line.net += item.quantity;
             for badge in badges(item, zone) {
                 if !line.badges.iter().any(|b| b.label == badge.label) {

@@ -84,7 +84,7 @@ fn held(known: &Known) -> Section {
             let licence = request.licence.as_deref().unwrap_or("?");
             let what = match (&request.action, &request.from_licence) {
                 (Some(Action::MiseANiveau), Some(from)) => {
-                    format!("mise à niveau de {from} vers {licence}")
+                    format!("mise à niveau de « {from} » vers « {licence} »")
                 }
                 _ => licence.to_owned(),
             };
@@ -347,7 +347,7 @@ mod tests {
         );
         assert!(body.contains("ne va pas aux achats"), "{body}");
         assert!(
-            body.contains("- +1 mise à niveau de E1 vers E3, Paul Martin\u{a0}; référence LG-3, demandée par tech@example.test, à confirmer avant le mardi 24 novembre 2026 à 17\u{a0}h\u{a0}30"),
+            body.contains("- +1 mise à niveau de «\u{a0}E1\u{a0}» vers «\u{a0}E3\u{a0}», Paul Martin\u{a0}; référence LG-3, demandée par tech@example.test, à confirmer avant le mardi 24 novembre 2026 à 17\u{a0}h\u{a0}30"),
             "{body}"
         );
     }

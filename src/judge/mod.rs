@@ -516,8 +516,14 @@ impl<'r> Judgement<'r> {
                 return (None, None);
             };
             let official = judgement.official_licence(field, written);
-            judgement.template.set(field, official.unwrap_or(written));
-            (official, Some(official.unwrap_or(written).to_owned()))
+            // A target not written exactly comes back as written: resending
+            // it unchanged must not pass.
+            let given_back = match official {
+                Some(official) if field == Field::TargetLicence && official != written => written,
+                official => official.unwrap_or(written),
+            };
+            judgement.template.set(field, given_back);
+            (official, Some(given_back.to_owned()))
         };
         let (from, from_written) = official(self, Field::CurrentLicence, current);
         let (to, to_written) = official(self, Field::TargetLicence, target);
@@ -928,6 +934,13 @@ impl Judgement<'_> {
             id,
             &self.rules.calendar,
         ));
+        // NOTE: the request is the held one's: its own record names the
+        // client only, so that summing accepted records never counts it twice.
+        verdict.request = Request {
+            action: verdict.request.action,
+            client: verdict.request.client.take(),
+            ..Request::default()
+        };
         verdict
     }
 }

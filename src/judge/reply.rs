@@ -472,7 +472,11 @@ pub fn answer_to_confirmation(verdict: &Verdict, held: &str, calendar: &Calendar
             for problem in &verdict.problems {
                 let _ = writeln!(body, "- {}", problem.message);
             }
-            let _ = writeln!(body, "\nRéférence : {}\n", verdict.request_id);
+            let _ = writeln!(
+                body,
+                "\nRéférence de cette réponse : {}\n",
+                verdict.request_id
+            );
             body.push_str(CONFIRMATION_SIGNATURE);
             Reply {
                 subject: format!("[REFUSÉE] {subject} ({})", verdict.request_id),

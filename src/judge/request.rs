@@ -177,7 +177,7 @@ fn strip_prefixes(mut s: &str) -> &str {
         if let Some(rest) = s.strip_prefix('[').and_then(|r| r.split_once(']'))
             && matches!(
                 text::words(rest.0).as_str(),
-                "refusee" | "acceptee" | "a confirmer"
+                "refusee" | "acceptee" | "a confirmer" | "expiree" | "annulee"
             )
         {
             s = text::trim(rest.1);

@@ -93,6 +93,18 @@ pub fn join(found: &[String]) -> Option<String> {
 mod tests {
     use super::*;
 
+    // Found by review: patterns with a leading or trailing space panicked.
+    #[test]
+    fn patterns_with_spaces_never_cut_a_subject_twice() {
+        let source = "subject-patterns = [\"[GLPI #{n}]\", \" REF{n}\", \"INC{n} \"]\n";
+        let tickets = Tickets::from_toml(source).unwrap();
+        for subject in ["[GLPI #12]REF34 [AJOUT] x", "INC5[GLPI #12] [AJOUT] x"] {
+            let (rest, found) = from_subject(subject, &tickets);
+            assert!(rest.ends_with("[AJOUT] x"), "{rest}");
+            assert!(found.contains(&"GLPI #12".to_owned()), "{found:?}");
+        }
+    }
+
     #[test]
     fn a_subject_tag_is_taken_out_and_kept() {
         let tickets = Tickets::default();

@@ -416,7 +416,7 @@ impl Problem {
 
     pub fn upgrade_same_licence(licence: &str) -> Problem {
         let message = format!(
-            "La licence actuelle et la licence cible sont la même, « {licence} » : indiquez dans \
+            "La licence actuelle et la licence cible sont identiques, « {licence} » : indiquez dans \
              « Licence cible » la licence vers laquelle passer."
         );
         problem(
@@ -496,9 +496,9 @@ impl Problem {
 
     pub fn confirmation_missing(id: &str) -> Problem {
         let message = format!(
-            "Ce message répond à la demande {id} à confirmer, mais ne contient ni « CONFIRMER {id} » \
-             ni « ANNULER {id} » en première ligne : rien n'est fait, la demande reste en attente. \
-             Pour la confirmer, répondez en écrivant en première ligne : CONFIRMER {id}"
+            "Ce message répond à la demande {id} à confirmer, sans « CONFIRMER {id} » ni \
+             « ANNULER {id} » en première ligne : rien n'est fait, la demande reste en attente. \
+             Répondez avec l'une de ces deux lignes en première ligne."
         );
         problem(ProblemCode::ConfirmationMissing, None, message)
     }
@@ -677,8 +677,8 @@ impl Problem {
     pub fn too_large(size: usize, limit: usize) -> Problem {
         let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
         let message = format!(
-            "Le message fait {:.1} Mo, au-delà de la limite de {:.0} Mo : renvoyez la demande sans pièce jointe.",
-            mib(size),
+            "Le message fait {} Mo, au-delà de la limite de {:.0} Mo : renvoyez la demande sans pièce jointe.",
+            format!("{:.1}", mib(size)).replace('.', ","),
             mib(limit)
         );
         problem(ProblemCode::TooLarge, None, message)

@@ -309,7 +309,12 @@ impl Entry {
             links.push(format!("corrects {refused}"));
         }
         if let Some(held) = &self.confirms {
-            links.push(format!("confirms {held}"));
+            let how = if self.verdict == Outcome::Accepted {
+                "confirms"
+            } else {
+                "cancels"
+            };
+            links.push(format!("{how} {held}"));
         }
         if let Some(answer) = &self.closed_by {
             let how = if self.verdict == Outcome::Accepted {

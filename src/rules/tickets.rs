@@ -169,6 +169,16 @@ impl Tickets {
             };
             let ranges = pattern.matches(haystack);
             for range in ranges {
+                // A pattern that starts or ends with a space can match into
+                // the blanks of an earlier one: never twice the same bytes.
+                let overlaps = found
+                    .iter()
+                    .any(|(taken, _): &(std::ops::Range<usize>, String)| {
+                        taken.start < range.end && range.start < taken.end
+                    });
+                if overlaps {
+                    continue;
+                }
                 found.push((range.clone(), text[range.clone()].to_owned()));
                 // Blanked in place (whole characters: still UTF-8), so that
                 // a later pattern does not match it again.
@@ -189,6 +199,20 @@ impl Tickets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Found by review: a pattern with a leading space matched into the
+    // blanks of the one before, and cutting the subject panicked.
+    #[test]
+    fn matches_never_overlap() {
+        let source = "subject-patterns = [\"[GLPI #{n}]\", \" REF{n}\", \"INC{n} \"]\n";
+        let tickets = Tickets::from_toml(source).unwrap();
+        for subject in ["[GLPI #12]REF34 [AJOUT] x", "INC5[GLPI #12] [AJOUT] x"] {
+            let found = tickets.find(subject);
+            for pair in found.windows(2) {
+                assert!(pair[0].0.end <= pair[1].0.start, "{subject}: {found:?}");
+            }
+        }
+    }
 
     fn found(text: &str) -> Vec<String> {
         Tickets::default()

@@ -237,7 +237,9 @@ fn decided_since(store: &Store, since: Timestamp) -> anyhow::Result<Vec<u32>> {
         if record.at < since {
             break;
         }
+        // An answer to a held request counts with the request it answers.
         if let Event::Decision { decision, .. } = record.event
+            && decision.closes().is_none()
             && seen.insert(decision.mailbox_key.clone())
             && let Some(i) = Outcome::ALL.iter().position(|o| *o == decision.outcome)
         {
