@@ -944,12 +944,12 @@ async fn a_refusal_answered_with_the_template_corrected_in_the_quote_is_accepted
 
 // Issue 11: an upgrade and an annual addition wait for their requester's
 // `CONFIRMER LG-…`; confirmed, they are accepted and reach purchasing's
-// digest, the upgrade marked IRRÉVERSIBLE with both licences. (Received in
-// 2036, so that their deadline is never past while the test runs.)
+// digest, the upgrade marked IRRÉVERSIBLE with both licences. (Received on a
+// past Monday, confirmed on the Tuesday: their deadline counts from the
+// decision, so it is never past while the test runs.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
-    const MONDAY: &str = "24-Nov-2036 10:00:00 +0100";
-    const TUESDAY: &str = "25-Nov-2036 09:00:00 +0100";
+    const TUESDAY: &str = "17-Nov-2026 09:00:00 +0100";
     let stack = Stack::start();
     let config = stack.config("");
     let daemon = Daemon::start(&config);
@@ -964,8 +964,8 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
         "Licence actuelle : Exchange Online (Plan 1)\r\nLicence cible : Exchange Online (Plan 2)\r\n",
     );
     let annual = request("annual", AJOUT, "Microsoft 365 Business Premium", "");
-    stack.append(GATEWAY, &upgrade, MONDAY).await;
-    stack.append(GATEWAY, &annual, MONDAY).await;
+    stack.append(GATEWAY, &upgrade, MONDAY_10H).await;
+    stack.append(GATEWAY, &annual, MONDAY_10H).await;
     eventually(Duration::from_secs(30), "two requests held", || async {
         stack.count(GATEWAY, "licgate/a-confirmer").await == 2
             && stack.count(TECH, "INBOX").await == 2
@@ -989,7 +989,7 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
             "From: Julie Bernard <{TECH}>\r\nTo: {GATEWAY}\r\nSubject: RE: {subject}\r\n\
              Message-ID: <confirm-{n}@example.test>\r\nMIME-Version: 1.0\r\n\
              Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
-             CONFIRMER {id}\r\n\r\nJulie\r\n\r\nLe 24/11/2036 à 10:00, {GATEWAY} a écrit :\r\n{quoted}"
+             CONFIRMER {id}\r\n\r\nJulie\r\n\r\nLe 16/11/2026 à 10:00, {GATEWAY} a écrit :\r\n{quoted}"
         );
         stack.append(GATEWAY, &answer, TUESDAY).await;
     }
@@ -1018,7 +1018,7 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
         digest.contains("Microsoft 365 Business Premium"),
         "{digest}"
     );
-    let (code, ledger) = licgate(&["ledger", "--config", config, "--at", "2036-11-25"]);
+    let (code, ledger) = licgate(&["ledger", "--config", config, "--at", "2026-11-17"]);
     assert_eq!(code, 0);
     assert!(
         ledger.contains("Exchange Online (Plan 1)") && ledger.contains("Exchange Online (Plan 2)"),
@@ -1042,4 +1042,7 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
     let sent = stack.messages(PURCHASING, "INBOX").await.remove(0);
     let text = body_of(&sent);
     assert!(text.contains("IRRÉVERSIBLE"), "{text}");
+    // Sent on demand, they are out of the next scheduled digest.
+    let (code, next) = licgate(&["digest", "--config", config]);
+    assert_eq!((code, next.as_str()), (0, ""));
 }

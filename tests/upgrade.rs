@@ -235,7 +235,6 @@ fn held() -> Held {
         requester: TECH.into(),
         received_at: verdict.received_at.unwrap(),
         confirm_before: verdict.confirm_before.unwrap(),
-        asked_at: verdict.received_at.unwrap(),
         request: verdict.request,
     }
 }

@@ -85,8 +85,8 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
     if query::daemon_answers(&config) {
         query::ask(&config, &queue)?;
         eprintln!(
-            "digest of {} request(s) queued for {}: the daemon sends it",
-            digest.items,
+            "synthèse de {} mise en file pour {}\u{a0}: le démon l'envoie",
+            licgate::text::count(digest.items as u64, "demande", "demandes"),
             item.to.join(", ")
         );
         return Ok(ExitCode::SUCCESS);
@@ -107,7 +107,9 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
             Sender::new(&config.smtp)?.send(mail).await?;
             anyhow::Ok(())
         })
-        .context("not sent now: queued, the daemon sends it when it starts")?;
+        .context(
+            "pas envoyée maintenant : elle reste en file, le démon l'enverra à son démarrage",
+        )?;
     store.reply_sent(id, &item, Timestamp::now())?;
     runtime.block_on(store.flush())?;
     eprintln!(

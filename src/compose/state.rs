@@ -296,7 +296,6 @@ mod tests {
             requester: "tech@example.test".into(),
             received_at: "2026-11-23T08:00:00Z".parse().unwrap(),
             confirm_before: "2026-11-24T16:30:00Z".parse().unwrap(),
-            asked_at: "2026-11-23T08:00:00Z".parse().unwrap(),
             request: crate::judge::Request {
                 action: Some(Action::MiseANiveau),
                 client: Some("Garage".into()),

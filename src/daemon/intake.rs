@@ -455,10 +455,11 @@ fn decide_all(
             if let (Some(sender), true) = (&decision.sender, reply.is_some()) {
                 *batch_replies.entry(sender.clone()).or_default() += 1;
             }
+            // NOTE: a request held in this batch is confirmed in a later
+            // one only: its summary is not even sent yet.
             if let Some(closed) = decision.closes() {
                 held.retain(|h| h.request_id != closed);
             }
-            held.extend(decision.held());
             let notice = match schedule::remember(shared, &decision) {
                 Some(movement) => schedule::removal_notice(shared, &decision, &movement, now)
                     .unwrap_or_else(|err| {
@@ -1047,8 +1048,9 @@ mod tests {
         assert_eq!(codes(&twice), ["duplicate_request"]);
     }
 
-    // Found by review: a confirmation written before the hold was asked
-    // (its id computed from a Message-ID) confirmed it in the same batch.
+    // Found by review: a confirmation written with the request (its id
+    // computed from a Message-ID) confirmed it in the same batch, before its
+    // summary was even sent.
     #[tokio::test]
     async fn a_confirmation_received_before_the_hold_was_asked_is_refused() {
         let held = upgrade(TECH, "early@x");

@@ -37,9 +37,6 @@ pub struct Held {
     pub received_at: Timestamp,
     /// The last moment it may be confirmed.
     pub confirm_before: Timestamp,
-    /// When it was held, and the confirmation asked: an answer received
-    /// before cannot be one.
-    pub asked_at: Timestamp,
     /// What was asked.
     pub request: Request,
 }

@@ -113,8 +113,7 @@ pub struct Judge<'a> {
     pub held: &'a [Held],
     /// When the daemon decides (`None` offline): a request held long after
     /// its reception (a daemon stopped over a weekend) still gets a
-    /// deadline after it, and a confirmation received before the hold was
-    /// asked is refused.
+    /// deadline after it.
     pub now: Option<Timestamp>,
 }
 
@@ -874,7 +873,9 @@ impl Judgement<'_> {
                     .push(Problem::confirmation_mismatch(id, &answered));
                 Outcome::Rejected
             }
-            Some(held) if received_at.is_some_and(|at| at <= held.asked_at) => {
+            // Written before (or with) the request itself: never an answer
+            // to its summary.
+            Some(held) if received_at.is_some_and(|at| at <= held.received_at) => {
                 self.problems.push(Problem::confirmation_too_early(id));
                 Outcome::Rejected
             }

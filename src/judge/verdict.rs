@@ -488,7 +488,7 @@ impl Problem {
 
     pub fn confirmation_too_early(id: &str) -> Problem {
         let message = format!(
-            "La demande {id} n'attendait pas encore de confirmation à la réception de ce message : \
+            "La demande {id} n'attendait pas encore de confirmation à l'envoi de ce message : \
              rien n'est fait. Confirmez-la en répondant au message [À CONFIRMER] qu'elle a reçu."
         );
         problem(ProblemCode::ConfirmationUnknown, None, message)

@@ -150,7 +150,6 @@ impl Decision {
             requester: self.sender.clone()?,
             received_at: self.received_or_decided(),
             confirm_before: verdict.confirm_before.unwrap_or(fallback),
-            asked_at: self.decided_at,
             request: verdict.request.clone(),
         })
     }

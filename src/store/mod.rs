@@ -674,18 +674,34 @@ impl Store {
 
     /// Queues a mail of licgate's own sent on demand (a digest): in the
     /// outbox and, as listing `request_ids`, in the audit trail, like a
-    /// scheduled one; flushed. Gives its outbox id.
+    /// scheduled one, and taken out of the next scheduled digest; flushed.
+    /// Gives its outbox id.
     pub fn queue_own(&self, item: &OutboxItem, request_ids: &[String]) -> anyhow::Result<u64> {
         let outbox_id = self.db.generate_id()?;
         let json = serde_json::to_vec(item)?;
         let ids: Vec<&str> = request_ids.iter().map(String::as_str).collect();
-        let result: Result<(), TransactionError<Abort>> = (&self.outbox, &self.audit, &self.meta)
-            .transaction(|(outbox, audit, meta)| -> TxResult<()> {
-                outbox.insert(&outbox_id.to_be_bytes(), json.as_slice())?;
-                let mut trail = Trail::open(audit, meta)?;
-                trail.append(item.queued_at, queued_event(item, &ids))?;
-                trail.close()
-            });
+        // NOTE: purchasing orders from the digest sent now: the requests it
+        // lists leave the next scheduled one, which must not list them again.
+        let consumed: Vec<u64> = self
+            .undigested()?
+            .into_iter()
+            .filter(|(_, id)| ids.contains(&id.as_str()))
+            .map(|(key, _)| key)
+            .collect();
+        let result: Result<(), TransactionError<Abort>> =
+            (&self.outbox, &self.audit, &self.meta, &self.undigested).transaction(
+                |(outbox, audit, meta, undigested)| -> TxResult<()> {
+                    outbox.insert(&outbox_id.to_be_bytes(), json.as_slice())?;
+                    let mut removed = 0;
+                    for key in &consumed {
+                        removed += i64::from(undigested.remove(&key.to_be_bytes())?.is_some());
+                    }
+                    add_to_undigested_count(meta, -removed)?;
+                    let mut trail = Trail::open(audit, meta)?;
+                    trail.append(item.queued_at, queued_event(item, &ids))?;
+                    trail.close()
+                },
+            );
         result.map_err(transaction_failed)?;
         self.db.flush()?;
         Ok(outbox_id)
