@@ -319,11 +319,14 @@ pub fn state_reply(
     };
     let calendar = &rules.calendar;
     let at = now.to_zoned(calendar.time_zone.clone());
-    // NOTE: every accepted request of the client; a removal is pending a
-    // month at most, and the last ones are what the question is about.
-    let mut movements = store.accepted_movements(calendar, Timestamp::MIN)?;
+    // NOTE: the requests of this month and the one before, received before
+    // the question: a removal is pending a month at most, and reading every
+    // request ever made would cost more with each month.
+    let since = ledger::duplicates_window(now, calendar)?;
+    let mut movements = store.accepted_movements(calendar, since)?;
     movements.retain(|m| {
-        m.client == client.name
+        m.received_at <= now
+            && m.client == client.name
             && question
                 .user
                 .as_deref()

@@ -242,7 +242,7 @@ pub fn reply(query: &StateQuery, known: Option<&Known>, suggestion: Option<&str>
             }
             body.push_str(
                 "\nCette réponse ne commande rien et ne va pas aux achats : pour commander, \
-                 envoyez une demande [AJOUT] ou [SUPPRESSION].\n",
+                 envoyez une demande [AJOUT], [SUPPRESSION] ou [MISE À NIVEAU].\n",
             );
         }
     }

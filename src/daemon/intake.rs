@@ -426,10 +426,7 @@ fn decide_all(
                 envelope: &envelope,
                 request_id: &request_id,
             };
-            let judged = judge_mail(shared, &fetched, &held, now).map(|mut verdict| {
-                answer_question(shared, &mut verdict, now);
-                verdict
-            });
+            let mut judged = judge_mail(shared, &fetched, &held, now);
             // The replies already counted for the sender, as the policy
             // names it (lower case): stored, and queued earlier in the batch.
             let sender = judged.as_ref().ok().and_then(|v| v.from.as_deref());
@@ -440,6 +437,19 @@ fn decide_all(
                     .map(|n| n + batch_replies.get(&sender).copied().unwrap_or(0)),
                 None => Ok(0),
             };
+            // NOTE: a question is answered (its records read) only for a
+            // sender the policy will answer: allowed, authenticated, under
+            // the hourly limit.
+            if let (Ok(verdict), Ok(replies)) = (&mut judged, &replies)
+                && *replies < shared.config.replies_per_sender_per_hour
+                && shared
+                    .config
+                    .authenticated_by
+                    .as_ref()
+                    .is_none_or(|server| mail::authenticated(&raw, server).is_ok())
+            {
+                answer_question(shared, verdict);
+            }
             let (decision, reply) = match replies {
                 Ok(replies) => policy::decide(&shared.config, &fetched, judged, replies, now),
                 Err(err) => {
@@ -497,7 +507,7 @@ fn decide_all(
 /// of `senders.allow` (the policy then checks the rest, as for any reply),
 /// so that no one else makes the daemon read its records. The answer is as
 /// of the question's reception.
-fn answer_question(shared: &Shared, verdict: &mut Verdict, now: Timestamp) {
+fn answer_question(shared: &Shared, verdict: &mut Verdict) {
     if verdict.problems.first().map(|p| p.code) != Some(judge::ProblemCode::StateQuery) {
         return;
     }
@@ -513,7 +523,9 @@ fn answer_question(shared: &Shared, verdict: &mut Verdict, now: Timestamp) {
         user: verdict.request.users.first().cloned(),
     };
     // NOTE: as of the question's reception, like any judgement.
-    let at = verdict.received_at.unwrap_or(now);
+    let Some(at) = verdict.received_at else {
+        return;
+    };
     let answer = query::state_reply(&shared.store, &shared.rules(), &question, at);
     match answer {
         Ok(reply) => verdict.reply = Some(reply),
