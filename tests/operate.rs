@@ -424,7 +424,7 @@ fn check_says_how_to_name_the_rules_folder_and_reads_licgate_rules() {
     assert_eq!(
         text(&output.stderr),
         "licgate: rules: no rules folder here; pass --rules DIR or set LICGATE_RULES to the \
-         folder holding licences.toml, clients.toml and calendar.toml\n"
+         folder holding licences.toml, clients.toml, calendar.toml and upgrades.toml\n"
     );
     let output = run(Some(&root().join("rules")));
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));

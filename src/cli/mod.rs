@@ -29,8 +29,8 @@ pub struct Args {
 enum Command {
     /// Judge mail files offline, as the daemon would, and show the reply.
     ///
-    /// Exit status: 0 when every file is accepted, 1 when any is rejected or
-    /// ignored, 2 on a usage or I/O error.
+    /// Exit status: 0 when every file is accepted, 1 when any is held for
+    /// confirmation, rejected or ignored, 2 on a usage or I/O error.
     Check(check::CheckArgs),
     /// Validate or refresh the rules files.
     #[command(subcommand)]
@@ -88,7 +88,7 @@ enum ConfigCommand {
 enum Format {
     /// For a person.
     Text,
-    /// One JSON object per file, one per line.
+    /// One JSON object per line.
     Json,
 }
 
@@ -111,7 +111,7 @@ impl RulesDir {
         anyhow::ensure!(
             self.dir.is_dir(),
             "{}: no rules folder here; pass --rules DIR or set LICGATE_RULES to the folder \
-             holding licences.toml, clients.toml and calendar.toml",
+             holding licences.toml, clients.toml, calendar.toml and upgrades.toml",
             self.dir.display()
         );
         Ok(licgate::Rules::load(&self.dir)?)

@@ -72,7 +72,10 @@ fn command_of_line(line: &str) -> Option<Command> {
         return None;
     };
     let request_id = format!("LG-{}", hex.to_ascii_uppercase());
-    super::is_request_id(&request_id).then_some(Command { request_id, answer })
+    // NOTE: the reference as written, not only as folded: `LG-…4É` folds
+    // to a reference that was never given.
+    let written = line.to_ascii_uppercase().contains(&request_id);
+    (written && super::is_request_id(&request_id)).then_some(Command { request_id, answer })
 }
 
 #[cfg(test)]
@@ -97,6 +100,8 @@ mod tests {
             "CONFIRMER LG-0A1B2C3D4",
             "CONFIRMER LG-0A1B2C3D4E et aussi LG-0A1B2C3D4F",
             "CONFIRMER LG-0A1B2C3D4Z",
+            "CONFIRMER LG-0A1B2C3D4É",
+            "CONFIRMER LG–0A1B2C3D4E",
             "a\nb\nc\nd\ne\nCONFIRMER LG-0A1B2C3D4E",
         ] {
             assert_eq!(command(body), None, "{body}");

@@ -569,7 +569,8 @@ impl<'r> Judgement<'r> {
         };
         self.template.set(Field::Quantity, written);
         let Some(quantity) = request::parse_quantity(written) else {
-            self.problems.push(Problem::quantity_invalid(written));
+            self.problems
+                .push(Problem::quantity_invalid(written, self.request.action));
             return None;
         };
         if quantity.count > self.limits.max_quantity {

@@ -311,7 +311,11 @@ impl Problem {
             (Field::RemoteDesktop, _) => " (OUI ou NON)",
             (Field::Quantity, Some(Action::MiseANiveau)) => " (nombre de licences à faire évoluer)",
             (Field::Quantity, _) => " (+N pour un ajout, -N pour une suppression)",
-            (Field::Licence | Field::CurrentLicence, _) => " (nom officiel Microsoft complet)",
+            (Field::CurrentLicence, _) => {
+                " (nom officiel Microsoft complet ; une mise à niveau nomme la licence actuelle \
+                 et la licence cible à la place de « Type de licence »)"
+            }
+            (Field::Licence, _) => " (nom officiel Microsoft complet)",
             (Field::TargetLicence, _) => " (nom officiel exact, copié depuis le tenant du client)",
             _ => "",
         };
@@ -508,11 +512,17 @@ impl Problem {
         problem(ProblemCode::Cancelled, None, message)
     }
 
-    pub fn quantity_invalid(written: &str) -> Problem {
-        let message = format!(
-            "La quantité « {written} » n'est pas un nombre entier non nul : écrivez +N pour un ajout \
-             ou -N pour une suppression (par exemple +1)."
-        );
+    pub fn quantity_invalid(written: &str, action: Option<Action>) -> Problem {
+        let message = match action {
+            Some(Action::MiseANiveau) => format!(
+                "La quantité « {written} » n'est pas un nombre entier non nul : écrivez le nombre \
+                 de licences à faire évoluer (par exemple 1)."
+            ),
+            _ => format!(
+                "La quantité « {written} » n'est pas un nombre entier non nul : écrivez +N pour un \
+                 ajout ou -N pour une suppression (par exemple +1)."
+            ),
+        };
         problem(ProblemCode::QuantityInvalid, Some(Field::Quantity), message)
     }
 
