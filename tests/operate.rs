@@ -283,6 +283,7 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
         awaiting_digest: 2,
         last_digest: None,
         outbox_paused: None,
+        stopped_at: None,
     };
     std::fs::create_dir_all(place.0.join("store")).unwrap();
     status.write(&Status::file(&place.0.join("store"))).unwrap();

@@ -142,7 +142,8 @@ pub async fn run(
     while servers.join_next().await.is_some() {}
     let _ = std::fs::remove_file(query::socket_path(&shared.config.store));
     shared.store.flush().await?;
-    write_status(&shared);
+    // `licgate status` tells a stop at once, not a minute later.
+    write_status(&shared, Some(Timestamp::now()));
     match failure {
         Some(err) => Err(err),
         None => {
@@ -280,7 +281,7 @@ async fn pause(duration: Duration, stop: &watch::Receiver<bool>) -> bool {
 /// Keeps the status file up to date for `licgate status`.
 async fn status_loop(shared: Shared, stop: watch::Receiver<bool>) {
     loop {
-        write_status(&shared);
+        write_status(&shared, None);
         give_back_freed_memory();
         if !pause(Duration::from_secs(5), &stop).await {
             return;
@@ -298,13 +299,14 @@ fn give_back_freed_memory() {
     }
 }
 
-fn write_status(shared: &Shared) {
+fn write_status(shared: &Shared, stopped_at: Option<Timestamp>) {
     let path = Status::file(&shared.config.store);
     let paused = shared.outbox_paused().clone();
     let zone = shared.rules().calendar.time_zone.clone();
     let collected =
         Status::collect(&shared.store, Timestamp::now(), &zone).and_then(|mut status| {
             status.outbox_paused = paused;
+            status.stopped_at = stopped_at;
             status.write(&path)
         });
     if let Err(err) = collected {

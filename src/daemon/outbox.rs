@@ -99,7 +99,7 @@ pub(super) async fn outbox_loop(
         if let Some(reason) = login_refused {
             error!(%reason, retry_in = ?login_backoff, "the SMTP server refuses the gateway itself: sending paused");
             *shared.outbox_paused() = Some(reason);
-            write_status(&shared);
+            write_status(&shared, None);
             if !pause(login_backoff, &stop).await {
                 break;
             }

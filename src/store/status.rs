@@ -41,6 +41,9 @@ pub struct Status {
     /// Why sending is paused: the SMTP server refuses the gateway itself.
     #[serde(default)]
     pub outbox_paused: Option<String>,
+    /// When the daemon stopped cleanly (SIGTERM), if it did.
+    #[serde(default)]
+    pub stopped_at: Option<Timestamp>,
 }
 
 impl Status {
@@ -60,6 +63,7 @@ impl Status {
             awaiting_digest: store.undigested_len()?,
             last_digest: store.mark("digest")?.and_then(|m| m.parse().ok()),
             outbox_paused: None,
+            stopped_at: None,
         })
     }
 
@@ -94,7 +98,12 @@ impl Status {
         let age = |t: Timestamp| Duration::try_from(now.duration_since(t)).unwrap_or_default();
         let at = |t: Timestamp| french_date_time(&t.to_zoned(zone.clone()));
         let mut problems = Vec::new();
-        if age(self.updated_at) > Duration::from_secs(60) {
+        if let Some(stopped) = self.stopped_at {
+            problems.push(format!(
+                "le démon est arrêté depuis le {} : démarrez-le (« systemctl start licgate »)",
+                at(stopped)
+            ));
+        } else if age(self.updated_at) > Duration::from_secs(60) {
             problems.push(format!(
                 "le démon ne tourne pas : son état n'est plus mis à jour depuis le {} ; \
                  voyez « systemctl status licgate »",
@@ -267,6 +276,7 @@ mod tests {
             awaiting_digest: 1,
             last_digest: None,
             outbox_paused: None,
+            stopped_at: None,
         };
         assert_eq!(
             status.render(&paris),
@@ -287,6 +297,16 @@ mod tests {
                 "une réponse attend depuis le lundi 23 novembre 2026 à 9\u{a0}h\u{a0}30\u{a0}: le \
                  serveur SMTP est-il joignable\u{a0}?",
             ]
+        );
+        // Found by review: a clean stop read as healthy for a minute.
+        let stopped = Status {
+            stopped_at: Some(status.updated_at),
+            ..status
+        };
+        assert_eq!(
+            stopped.problems(stopped.updated_at, Duration::from_secs(60), &paris)[0],
+            "le démon est arrêté depuis le lundi 23 novembre 2026 à 10\u{a0}h\u{a0}: \
+             démarrez-le («\u{a0}systemctl start licgate\u{a0}»)"
         );
     }
 
@@ -334,6 +354,7 @@ mod tests {
             awaiting_digest: 4,
             last_digest: None,
             outbox_paused: None,
+            stopped_at: None,
         };
         assert_eq!(
             status.prometheus(),
