@@ -883,7 +883,7 @@ async fn a_mail_the_smtp_server_refuses_for_good_is_recorded_and_blocks_nothing(
     assert!(status.contains("à envoyer         0 message\n"), "{status}");
     // Found by review: a clean stop read as healthy for a minute.
     assert!(
-        status.starts_with("PROBLÈME\u{a0}: le démon est arrêté depuis le "),
+        status.contains("\nPROBLÈME\u{a0}: le démon est arrêté depuis le "),
         "{status}"
     );
     let records = refused_notice(&stack, std::path::Path::new(config)).await;
