@@ -782,19 +782,12 @@ impl<'r> Judgement<'r> {
         }
         self.request.ticket = ticket::join(&self.tickets);
         let mut verdict = Verdict {
-            outcome,
-            request_id,
-            received_at,
-            from: mail.from.clone(),
-            message_id: mail.message_id.clone(),
-            subject: mail.subject.clone(),
             problems: self.problems,
             warnings: self.warnings,
             request: self.request,
             corrects: self.corrects,
-            confirms: None,
             confirm_before: self.confirm_before,
-            reply: None,
+            ..verdict_on(mail, request_id, received_at, outcome)
         };
         if outcome != Outcome::Ignored {
             verdict.reply = Some(reply::build(&verdict, &self.template, &self.rules.calendar));
@@ -827,19 +820,8 @@ impl Judgement<'_> {
         received_at: Option<Timestamp>,
     ) -> Verdict {
         let mut verdict = Verdict {
-            outcome: Outcome::Rejected,
-            request_id,
-            received_at,
-            from: mail.from.clone(),
-            message_id: mail.message_id.clone(),
-            subject: mail.subject.clone(),
             problems: self.problems,
-            warnings: Vec::new(),
-            request: Request::default(),
-            corrects: None,
-            confirms: None,
-            confirm_before: None,
-            reply: None,
+            ..verdict_on(mail, request_id, received_at, Outcome::Rejected)
         };
         verdict.reply = Some(reply::answer_to_confirmation(
             &verdict,
@@ -917,19 +899,11 @@ impl Judgement<'_> {
             }
         };
         let mut verdict = Verdict {
-            outcome,
-            request_id,
-            received_at,
-            from: mail.from.clone(),
-            message_id: mail.message_id.clone(),
-            subject: mail.subject.clone(),
             problems: self.problems,
             warnings: self.warnings,
             request: self.request,
-            corrects: None,
             confirms,
-            confirm_before: None,
-            reply: None,
+            ..verdict_on(mail, request_id, received_at, outcome)
         };
         verdict.reply = Some(reply::answer_to_confirmation(
             &verdict,
@@ -944,6 +918,30 @@ impl Judgement<'_> {
             ..Request::default()
         };
         verdict
+    }
+}
+
+/// The verdict on `mail` before anything is found: what names the mail.
+fn verdict_on(
+    mail: &Mail,
+    request_id: String,
+    received_at: Option<Timestamp>,
+    outcome: Outcome,
+) -> Verdict {
+    Verdict {
+        outcome,
+        request_id,
+        received_at,
+        from: mail.from.clone(),
+        message_id: mail.message_id.clone(),
+        subject: mail.subject.clone(),
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        request: Request::default(),
+        corrects: None,
+        confirms: None,
+        confirm_before: None,
+        reply: None,
     }
 }
 
