@@ -57,8 +57,13 @@ pub fn command(body: &str) -> Option<Command> {
 }
 
 fn command_of_line(line: &str) -> Option<Command> {
-    // NOTE: a command line is short; a longer one is never folded.
-    if line.len() > 80 {
+    // NOTE: a command line is short, and starts with C or A: any other is
+    // never folded.
+    let starts = line
+        .bytes()
+        .next()
+        .is_some_and(|b| matches!(b.to_ascii_lowercase(), b'c' | b'a'));
+    if line.len() > 80 || !starts {
         return None;
     }
     let words = text::words(line);

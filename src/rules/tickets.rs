@@ -191,8 +191,20 @@ impl Tickets {
 
     /// True when `label` (the part of a body line before its colon) names a ticket.
     pub fn is_label(&self, label: &str) -> bool {
-        let label = text::words(label);
-        self.labels.contains(&label)
+        // NOTE: every template line has a label: its first letter is looked
+        // at before the whole label is folded.
+        let first = |s: &str| {
+            let s = s.trim_start_matches(|c: char| !c.is_alphanumeric());
+            s.char_indices()
+                .nth(1)
+                .map_or(s, |(end, _)| &s[..end])
+                .to_owned()
+        };
+        let initial = text::fold(&first(label));
+        if !self.labels.iter().any(|l| l.starts_with(initial.as_str())) || initial.is_empty() {
+            return false;
+        }
+        self.labels.contains(&text::words(label))
     }
 }
 
