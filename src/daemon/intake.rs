@@ -438,15 +438,11 @@ fn decide_all(
                 None => Ok(0),
             };
             // NOTE: a question is answered (its records read) only for a
-            // sender the policy will answer: allowed, authenticated, under
-            // the hourly limit.
+            // sender the policy will answer.
             if let (Ok(verdict), Ok(replies)) = (&mut judged, &replies)
-                && *replies < shared.config.replies_per_sender_per_hour
-                && shared
-                    .config
-                    .authenticated_by
-                    .as_ref()
-                    .is_none_or(|server| mail::authenticated(&raw, server).is_ok())
+                && let Some(sender) = verdict.from.as_deref().map(str::to_lowercase)
+                && policy::set_aside(&shared.config, &raw, &sender).is_none()
+                && policy::not_answered(&shared.config, &sender, *replies).is_none()
             {
                 answer_question(shared, verdict);
             }
@@ -503,19 +499,14 @@ fn decide_all(
 }
 
 /// Gives a technician's question (`[ÉTAT]`, which the judgement ignores as
-/// no request) its answer, from the store, as the reply: only for a sender
-/// of `senders.allow` (the policy then checks the rest, as for any reply),
-/// so that no one else makes the daemon read its records. The answer is as
-/// of the question's reception.
+/// no request) its answer, from the store, as the reply; called only for a
+/// sender the policy answers, so that no one else makes the daemon read its
+/// records. The answer is as of the question's reception.
 fn answer_question(shared: &Shared, verdict: &mut Verdict) {
     if verdict.problems.first().map(|p| p.code) != Some(judge::ProblemCode::StateQuery) {
         return;
     }
-    let allowed = verdict
-        .from
-        .as_deref()
-        .is_some_and(|from| shared.config.is_allowed(&from.to_lowercase()));
-    let Some(client) = verdict.request.client.clone().filter(|_| allowed) else {
+    let Some(client) = verdict.request.client.clone() else {
         return;
     };
     let question = judge::StateQuery {

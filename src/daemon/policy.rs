@@ -84,16 +84,8 @@ pub fn decide(
         );
         return (decision, None);
     };
-    if !config.is_allowed(&sender) {
-        decision.note = Some("sender not in senders.allow: quarantined, not answered".into());
-        return (decision, None);
-    }
-    if let Some(server) = &config.authenticated_by
-        && let Err(why) = mail::authenticated(mail.raw, server)
-    {
-        decision.note = Some(format!(
-            "sender not authenticated by the receiving server ({why}): quarantined, not answered"
-        ));
+    if let Some(why) = set_aside(config, mail.raw, &sender) {
+        decision.note = Some(why);
         return (decision, None);
     }
     decision.folder = config.folders.of(verdict.outcome).to_owned();
@@ -101,15 +93,8 @@ pub fn decide(
     let Some(answer) = &verdict.reply else {
         return (decision, None);
     };
-    if sender == config.from {
-        decision.note = Some("sent by the gateway's own address: not answered".into());
-        return (decision, None);
-    }
-    if replies_this_hour >= config.replies_per_sender_per_hour {
-        decision.note = Some(format!(
-            "more than {} replies to this sender this hour: not answered",
-            config.replies_per_sender_per_hour
-        ));
+    if let Some(why) = not_answered(config, &sender, replies_this_hour) {
+        decision.note = Some(why);
         return (decision, None);
     }
     let item = match outbox_item(config, &verdict, answer, mail.header, &sender, now) {
@@ -127,6 +112,33 @@ pub fn decide(
     };
     decision.reply_queued = true;
     (decision, Some(item))
+}
+
+/// Why a mail from `sender` (lower case) is quarantined unanswered: a
+/// sender outside `senders.allow`, or not vouched for by the receiving server.
+pub fn set_aside(config: &Config, raw: &[u8], sender: &str) -> Option<String> {
+    if !config.is_allowed(sender) {
+        return Some("sender not in senders.allow: quarantined, not answered".into());
+    }
+    let server = config.authenticated_by.as_ref()?;
+    let why = mail::authenticated(raw, server).err()?;
+    Some(format!(
+        "sender not authenticated by the receiving server ({why}): quarantined, not answered"
+    ))
+}
+
+/// Why a reply to an answerable `sender` is not sent: the gateway's own
+/// address, or the hourly limit reached with `replies_this_hour`.
+pub fn not_answered(config: &Config, sender: &str, replies_this_hour: u32) -> Option<String> {
+    if sender == config.from {
+        return Some("sent by the gateway's own address: not answered".into());
+    }
+    (replies_this_hour >= config.replies_per_sender_per_hour).then(|| {
+        format!(
+            "more than {} replies to this sender this hour: not answered",
+            config.replies_per_sender_per_hour
+        )
+    })
 }
 
 fn outbox_item(

@@ -180,6 +180,7 @@ impl Judge<'_> {
         }
         .unwrap_or_default();
         let received_at = received_at.or(mail.header_time);
+        let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
         let mut judgement = Judgement::new(rules, limits);
         judgement.now = now;
 
@@ -201,7 +202,6 @@ impl Judge<'_> {
             && mail.automatic.is_none()
             && judgement.problems.is_empty()
         {
-            let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
             return judgement.confirmation(&mail, &command, held, id, received_at);
         }
         let fields = mail.body.as_deref().map(request::parse_fields);
@@ -235,7 +235,6 @@ impl Judge<'_> {
             if let Some(held) = request::answered_hold(subject)
                 && mail.automatic.is_none()
             {
-                let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
                 judgement.problems = vec![Problem::confirmation_missing(&held)];
                 return judgement.answer_to_hold(&mail, &held, id, received_at);
             }
@@ -268,7 +267,6 @@ impl Judge<'_> {
             }
             None => judgement.warnings.push(Warning::reception_time_unknown()),
         }
-        let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
         judgement.corrects = correction.map(|quoted| quoted.refused);
         judgement.finish(&mail, id, received_at)
     }

@@ -125,6 +125,15 @@ impl Decision {
         self.received_at.unwrap_or(self.decided_at)
     }
 
+    /// The request this decision sends to purchasing, if it sends one: its
+    /// own when accepted, or the held one it confirms.
+    pub fn ordered(&self) -> Option<&str> {
+        if self.outcome != Outcome::Accepted {
+            return None;
+        }
+        Some(self.closes().unwrap_or(&self.request_id))
+    }
+
     /// The held request this decision confirms or cancels, if it does.
     pub fn closes(&self) -> Option<&str> {
         let verdict = self.verdict.as_ref()?;

@@ -19,7 +19,6 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 pub mod status;
 
-use crate::judge::Outcome;
 use crate::judge::{Held, Movement};
 use crate::records::audit::{self, Event, Head, Record};
 use crate::records::{Accepted, Decision, OutboxItem, SCHEMA, ledger};
@@ -353,10 +352,9 @@ impl Store {
                     Some(item) => Some((self.db.generate_id()?, serde_json::to_vec(item)?)),
                     None => None,
                 },
-                undigested_id: if Accepted::of(decision).is_some() || decision.closes().is_some() {
-                    Some(self.db.generate_id()?)
-                } else {
-                    None
+                undigested_id: match decision.ordered() {
+                    Some(_) => Some(self.db.generate_id()?),
+                    None => None,
                 },
                 rate: entry
                     .reply
@@ -418,11 +416,10 @@ impl Store {
                         if let Some((key, json)) = &row.notice {
                             outbox.insert(&key.to_be_bytes(), json.as_slice())?;
                         }
-                        if let Some(key) = row.undigested_id
-                            && entry.decision.outcome == Outcome::Accepted
+                        if let (Some(key), Some(ordered)) =
+                            (row.undigested_id, entry.decision.ordered())
                         {
-                            let accepted_id = entry.decision.closes().map_or(id, str::as_bytes);
-                            undigested.insert(&key.to_be_bytes(), accepted_id)?;
+                            undigested.insert(&key.to_be_bytes(), ordered.as_bytes())?;
                         }
                         if let Some(summary) = entry.decision.held() {
                             held.insert(id, serde_json::to_vec(&summary).map_err(json_abort)?)?;
@@ -462,13 +459,7 @@ impl Store {
                             )?;
                         }
                     }
-                    let newly_accepted = decided
-                        .iter()
-                        .zip(&rows)
-                        .filter(|(e, r)| {
-                            r.undigested_id.is_some() && e.decision.outcome == Outcome::Accepted
-                        })
-                        .count();
+                    let newly_accepted = rows.iter().filter(|r| r.undigested_id.is_some()).count();
                     add_to_undigested_count(meta, newly_accepted as i64)?;
                     trail.close()
                 },
@@ -682,10 +673,11 @@ impl Store {
         let ids: Vec<&str> = request_ids.iter().map(String::as_str).collect();
         // NOTE: purchasing orders from the digest sent now: the requests it
         // lists leave the next scheduled one, which must not list them again.
+        let listed: std::collections::HashSet<&str> = ids.iter().copied().collect();
         let consumed: Vec<u64> = self
             .undigested()?
             .into_iter()
-            .filter(|(_, id)| ids.contains(&id.as_str()))
+            .filter(|(_, id)| listed.contains(id.as_str()))
             .map(|(key, _)| key)
             .collect();
         let result: Result<(), TransactionError<Abort>> =
@@ -975,6 +967,7 @@ fn decode_u32(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::Outcome;
     use crate::records::fixture;
 
     fn decision(id: &str, key: &str) -> Decision {
