@@ -7,6 +7,7 @@ pub mod digest;
 pub mod state;
 
 use crate::judge::Reply;
+use crate::records::OutboxItem;
 
 /// Who a reply goes to, and how it threads with the original.
 #[derive(Debug, Clone)]
@@ -46,6 +47,22 @@ pub(crate) fn automatic(
             HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
             "All".into(),
         ))
+}
+
+impl Addressing<'_> {
+    /// `reply`, so addressed, ready for the outbox: to the requester and
+    /// the copies.
+    pub fn to_outbox(&self, reply: &Reply) -> anyhow::Result<OutboxItem> {
+        let mut to = vec![self.to.to_owned()];
+        to.extend(self.cc.iter().cloned());
+        Ok(OutboxItem {
+            request_id: self.request_id.to_owned(),
+            from: self.from.to_owned(),
+            to,
+            message: to_mime(reply, self)?,
+            queued_at: self.date,
+        })
+    }
 }
 
 /// The whole reply message (RFC 5322), threaded under the original, marked as

@@ -88,11 +88,7 @@ fn held(known: &Known) -> Section {
                 }
                 _ => licence.to_owned(),
             };
-            let users = if request.users.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", request.users.join(", "))
-            };
+            let users = users(&request.users);
             format!(
                 "{:+} {what}{users} ; référence {}, demandée par {}, à confirmer avant le {}",
                 request.quantity.unwrap_or_default(),
@@ -108,11 +104,12 @@ fn held(known: &Known) -> Section {
     }
 }
 
-fn users(movement: &Movement) -> String {
-    if movement.users.is_empty() {
+/// `, A, B` after a licence, or nothing without users.
+fn users(users: &[String]) -> String {
+    if users.is_empty() {
         String::new()
     } else {
-        format!(", {}", movement.users.join(", "))
+        format!(", {}", users.join(", "))
     }
 }
 
@@ -159,7 +156,7 @@ fn pending(known: &Known) -> Section {
                 "{:+} {}{} : prend effet le {} ({}, reçue le {})",
                 m.quantity,
                 m.licence,
-                users(m),
+                users(&m.users),
                 french_date(m.effective_on),
                 m.request_id,
                 french_date_time(&m.received_at.to_zoned(zone.clone()))
@@ -184,7 +181,7 @@ fn last(known: &Known) -> Section {
                 french_date_time(&m.received_at.to_zoned(zone.clone())),
                 m.quantity,
                 m.licence,
-                users(m),
+                users(&m.users),
                 m.request_id
             );
             if let Some(sender) = &last.sender {

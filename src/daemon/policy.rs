@@ -9,7 +9,7 @@
 use jiff::Timestamp;
 use tracing::error;
 
-use crate::compose::{self, Addressing};
+use crate::compose::Addressing;
 use crate::config::Config;
 use crate::judge::{self, Outcome, Reply, Verdict};
 use crate::mail;
@@ -169,16 +169,7 @@ fn outbox_item(
         date: now,
         contact: config.purchasing.contact.as_deref(),
     };
-    let message = compose::to_mime(answer, &addressing)?;
-    let mut to = vec![sender.to_owned()];
-    to.extend(cc);
-    Ok(OutboxItem {
-        request_id: verdict.request_id.clone(),
-        from: config.from.clone(),
-        to,
-        message,
-        queued_at: now,
-    })
+    addressing.to_outbox(answer)
 }
 
 #[cfg(test)]

@@ -103,13 +103,7 @@ pub(super) async fn expire_held(shared: &Shared, now: Timestamp) -> anyhow::Resu
             date: now,
             contact: shared.config.purchasing.contact.as_deref(),
         };
-        let item = OutboxItem {
-            request_id: format!("{}.expired", held.request_id),
-            from: shared.config.from.clone(),
-            to: vec![held.requester.clone()],
-            message: compose::to_mime(&notice, &addressing)?,
-            queued_at: now,
-        };
+        let item = addressing.to_outbox(&notice)?;
         if shared
             .store
             .expire(&held.request_id, now, &calendar, &item)
