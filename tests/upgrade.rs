@@ -290,6 +290,21 @@ fn a_confirmation_accepts_the_held_request_under_its_reference() {
     assert!(cancel.reply.unwrap().subject.starts_with("[ANNULÉE] "));
 }
 
+// Found by review: a reference written in lower case in the subject read as
+// another request than the command's.
+#[test]
+fn the_thread_and_the_command_compare_whatever_the_case() {
+    let held = held();
+    let id = held.request_id.to_lowercase();
+    let raw = format!(
+        "From: {TECH}\r\nMessage-ID: <lc@x>\r\n\
+         Subject: RE: [À CONFIRMER] {SUBJECT} ({})\r\n\r\nconfirmer {id}\r\n",
+        id.replace("lg-", "LG-")
+    );
+    let verdict = judge(raw.as_bytes(), "2026-11-24T09:00:00+01:00", &[held]);
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+}
+
 #[test]
 fn a_command_for_another_request_than_the_thread_is_refused() {
     let held = held();

@@ -57,12 +57,12 @@ pub fn command(body: &str) -> Option<Command> {
 }
 
 fn command_of_line(line: &str) -> Option<Command> {
-    // NOTE: a command line is short, and starts with C or A: any other is
-    // never folded.
+    // NOTE: a command line is short, and its first letter is a C or an A
+    // (after any quote, bullet or emoji): any other is never folded.
     let starts = line
-        .bytes()
-        .next()
-        .is_some_and(|b| matches!(b.to_ascii_lowercase(), b'c' | b'a'));
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .is_some_and(|c| matches!(c.to_ascii_lowercase(), 'c' | 'a'));
     if line.len() > 80 || !starts {
         return None;
     }
@@ -95,6 +95,18 @@ mod tests {
         let cancel = command("Bonjour,\n\n  annuler   lg-0a1b2c3d4e.\n").unwrap();
         assert_eq!(cancel.answer, Answer::Cancel);
         assert_eq!(cancel.request_id, "LG-0A1B2C3D4E");
+        // Found by review: quotes, bullets and emphasis before the word.
+        for line in [
+            "*CONFIRMER LG-0A1B2C3D4E*",
+            "« CONFIRMER LG-0A1B2C3D4E »",
+            "- CONFIRMER LG-0A1B2C3D4E",
+            "\"ANNULER LG-0A1B2C3D4E\"",
+            "✅ CONFIRMER LG-0A1B2C3D4E",
+            "\u{2060}CONFIRMER LG-0A1B2C3D4E",
+        ] {
+            let read = command(line).unwrap_or_else(|| panic!("{line}"));
+            assert_eq!(read.request_id, "LG-0A1B2C3D4E", "{line}");
+        }
     }
 
     #[test]

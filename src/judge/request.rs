@@ -167,7 +167,7 @@ pub fn answered_hold(subject: &str) -> Option<String> {
     }
     let open = subject.rfind("(LG-")?;
     let id = text::trim(&subject[open + 1..]).strip_suffix(')')?;
-    super::is_request_id(id).then(|| id.to_owned())
+    super::is_request_id(id).then(|| id.to_ascii_uppercase())
 }
 
 /// Removes any number of `RE:`, `TR :`, `Fwd[2]:` prefixes, and the tags of
