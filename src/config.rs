@@ -459,7 +459,7 @@ impl Config {
             from: raw.smtp.from.to_lowercase(),
             allow: raw.senders.allow.iter().map(|p| p.to_lowercase()).collect(),
             authenticated_by: match raw.senders.require_authentication.as_deref() {
-                None => None,
+                None | Some("off") => None,
                 Some("exchange-online") => Some(ReceivingServer::ExchangeOnline),
                 Some(id) => Some(ReceivingServer::AuthservId(id.to_lowercase())),
             },
@@ -491,17 +491,34 @@ impl Config {
         })
     }
 
-    /// True when `sender` matches an `allow` pattern (an address, or `*@domain`).
+    /// True when `sender` matches an `allow` pattern (an address, or
+    /// `*@domain`) and is one plain address.
+    ///
+    /// NOTE: a second `@`, or a `%` or `!` (old source routes) in the local
+    /// part, would let `evil%attacker.example@example.test` pass as of the
+    /// domain while a relay delivers it elsewhere: never allowed.
     pub fn is_allowed(&self, sender: &str) -> bool {
         let sender = sender.to_lowercase();
+        let Some((local, domain)) = sender.rsplit_once('@') else {
+            return false;
+        };
+        if !crate::text::is_email_address(&sender) || local.contains(['%', '!']) {
+            return false;
+        }
         self.allow
             .iter()
-            .any(|pattern| match pattern.strip_prefix('*') {
-                Some(domain) => sender.ends_with(domain),
+            .any(|pattern| match pattern.strip_prefix("*@") {
+                Some(allowed) => domain == allowed,
                 None => *pattern == sender,
             })
     }
 }
+
+/// The warning of `config check` and `status` while senders are not
+/// authenticated: every right in licgate rests on `From:`.
+pub const AUTHENTICATION_OFF: &str = "off: any sender can write a technician's address in From: \
+     and order, confirm or cancel in their name; set require-authentication = \
+     \"exchange-online\" (or the authserv-id of the receiving server)";
 
 /// Whether loading a configuration reads its secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -654,8 +671,8 @@ impl RawConfig {
         }
         for pattern in &self.senders.allow {
             let address = pattern
-                .strip_prefix('*')
-                .map_or(pattern.clone(), |d| format!("x{d}"));
+                .strip_prefix("*@")
+                .map_or(pattern.clone(), |d| format!("x@{d}"));
             if !crate::text::is_email_address(&address) {
                 error(
                     "senders.allow",
@@ -735,6 +752,7 @@ impl RawConfig {
         }
         if let Some(id) = self.senders.require_authentication.as_deref()
             && id != "exchange-online"
+            && id != "off"
             && (id.trim().is_empty() || id.contains([';', ' ', '=']))
         {
             error(
@@ -746,6 +764,15 @@ impl RawConfig {
             );
         }
         found.extend(unseen);
+        if matches!(
+            self.senders.require_authentication.as_deref(),
+            None | Some("off")
+        ) {
+            found.push(Finding::warning(
+                "senders.require-authentication",
+                AUTHENTICATION_OFF,
+            ));
+        }
         if self.purchasing.to.is_empty() && !self.digest.times.is_empty() {
             found.push(Finding::warning(
                 "purchasing.to",
@@ -1211,6 +1238,16 @@ mod tests {
         );
         assert!(config.is_allowed("Julie.Bernard@Infogerance.example"));
         assert!(!config.is_allowed("someone@elsewhere.example"));
+        // Issue 18: these passed `*@domain` and got replies.
+        for forged in [
+            "evil@attacker.example@infogerance.example",
+            "evil%attacker.example@infogerance.example",
+            "attacker.example!evil@infogerance.example",
+            "evil@sub.infogerance.example",
+            "evil@notinfogerance.example",
+        ] {
+            assert!(!config.is_allowed(forged), "{forged}");
+        }
         assert_eq!(config.digest, crate::compose::digest::Schedule::default());
         assert!(
             config.reminder.is_none(),
@@ -1229,16 +1266,18 @@ mod tests {
             err.starts_with("limits.max-quantity: 0 would refuse every mail"),
             "{err}"
         );
-        let exchange = example().replace(
-            "# require-authentication = \"exchange-online\"",
-            "require-authentication = \"exchange-online\"",
-        );
+        // Issue 18: on in the example, as the package ships it.
         assert_eq!(
-            config(&exchange).unwrap().authenticated_by,
+            config(&example()).unwrap().authenticated_by,
             Some(ReceivingServer::ExchangeOnline)
         );
+        let off = example().replace(
+            "require-authentication = \"exchange-online\"",
+            "require-authentication = \"off\"",
+        );
+        assert_eq!(config(&off).unwrap().authenticated_by, None);
         let verdict = example().replace(
-            "# require-authentication = \"exchange-online\"",
+            "require-authentication = \"exchange-online\"",
             "require-authentication = \"spf=pass\"",
         );
         let err = config(&verdict).unwrap_err().to_string();

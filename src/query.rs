@@ -311,6 +311,7 @@ pub fn state_reply(
     store: &Store,
     rules: &Rules,
     question: &StateQuery,
+    asker: &str,
     now: Timestamp,
 ) -> anyhow::Result<Reply> {
     let Some(client) = rules.clients.lookup(&question.client) else {
@@ -352,6 +353,7 @@ pub fn state_reply(
     let known = state::Known {
         client: &client.name,
         user: question.user.as_deref(),
+        asker,
         at: &at,
         lines: &lines,
         last: &last,

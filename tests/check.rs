@@ -748,6 +748,8 @@ fn judge_with(history: &[licgate::judge::Movement], raw: &[u8], at: &str) -> Ver
         history,
         held: &[],
         now: None,
+        keys: None,
+        refusals: None,
     };
     plain(judge.check(raw, Some(at.parse().unwrap())))
 }

@@ -21,6 +21,10 @@ const NO_GOLDEN_MAIL: &[(&str, &str)] = &[
         "needs a request held before it: tests/upgrade.rs, src/daemon/intake.rs",
     ),
     (
+        "confirmation_code",
+        "needs a request held before it: tests/upgrade.rs, src/daemon/intake.rs",
+    ),
+    (
         "confirmation_expired",
         "needs a request held before it: tests/upgrade.rs, src/daemon/intake.rs",
     ),

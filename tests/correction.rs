@@ -292,3 +292,33 @@ fn the_quoted_subject_is_cleaned_and_capped() {
     assert!(!client.contains('\u{1b}'), "{client:?}");
     assert!(verdict.reply.unwrap().subject.chars().count() < 400);
 }
+
+// Issue 18: a made-up `(LG-0123456789)` in a subject and a quoted block was
+// recorded as `corrects LG-0123456789`. The daemon names only a refusal it
+// really sent (`Judge::refusals`); any other quoted block is no template.
+#[test]
+fn only_a_refusal_really_sent_is_corrected() {
+    let (refused, subject, body) = refusal();
+    let mail = outlook_text_answer(&subject, "Corrigé", &corrected(&body));
+    let rules = rules();
+    let limits = Limits::default();
+    let judge_knowing = |sent: &dyn Fn(&str) -> bool| {
+        licgate::judge::Judge {
+            rules: &rules,
+            limits: &limits,
+            history: &[],
+            held: &[],
+            now: None,
+            keys: None,
+            refusals: Some(sent),
+        }
+        .check(mail.as_bytes(), Some(LATER.parse().unwrap()))
+    };
+    let real = judge_knowing(&|id| id == refused.request_id);
+    assert_eq!(real.outcome, Outcome::Accepted, "{real:#?}");
+    assert_eq!(real.corrects.as_deref(), Some(refused.request_id.as_str()));
+    let made_up = judge_knowing(&|_| false);
+    assert_eq!(made_up.outcome, Outcome::Rejected, "{made_up:#?}");
+    assert_eq!(made_up.corrects, None);
+    assert_eq!(made_up.problems[0].code.as_str(), "field_missing");
+}

@@ -982,21 +982,64 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
         (0, ""),
         "purchasing sees nothing held"
     );
-    for (n, held) in stack.messages(TECH, "INBOX").await.iter().enumerate() {
-        let subject = subject_of(held);
-        assert!(subject.starts_with("[À CONFIRMER] "), "{subject}");
-        let id = subject.rsplit('(').next().unwrap().trim_end_matches(')');
-        let quoted: String = body_of(held)
+    let held = stack.messages(TECH, "INBOX").await;
+    let answer = |n: usize, from: &str, first_line: &str| {
+        let subject = subject_of(&held[n]);
+        let quoted: String = body_of(&held[n])
             .lines()
             .map(|l| format!("> {l}\r\n"))
             .collect();
-        let answer = format!(
-            "From: Julie Bernard <{TECH}>\r\nTo: {GATEWAY}\r\nSubject: RE: {subject}\r\n\
-             Message-ID: <confirm-{n}@example.test>\r\nMIME-Version: 1.0\r\n\
+        format!(
+            "From: {from}\r\nTo: {GATEWAY}\r\nSubject: RE: {subject}\r\n\
+             Message-ID: <confirm-{n}-{}@example.test>\r\nMIME-Version: 1.0\r\n\
              Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
-             CONFIRMER {id}\r\n\r\nJulie\r\n\r\nLe 16/11/2026 à 10:00, {GATEWAY} a écrit :\r\n{quoted}"
+             {first_line}\r\n\r\nJulie\r\n\r\nLe 16/11/2026 à 10:00, {GATEWAY} a écrit :\r\n{quoted}",
+            first_line.len() + from.len()
+        )
+    };
+    // Issue 18: an outsider who computed the reference (from the request's
+    // Message-ID) confirmed it, `From:` the technician or the gateway itself.
+    let id = |n: usize| {
+        let subject = subject_of(&held[n]);
+        subject
+            .rsplit('(')
+            .next()
+            .unwrap()
+            .trim_end_matches(')')
+            .to_owned()
+    };
+    let forged = format!("CONFIRMER {}", id(0));
+    stack
+        .append(GATEWAY, &answer(0, TECH, &forged), TUESDAY)
+        .await;
+    stack
+        .append(GATEWAY, &answer(0, GATEWAY, &forged), TUESDAY)
+        .await;
+    eventually(Duration::from_secs(30), "the forgeries refused", || async {
+        stack.count(TECH, "INBOX").await == 3 && stack.count(GATEWAY, QUARANTINE).await == 1
+    })
+    .await;
+    let refusal = stack.messages(TECH, "INBOX").await.remove(2);
+    assert!(subject_of(&refusal).starts_with("[REFUSÉE] "), "{refusal}");
+    assert!(
+        body_of(&refusal).contains("code de confirmation"),
+        "{refusal}"
+    );
+    assert_eq!(stack.count(GATEWAY, "licgate/a-confirmer").await, 2);
+    for (n, mail) in held.iter().enumerate() {
+        let body = body_of(mail);
+        let command = body
+            .lines()
+            .find(|l| l.starts_with("CONFIRMER LG-"))
+            .expect("the held reply gives the line to answer with");
+        assert_eq!(
+            command.split(' ').count(),
+            3,
+            "reference and code: {command}"
         );
-        stack.append(GATEWAY, &answer, TUESDAY).await;
+        stack
+            .append(GATEWAY, &answer(n, TECH, command), TUESDAY)
+            .await;
     }
     eventually(Duration::from_secs(30), "both confirmed", || async {
         let messages = stack.messages(TECH, "INBOX").await;

@@ -236,6 +236,40 @@ fn an_empty_allow_when_meant_and_an_empty_purchasing_are_only_warned_of() {
     );
 }
 
+// Issue 18: every right rests on From:; the package ships the check on,
+// and while an operator turns it off, `config check` and `status` say so.
+#[test]
+fn senders_not_authenticated_are_warned_of() {
+    let place = Place::new("auth-off");
+    let on = place.config(|t| t);
+    let (code, _, err) = config_check(&on);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("require-authentication"), "{err}");
+    let status = text(&licgate(&["status", "--config", on.to_str().unwrap()]).stdout);
+    assert!(!status.contains("AVERTISSEMENT"), "{status}");
+    let off = place.config(|t| {
+        t.replace(
+            "require-authentication = \"exchange-online\"",
+            "require-authentication = \"off\"",
+        )
+    });
+    let (code, _, err) = config_check(&off);
+    assert_eq!(code, 0, "a warning, not an error: {err}");
+    assert!(
+        err.contains(&format!(
+            "warning: {}:{}: senders.require-authentication: off: any sender can write",
+            off.display(),
+            line_of(&off, "require-authentication = \"off\"")
+        )),
+        "{err}"
+    );
+    let status = text(&licgate(&["status", "--config", off.to_str().unwrap()]).stdout);
+    assert!(
+        status.contains("AVERTISSEMENT\u{a0}: les expéditeurs ne sont pas authentifiés"),
+        "{status}"
+    );
+}
+
 #[test]
 fn a_broken_rules_file_is_named_as_rules_check_names_it() {
     let place = Place::new("rules");

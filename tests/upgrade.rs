@@ -2,7 +2,7 @@
 //! requests, as the judgement sees them: pure, with the shipped rules.
 
 use jiff::Timestamp;
-use licgate::judge::{Field, Held, Judge, Request};
+use licgate::judge::{CommandKeys, Field, Held, Judge, Request};
 use licgate::rules::Rules;
 use licgate::{Limits, Outcome, Verdict};
 
@@ -56,6 +56,12 @@ fn upgrade_lines<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> 
 
 const SUBJECT: &str = "[MISE À NIVEAU] Licence Office 365 - Boulangerie Martin";
 
+/// The server's keys of these tests.
+const KEYS: CommandKeys = CommandKeys {
+    current: [7; 32],
+    previous: None,
+};
+
 fn judge(raw: &[u8], at: &str, held: &[Held]) -> Verdict {
     let judge = Judge {
         rules: rules(),
@@ -63,6 +69,8 @@ fn judge(raw: &[u8], at: &str, held: &[Held]) -> Verdict {
         history: &[],
         held,
         now: None,
+        keys: Some(&KEYS),
+        refusals: None,
     };
     judge.check(raw, Some(at.parse::<Timestamp>().unwrap()))
 }
@@ -81,6 +89,20 @@ fn codes(verdict: &Verdict) -> Vec<(&'static str, Option<Field>)> {
         .iter()
         .map(|p| (p.code.as_str(), p.field))
         .collect()
+}
+
+#[test]
+fn the_held_reply_carries_the_code_and_its_record_never_does() {
+    let verdict = upgrade(&[]);
+    let code = KEYS.code(&verdict.request_id);
+    let body = &verdict.reply.as_ref().unwrap().body;
+    assert!(
+        body.contains(&format!("CONFIRMER {} {code}\n", verdict.request_id)),
+        "{body}"
+    );
+    let stored = serde_json::to_string(&verdict.clone().masked()).unwrap();
+    assert!(!stored.contains(&code), "{stored}");
+    assert!(stored.contains(licgate::judge::MASKED_CODE), "{stored}");
 }
 
 #[test]
@@ -256,7 +278,7 @@ fn a_confirmation_accepts_the_held_request_under_its_reference() {
     let held = held();
     let id = held.request_id.clone();
     let verdict = judge(
-        &answer(TECH, &format!("CONFIRMER {id}")),
+        &answer(TECH, &format!("CONFIRMER {id} {}", KEYS.code(&id))),
         "2026-11-24T09:00:00+01:00",
         std::slice::from_ref(&held),
     );
@@ -281,7 +303,7 @@ fn a_confirmation_accepts_the_held_request_under_its_reference() {
     );
     // The quoted `ANNULER` of the held reply's own text is never read.
     let cancel = judge(
-        &answer(TECH, &format!("Annuler {id}")),
+        &answer(TECH, &format!("Annuler {id} {}", KEYS.code(&id))),
         "2026-11-24T09:00:00+01:00",
         &[held],
     );
@@ -298,8 +320,9 @@ fn the_thread_and_the_command_compare_whatever_the_case() {
     let id = held.request_id.to_lowercase();
     let raw = format!(
         "From: {TECH}\r\nMessage-ID: <lc@x>\r\n\
-         Subject: RE: [À CONFIRMER] {SUBJECT} ({})\r\n\r\nconfirmer {id}\r\n",
-        id.replace("lg-", "LG-")
+         Subject: RE: [À CONFIRMER] {SUBJECT} ({})\r\n\r\nconfirmer {id} {}\r\n",
+        id.replace("lg-", "LG-"),
+        KEYS.code(&held.request_id).to_lowercase()
     );
     let verdict = judge(raw.as_bytes(), "2026-11-24T09:00:00+01:00", &[held]);
     assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
@@ -359,7 +382,7 @@ fn an_answer_without_the_command_says_what_to_write() {
 fn a_confirmation_is_refused_unless_from_the_requester_in_time() {
     let held = held();
     let id = held.request_id.clone();
-    let command = format!("CONFIRMER {id}");
+    let command = format!("CONFIRMER {id} {}", KEYS.code(&id));
     let cases = [
         (
             "paul.martin@infogerance.example",
@@ -389,6 +412,27 @@ fn a_confirmation_is_refused_unless_from_the_requester_in_time() {
     }
     let verdict = judge(&answer(TECH, &command), "2026-11-24T09:00:00+01:00", &[]);
     assert_eq!(codes(&verdict), [("confirmation_unknown", None)]);
+    // Issue 18: the reference alone, computable from the Message-ID an
+    // outsider chose, confirmed an irreversible upgrade under a forged From:.
+    let other_server = CommandKeys {
+        current: [8; 32],
+        previous: None,
+    };
+    for line in [
+        format!("CONFIRMER {id}"),
+        format!("ANNULER {id}"),
+        format!("CONFIRMER {id} {}", other_server.code(&id)),
+        format!("CONFIRMER {id} {}", KEYS.code("LG-0123456789")),
+    ] {
+        let verdict = judge(
+            &answer(TECH, &line),
+            "2026-11-24T09:00:00+01:00",
+            std::slice::from_ref(&held),
+        );
+        assert_eq!(verdict.outcome, Outcome::Rejected, "{line}");
+        assert_eq!(codes(&verdict), [("confirmation_code", None)], "{line}");
+        assert_eq!(verdict.confirms, None, "{line}");
+    }
     // Not a request either: the held request stays untouched offline.
     assert_eq!(verdict.request, Request::default());
 }

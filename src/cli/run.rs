@@ -128,6 +128,19 @@ pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
     for problem in &problems {
         println!("PROBLÈME\u{a0}: {problem}");
     }
+    // A warning, not a problem: the daemon works, but trusts From: alone.
+    if config.authenticated_by.is_none() {
+        println!(
+            "{}",
+            licgate::text::typography(
+                "AVERTISSEMENT : les expéditeurs ne sont pas authentifiés ([senders] \
+                 require-authentication) : n'importe qui peut écrire l'adresse d'un technicien \
+                 dans From: et commander, confirmer ou annuler en son nom ; mettez \
+                 require-authentication = \"exchange-online\" (ou l'authserv-id du serveur de \
+                 réception)"
+            )
+        );
+    }
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
     } else {

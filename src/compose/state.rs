@@ -32,6 +32,9 @@ pub struct Known<'a> {
     pub client: &'a str,
     /// Only this user's requests were kept.
     pub user: Option<&'a str>,
+    /// Who asks, lower case: only their own held requests are named, and
+    /// no one else's address is given.
+    pub asker: &'a str,
     pub at: &'a Zoned,
     /// The client's ledger as of `at`, one line per licence.
     pub lines: &'a [Line],
@@ -89,13 +92,20 @@ fn held(known: &Known) -> Section {
                 _ => licence.to_owned(),
             };
             let users = users(&request.users);
-            format!(
-                "{:+} {what}{users} ; référence {}, demandée par {}, à confirmer avant le {}",
-                request.quantity.unwrap_or_default(),
-                held.request_id,
-                held.requester,
-                french_date_time(&held.confirm_before.to_zoned(zone.clone()))
-            )
+            let deadline = french_date_time(&held.confirm_before.to_zoned(zone.clone()));
+            let quantity = request.quantity.unwrap_or_default();
+            // NOTE: another's held request is told without its reference nor
+            // its requester: nothing in the answer lets the asker act on it.
+            if held.requester == known.asker {
+                format!(
+                    "{quantity:+} {what}{users} ; référence {}, demandée par vous, à confirmer avant le {deadline}",
+                    held.request_id,
+                )
+            } else {
+                format!(
+                    "{quantity:+} {what}{users} ; demandée par un autre technicien, qui doit la confirmer avant le {deadline}"
+                )
+            }
         })
         .collect();
     Section {
@@ -184,8 +194,8 @@ fn last(known: &Known) -> Section {
                 users(&m.users),
                 m.request_id
             );
-            if let Some(sender) = &last.sender {
-                let _ = write!(line, ", demandée par {sender}");
+            if last.sender.as_deref() == Some(known.asker) {
+                line.push_str(", demandée par vous");
             }
             if let Some(ticket) = &m.ticket {
                 let _ = write!(line, ", ticket {ticket}");
@@ -260,7 +270,7 @@ mod tests {
     use crate::records::{Accepted, ledger};
     use crate::rules::Calendar;
 
-    fn known_reply(user: Option<&str>) -> String {
+    fn known_reply(user: Option<&str>, asker: &str) -> String {
         let mut removal = accepted("LG-2", "2026-11-20T09:00:00Z", "Garage", "E1", -1);
         if let Some(verdict) = removal.verdict.as_mut() {
             verdict.request.users = vec!["Jean DUPONT".into()];
@@ -310,6 +320,7 @@ mod tests {
         let known = Known {
             client: "Garage",
             user,
+            asker,
             at: &at,
             lines: &lines,
             last: &last,
@@ -322,9 +333,24 @@ mod tests {
         reply(&query, Some(&known), None).body
     }
 
+    // Issue 18: an [ÉTAT] answer gave another technician's held request
+    // with its reference and requester, which then let the asker confirm it
+    // under a forged From:.
+    #[test]
+    fn another_technicians_requests_are_told_without_reference_nor_address() {
+        let body = known_reply(None, "other@example.test");
+        assert!(!body.contains("tech@example.test"), "{body}");
+        assert!(!body.contains("LG-3"), "{body}");
+        assert!(
+            body.contains("- +1 mise à niveau de «\u{a0}E1\u{a0}» vers «\u{a0}E3\u{a0}», Paul Martin\u{a0}; demandée par un autre technicien, qui doit la confirmer avant le mardi 24 novembre 2026 à 17\u{a0}h\u{a0}30"),
+            "{body}"
+        );
+        assert!(!body.contains("demandée par vous"), "{body}");
+    }
+
     #[test]
     fn the_answer_gives_the_month_the_pending_removals_and_the_last_requests() {
-        let body = known_reply(None);
+        let body = known_reply(None, "tech@example.test");
         assert!(
             body.contains("E1\u{a0}: +2 ce mois-ci\u{a0}; 1 suppression en attente"),
             "{body}"
@@ -338,19 +364,19 @@ mod tests {
             "{body}"
         );
         assert!(
-            body.contains("- vendredi 20 novembre 2026 à 10\u{a0}h\u{a0}: -1 E1, Jean DUPONT\u{a0}; référence LG-2, demandée par tech@example.test, ticket GLPI #7"),
+            body.contains("- vendredi 20 novembre 2026 à 10\u{a0}h\u{a0}: -1 E1, Jean DUPONT\u{a0}; référence LG-2, demandée par vous, ticket GLPI #7"),
             "{body}"
         );
         assert!(body.contains("ne va pas aux achats"), "{body}");
         assert!(
-            body.contains("- +1 mise à niveau de «\u{a0}E1\u{a0}» vers «\u{a0}E3\u{a0}», Paul Martin\u{a0}; référence LG-3, demandée par tech@example.test, à confirmer avant le mardi 24 novembre 2026 à 17\u{a0}h\u{a0}30"),
+            body.contains("- +1 mise à niveau de «\u{a0}E1\u{a0}» vers «\u{a0}E3\u{a0}», Paul Martin\u{a0}; référence LG-3, demandée par vous, à confirmer avant le mardi 24 novembre 2026 à 17\u{a0}h\u{a0}30"),
             "{body}"
         );
     }
 
     #[test]
     fn a_user_line_keeps_only_that_users_requests() {
-        let body = known_reply(Some("dupont jean"));
+        let body = known_reply(Some("dupont jean"), "tech@example.test");
         assert!(body.contains("pour l'utilisateur dupont jean"), "{body}");
         assert!(body.contains("LG-2"), "{body}");
         assert!(!body.contains("LG-1"), "{body}");

@@ -379,6 +379,8 @@ fn decide_all(
     let mut batch_replies: HashMap<String, u32> = HashMap::new();
     // The requests held for confirmation, as the batch leaves them.
     let mut held = shared.store.held()?;
+    // NOTE: read at each batch: a rotation takes effect without a restart.
+    let keys = crate::store::keys::load_or_create(&shared.config.store)?;
     for Job {
         envelope,
         raw,
@@ -426,7 +428,7 @@ fn decide_all(
                 envelope: &envelope,
                 request_id: &request_id,
             };
-            let mut judged = judge_mail(shared, &fetched, &held, now);
+            let mut judged = judge_mail(shared, &fetched, &held, &keys, now);
             // The replies already counted for the sender, as the policy
             // names it (lower case): stored, and queued earlier in the batch.
             let sender = judged.as_ref().ok().and_then(|v| v.from.as_deref());
@@ -442,7 +444,7 @@ fn decide_all(
             if let (Ok(verdict), Ok(replies)) = (&mut judged, &replies)
                 && let Some(sender) = verdict.from.as_deref().map(str::to_lowercase)
                 && policy::set_aside(&shared.config, &raw, &sender).is_none()
-                && policy::not_answered(&shared.config, &sender, *replies).is_none()
+                && policy::not_answered(&shared.config, *replies).is_none()
             {
                 answer_question(shared, verdict);
             }
@@ -517,7 +519,8 @@ fn answer_question(shared: &Shared, verdict: &mut Verdict) {
     let Some(at) = verdict.received_at else {
         return;
     };
-    let answer = query::state_reply(&shared.store, &shared.rules(), &question, at);
+    let asker = verdict.from.as_deref().unwrap_or_default().to_lowercase();
+    let answer = query::state_reply(&shared.store, &shared.rules(), &question, &asker, at);
     match answer {
         Ok(reply) => verdict.reply = Some(reply),
         Err(err) => {
@@ -623,17 +626,31 @@ fn judge_mail(
     shared: &Shared,
     mail: &policy::Fetched,
     held: &[judge::Held],
+    keys: &judge::CommandKeys,
     now: Timestamp,
 ) -> Result<Verdict, String> {
     let config = &shared.config;
     let rules = shared.rules();
     let history = shared.history();
+    // A quoted `(LG-…)` corrects a refusal only when licgate sent that refusal.
+    let sent_refusal = |id: &str| {
+        shared
+            .store
+            .decision(id)
+            .ok()
+            .flatten()
+            .is_some_and(|decision| {
+                decision.outcome == judge::Outcome::Rejected && decision.reply_queued
+            })
+    };
     let judge = Judge {
         rules: &rules,
         limits: &config.limits,
         history: &history,
         held,
         now: Some(now),
+        keys: Some(keys),
+        refusals: Some(&sent_refusal),
     };
     let envelope = mail.envelope;
     std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -918,6 +935,13 @@ mod tests {
     /// After Tuesday 17:30 (Paris), the deadline of a request held on Monday.
     const TUESDAY_LATE: &str = "2026-11-24T17:00:00Z";
 
+    /// `word` (`CONFIRMER`, `ANNULER`), the reference `id` and its code, as
+    /// the `[À CONFIRMER]` mail gives them.
+    fn command(shared: &Shared, word: &str, id: &str) -> String {
+        let keys = crate::store::keys::load_or_create(&shared.config.store).unwrap();
+        format!("{word} {id} {}", keys.code(id))
+    }
+
     /// A held upgrade from TECH, decided on Monday.
     async fn held_upgrade() -> (Shared, FakeMailbox, String) {
         let (shared, mut mailbox, _) = setup(vec![]);
@@ -943,7 +967,7 @@ mod tests {
     #[tokio::test]
     async fn a_held_upgrade_confirmed_in_time_is_accepted_once() {
         let (shared, mut mailbox, id) = held_upgrade().await;
-        let confirm = answer(TECH, "c1@x", &format!("CONFIRMER {id}"));
+        let confirm = answer(TECH, "c1@x", &command(&shared, "CONFIRMER", &id));
         let confirmation = deliver(&shared, &mut mailbox, confirm, TUESDAY).await;
         assert_eq!(confirmation.outcome, Outcome::Accepted);
         let verdict = confirmation.verdict.as_ref().unwrap();
@@ -988,7 +1012,7 @@ mod tests {
         );
         assert!(movements.iter().all(|m| m.effective_on == m.received_on));
         // Twice: the request is no longer held.
-        let again = answer(TECH, "c2@x", &format!("CONFIRMER {id}"));
+        let again = answer(TECH, "c2@x", &command(&shared, "CONFIRMER", &id));
         let again = deliver(&shared, &mut mailbox, again, TUESDAY).await;
         assert_eq!(again.outcome, Outcome::Rejected);
         assert_eq!(codes(&again), ["confirmation_unknown"]);
@@ -1004,14 +1028,15 @@ mod tests {
         let other = answer(
             "paul.martin@infogerance.example",
             "o@x",
-            &format!("CONFIRMER {id}"),
+            &command(&shared, "CONFIRMER", &id),
         );
         let other = deliver(&shared, &mut mailbox, other, TUESDAY).await;
         assert_eq!(codes(&other), ["confirmation_sender"]);
         let unknown = answer(TECH, "u@x", "CONFIRMER LG-0000000000");
         let unknown = deliver(&shared, &mut mailbox, unknown, TUESDAY).await;
         assert_eq!(codes(&unknown), ["confirmation_unknown"]);
-        let late = answer(TECH, "l@x", &format!("confirmer {}", id.to_lowercase()));
+        let late = command(&shared, "confirmer", &id).to_lowercase();
+        let late = answer(TECH, "l@x", &late);
         let late = deliver(&shared, &mut mailbox, late, TUESDAY_LATE).await;
         assert_eq!(codes(&late), ["confirmation_expired"]);
         assert_eq!(
@@ -1031,7 +1056,7 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_request_is_closed_with_an_acknowledgement() {
         let (shared, mut mailbox, id) = held_upgrade().await;
-        let cancel = answer(TECH, "a@x", &format!("ANNULER {id}"));
+        let cancel = answer(TECH, "a@x", &command(&shared, "ANNULER", &id));
         let cancel = deliver(&shared, &mut mailbox, cancel, TUESDAY).await;
         assert_eq!(cancel.outcome, Outcome::Ignored);
         assert_eq!(codes(&cancel), ["cancelled"]);

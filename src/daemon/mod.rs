@@ -66,6 +66,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let store = Store::open(&config.store)?;
+    crate::store::keys::load_or_create(&config.store)?;
     let rules = Rules::load(&config.rules)?;
     info!(
         version = %env!("CARGO_PKG_VERSION"),

@@ -1,8 +1,9 @@
 //! The daemon's decision policy, pure: from a verdict (or a failed
 //! judgement) and what the configuration allows, the mail's outcome, its
 //! folder, and whether and how it is answered. Unknown, unreadable or
-//! unauthenticated senders are quarantined; the gateway's own address is
-//! never answered, nor a sender past the hourly reply limit. (Copies of a
+//! unauthenticated senders, and mail written as from the gateway's own
+//! address, are quarantined; a sender past the hourly reply limit is not
+//! answered. (Copies of a
 //! mail already decided are recognised before, against the store: see
 //! `intake::identify`.)
 
@@ -75,7 +76,8 @@ pub fn decide(
         }
     };
     decision.sender = verdict.from.as_deref().map(str::to_lowercase);
-    decision.verdict = Some(verdict.clone());
+    // NOTE: the stored verdict never holds the confirmation code.
+    decision.verdict = Some(verdict.clone().masked());
     let Some(sender) = decision.sender.clone() else {
         decision.note = Some(
             "no sender address could be read (From: missing, or holding control characters): \
@@ -85,6 +87,9 @@ pub fn decide(
         return (decision, None);
     };
     if let Some(why) = set_aside(config, mail.raw, &sender) {
+        if sender == config.from {
+            decision.verdict = None;
+        }
         decision.note = Some(why);
         return (decision, None);
     }
@@ -93,7 +98,7 @@ pub fn decide(
     let Some(answer) = &verdict.reply else {
         return (decision, None);
     };
-    if let Some(why) = not_answered(config, &sender, replies_this_hour) {
+    if let Some(why) = not_answered(config, replies_this_hour) {
         decision.note = Some(why);
         return (decision, None);
     }
@@ -114,9 +119,19 @@ pub fn decide(
     (decision, Some(item))
 }
 
-/// Why a mail from `sender` (lower case) is quarantined unanswered: a
-/// sender outside `senders.allow`, or not vouched for by the receiving server.
+/// Why a mail from `sender` (lower case) is quarantined unanswered: the
+/// gateway's own address, a sender outside `senders.allow`, or not vouched
+/// for by the receiving server.
 pub fn set_aside(config: &Config, raw: &[u8], sender: &str) -> Option<String> {
+    // NOTE: licgate never writes to its own mailbox, and a reply to its own
+    // address would tell no one: such a mail is someone else's forgery.
+    if sender == config.from {
+        return Some(
+            "From: is the gateway's own address, which only licgate writes: quarantined, \
+             never decided nor answered"
+                .into(),
+        );
+    }
     if !config.is_allowed(sender) {
         return Some("sender not in senders.allow: quarantined, not answered".into());
     }
@@ -127,12 +142,9 @@ pub fn set_aside(config: &Config, raw: &[u8], sender: &str) -> Option<String> {
     ))
 }
 
-/// Why a reply to an answerable `sender` is not sent: the gateway's own
-/// address, or the hourly limit reached with `replies_this_hour`.
-pub fn not_answered(config: &Config, sender: &str, replies_this_hour: u32) -> Option<String> {
-    if sender == config.from {
-        return Some("sent by the gateway's own address: not answered".into());
-    }
+/// Why a reply to an answerable sender is not sent: the hourly limit
+/// reached with `replies_this_hour`.
+pub fn not_answered(config: &Config, replies_this_hour: u32) -> Option<String> {
     (replies_this_hour >= config.replies_per_sender_per_hour).then(|| {
         format!(
             "more than {} replies to this sender this hour: not answered",
@@ -261,13 +273,17 @@ mod tests {
         assert!(reply.is_none());
     }
 
+    // Issue 18: a forged upgrade and its confirmation, `From:` the
+    // gateway's own address, were decided (held, then accepted) and never
+    // answered, so nobody learnt of them.
     #[test]
-    fn the_gateways_own_mails_are_never_answered() {
-        let config = fixture::example();
-        let mut config = config;
+    fn the_gateways_own_address_is_quarantined_never_decided() {
+        let mut config = fixture::example();
         config.from = TECH.into();
         let (decision, reply) = decided(&config, &mail(TECH, "+1"), None, 0);
-        assert_eq!(decision.outcome, Outcome::Accepted);
+        assert_eq!(decision.outcome, Outcome::Quarantined);
+        assert_eq!(decision.folder, config.folders.quarantine);
+        assert!(decision.verdict.is_none());
         assert!(decision.note.unwrap().contains("gateway's own address"));
         assert!(reply.is_none());
     }

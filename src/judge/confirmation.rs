@@ -1,9 +1,17 @@
 //! The second step of a high-risk request (an upgrade, an annual licence):
-//! the requester's `CONFIRMER LG-…` or `ANNULER LG-…`, read from the new
-//! text of a mail and weighed against the requests still held.
+//! the requester's `CONFIRMER LG-… CODE` or `ANNULER LG-… CODE`, read from
+//! the new text of a mail and weighed against the requests still held.
+//!
+//! The `LG-…` reference is public: people quote it, and anyone who knows a
+//! mail's Message-ID can compute it. What lets someone act on a request is
+//! the code that only the `[À CONFIRMER]` mail carries: a keyed hash of the
+//! reference under the server's secret ([`CommandKeys`]), which no sender
+//! can derive from what they write.
 
+use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use super::request::Request;
 use crate::text;
@@ -24,6 +32,89 @@ pub struct Command {
     pub request_id: String,
     /// Confirm or cancel.
     pub answer: Answer,
+    /// The code written after the reference, upper case without its dash
+    /// (`None`: none was written).
+    pub code: Option<String>,
+}
+
+/// Letters of a code: Crockford's base 32 (no I, L, O, U), read back
+/// whatever the case, with O as 0 and I or L as 1.
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Characters of a code: 40 bits, guessed only by sending mails, each
+/// answered and counted under the hourly limit.
+const CODE_LEN: usize = 8;
+
+/// The server's secret keys that code the commands: the newest codes every
+/// new `[À CONFIRMER]`; the one before it still checks the codes given
+/// before the operator rotated them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CommandKeys {
+    /// Codes the new requests.
+    pub current: [u8; 32],
+    /// Still accepted, for requests held before the last rotation.
+    pub previous: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for CommandKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // NOTE: a secret never reaches a log line.
+        f.write_str("CommandKeys(…)")
+    }
+}
+
+impl CommandKeys {
+    /// The code of the confirmation or cancellation of `request_id`, as the
+    /// `[À CONFIRMER]` mail writes it: `XXXX-XXXX`.
+    pub fn code(&self, request_id: &str) -> String {
+        let code = code_under(&self.current, request_id);
+        format!("{}-{}", &code[..CODE_LEN / 2], &code[CODE_LEN / 2..])
+    }
+
+    /// True when `written` ([`Command::code`]) is the code of `request_id`
+    /// under either key.
+    pub fn accepts(&self, request_id: &str, written: &str) -> bool {
+        [Some(&self.current), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|key| same(code_under(key, request_id).as_bytes(), written.as_bytes()))
+    }
+}
+
+/// The code of `request_id` under `key`, without its dash.
+fn code_under(key: &[u8; 32], request_id: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"licgate confirmation\0");
+    mac.update(request_id.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    let bits = tag[..5]
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    (0..CODE_LEN)
+        .rev()
+        .map(|i| char::from(CODE_ALPHABET[((bits >> (5 * i)) & 31) as usize]))
+        .collect()
+}
+
+/// Compares in a time that does not tell how many characters matched.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// A code as written (its words after the reference), normalised as
+/// [`CODE_ALPHABET`] reads it; `None` unless it has the code's length.
+fn written_code(words: &[&str]) -> Option<String> {
+    let joined: String = words.concat();
+    (joined.len() == CODE_LEN && joined.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| {
+        joined
+            .bytes()
+            .map(|b| match b.to_ascii_uppercase() {
+                b'O' => '0',
+                b'I' | b'L' => '1',
+                other => char::from(other),
+            })
+            .collect()
+    })
 }
 
 /// A request held for confirmation, as a confirmation is checked against it.
@@ -73,14 +164,25 @@ fn command_of_line(line: &str) -> Option<Command> {
         "annuler" | "annule" => Answer::Cancel,
         _ => return None,
     };
-    let (Some("lg"), Some(hex), None) = (words.next(), words.next(), words.next()) else {
+    let (Some("lg"), Some(hex)) = (words.next(), words.next()) else {
         return None;
+    };
+    let rest: Vec<&str> = words.collect();
+    let code = match rest.len() {
+        0 => None,
+        // `K7QM-4XRP` or `K7QM4XRP`; anything else is no command.
+        1 | 2 => Some(written_code(&rest)?),
+        _ => return None,
     };
     let request_id = format!("LG-{}", hex.to_ascii_uppercase());
     // NOTE: the reference as written, not only as folded: `LG-…4É` folds
     // to a reference that was never given.
     let written = line.to_ascii_uppercase().contains(&request_id);
-    (written && super::is_request_id(&request_id)).then_some(Command { request_id, answer })
+    (written && super::is_request_id(&request_id)).then_some(Command {
+        request_id,
+        answer,
+        code,
+    })
 }
 
 #[cfg(test)]
@@ -109,6 +211,53 @@ mod tests {
         }
     }
 
+    fn keys(seed: u8) -> CommandKeys {
+        CommandKeys {
+            current: [seed; 32],
+            previous: None,
+        }
+    }
+
+    #[test]
+    fn the_code_is_read_after_the_reference_as_people_copy_it() {
+        let code = keys(1).code("LG-0A1B2C3D4E");
+        assert_eq!(code.len(), CODE_LEN + 1);
+        for line in [
+            format!("CONFIRMER LG-0A1B2C3D4E {code}"),
+            format!("confirmer lg-0a1b2c3d4e {}", code.to_lowercase()),
+            format!("CONFIRMER LG-0A1B2C3D4E {}", code.replace('-', "")),
+            format!("« CONFIRMER LG-0A1B2C3D4E {code} »"),
+        ] {
+            let read = command(&line).unwrap_or_else(|| panic!("{line}"));
+            let written = read.code.unwrap_or_else(|| panic!("{line}"));
+            assert!(keys(1).accepts("LG-0A1B2C3D4E", &written), "{line}");
+        }
+        assert_eq!(command("CONFIRMER LG-0A1B2C3D4E").unwrap().code, None);
+    }
+
+    // Issue 18: the reference alone, computable from a chosen Message-ID,
+    // confirmed an upgrade. The code depends on the server's key.
+    #[test]
+    fn a_code_holds_only_for_its_request_under_the_servers_key() {
+        let code = keys(1).code("LG-0A1B2C3D4E").replace('-', "");
+        assert!(keys(1).accepts("LG-0A1B2C3D4E", &code));
+        assert!(
+            !keys(2).accepts("LG-0A1B2C3D4E", &code),
+            "another server's key"
+        );
+        assert!(!keys(1).accepts("LG-0A1B2C3D4F", &code), "another request");
+        assert_ne!(keys(1).code("LG-0A1B2C3D4E"), keys(2).code("LG-0A1B2C3D4E"));
+        let rotated = CommandKeys {
+            current: [2; 32],
+            previous: Some([1; 32]),
+        };
+        assert!(
+            rotated.accepts("LG-0A1B2C3D4E", &code),
+            "given before the rotation"
+        );
+        assert_eq!(format!("{rotated:?}"), "CommandKeys(…)");
+    }
+
     #[test]
     fn anything_else_is_no_command() {
         for body in [
@@ -116,6 +265,8 @@ mod tests {
             "CONFIRMER",
             "CONFIRMER LG-0A1B2C3D4",
             "CONFIRMER LG-0A1B2C3D4E et aussi LG-0A1B2C3D4F",
+            "CONFIRMER LG-0A1B2C3D4E K7QM-4XR",
+            "CONFIRMER LG-0A1B2C3D4E K7QM 4XRP 2",
             "CONFIRMER LG-0A1B2C3D4Z",
             "CONFIRMER LG-0A1B2C3D4É",
             "CONFIRMER LG–0A1B2C3D4E",

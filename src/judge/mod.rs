@@ -16,12 +16,14 @@ pub(crate) mod state_query;
 pub(crate) mod ticket;
 pub(crate) mod verdict;
 
-pub use confirmation::Held;
+pub use confirmation::{CommandKeys, Held};
 pub use history::{CANCELLATION_DAYS, Cancellable, Movement, user_keys};
 pub use reply::expiry_notice;
 pub use request::{Action, Field, Request};
 pub use state_query::StateQuery;
-pub use verdict::{Outcome, Problem, ProblemCode, Reply, Verdict, Warning, WarningCode};
+pub use verdict::{
+    MASKED_CODE, Outcome, Problem, ProblemCode, Reply, Verdict, Warning, WarningCode,
+};
 
 use crate::mail::{self, Mail};
 use crate::rules::{Client, LicenceMatch, Rules, Window};
@@ -92,6 +94,8 @@ pub fn check(
         history: &[],
         held: &[],
         now: None,
+        keys: None,
+        refusals: None,
     }
     .check(raw, received_at)
 }
@@ -100,7 +104,7 @@ pub fn check(
 /// requests accepted before (for `duplicate_request`) and those held for
 /// confirmation; [`check`] judges a mail alone, as `licgate check` does
 /// offline.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Judge<'a> {
     /// The rules files.
     pub rules: &'a Rules,
@@ -115,6 +119,12 @@ pub struct Judge<'a> {
     /// its reception (a daemon stopped over a weekend) still gets a
     /// deadline after it.
     pub now: Option<Timestamp>,
+    /// The server's keys that code confirmations (`None` offline: a held
+    /// request's reply then shows no code, and no command is taken).
+    pub keys: Option<&'a CommandKeys>,
+    /// Which request ids are refusals licgate really sent (`None` offline:
+    /// any quoted refusal is taken as one).
+    pub refusals: Option<&'a dyn Fn(&str) -> bool>,
 }
 
 impl Judge<'_> {
@@ -167,6 +177,8 @@ impl Judge<'_> {
             history,
             held,
             now,
+            keys,
+            refusals,
         } = *self;
         let too_large = size > limits.max_message_size;
         let shape = mail::shape(raw);
@@ -183,6 +195,7 @@ impl Judge<'_> {
         let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
         let mut judgement = Judgement::new(rules, limits);
         judgement.now = now;
+        judgement.keys = keys;
 
         if too_large {
             judgement
@@ -213,6 +226,9 @@ impl Judge<'_> {
                 mail.quoted
                     .as_deref()
                     .and_then(|text| correction::quoted_refusal(text, subject, &mail.references))
+                    // NOTE: a made-up `(LG-…)` is no refusal: the mail is
+                    // then judged on its new text alone.
+                    .filter(|quoted| refusals.is_none_or(|sent| sent(&quoted.refused)))
             }
             _ => None,
         };
@@ -297,6 +313,8 @@ struct Judgement<'r> {
     tickets: Vec<String>,
     /// The question this mail asks instead of a request, if it does.
     state_query: Option<StateQuery>,
+    /// The server's keys that code confirmations ([`Judge::keys`]).
+    keys: Option<&'r CommandKeys>,
 }
 
 impl<'r> Judgement<'r> {
@@ -316,6 +334,7 @@ impl<'r> Judgement<'r> {
             now: None,
             tickets: Vec::new(),
             state_query: None,
+            keys: None,
         }
     }
 
@@ -785,6 +804,10 @@ impl<'r> Judgement<'r> {
             request: self.request,
             corrects: self.corrects,
             confirm_before: self.confirm_before,
+            confirm_code: match outcome {
+                Outcome::Held => self.keys.map(|keys| keys.code(&request_id)),
+                _ => None,
+            },
             ..verdict_on(mail, request_id, received_at, outcome)
         };
         if outcome != Outcome::Ignored {
@@ -868,6 +891,17 @@ impl Judgement<'_> {
                 self.problems.push(Problem::confirmation_sender(id));
                 Outcome::Rejected
             }
+            // Only the `[À CONFIRMER]` mail carries the code: without it, a
+            // `From:` and a computable reference would act for the requester.
+            Some(_)
+                if !self
+                    .keys
+                    .zip(command.code.as_deref())
+                    .is_some_and(|(keys, code)| keys.accepts(id, code)) =>
+            {
+                self.problems.push(Problem::confirmation_code(id));
+                Outcome::Rejected
+            }
             Some(held) if received_at.is_some_and(|at| at > held.confirm_before) => {
                 let deadline = held.confirm_before.to_zoned(tz.clone());
                 self.problems
@@ -940,6 +974,7 @@ fn verdict_on(
         confirms: None,
         confirm_before: None,
         reply: None,
+        confirm_code: None,
     }
 }
 

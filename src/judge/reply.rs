@@ -78,7 +78,7 @@ const WINDOW_SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licence
 /// The signature of a request held for confirmation: how to answer it.
 const CONFIRMATION_SIGNATURE: &str = "-- \nlicgate, contrôle des commandes de licences Microsoft 365\n\
      Message automatique. Une réponse à ce message n'est lue que si elle commence par \
-     CONFIRMER ou ANNULER suivi de la référence.\n";
+     CONFIRMER ou ANNULER suivi de la référence et du code.\n";
 
 /// Builds the reply to an accepted, held or rejected mail.
 pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Reply {
@@ -417,12 +417,18 @@ fn to_confirm(verdict: &Verdict, calendar: &Calendar) -> String {
         ),
         None => String::new(),
     };
+    // NOTE: offline (`licgate check`) there is no server key, so no code.
+    let code = match &verdict.confirm_code {
+        Some(code) => format!(" {code}"),
+        None => " [code donné par le démon]".into(),
+    };
     let _ = write!(
         body,
         "\nVérifiez chaque ligne ci-dessus. Pour confirmer, répondez à ce message{deadline} \
-         en écrivant en première ligne :\n\nCONFIRMER {id}\n\nPour annuler, écrivez à la \
-         place :\n\nANNULER {id}\n\nSans confirmation à temps, la demande est close et rien \
-         n'est commandé.\n"
+         en écrivant en première ligne :\n\nCONFIRMER {id}{code}\n\nPour annuler, écrivez à \
+         la place :\n\nANNULER {id}{code}\n\nLe code qui suit la référence est propre à \
+         ce message : ne le transmettez à personne. Sans confirmation à temps, la demande est \
+         close et rien n'est commandé.\n"
     );
     let others: Vec<_> = verdict
         .warnings

@@ -156,6 +156,9 @@ codes! {
         ConfirmationUnknown => "confirmation_unknown",
         /// `CONFIRMER`/`ANNULER` from another address than the requester's.
         ConfirmationSender => "confirmation_sender",
+        /// `CONFIRMER`/`ANNULER` without the code of the `[À CONFIRMER]`
+        /// mail, or with another: the request stays held.
+        ConfirmationCode => "confirmation_code",
         /// A held request not confirmed in time: closed, nothing ordered.
         ConfirmationExpired => "confirmation_expired",
         /// An answer to `[À CONFIRMER]` with neither `CONFIRMER LG-…` nor
@@ -243,6 +246,25 @@ pub struct Verdict {
     /// The answer to send; `None` for an ignored mail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<Reply>,
+    /// For a held request: the code its reply gives to confirm or cancel it.
+    /// Never written to a record: the stored reply has it masked
+    /// ([`Verdict::masked`]).
+    #[serde(skip)]
+    pub confirm_code: Option<String>,
+}
+
+/// What a masked code reads as in the stored reply.
+pub const MASKED_CODE: &str = "••••-••••";
+
+impl Verdict {
+    /// This verdict as it is recorded: the confirmation code, which only
+    /// the requester's mail may carry, masked in the reply.
+    pub fn masked(mut self) -> Verdict {
+        if let (Some(code), Some(reply)) = (self.confirm_code.take(), self.reply.as_mut()) {
+            reply.body = reply.body.replace(&code, MASKED_CODE);
+        }
+        self
+    }
 }
 
 /// Subject and plain-text body of a reply.
@@ -472,6 +494,16 @@ impl Problem {
         problem(ProblemCode::ConfirmationSender, None, message)
     }
 
+    pub fn confirmation_code(id: &str) -> Problem {
+        let message = format!(
+            "Le code de confirmation de la demande {id} manque ou ne correspond pas : rien \
+             n'est fait et la demande reste en attente. Répondez au message [À CONFIRMER] de \
+             cette demande en recopiant sa ligne CONFIRMER (ou ANNULER) telle quelle, \
+             référence et code compris."
+        );
+        problem(ProblemCode::ConfirmationCode, None, message)
+    }
+
     pub fn confirmation_expired(id: &str, deadline: &Zoned) -> Problem {
         let message = format!(
             "La demande {id} n'a pas été confirmée avant le {} : elle est close et rien n'est \
@@ -502,7 +534,8 @@ impl Problem {
         let message = format!(
             "Ce message répond à la demande {id} à confirmer, sans « CONFIRMER {id} » ni \
              « ANNULER {id} » en première ligne : rien n'est fait, la demande reste en attente. \
-             Répondez avec l'une de ces deux lignes en première ligne."
+             Répondez au message [À CONFIRMER] en recopiant en première ligne l'une de ses deux \
+             lignes, code compris."
         );
         problem(ProblemCode::ConfirmationMissing, None, message)
     }

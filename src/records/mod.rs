@@ -310,6 +310,7 @@ pub(crate) mod fixture {
                 confirms: None,
                 confirm_before: None,
                 reply: None,
+                confirm_code: None,
             }),
             reply_queued: true,
             closed_by: None,
