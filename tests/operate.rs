@@ -270,6 +270,37 @@ fn senders_not_authenticated_are_warned_of() {
     );
 }
 
+// Issue 18: the operator rotates the server's key that codes the
+// confirmations; the codes already given still hold until the next one.
+#[test]
+fn the_confirmation_key_is_rotated_keeping_the_one_before() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let place = Place::new("keys");
+    let config = place.config(|t| t);
+    let config = config.to_str().unwrap();
+    let first = licgate(&["keys", "rotate", "--config", config]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("aucune clé n'existait"),
+        "{}",
+        text(&first.stdout)
+    );
+    let file = place.0.join("store/command-keys");
+    let before = std::fs::read_to_string(&file).unwrap();
+    let second = licgate(&["keys", "rotate", "--config", config]);
+    assert!(
+        text(&second.stdout).contains("les codes déjà envoyés restent valables"),
+        "{}",
+        text(&second.stdout)
+    );
+    let after = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = after.lines().collect();
+    assert_eq!(lines.len(), 2, "{after}");
+    assert_eq!(lines[1], before.trim(), "the previous key kept second");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
 #[test]
 fn a_broken_rules_file_is_named_as_rules_check_names_it() {
     let place = Place::new("rules");

@@ -5,6 +5,7 @@ mod check;
 mod config;
 mod digest;
 mod generate;
+mod keys;
 mod ledger;
 mod rules;
 mod run;
@@ -66,6 +67,9 @@ enum Command {
     /// Check the daemon's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage the secret key that codes the confirmations of held requests.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Write the manual pages or the shell completions (for packaging).
     #[command(subcommand, hide = true)]
     Generate(generate::GenerateCommand),
@@ -147,6 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Ledger(args) => ledger::run(args),
         Command::Digest(args) => digest::run(args),
         Command::Config(ConfigCommand::Check(args)) => config::run(args),
+        Command::Keys(command) => keys::run(command),
         Command::Generate(command) => generate::run(command),
     }
 }
