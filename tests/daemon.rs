@@ -1026,6 +1026,30 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
         "{refusal}"
     );
     assert_eq!(stack.count(GATEWAY, "licgate/a-confirmer").await, 2);
+    // Issue 18: another allowed sender's [ÉTAT] gave each held request's
+    // reference and requester, all a forger needed.
+    let question = format!(
+        "From: {PURCHASING}\r\nTo: {GATEWAY}\r\n\
+         Subject: [ÉTAT] Licence Office 365 - Boulangerie Martin\r\n\
+         Message-ID: <question-held@example.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nOù en est-on ?\r\n"
+    );
+    stack.append(GATEWAY, &question, TUESDAY).await;
+    eventually(Duration::from_secs(30), "the answer to [ÉTAT]", || async {
+        stack.count(PURCHASING, "INBOX").await == 1
+    })
+    .await;
+    let state = body_of(&stack.messages(PURCHASING, "INBOX").await.remove(0));
+    assert!(state.contains("En attente de confirmation"), "{state}");
+    assert!(
+        state.contains("demandée par un autre technicien"),
+        "{state}"
+    );
+    assert!(!state.contains(TECH), "{state}");
+    assert!(
+        !state.contains(&id(0)) && !state.contains(&id(1)),
+        "{state}"
+    );
     for (n, mail) in held.iter().enumerate() {
         let body = body_of(mail);
         let command = body
@@ -1084,10 +1108,10 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
     let (code, _) = licgate(&["digest", "--config", config, "--send"]);
     assert_eq!(code, 0);
     eventually(Duration::from_secs(10), "the digest", || async {
-        stack.count(PURCHASING, "INBOX").await == 1
+        stack.count(PURCHASING, "INBOX").await == 2
     })
     .await;
-    let sent = stack.messages(PURCHASING, "INBOX").await.remove(0);
+    let sent = stack.messages(PURCHASING, "INBOX").await.remove(1);
     let text = body_of(&sent);
     assert!(text.contains("IRRÉVERSIBLE"), "{text}");
     // Sent on demand, they are out of the next scheduled digest.
