@@ -52,6 +52,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         max_mime_parts: args.max_mime_parts,
         max_quantity: args.max_quantity,
     };
+    // NOTE: one judgement thread for the whole run: a thread with its large
+    // stack per file cost more in the kernel than the judgement itself.
+    licgate::judge::on_judgement_stack(|| judge_files(&args, &rules, &limits))
+}
+
+/// Judges each file in turn and prints its verdict; the exit code.
+fn judge_files(args: &CheckArgs, rules: &Rules, limits: &Limits) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let (mut all_accepted, mut io_error) = (true, false);
     for path in &args.files {
@@ -64,7 +71,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let verdict = licgate::judge::on_judgement_stack(|| check(&raw, &rules, args.at, &limits));
+        let verdict = check(&raw, rules, args.at, limits);
         all_accepted &= verdict.outcome == Outcome::Accepted;
         let output = match args.format {
             Format::Json => {
@@ -73,7 +80,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     verdict: &verdict,
                 })? + "\n"
             }
-            Format::Text => render_text(&name, &verdict, &rules),
+            Format::Text => render_text(&name, &verdict, rules),
         };
         stdout
             .write_all(output.as_bytes())
