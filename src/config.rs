@@ -370,8 +370,7 @@ impl Config {
     }
 
     fn load_with(path: &Path, secrets: Secrets) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = read_file(path)?;
         let raw =
             RawConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -519,6 +518,26 @@ impl Config {
 pub const AUTHENTICATION_OFF: &str = "off: any sender can write a technician's address in From: \
      and order, confirm or cancel in their name; set require-authentication = \
      \"exchange-online\" (or the authserv-id of the receiving server)";
+
+/// The text of the configuration file at `path`; the error says what to do.
+pub fn read_file(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|err| {
+        let why = match err.kind() {
+            std::io::ErrorKind::NotFound => "fichier absent".to_owned(),
+            std::io::ErrorKind::PermissionDenied => {
+                "lecture refusée à cet utilisateur : lancez la commande en tant que licgate \
+                 (runuser -u licgate -- licgate …) ou root"
+                    .to_owned()
+            }
+            _ => err.to_string(),
+        };
+        anyhow::anyhow!(
+            "{} : configuration illisible ({why}) ; donnez le fichier avec --config FICHIER ou \
+             la variable LICGATE_CONFIG",
+            path.display()
+        )
+    })
+}
 
 /// Whether loading a configuration reads its secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,10 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("licgate: {err:#}");
+            eprintln!(
+                "licgate: {}",
+                licgate::text::typography(&format!("{err:#}"))
+            );
             ExitCode::from(cli::EXIT_ERROR)
         }
     }

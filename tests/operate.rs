@@ -63,6 +63,7 @@ fn licgate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_licgate"))
         .current_dir(root())
         .env_remove("LICGATE_RULES")
+        .env_remove("LICGATE_CONFIG")
         .args(args)
         .output()
         .unwrap()
@@ -299,6 +300,36 @@ fn the_confirmation_key_is_rotated_keeping_the_one_before() {
     assert_eq!(lines[1], before.trim(), "the previous key kept second");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+// Issue 20: every command needed --config; the file is found as postconf
+// and doveconf find theirs: /etc/licgate/licgate.toml, else LICGATE_CONFIG.
+#[test]
+fn the_configuration_is_found_by_default_or_from_licgate_config() {
+    let place = Place::new("default-config");
+    let config = place.config(|t| t);
+    let by_env = Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .env("LICGATE_CONFIG", &config)
+        .args(["config", "check", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(by_env.status.code(), Some(0), "{}", text(&by_env.stderr));
+    let missing = place.0.join("absent.toml");
+    let output = licgate(&["ledger", "--config", missing.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "licgate: {}\u{a0}: configuration illisible (fichier absent)\u{a0}; donnez le fichier \
+             avec --config FICHIER ou la variable LICGATE_CONFIG\n",
+            missing.display()
+        )
+    );
+    let help = text(&licgate(&["status", "--help"]).stdout);
+    assert!(
+        help.contains("[default: /etc/licgate/licgate.toml]"),
+        "{help}"
+    );
 }
 
 #[test]

@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use licgate::config::{Config, RawConfig};
 use licgate::text::count;
 
@@ -28,8 +27,7 @@ pub struct CheckArgs {
 /// Exit 0 when `run` would start (warnings aside), 1 when it would not.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let path = &args.config.config;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = licgate::config::read_file(path)?;
     let raw = match RawConfig::from_toml(&text) {
         Ok(raw) => raw,
         Err(err) => {

@@ -12,8 +12,14 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 /// The `--config` option.
 #[derive(Debug, clap::Args)]
 pub struct ConfigArg {
-    /// The configuration file (see config/licgate.example.toml).
-    #[arg(long, value_name = "FILE")]
+    /// The configuration file (commented example: /etc/licgate/licgate.toml
+    /// as installed, config/licgate.example.toml in the sources).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LICGATE_CONFIG",
+        default_value = "/etc/licgate/licgate.toml"
+    )]
     pub config: PathBuf,
 }
 
