@@ -36,8 +36,14 @@ pub enum Query {
         format: ListFormat,
         separator: char,
     },
-    /// Every record of a request (or the original mail).
-    AuditShow { id: String, raw: bool },
+    /// Every record of a request (or the original mail), as text for a
+    /// person unless `json`.
+    AuditShow {
+        id: String,
+        raw: bool,
+        #[serde(default)]
+        json: bool,
+    },
     /// The hash chain walked; code 1 when damaged. With `records`, also
     /// the hash the chain had when it was that long (what a digest names).
     AuditVerify { records: Option<u64> },
@@ -154,10 +160,25 @@ pub fn answer(
             format,
             separator,
         } => {
+            // A client by name or alias, as the judgement reads it; a name no
+            // client has still finds the refusals that wrote it so.
+            let mut filter = filter.clone();
+            let known = filter
+                .client
+                .as_deref()
+                .and_then(|name| rules.clients.lookup(name))
+                .map(|client| client.name.clone());
+            let unknown = filter.client.is_some() && known.is_none();
+            if known.is_some() {
+                filter.client = known;
+            }
             let entries: Vec<_> = audit::entries(store.audit_records())?
                 .into_iter()
                 .filter(|e| filter.keeps(e, zone))
                 .collect();
+            if unknown && entries.is_empty() {
+                known_client(rules, filter.client.as_deref().unwrap_or_default())?;
+            }
             Answer::ok(match format {
                 ListFormat::Text => audit::to_text(&entries, zone),
                 ListFormat::Csv => audit::to_csv(&entries, *separator),
@@ -174,18 +195,26 @@ pub fn answer(
                 ExportFormat::Json => serde_json::to_string_pretty(&entries)? + "\n",
             })
         }
-        Query::AuditShow { id, raw: true } => Answer::ok(
-            store
-                .raw_mail(id)?
-                .with_context(|| format!("{id}: no such request"))?,
-        ),
-        Query::AuditShow { id, raw: false } => {
+        Query::AuditShow { id, raw: true, .. } => {
+            let id = request_ref(id);
+            Answer::ok(store.raw_mail(&id)?.with_context(|| unknown_request(&id))?)
+        }
+        Query::AuditShow {
+            id,
+            raw: false,
+            json,
+        } => {
+            let id = request_ref(id);
             let records: Vec<_> = store
                 .audit_records()
-                .filter(|r| r.as_ref().map_or(true, |record| record.event.concerns(id)))
+                .filter(|r| r.as_ref().map_or(true, |record| record.event.concerns(&id)))
                 .collect::<anyhow::Result<_>>()?;
-            anyhow::ensure!(!records.is_empty(), "{id}: no such request");
-            Answer::ok(serde_json::to_string_pretty(&records)? + "\n")
+            anyhow::ensure!(!records.is_empty(), unknown_request(&id));
+            Answer::ok(if *json {
+                serde_json::to_string_pretty(&records)? + "\n"
+            } else {
+                audit::show_text(&id, &records, zone)
+            })
         }
         Query::AuditVerify { records } => match store.verify_audit() {
             Ok(count) => {
@@ -212,10 +241,14 @@ pub fn answer(
             Err(err) => return Err(err.context("cannot read the audit trail")),
         },
         Query::Ledger { client, at, json } => {
+            let client = client
+                .as_deref()
+                .map(|name| known_client(rules, name))
+                .transpose()?;
             let at = at.unwrap_or_else(|| now.to_zoned(zone.clone()).date());
             let decisions = store.accepted().collect::<anyhow::Result<Vec<_>>>()?;
             let movements = ledger::movements(&decisions, calendar);
-            let lines = ledger::ledger(&movements, at, client.as_deref());
+            let lines = ledger::ledger(&movements, at, client);
             Answer::ok(if *json {
                 serde_json::to_string_pretty(&lines)? + "\n"
             } else {
@@ -362,6 +395,43 @@ pub fn state_reply(
     Ok(state::reply(question, Some(&known), None))
 }
 
+/// A reference as stored: `lg-…` as people type it is written in upper
+/// case; the id of a mail of licgate's own (`digest-on-demand-…`) as is.
+fn request_ref(id: &str) -> String {
+    let id = id.trim();
+    match id.get(..3) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("lg-") => id.to_ascii_uppercase(),
+        _ => id.to_owned(),
+    }
+}
+
+/// Why `audit show` finds nothing under `id`, and what to do.
+fn unknown_request(id: &str) -> String {
+    crate::text::typography(&format!(
+        "{id} : aucune demande sous cette référence dans le journal d'audit ; vérifiez la \
+         référence (LG- et 10 chiffres ou lettres A à F), ou cherchez-la avec « licgate audit \
+         list »"
+    ))
+}
+
+/// The canonical name of the client `name` names, as the judgement reads
+/// it (a name or an alias, whatever the case, accents and punctuation); an
+/// error that gives the closest name when it names none.
+pub fn known_client<'r>(rules: &'r Rules, name: &str) -> anyhow::Result<&'r str> {
+    match rules.clients.lookup(name) {
+        Some(client) => Ok(&client.name),
+        None => anyhow::bail!(
+            "« {name} » ne correspond à aucun client de clients.toml{} ; écrivez le nom ou un \
+             alias d'un client (licgate rules check les liste)",
+            rules
+                .clients
+                .suggest(name)
+                .map(|s| format!(" (le plus proche : « {s} »)"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
 /// The daemon's socket for a store.
 pub fn socket_path(store: &Path) -> PathBuf {
     store.join("licgate.sock")
@@ -377,8 +447,16 @@ pub fn daemon_answers(config: &Config) -> bool {
 pub fn ask(config: &Config, query: &Query) -> anyhow::Result<Answer> {
     let socket = socket_path(&config.store);
     if let Ok(stream) = std::os::unix::net::UnixStream::connect(&socket) {
+        // NOTE: the daemon's own refusal (an unknown request, say) is its
+        // answer, said as such; only a broken exchange is « no answer ».
         return ask_daemon(stream, query)
-            .with_context(|| format!("{}: the running daemon did not answer", socket.display()));
+            .with_context(|| {
+                format!(
+                    "{} : le démon en marche n'a pas répondu ; voyez « journalctl -u licgate »",
+                    socket.display()
+                )
+            })?
+            .map_err(|message| anyhow::anyhow!(message));
     }
     // NOTE: sled creates a missing store; a question must never do so (a
     // mistyped path would then « verify » as an empty, intact trail).
@@ -408,7 +486,12 @@ enum Head {
     Error(String),
 }
 
-fn ask_daemon(mut stream: std::os::unix::net::UnixStream, query: &Query) -> anyhow::Result<Answer> {
+/// The daemon's answer to `query`, or its refusal (`Ok(Err(..))`); `Err`
+/// when the exchange itself failed.
+fn ask_daemon(
+    mut stream: std::os::unix::net::UnixStream,
+    query: &Query,
+) -> anyhow::Result<Result<Answer, String>> {
     stream.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
     let mut line = serde_json::to_vec(query)?;
     line.push(b'\n');
@@ -419,8 +502,8 @@ fn ask_daemon(mut stream: std::os::unix::net::UnixStream, query: &Query) -> anyh
     let mut output = Vec::new();
     reader.read_to_end(&mut output)?;
     match serde_json::from_str(&head).context("unexpected answer")? {
-        Head::Code(code) => Ok(Answer { code, output }),
-        Head::Error(message) => Err(anyhow::anyhow!(message)),
+        Head::Code(code) => Ok(Ok(Answer { code, output })),
+        Head::Error(message) => Ok(Err(message)),
     }
 }
 

@@ -831,9 +831,11 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     let (code, trail) = licgate(&[
         "audit",
         "show",
+        "--format",
+        "json",
         "--config",
         config,
-        &format!("LG-{removal_id}"),
+        &format!("lg-{removal_id}"),
     ]);
     assert_eq!(code, 0, "{trail}");
     let on_demand: Vec<&str> = trail
@@ -848,8 +850,11 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     );
     for id in on_demand {
         let (_, sent) = licgate(&["audit", "show", "--config", config, id]);
-        assert!(sent.contains("\"kind\": \"queued\""), "{sent}");
-        assert!(sent.contains("\"kind\": \"reply_sent\""), "{sent}");
+        assert!(
+            sent.contains("  mis en file     digest-on-demand-"),
+            "{sent}"
+        );
+        assert!(sent.contains("acceptée par le serveur SMTP pour"), "{sent}");
     }
 }
 

@@ -332,18 +332,57 @@ async fn queries_go_to_the_daemon_holding_the_store_else_to_the_store() {
         text.starts_with("Boulangerie Martin | Exchange Online (Plan 1): this month +1"),
         "{text}"
     );
+    // Issue 20: a client as technicians write it (an alias, any case) was
+    // matched by nothing, and a name of no client printed nothing.
+    let by_alias = ask(Query::Ledger {
+        client: Some("boulangerie martin SARL".into()),
+        at: Some("2026-11-30".parse().unwrap()),
+        json: false,
+    })
+    .await
+    .unwrap();
+    assert_eq!(by_alias.output, by_daemon.output);
+    let listed = ask(Query::AuditList {
+        filter: licgate::records::audit::Filter {
+            client: Some("Boulangerie Martin SARL".into()),
+            ..Default::default()
+        },
+        format: query::ListFormat::Text,
+        separator: ',',
+    })
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8(listed.output).unwrap().lines().count(), 1);
+    let nobody = Query::Ledger {
+        client: Some("Boulangeri Martan".into()),
+        at: None,
+        json: false,
+    };
+    let config = place.config.clone();
+    let error = tokio::task::spawn_blocking(move || query::ask(&config, &nobody).unwrap_err())
+        .await
+        .unwrap();
+    assert!(
+        format!("{error:#}").contains(
+            "« Boulangeri Martan » ne correspond à aucun client de clients.toml (le plus proche : « Boulangerie Martin »)"
+        ),
+        "{error:#}"
+    );
     let missing = Query::AuditShow {
         id: "LG-NONE".into(),
         raw: false,
+        json: false,
     };
     let config = place.config.clone();
     let error = tokio::task::spawn_blocking(move || query::ask(&config, &missing).unwrap_err())
         .await
         .unwrap();
     assert!(
-        format!("{error:#}").contains("LG-NONE: no such request"),
+        format!("{error:#}").contains("LG-NONE\u{a0}: aucune demande sous cette référence"),
         "{error:#}"
     );
+    // Issue 20: the daemon answered, so it is never said not to have.
+    assert!(!format!("{error:#}").contains("pas répondu"), "{error:#}");
 
     // The daemon gone (its socket file left behind, as after kill -9): the
     // store answers the same.

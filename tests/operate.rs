@@ -351,7 +351,7 @@ fn a_broken_rules_file_is_named_as_rules_check_names_it() {
     let rules_error = text(&rules_check.stderr);
     let rules_error = rules_error.trim_start_matches("licgate: ").trim_end();
     assert!(
-        rules_error.contains("cutoff: « 17h30 » is not a time of day"),
+        rules_error.contains("cutoff: «\u{a0}17h30\u{a0}» is not a time of day"),
         "{rules_error}"
     );
     assert!(

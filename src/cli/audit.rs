@@ -47,6 +47,9 @@ pub enum AuditCommand {
         /// Print the original mail instead, as received.
         #[arg(long)]
         raw: bool,
+        /// Output: text for a person, or the records as JSON.
+        #[arg(long, value_enum, default_value_t = super::Format::Text, conflicts_with = "raw")]
+        format: super::Format,
     },
     /// Walk the hash chain; exit 1 and name the first bad record if anything
     /// was altered, removed or reordered.
@@ -118,7 +121,19 @@ pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                 separator,
             },
         ),
-        AuditCommand::Show { config, id, raw } => (config, Query::AuditShow { id, raw }),
+        AuditCommand::Show {
+            config,
+            id,
+            raw,
+            format,
+        } => (
+            config,
+            Query::AuditShow {
+                id,
+                raw,
+                json: format == super::Format::Json,
+            },
+        ),
         AuditCommand::Verify { config, records } => (config, Query::AuditVerify { records }),
         AuditCommand::Export {
             config,

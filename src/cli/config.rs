@@ -41,7 +41,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let errors = findings.iter().filter(|f| !f.warning).count();
     for finding in &findings {
         let kind = if finding.warning { "warning" } else { "error" };
-        eprintln!("{kind}: {}", finding.located(path, &text));
+        eprintln!(
+            "{kind}: {}",
+            licgate::text::typography(&finding.located(path, &text))
+        );
     }
     if errors > 0 {
         return Ok(verdict(path, errors, findings.len() - errors));

@@ -64,8 +64,12 @@ impl Event {
     pub fn concerns(&self, id: &str) -> bool {
         match self {
             Event::Decision { decision, .. } => decision.request_id == id,
+            // `LG-….notice`: the removal notice sent about request `LG-…`.
             Event::ReplySent { request_id, .. } | Event::ReplyRefused { request_id, .. } => {
                 request_id == id
+                    || request_id
+                        .strip_prefix(id)
+                        .is_some_and(|rest| rest.starts_with('.'))
             }
             Event::Queued {
                 id: queued,
@@ -513,9 +517,179 @@ pub fn to_text(entries: &[Entry], zone: &jiff::tz::TimeZone) -> String {
     out
 }
 
+/// What `licgate audit show` prints for a person: one paragraph per record
+/// of the request, oldest first, times in `zone` (named once).
+pub fn show_text(id: &str, records: &[Record], zone: &jiff::tz::TimeZone) -> String {
+    use crate::text::{count, typography};
+    let at = |t: Timestamp| crate::rules::french_date_time(&t.to_zoned(zone.clone()));
+    let mut out = format!(
+        "{id} : {} (heures de {})\n",
+        count(records.len() as u64, "enregistrement", "enregistrements"),
+        zone.iana_name().unwrap_or("l'heure locale")
+    );
+    for record in records {
+        out.push_str(&format!("\n#{} le {}\n", record.seq, at(record.at)));
+        match &record.event {
+            Event::Decision { decision, .. } => {
+                let d = decision.as_ref();
+                let verdict = match d.outcome {
+                    Outcome::Accepted => "acceptée",
+                    Outcome::Rejected => "refusée",
+                    Outcome::Ignored => "ignorée",
+                    Outcome::Quarantined => "mise en quarantaine",
+                    Outcome::Held => "en attente de confirmation",
+                };
+                out.push_str(&format!("  décision        {verdict} ({})\n", d.request_id));
+                if let Some(received) = d.received_at {
+                    out.push_str(&format!("  reçue le        {}\n", at(received)));
+                }
+                out.push_str(&format!(
+                    "  de              {}\n",
+                    d.sender.as_deref().unwrap_or("-")
+                ));
+                if let Some(verdict) = &d.verdict {
+                    if let Some(subject) = &verdict.subject {
+                        out.push_str(&format!("  objet           {subject}\n"));
+                    }
+                    let r = &verdict.request;
+                    let what: Vec<String> = [
+                        r.action.map(|a| a.tag().to_owned()),
+                        r.client.clone(),
+                        r.quantity.map(|q| format!("{q:+}")),
+                        match (&r.from_licence, &r.licence) {
+                            (Some(from), Some(to)) => Some(format!("{from} -> {to}")),
+                            (_, licence) => licence.clone(),
+                        },
+                        (!r.users.is_empty()).then(|| r.users.join(", ")),
+                        r.ticket.as_ref().map(|t| format!("ticket {t}")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                    if !what.is_empty() {
+                        out.push_str(&format!("  demande         {}\n", what.join(" | ")));
+                    }
+                    for problem in &verdict.problems {
+                        out.push_str(&format!(
+                            "  problème        {} : {}\n",
+                            problem.code.as_str(),
+                            problem.message
+                        ));
+                    }
+                    if let Some(refused) = &verdict.corrects {
+                        out.push_str(&format!("  corrige         {refused}\n"));
+                    }
+                    if let Some(held) = &verdict.confirms {
+                        out.push_str(&format!("  répond à        {held}\n"));
+                    }
+                    if let Some(reply) = &verdict.reply {
+                        out.push_str(&format!("  réponse         {}\n", reply.subject));
+                    }
+                }
+                if let Some(by) = &d.closed_by {
+                    out.push_str(&format!("  close par       {by}\n"));
+                }
+                if let Some(note) = &d.note {
+                    out.push_str(&format!("  note            {note}\n"));
+                }
+                out.push_str(&format!("  dossier         {}\n", d.folder));
+            }
+            Event::ReplySent { request_id, to } => {
+                let what = if request_id == id {
+                    "réponse"
+                } else {
+                    request_id.as_str()
+                };
+                out.push_str(&format!(
+                    "  envoyé          {what}, acceptée par le serveur SMTP pour {}\n",
+                    to.join(", ")
+                ));
+            }
+            Event::ReplyRefused {
+                request_id,
+                to,
+                reason,
+            } => {
+                let what = if request_id == id {
+                    "réponse"
+                } else {
+                    request_id.as_str()
+                };
+                out.push_str(&format!(
+                    "  refusé          {what}, refusée pour de bon par le serveur SMTP pour {} : {reason}\n",
+                    to.join(", ")
+                ));
+            }
+            Event::Queued {
+                id: queued,
+                to,
+                request_ids,
+            } => {
+                out.push_str(&format!(
+                    "  mis en file     {queued} pour {}, avec {}\n",
+                    to.join(", "),
+                    count(request_ids.len() as u64, "demande", "demandes")
+                ));
+            }
+        }
+    }
+    typography(&out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Issue 20: `audit show` printed raw JSON only, and the removal notice
+    // sent about a request was found under another id (`LG-….notice`).
+    #[test]
+    fn a_request_is_shown_for_a_person_with_the_mails_sent_about_it() {
+        let decision = crate::records::fixture::accepted(
+            "LG-0A1B2C3D4E",
+            "2026-11-23T09:00:00Z",
+            "Garage",
+            "E1",
+            -1,
+        );
+        let at: Timestamp = "2026-11-23T09:00:05Z".parse().unwrap();
+        let events = [
+            Event::Decision {
+                decision: Box::new(decision),
+                raw_sha256: String::new(),
+            },
+            Event::ReplySent {
+                request_id: "LG-0A1B2C3D4E".into(),
+                to: vec!["tech@example.test".into()],
+            },
+            Event::ReplyRefused {
+                request_id: "LG-0A1B2C3D4E.notice".into(),
+                to: vec!["achats@example.test".into()],
+                reason: "552 5.3.4 trop gros".into(),
+            },
+        ];
+        assert!(events.iter().all(|e| e.concerns("LG-0A1B2C3D4E")));
+        assert!(
+            !events[2].concerns("LG-0A1B2C3D4"),
+            "a prefix of another id"
+        );
+        let records: Vec<Record> = events
+            .into_iter()
+            .enumerate()
+            .map(|(seq, event)| Record::seal(seq as u64, at, String::new(), event))
+            .collect();
+        let zone = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+        let text = show_text("LG-0A1B2C3D4E", &records, &zone);
+        for line in [
+            "LG-0A1B2C3D4E\u{a0}: 3 enregistrements (heures de Europe/Paris)\n",
+            "#0 le lundi 23 novembre 2026 à 10\u{a0}h\n",
+            "  décision        acceptée (LG-0A1B2C3D4E)\n",
+            "  demande         SUPPRESSION | Garage | -1 | E1 | A\n",
+            "  envoyé          réponse, acceptée par le serveur SMTP pour tech@example.test\n",
+            "  refusé          LG-0A1B2C3D4E.notice, refusée pour de bon par le serveur SMTP pour achats@example.test\u{a0}: 552 5.3.4 trop gros\n",
+        ] {
+            assert!(text.contains(line), "{line:?} not in:\n{text}");
+        }
+    }
 
     fn entry(client: &str, subject: &str) -> Entry {
         Entry {
