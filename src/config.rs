@@ -853,7 +853,7 @@ impl RawConfig {
                 "store.path",
                 format!(
                     "{}: {what} is not writable by this user: run as the daemon's user \
-                     (sudo -u licgate) or give it the folder",
+                     (runuser -u licgate -- licgate …) or give it the folder",
                     folder.display()
                 ),
             ));

@@ -380,6 +380,7 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
         last_digest: None,
         outbox_paused: None,
         stopped_at: None,
+        started_at: None,
     };
     std::fs::create_dir_all(place.0.join("store")).unwrap();
     status.write(&Status::file(&place.0.join("store"))).unwrap();
@@ -422,6 +423,26 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
         out.contains("PROBLÈME\u{a0}: les règles ne se chargent pas ("),
         "{out}"
     );
+    // Issue 20: right after a start, before the first listing, status said
+    // « la boîte n'a jamais été relevée » and exited 1 for about 15 s.
+    let config = place.config(|t| t);
+    let config = config.to_str().unwrap();
+    status.last_poll = None;
+    status.started_at = Some(now - jiff::SignedDuration::from_secs(10));
+    status.write(&Status::file(&place.0.join("store"))).unwrap();
+    let output = licgate(&["status", "--config", config]);
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("dernier relevé    pas encore\u{a0}: démarrage en cours (démarré le "),
+        "{out}"
+    );
+    // Still not read minutes after the start: something is wrong.
+    status.started_at = Some(now - jiff::SignedDuration::from_mins(5));
+    status.write(&Status::file(&place.0.join("store"))).unwrap();
+    let output = licgate(&["status", "--config", config]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stdout).contains("la boîte n'a jamais été relevée"));
 }
 
 #[test]
@@ -733,7 +754,7 @@ fn a_store_folder_the_user_cannot_write_is_refused() {
     assert!(
         err.starts_with(&format!(
             "error: {}:{}: store.path: {}: the folder that will hold the store is not writable \
-             by this user: run as the daemon's user (sudo -u licgate) or give it the folder",
+             by this user: run as the daemon's user (runuser -u licgate -- licgate …) or give it the folder",
             config.display(),
             line_of(&config, "path = \"store\""),
             place.0.display()

@@ -36,8 +36,47 @@ pub fn run(command: GenerateCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What every manual page ends with: the files licgate reads and writes.
+const FILES: &str = r#".SH FILES
+.TP
+\fI/etc/licgate/licgate.toml\fR
+The configuration (another with \fB\-\-config\fR or \fBLICGATE_CONFIG\fR); every key is
+listed and commented in the installed file. Check it with \fBlicgate config check\fR.
+.TP
+\fI/etc/licgate/rules/\fR
+The rules: licences.toml, clients.toml, calendar.toml, upgrades.toml, tickets.toml
+(\fBlicgate rules check\fR).
+.TP
+\fI/var/lib/licgate/store/\fR
+The store: decisions, raw mails, audit trail, outbox; in it also \fIcommand\-keys\fR, the
+secret of the confirmation codes (\fBlicgate keys rotate\fR); \fIlicgate.sock\fR, the
+running daemon's socket.
+.TP
+\fI/usr/share/doc/licgate/deploy/README.md\fR
+The runbook: install, first start, monitoring, backup and restore, upgrade.
+.SH "SEE ALSO"
+\fBlicgate\fR(1), \fBlicgate\-check\fR(1), \fBlicgate\-run\fR(1), \fBlicgate\-status\fR(1),
+\fBlicgate\-config\-check\fR(1), \fBsystemd.exec\fR(5)
+"#;
+
+/// One page per visible command, each footed `licgate VERSION` (not the
+/// subcommand's own name) and ending with [`FILES`].
 fn man(dir: &Path) -> std::io::Result<()> {
-    clap_mangen::generate_to(Args::command(), dir)
+    fn page(command: clap::Command, dir: &Path) -> std::io::Result<()> {
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            page(sub.clone(), dir)?;
+        }
+        let man = clap_mangen::Man::new(command)
+            .source(format!("licgate {}", env!("CARGO_PKG_VERSION")))
+            .manual("licgate");
+        let mut text = Vec::new();
+        man.render(&mut text)?;
+        text.extend_from_slice(FILES.as_bytes());
+        std::fs::write(dir.join(man.get_filename()), text)
+    }
+    let mut command = Args::command().disable_help_subcommand(true);
+    command.build();
+    page(command, dir)
 }
 
 fn completions(dir: &Path) -> std::io::Result<()> {

@@ -222,6 +222,8 @@ struct Shared {
     /// The clock the decisions are dated by: the system's, set in the unit
     /// tests of the intake.
     clock: fn() -> Timestamp,
+    /// When this daemon started, for `licgate status`.
+    started_at: Timestamp,
 }
 
 impl Shared {
@@ -234,6 +236,7 @@ impl Shared {
             history: Arc::new(Mutex::new(Vec::new())),
             outbox_paused: Arc::new(Mutex::new(None)),
             clock: Timestamp::now,
+            started_at: Timestamp::now(),
         }
     }
 
@@ -308,6 +311,7 @@ fn write_status(shared: &Shared, stopped_at: Option<Timestamp>) {
         Status::collect(&shared.store, Timestamp::now(), &zone).and_then(|mut status| {
             status.outbox_paused = paused;
             status.stopped_at = stopped_at;
+            status.started_at = Some(shared.started_at);
             status.write(&path)
         });
     if let Err(err) = collected {

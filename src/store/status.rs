@@ -44,7 +44,16 @@ pub struct Status {
     /// When the daemon stopped cleanly (SIGTERM), if it did.
     #[serde(default)]
     pub stopped_at: Option<Timestamp>,
+    /// When the daemon started: a mailbox not read yet is then no problem
+    /// for [`STARTING`].
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
 }
+
+/// How long after its start a daemon that has not read the mailbox yet is
+/// « démarrage en cours » rather than a problem (connection, login,
+/// folders, then the first listing).
+pub const STARTING: Duration = Duration::from_secs(120);
 
 impl Status {
     /// Reads the figures from the store; « today » is the day of `now` in `zone`.
@@ -64,6 +73,7 @@ impl Status {
             last_digest: store.mark("digest")?.and_then(|m| m.parse().ok()),
             outbox_paused: None,
             stopped_at: None,
+            started_at: None,
         })
     }
 
@@ -117,6 +127,8 @@ impl Status {
                     at(poll)
                 ))
             }
+            None if self.stopped_at.is_none()
+                && self.started_at.is_some_and(|start| age(start) <= STARTING) => {}
             None => problems
                 .push("la boîte n'a jamais été relevée : voyez « journalctl -u licgate »".into()),
             _ => {}
@@ -156,7 +168,18 @@ impl Status {
         };
         let mut out = String::new();
         let _ = writeln!(out, "mis à jour        {}", at(Some(self.updated_at)));
-        let _ = writeln!(out, "dernier relevé    {}", at(self.last_poll));
+        match (self.last_poll, self.started_at) {
+            (None, Some(started)) if self.stopped_at.is_none() => {
+                let _ = writeln!(
+                    out,
+                    "dernier relevé    pas encore : démarrage en cours (démarré le {})",
+                    at(Some(started))
+                );
+            }
+            (last_poll, _) => {
+                let _ = writeln!(out, "dernier relevé    {}", at(last_poll));
+            }
+        }
         let _ = writeln!(
             out,
             "à envoyer         {}{}",
