@@ -300,6 +300,7 @@ mod tests {
             last_digest: None,
             outbox_paused: None,
             stopped_at: None,
+            started_at: None,
         };
         assert_eq!(
             status.render(&paris),
@@ -378,6 +379,7 @@ mod tests {
             last_digest: None,
             outbox_paused: None,
             stopped_at: None,
+            started_at: None,
         };
         assert_eq!(
             status.prometheus(),
