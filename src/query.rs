@@ -252,7 +252,7 @@ pub fn answer(
             Answer::ok(if *json {
                 serde_json::to_string_pretty(&lines)? + "\n"
             } else {
-                ledger::to_text(&lines, at)
+                ledger::to_text(&lines, at, zone)
             })
         }
         Query::Queue { item, request_ids } => {

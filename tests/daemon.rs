@@ -167,7 +167,7 @@ async fn mails_end_in_their_folders_and_technicians_get_the_right_replies() {
     ]);
     assert_eq!(code, 0);
     assert!(
-        ledger.starts_with("Boulangerie Martin | Microsoft 365 Business Standard: this month +1, pending removals 0\n"),
+        ledger.starts_with("Boulangerie Martin | Microsoft 365 Business Standard\u{a0}: ce mois-ci +1, suppressions en attente 0\n"),
         "{ledger}"
     );
 }
@@ -724,7 +724,8 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     let (code, ledger) = licgate(&["ledger", "--config", config, "--at", "2026-11-23"]);
     assert_eq!(code, 0);
     assert!(
-        ledger.contains("Exchange Online (Plan 1): this month -1, pending removals -1"),
+        ledger
+            .contains("Exchange Online (Plan 1)\u{a0}: ce mois-ci -1, suppressions en attente -1"),
         "{ledger}"
     );
     assert!(ledger.contains(", ticket GLPI #0001234"), "{ledger}");

@@ -329,7 +329,7 @@ async fn queries_go_to_the_daemon_holding_the_store_else_to_the_store() {
     assert_eq!(by_daemon.code, 0);
     let text = String::from_utf8(by_daemon.output.clone()).unwrap();
     assert!(
-        text.starts_with("Boulangerie Martin | Exchange Online (Plan 1): this month +1"),
+        text.starts_with("Boulangerie Martin | Exchange Online (Plan 1)\u{a0}: ce mois-ci +1"),
         "{text}"
     );
     // Issue 20: a client as technicians write it (an alias, any case) was

@@ -161,25 +161,35 @@ pub fn ledger(movements: &[Movement], at: Date, client: Option<&str>) -> Vec<Lin
     lines.into_values().collect()
 }
 
-/// The ledger for a person.
-pub fn to_text(lines: &[Line], at: Date) -> String {
+/// The ledger for a person, in French; times in `zone`, which is named.
+pub fn to_text(lines: &[Line], at: Date, zone: &jiff::tz::TimeZone) -> String {
+    let day = |d: Date| d.strftime("%d/%m/%Y").to_string();
     let mut out = String::new();
     for line in lines {
         let _ = writeln!(
             out,
-            "{} | {}: this month {:+}, pending removals {}",
+            "{} | {} : ce mois-ci {:+}, suppressions en attente {}",
             line.client, line.licence, line.net_this_month, line.pending
         );
         for m in &line.movements {
             let state = if m.effective_on <= at {
-                format!("in effect since {}", m.effective_on)
+                format!("en vigueur depuis le {}", day(m.effective_on))
             } else {
-                format!("pending until {}", m.effective_on)
+                format!("en attente jusqu'au {}", day(m.effective_on))
             };
             let cancellable = m
                 .cancellable
                 .as_ref()
-                .map(|c| format!(", cancels {} until {}", c.addition, c.until))
+                .map(|c| {
+                    let until = c.until.to_zoned(zone.clone());
+                    format!(
+                        ", annule {} jusqu'au {} à {} ({})",
+                        c.addition,
+                        day(until.date()),
+                        until.strftime("%H:%M"),
+                        zone.iana_name().unwrap_or("heure locale")
+                    )
+                })
                 .unwrap_or_default();
             let ticket = m
                 .ticket
@@ -189,11 +199,13 @@ pub fn to_text(lines: &[Line], at: Date) -> String {
             let _ = writeln!(
                 out,
                 "  {}  {:+}  {}  {state}{cancellable}{ticket}",
-                m.received_on, m.quantity, m.request_id
+                day(m.received_on),
+                m.quantity,
+                m.request_id
             );
         }
     }
-    out
+    crate::text::typography(&out)
 }
 
 #[cfg(test)]
@@ -225,7 +237,8 @@ mod tests {
         let december = ledger(&moves, date("2026-12-01"), None);
         assert_eq!((december[0].net_this_month, december[0].pending), (0, 0));
         assert!(
-            to_text(&december, date("2026-12-01")).contains("-1  LG-2  in effect since 2026-12-01")
+            to_text(&december, date("2026-12-01"), &jiff::tz::TimeZone::UTC)
+                .contains("-1  LG-2  en vigueur depuis le 01/12/2026")
         );
         let october = ledger(&moves, date("2026-10-31"), None);
         assert!(october.is_empty(), "nothing received yet");
