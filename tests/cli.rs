@@ -30,7 +30,7 @@ fn exit_zero_when_all_accepted_one_when_any_refused() {
     let accepted = "tests/golden/plain-text-accepted.eml";
     let output = licgate(&["check", accepted]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(stdout(&output).contains("ACCEPTED"));
+    assert!(stdout(&output).contains("\u{a0}: ACCEPTÉE (LG-"));
     let output = licgate(&[
         "check",
         accepted,
@@ -44,7 +44,7 @@ fn exit_zero_when_all_accepted_one_when_any_refused() {
     assert_eq!(output.status.code(), Some(1));
     let out = stdout(&output);
     assert!(
-        out.starts_with("examples/mails/07-mise-a-niveau.eml: HELD (LG-"),
+        out.starts_with("examples/mails/07-mise-a-niveau.eml\u{a0}: À CONFIRMER (LG-"),
         "{out}"
     );
     assert!(
@@ -138,7 +138,7 @@ fn io_and_usage_errors_exit_two_and_name_the_file() {
         stderr(&output)
     );
     assert!(
-        stdout(&output).contains("ACCEPTED"),
+        stdout(&output).contains("ACCEPTÉE"),
         "the readable file is still judged"
     );
     assert_eq!(

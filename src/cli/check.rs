@@ -108,19 +108,32 @@ fn read_mail(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
 
 /// The verdict for a person: one line per fact, the reply indented below.
 fn render_text(name: &str, verdict: &Verdict, rules: &Rules) -> String {
-    let outcome = verdict.outcome.as_str().to_uppercase();
-    let mut out = format!("{name}: {outcome} ({})\n", verdict.request_id);
+    // NOTE: the words of the replies' subjects; `--format json` gives the
+    // stable codes (`accepted`…) for scripts.
+    let outcome = match verdict.outcome {
+        Outcome::Accepted => "ACCEPTÉE",
+        Outcome::Held => "À CONFIRMER",
+        Outcome::Rejected => "REFUSÉE",
+        Outcome::Ignored => "IGNORÉE",
+        Outcome::Quarantined => "QUARANTAINE",
+    };
+    let mut out = format!("{name} : {outcome} ({})\n", verdict.request_id);
     let mut line = |label: &str, value: &str| {
         let _ = writeln!(out, "  {label:<9} {value}");
     };
     if let Some(at) = verdict.received_at {
+        let zone = &rules.calendar.time_zone;
         line(
-            "received",
-            &at.to_zoned(rules.calendar.time_zone.clone()).to_string(),
+            "reçue",
+            &format!(
+                "{} ({})",
+                licgate::rules::french_date_time(&at.to_zoned(zone.clone())),
+                zone.iana_name().unwrap_or("heure locale")
+            ),
         );
     }
-    line("from", verdict.from.as_deref().unwrap_or("-"));
-    line("subject", verdict.subject.as_deref().unwrap_or("-"));
+    line("de", verdict.from.as_deref().unwrap_or("-"));
+    line("objet", verdict.subject.as_deref().unwrap_or("-"));
     let request = &verdict.request;
     let parts = [
         request.action.map_or("-", |a| a.tag()).to_owned(),
@@ -139,17 +152,17 @@ fn render_text(name: &str, verdict: &Verdict, rules: &Rules) -> String {
         },
         request.address.clone().unwrap_or_else(|| "-".into()),
         match request.remote_desktop {
-            Some(true) => "bureau à distance: OUI".into(),
-            Some(false) => "bureau à distance: NON".into(),
-            None => "bureau à distance: -".into(),
+            Some(true) => "bureau à distance : OUI".into(),
+            Some(false) => "bureau à distance : NON".into(),
+            None => "bureau à distance : -".into(),
         },
     ];
-    line("request", &parts.join(" | "));
+    line("demande", &parts.join(" | "));
     if let Some(ticket) = &request.ticket {
         line("ticket", ticket);
     }
     if let Some(refused) = &verdict.corrects {
-        line("corrects", refused);
+        line("corrige", refused);
     }
     for problem in &verdict.problems {
         let field = problem
@@ -157,22 +170,22 @@ fn render_text(name: &str, verdict: &Verdict, rules: &Rules) -> String {
             .map(|f| format!(" [{}]", f.label()))
             .unwrap_or_default();
         line(
-            "problem",
-            &format!("{}{field}: {}", problem.code.as_str(), problem.message),
+            "problème",
+            &format!("{}{field} : {}", problem.code.as_str(), problem.message),
         );
     }
     for warning in &verdict.warnings {
         line(
-            "warning",
-            &format!("{}: {}", warning.code.as_str(), warning.message),
+            "à noter",
+            &format!("{} : {}", warning.code.as_str(), warning.message),
         );
     }
     if let Some(reply) = &verdict.reply {
-        line("reply", &reply.subject);
+        line("réponse", &reply.subject);
         for body_line in reply.body.lines() {
             let _ = writeln!(out, "  {:<9} | {body_line}", "");
         }
     }
     out.push('\n');
-    out
+    licgate::text::typography(&out)
 }
