@@ -1001,7 +1001,8 @@ fn read_secret(
             Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
         }
         (None, Some(path)) => {
-            let path = resolve(base, path);
+            let handed = std::env::var_os("CREDENTIALS_DIRECTORY");
+            let path = credential_path(resolve(base, path), handed.as_deref().map(Path::new));
             let value = std::fs::read_to_string(&path).map_err(|err| {
                 // NOTE: systemd hands credentials over only to the service.
                 let hint = if path.starts_with("/run/credentials/") {
@@ -1020,6 +1021,24 @@ fn read_secret(
         }
         _ => bail!("{key}: give exactly one of the -env and -file keys"),
     }
+}
+
+/// The file a secret is read from: `path`, or, for a systemd credential of
+/// another unit (`/run/credentials/licgate.service/NAME`) that this process
+/// does not see, the credential of that name handed to this process
+/// (`handed`, systemd's `CREDENTIALS_DIRECTORY`): so `licgate recover`, run
+/// with `systemd-run -p LoadCredential=NAME:…`, reads the daemon's secrets.
+fn credential_path(path: PathBuf, handed: Option<&Path>) -> PathBuf {
+    let (Ok(rest), Some(handed)) = (path.strip_prefix("/run/credentials/"), handed) else {
+        return path;
+    };
+    let mut parts = rest.components();
+    parts.next();
+    let name = parts.as_path();
+    if name.as_os_str().is_empty() || path.exists() {
+        return path;
+    }
+    handed.join(name)
 }
 
 /// The secret file of `auth` (its key and path) when it is a systemd
@@ -1177,6 +1196,24 @@ mod tests {
 
     fn config(text: &str) -> anyhow::Result<Config> {
         fixture::from_text(text)
+    }
+
+    // Issue 18, item 8: `licgate recover` needs the IMAP secret, which the
+    // configuration names as the daemon's systemd credential: run in a unit
+    // of its own, it reads the credential of the same name handed to it.
+    #[test]
+    fn a_credential_of_the_daemon_is_read_from_the_one_handed_over() {
+        let daemon = PathBuf::from("/run/credentials/licgate-absent.service/imap-password");
+        let handed = Path::new("/run/credentials/run-u7.service");
+        assert_eq!(
+            credential_path(daemon.clone(), Some(handed)),
+            handed.join("imap-password")
+        );
+        assert_eq!(credential_path(daemon.clone(), None), daemon);
+        let plain = PathBuf::from("/etc/licgate/imap-password");
+        assert_eq!(credential_path(plain.clone(), Some(handed)), plain);
+        let bare = PathBuf::from("/run/credentials/licgate-absent.service");
+        assert_eq!(credential_path(bare.clone(), Some(handed)), bare);
     }
 
     // Found by review: the gateway's own address was accepted as the

@@ -381,6 +381,7 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
         outbox_paused: None,
         stopped_at: None,
         started_at: None,
+        unknown_mails: Vec::new(),
     };
     std::fs::create_dir_all(place.0.join("store")).unwrap();
     status.write(&Status::file(&place.0.join("store"))).unwrap();

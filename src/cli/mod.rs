@@ -7,6 +7,7 @@ mod digest;
 mod generate;
 mod keys;
 mod ledger;
+mod recover;
 mod rules;
 mod run;
 
@@ -64,6 +65,15 @@ enum Command {
     /// daemon sends those at the times of [digest] in the config. Answered by
     /// the running daemon, or read from the store when it is stopped.
     Digest(digest::DigestArgs),
+    /// After a restore: judge again the mails filed in licgate's folders
+    /// that the store does not know, as of their reception time.
+    ///
+    /// Run with the daemon stopped (it needs the store and the IMAP server).
+    /// Each decision goes to the audit trail marked as recovered, an
+    /// accepted request back in the next digest; nothing is sent, since
+    /// each sender was answered before the restore. Exit status 1 when a
+    /// mail is judged otherwise than the folder it was filed in.
+    Recover(run::ConfigArg),
     /// Check the daemon's configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -150,6 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => audit::run(command),
         Command::Ledger(args) => ledger::run(args),
         Command::Digest(args) => digest::run(args),
+        Command::Recover(config) => recover::run(config),
         Command::Config(ConfigCommand::Check(args)) => config::run(args),
         Command::Keys(command) => keys::run(command),
         Command::Generate(command) => generate::run(command),

@@ -74,6 +74,15 @@ async fn watch_mailbox(
         folders = ?on_server,
         "connected to the mailbox"
     );
+    let unknown = recover::unknown_in_folders(shared, &mut mailbox).await?;
+    if !unknown.is_empty() {
+        let mails: Vec<String> = unknown.iter().map(|found| found.describe()).collect();
+        error!(
+            count = unknown.len(),
+            ?mails,
+            "mails filed in licgate's folders are unknown to the store (restored from an older copy?): stop the daemon and run `licgate recover`"
+        );
+    }
     schedule::load_history(shared)?;
     loop {
         let uid_validity = mailbox.select(&watched).await.with_context(|| {
@@ -82,20 +91,38 @@ async fn watch_mailbox(
                 config.mailbox
             )
         })?;
+        // NOTE: the poll is dated by its listing, not its end: a mail
+        // delivered during the batches below is not in it, and the expiry of
+        // held requests (schedule::expire_held) counts on every mail received
+        // before `last_poll` having been judged.
+        let listed_at = shared.now();
         let envelopes = mailbox.envelopes().await?;
         // Reset only once the mailbox answered: a server that logs in and
         // then fails every time is not asked again each second.
         *backoff = Duration::from_secs(1);
+        let mut complete = true;
         for batch in batches(&envelopes, config.limits.max_message_size) {
             if *stop.borrow() {
+                complete = false;
                 break;
             }
             process(shared, &mut mailbox, uid_validity, batch).await?;
         }
-        shared.store.set_last_poll(shared.now())?;
+        // Only a listing judged whole tells that the mailbox was read.
+        if complete {
+            shared.store.set_last_poll(listed_at)?;
+        }
         if *stop.borrow() {
             mailbox.logout().await;
             return Ok(());
+        }
+        // NOTE: a mail delivered during the batches does not wake IDLE (the
+        // server told of it in the answer to a command of the batch): look
+        // again before waiting, or it would wait a whole poll-interval.
+        if let Some(last) = envelopes.last()
+            && mailbox.arrived_after(last.uid).await?
+        {
+            continue;
         }
         if !config.idle {
             mailbox.idle = false;
@@ -149,7 +176,7 @@ const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Splits the envelopes into batches of at most [`BATCH`] mails and
 /// [`BATCH_BYTES`] (or one mail, when it is larger alone).
-fn batches(envelopes: &[Envelope], max_message_size: usize) -> Vec<&[Envelope]> {
+pub(super) fn batches(envelopes: &[Envelope], max_message_size: usize) -> Vec<&[Envelope]> {
     let mut batches = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
     for (i, envelope) in envelopes.iter().enumerate() {
@@ -530,7 +557,7 @@ fn answer_question(shared: &Shared, verdict: &mut Verdict) {
 }
 
 /// What tells two mails with one Message-ID apart.
-struct Copy {
+pub(super) struct Copy {
     /// The sender address, lower case.
     sender: Option<String>,
     /// SHA-256 of the body (everything after the header).
@@ -540,7 +567,7 @@ struct Copy {
 }
 
 /// Whether a mail is a copy of one already decided, and its request id.
-enum Identity {
+pub(super) enum Identity {
     /// Same Message-ID, same sender, same body: decided already.
     CopyOf { request_id: String, folder: String },
     /// To judge, under this request id.
@@ -550,7 +577,7 @@ enum Identity {
 /// A copy is the same Message-ID from the same sender with the same body.
 /// Another mail that reuses a Message-ID (anyone can write one) is judged
 /// under an id of its own, so it can never silence a later request.
-fn identify(
+pub(super) fn identify(
     store: &Store,
     seen: &HashMap<String, Copy>,
     key: &str,
@@ -606,7 +633,7 @@ fn free_id(
 }
 
 /// SHA-256 of what follows the header block.
-fn body_digest(raw: &[u8]) -> [u8; 32] {
+pub(super) fn body_digest(raw: &[u8]) -> [u8; 32] {
     let body = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -622,7 +649,7 @@ fn body_digest(raw: &[u8]) -> [u8; 32] {
 
 /// Judges a fetched mail with the rules and history in force; `Err` holds
 /// the message of a panic of the judgement (the mail is then quarantined).
-fn judge_mail(
+pub(super) fn judge_mail(
     shared: &Shared,
     mail: &policy::Fetched,
     held: &[judge::Held],
@@ -667,7 +694,7 @@ fn judge_mail(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::fixture::request;
+    use crate::daemon::fixture::{AUTHENTICATED, request};
     use crate::judge::Outcome;
     use crate::records::Decision;
 
@@ -856,7 +883,7 @@ mod tests {
     /// An upgrade of Jean Dupont's mailbox for Boulangerie Martin.
     fn upgrade(from: &str, message_id: &str) -> Vec<u8> {
         format!(
-            "From: {from}\r\nMessage-ID: <{message_id}>\r\n\
+            "{AUTHENTICATED}From: {from}\r\nMessage-ID: <{message_id}>\r\n\
              Subject: [MISE À NIVEAU] Licence Office 365 - Boulangerie Martin\r\n\r\n\
              Nom du client : Boulangerie Martin\r\n\
              Licence actuelle : Exchange Online (Plan 1)\r\n\
@@ -871,7 +898,7 @@ mod tests {
     /// `CONFIRMER LG-…` (or another first line) from `from`.
     fn answer(from: &str, message_id: &str, first_line: &str) -> Vec<u8> {
         format!(
-            "From: {from}\r\nMessage-ID: <{message_id}>\r\n\
+            "{AUTHENTICATED}From: {from}\r\nMessage-ID: <{message_id}>\r\n\
              Subject: RE: [À CONFIRMER] [MISE À NIVEAU] Licence Office 365 - Boulangerie Martin\r\n\r\n\
              {first_line}\r\n\r\nCordialement\r\n"
         )
@@ -1158,6 +1185,26 @@ mod tests {
         assert_eq!(queued_subjects(&shared.store).len(), 2);
         // Held, notice queued, closed.
         assert_eq!(shared.store.verify_audit().unwrap(), 3);
+    }
+
+    // Issue 18, item 5: a confirmation received just before the deadline
+    // may not be listed yet by a poll taken just after it; the request was
+    // closed as expired, and the confirmation then refused.
+    #[tokio::test]
+    async fn a_poll_just_after_the_deadline_leaves_the_request_held() {
+        let (shared, _mailbox, _) = held_upgrade().await;
+        let deadline: Timestamp = "2026-11-24T16:30:00Z".parse().unwrap();
+        let later: Timestamp = "2026-11-24T18:00:00Z".parse().unwrap();
+        shared
+            .store
+            .set_last_poll(deadline + jiff::SignedDuration::from_secs(5))
+            .unwrap();
+        assert_eq!(schedule::expire_held(&shared, later).await.unwrap(), 0);
+        shared
+            .store
+            .set_last_poll(deadline + jiff::SignedDuration::from_secs(31))
+            .unwrap();
+        assert_eq!(schedule::expire_held(&shared, later).await.unwrap(), 1);
     }
 
     fn envelope(uid: u32, size: u32) -> Envelope {

@@ -15,8 +15,10 @@ mod metrics;
 mod outbox;
 mod policy;
 mod probe;
+mod recover;
 mod schedule;
 
+pub use recover::{RecoveredMail, recover};
 pub use schedule::{contact, send_scheduled};
 
 use std::future::Future;
@@ -372,11 +374,17 @@ fn modification_times(dir: &Path) -> Vec<Option<SystemTime>> {
 /// Mails for the unit tests of the daemon.
 #[cfg(test)]
 mod fixture {
+    /// The header Exchange Online writes on a mail from a sender it
+    /// authenticated, as the shipped example's `require-authentication` asks.
+    pub const AUTHENTICATED: &str = "Authentication-Results: spf=pass smtp.mailfrom=infogerance.example; \
+        dkim=pass header.d=infogerance.example; dmarc=pass action=none \
+        header.from=infogerance.example;compauth=pass reason=100\r\n";
+
     /// A request to add `quantity` Business Standard licences for
     /// Boulangerie Martin, as a technician writes it.
     pub fn request(from: &str, message_id: &str, quantity: &str) -> Vec<u8> {
         format!(
-            "From: {from}\r\nMessage-ID: <{message_id}>\r\n\
+            "{AUTHENTICATED}From: {from}\r\nMessage-ID: <{message_id}>\r\n\
              Subject: [AJOUT] Licence Office 365 - Boulangerie Martin\r\n\r\n\
              Nom du client : Boulangerie Martin\r\n\
              Type de licence : Microsoft 365 Business Standard\r\n\

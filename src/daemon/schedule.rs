@@ -67,19 +67,27 @@ pub(super) fn remember(shared: &Shared, decision: &Decision) -> Option<Movement>
     removal
 }
 
+/// How long after its reception time a mail may still be missing from a
+/// listing of the mailbox: the server dates it when it takes it, and shows
+/// it once delivered (35 ms on Dovecot; Exchange Online's delivery takes
+/// seconds).
+const DELIVERY_LAG: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
+
 /// Closes each held request whose deadline passed before `now`, with a
 /// notice to its requester; once each, whatever restarts (see
 /// [`Store::expire`]). Gives how many were closed.
 ///
 /// Only once the mailbox was read after the deadline: a confirmation
 /// received in time but still in the mailbox (the daemon stopped, the
-/// server away, a backlog) is judged first, on its reception time.
+/// server away, a backlog) is judged first, on its reception time. The
+/// last poll is dated by its listing (every mail listed is judged before it
+/// is stored), and must be [`DELIVERY_LAG`] past the deadline.
 pub(super) async fn expire_held(shared: &Shared, now: Timestamp) -> anyhow::Result<usize> {
     let calendar = shared.rules().calendar.clone();
     let last_poll = shared.store.last_poll()?;
     let mut closed = 0;
     for held in shared.store.held()? {
-        let read_since = last_poll.is_some_and(|poll| poll > held.confirm_before);
+        let read_since = last_poll.is_some_and(|poll| poll > held.confirm_before + DELIVERY_LAG);
         if held.confirm_before > now || !read_since {
             continue;
         }

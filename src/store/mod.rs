@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+pub mod folders;
 pub mod keys;
 pub mod status;
 

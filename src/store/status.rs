@@ -12,6 +12,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use super::folders::UnknownMail;
 use crate::judge::Outcome;
 use crate::records::audit::{Event, Record};
 use crate::rules::french_date_time;
@@ -48,6 +49,10 @@ pub struct Status {
     /// for [`STARTING`].
     #[serde(default)]
     pub started_at: Option<Timestamp>,
+    /// Mails filed in licgate's folders that the store does not know (a
+    /// store restored from an older copy), found when the daemon started.
+    #[serde(default)]
+    pub unknown_mails: Vec<UnknownMail>,
 }
 
 /// How long after its start a daemon that has not read the mailbox yet is
@@ -74,6 +79,7 @@ impl Status {
             outbox_paused: None,
             stopped_at: None,
             started_at: None,
+            unknown_mails: store.unknown_mails()?,
         })
     }
 
@@ -132,6 +138,9 @@ impl Status {
             None => problems
                 .push("la boîte n'a jamais été relevée : voyez « journalctl -u licgate »".into()),
             _ => {}
+        }
+        if !self.unknown_mails.is_empty() {
+            problems.push(unknown_mails(&self.unknown_mails, zone));
         }
         if let Some(reason) = &self.outbox_paused {
             problems.push(format!(
@@ -257,6 +266,46 @@ impl Status {
     }
 }
 
+/// Most unknown mails named one by one in `licgate status`.
+const UNKNOWN_NAMED: usize = 10;
+
+/// The problem of mails filed in licgate's folders that the store does not
+/// know: how many, which, and what to do.
+fn unknown_mails(mails: &[UnknownMail], zone: &TimeZone) -> String {
+    let n = mails.len() as u64;
+    let named: Vec<String> = mails
+        .iter()
+        .take(UNKNOWN_NAMED)
+        .map(|mail| {
+            let received = mail.received_at.map_or_else(
+                || "date de réception inconnue".to_owned(),
+                |t| format!("reçu le {}", french_date_time(&t.to_zoned(zone.clone()))),
+            );
+            let id = mail
+                .message_id
+                .as_deref()
+                .map_or_else(|| "sans Message-ID".to_owned(), str::to_owned);
+            format!("« {} » n°\u{a0}{}, {received}, {id}", mail.folder, mail.uid)
+        })
+        .collect();
+    let more = match mails.len().saturating_sub(UNKNOWN_NAMED) {
+        0 => String::new(),
+        rest => format!(" et {}", count(rest as u64, "autre", "autres")),
+    };
+    let (filed, unknown) = if n > 1 {
+        ("classés", "sont inconnus")
+    } else {
+        ("classé", "est inconnu")
+    };
+    format!(
+        "{} {filed} dans les dossiers de licgate {unknown} de sa base de données, \
+         sans doute restaurée d'une copie plus ancienne : {}{more} ; arrêtez le démon, lancez \
+         « licgate recover --config FICHIER », puis redémarrez-le",
+        count(n, "courriel", "courriels"),
+        named.join(" ; "),
+    )
+}
+
 /// The decisions recorded since `since`, by outcome (in [`Outcome::ALL`]'s
 /// order), read from the end of the audit trail: a day's records at most.
 fn decided_since(store: &Store, since: Timestamp) -> anyhow::Result<Vec<u32>> {
@@ -301,6 +350,7 @@ mod tests {
             outbox_paused: None,
             stopped_at: None,
             started_at: None,
+            unknown_mails: Vec::new(),
         };
         assert_eq!(
             status.render(&paris),
@@ -331,6 +381,66 @@ mod tests {
             stopped.problems(stopped.updated_at, Duration::from_secs(60), &paris)[0],
             "le démon est arrêté depuis le lundi 23 novembre 2026 à 10\u{a0}h\u{a0}: \
              démarrez-le («\u{a0}systemctl start licgate\u{a0}»)"
+        );
+    }
+
+    // Issue 18, item 8: a store restored from an older copy did not know
+    // requests accepted after it, and status said nothing.
+    #[test]
+    fn mails_unknown_to_the_store_are_a_problem_naming_them() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let now: Timestamp = "2026-11-23T09:00:05Z".parse().unwrap();
+        let mut status = Status {
+            updated_at: now,
+            last_poll: Some(now),
+            outbox_depth: 0,
+            oldest_queued: None,
+            today: vec![0; 5],
+            awaiting_digest: 0,
+            last_digest: None,
+            outbox_paused: None,
+            stopped_at: None,
+            started_at: None,
+            unknown_mails: Vec::new(),
+        };
+        assert!(
+            status
+                .problems(now, Duration::from_secs(60), &paris)
+                .is_empty()
+        );
+        status.unknown_mails = vec![UnknownMail {
+            folder: "licgate/acceptees".into(),
+            uid_validity: 7,
+            uid: 3,
+            received_at: Some("2026-11-16T09:00:00Z".parse().unwrap()),
+            message_id: Some("<b@example.test>".into()),
+        }];
+        assert_eq!(
+            status.problems(now, Duration::from_secs(60), &paris),
+            [
+                "1 courriel classé dans les dossiers de licgate est inconnu de sa base de \
+              données, sans doute restaurée d'une copie plus ancienne\u{a0}: «\u{a0}licgate/acceptees\u{a0}» \
+              n°\u{a0}3, reçu le lundi 16 novembre 2026 à 10\u{a0}h, <b@example.test>\u{a0}; \
+              arrêtez le démon, lancez «\u{a0}licgate recover --config FICHIER\u{a0}», puis \
+              redémarrez-le"
+            ]
+        );
+        let second = UnknownMail {
+            uid: 4,
+            received_at: None,
+            message_id: None,
+            ..status.unknown_mails[0].clone()
+        };
+        status.unknown_mails.push(second);
+        let problems = status.problems(now, Duration::from_secs(60), &paris);
+        assert!(
+            problems[0]
+                .starts_with("2 courriels classés dans les dossiers de licgate sont inconnus"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].contains("n°\u{a0}4, date de réception inconnue, sans Message-ID"),
+            "{problems:?}"
         );
     }
 
@@ -380,6 +490,7 @@ mod tests {
             outbox_paused: None,
             stopped_at: None,
             started_at: None,
+            unknown_mails: Vec::new(),
         };
         assert_eq!(
             status.prometheus(),

@@ -337,12 +337,32 @@ impl Connection {
             .context("the server gives no UIDVALIDITY")
     }
 
+    /// Opens `name` read-only (EXAMINE); returns its UIDVALIDITY.
+    pub async fn examine(&mut self, name: &str) -> anyhow::Result<u32> {
+        let mailbox = timed(self.timeout, "EXAMINE", self.session.examine(name)).await??;
+        mailbox
+            .uid_validity
+            .context("the server gives no UIDVALIDITY")
+    }
+
     /// UIDs, sizes and reception times of every message in the selected mailbox, oldest first.
     pub async fn envelopes(&mut self) -> anyhow::Result<Vec<Envelope>> {
-        let mut uids: Vec<u32> = timed(self.timeout, "UID SEARCH", self.session.uid_search("ALL"))
-            .await??
-            .into_iter()
-            .collect();
+        let uids = timed(self.timeout, "UID SEARCH", self.session.uid_search("ALL")).await??;
+        self.envelopes_of(uids.into_iter().collect()).await
+    }
+
+    /// Envelopes of the messages of the selected mailbox whose UID is
+    /// `first` or above, oldest first.
+    pub async fn envelopes_from(&mut self, first: u32) -> anyhow::Result<Vec<Envelope>> {
+        let query = format!("UID {}:*", first.max(1));
+        let uids = timed(self.timeout, "UID SEARCH", self.session.uid_search(&query)).await??;
+        // NOTE: `n:*` always holds the last message, even below n.
+        self.envelopes_of(uids.into_iter().filter(|uid| *uid >= first).collect())
+            .await
+    }
+
+    /// Sizes and reception times of the messages `uids`, oldest first.
+    async fn envelopes_of(&mut self, mut uids: Vec<u32>) -> anyhow::Result<Vec<Envelope>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
@@ -375,6 +395,16 @@ impl Connection {
             .collect();
         envelopes.sort_by_key(|e| e.uid);
         Ok(envelopes)
+    }
+
+    /// Whether the selected mailbox holds a message whose UID is above
+    /// `uid`: one delivered since a listing whose last UID was `uid`.
+    pub async fn arrived_after(&mut self, uid: u32) -> anyhow::Result<bool> {
+        let query = format!("UID {}:*", uid.saturating_add(1));
+        let uids = timed(self.timeout, "UID SEARCH", self.session.uid_search(&query)).await??;
+        // NOTE: `n:*` always holds the last message, even below n (RFC 3501
+        // §6.4.8): only a UID above `uid` is news.
+        Ok(uids.into_iter().any(|found| found > uid))
     }
 
     /// The whole messages (or only their headers), by UID, without setting
