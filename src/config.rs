@@ -515,9 +515,9 @@ impl Config {
 
 /// The warning of `config check` and `status` while senders are not
 /// authenticated: every right in licgate rests on `From:`.
-pub const AUTHENTICATION_OFF: &str = "off: any sender can write a technician's address in From: \
-     and order, confirm or cancel in their name; set require-authentication = \
-     \"exchange-online\" (or the authserv-id of the receiving server)";
+pub const AUTHENTICATION_OFF: &str = "désactivée : n'importe quel expéditeur peut écrire l'adresse \
+     d'un technicien dans l'en-tête From et commander, confirmer ou annuler en son nom ; mettez \
+     require-authentication = \"exchange-online\" (ou l'authserv-id du serveur de réception)";
 
 /// The text of the configuration file at `path`; the error says what to do.
 pub fn read_file(path: &Path) -> anyhow::Result<String> {
@@ -529,7 +529,7 @@ pub fn read_file(path: &Path) -> anyhow::Result<String> {
                  (runuser -u licgate -- licgate …) ou root"
                     .to_owned()
             }
-            _ => err.to_string(),
+            _ => crate::text::io_reason(&err),
         };
         anyhow::anyhow!(
             "{} : configuration illisible ({why}) ; donnez le fichier avec --config FICHIER ou \
@@ -634,7 +634,10 @@ impl RawConfig {
             if tls == TlsMode::None && !is_loopback(host) {
                 error(
                     key,
-                    format!("\"none\" is allowed only for a loopback host, not {host}"),
+                    format!(
+                        "\"none\" (sans chiffrement) n'est permis que vers un hôte de bouclage \
+                         (127.0.0.1, ::1, localhost), pas vers {host} : donnez \"starttls\" ou \"tls\""
+                    ),
                 );
             }
         }
@@ -651,7 +654,7 @@ impl RawConfig {
             if seconds == 0 {
                 error(
                     key,
-                    "0 seconds: give at least 1 (a whole number of seconds)".into(),
+                    "0 seconde : donnez au moins 1 (un nombre entier de secondes)".into(),
                 );
             }
         }
@@ -663,9 +666,11 @@ impl RawConfig {
                     unseen.push(Finding::warning(
                         &format!("{key}.{file_key}"),
                         format!(
-                            "{}: a systemd credential, handed over only to the service: not \
-                             read here; the unit's ExecStartPre runs this check with it at each \
-                             start (systemctl restart licgate, then journalctl -u licgate)",
+                            "{} : un identifiant systemd, remis au seul service, n'est pas lu \
+                             ici ; l'ExecStartPre de l'unité fait cette vérification avec lui à \
+                             chaque démarrage (systemctl restart licgate, puis journalctl -u \
+                             licgate), ou donnez le dossier où il est rangé avec --credentials \
+                             DOSSIER",
                             path.display()
                         ),
                     ));
@@ -679,13 +684,13 @@ impl RawConfig {
         if self.smtp.auth.is_some() && self.smtp.username.is_none() {
             error(
                 "smtp.username",
-                "required with [smtp.auth]: give the login name".into(),
+                "obligatoire avec [smtp.auth] : donnez le nom de connexion".into(),
             );
         }
         if !crate::text::is_email_address(&self.smtp.from) {
             error(
                 "smtp.from",
-                format!("« {} » is not an e-mail address", self.smtp.from),
+                format!("« {} » n'est pas une adresse électronique", self.smtp.from),
             );
         }
         for pattern in &self.senders.allow {
@@ -695,21 +700,21 @@ impl RawConfig {
             if !crate::text::is_email_address(&address) {
                 error(
                     "senders.allow",
-                    format!("« {pattern} » is neither an address nor *@domain"),
+                    format!("« {pattern} » n'est ni une adresse ni *@domaine"),
                 );
             }
         }
         match (self.senders.allow.is_empty(), self.senders.allow_none) {
             (true, false) => error(
                 "senders.allow",
-                "empty: every mail would go to quarantine, none would be judged; list the \
-                 technicians' addresses or domains (\"*@infogerance.example\"), or set \
-                 allow-none = true if that is really meant"
+                "vide : tout courriel irait en quarantaine, aucun ne serait jugé ; donnez les \
+                 adresses ou les domaines des techniciens (\"*@infogerance.example\"), ou \
+                 allow-none = true si c'est bien voulu"
                     .into(),
             ),
             (false, true) => error(
                 "senders.allow-none",
-                "true, yet allow lists senders: remove one of the two keys".into(),
+                "true alors que allow nomme des expéditeurs : retirez l'une des deux clés".into(),
             ),
             _ => {}
         }
@@ -721,7 +726,7 @@ impl RawConfig {
             ("purchasing.contact", &contact),
         ] {
             if let Some(bad) = addresses.iter().find(|a| !crate::text::is_email_address(a)) {
-                error(key, format!("« {bad} » is not an e-mail address"));
+                error(key, format!("« {bad} » n'est pas une adresse électronique"));
             }
         }
         if let Some(contact) = &self.purchasing.contact
@@ -731,8 +736,8 @@ impl RawConfig {
             error(
                 "purchasing.contact",
                 format!(
-                    "« {contact} » is the gateway's own address, where a question would be \
-                     judged as an order; give a purchasing address"
+                    "« {contact} » est l'adresse de la passerelle elle-même, où une question \
+                     serait jugée comme une commande : donnez une adresse des achats"
                 ),
             );
         }
@@ -753,7 +758,10 @@ impl RawConfig {
         if let Some(listen) = self.metrics.listen.filter(|l| !l.ip().is_loopback()) {
             error(
                 "metrics.listen",
-                format!("{listen} is not a loopback address"),
+                format!(
+                    "{listen} n'est pas une adresse de bouclage : les métriques ne se \
+                     servent qu'en local (127.0.0.1:PORT)"
+                ),
             );
         }
         for (key, value) in [
@@ -764,7 +772,8 @@ impl RawConfig {
             if value == 0 {
                 error(
                     key,
-                    "0 would refuse every mail; give at least 1 (or leave the key out for the default)"
+                    "0 refuserait tout courriel : donnez au moins 1 (ou retirez la clé pour la \
+                     valeur par défaut)"
                         .into(),
                 );
             }
@@ -777,8 +786,8 @@ impl RawConfig {
             error(
                 "senders.require-authentication",
                 format!(
-                    "« {id} » is not an authserv-id (the host name an RFC 8601 server writes \
-                     first in Authentication-Results), nor \"exchange-online\""
+                    "« {id} » n'est ni un authserv-id (le nom d'hôte qu'un serveur RFC 8601 \
+                     écrit en tête de Authentication-Results), ni \"exchange-online\""
                 ),
             );
         }
@@ -795,8 +804,8 @@ impl RawConfig {
         if self.purchasing.to.is_empty() && !self.digest.times.is_empty() {
             found.push(Finding::warning(
                 "purchasing.to",
-                "empty while [digest] times are set: no digest and no removal notice will be \
-                 sent; give purchasing's address",
+                "vide alors que [digest] times est donné : aucune synthèse ni aucun avis de \
+                 suppression ne sera envoyé ; donnez l'adresse des achats",
             ));
         }
         found
@@ -820,8 +829,8 @@ impl RawConfig {
             found.push(Finding::error(
                 "rules.dir",
                 format!(
-                    "{}: no such folder; give the folder holding licences.toml, clients.toml \
-                     and calendar.toml",
+                    "{} : dossier absent ; donnez le dossier qui contient licences.toml, \
+                     clients.toml et calendar.toml",
                     rules.display()
                 ),
             ));
@@ -830,21 +839,21 @@ impl RawConfig {
         }
         let store = resolve(base, &self.store.path);
         let (folder, what) = if store.exists() {
-            (store.clone(), "the store")
+            (store.clone(), "le dossier de la base de données")
         } else {
             let parent = store
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .to_owned();
-            (parent, "the folder that will hold the store")
+            (parent, "le dossier qui tiendra la base de données")
         };
         if !folder.is_dir() {
             found.push(Finding::error(
                 "store.path",
                 format!(
-                    "{}: {what} does not exist: create it (the packaged unit's StateDirectory \
-                     gives /var/lib/licgate), or fix the path",
+                    "{} : {what} n'existe pas : créez-le (le StateDirectory de l'unité du \
+                     paquet donne /var/lib/licgate), ou corrigez le chemin",
                     folder.display()
                 ),
             ));
@@ -852,8 +861,9 @@ impl RawConfig {
             found.push(Finding::error(
                 "store.path",
                 format!(
-                    "{}: {what} is not writable by this user: run as the daemon's user \
-                     (runuser -u licgate -- licgate …) or give it the folder",
+                    "{} : {what} n'est pas accessible en écriture à cet utilisateur : lancez la \
+                     commande en tant que l'utilisateur du démon (runuser -u licgate -- licgate \
+                     …), ou donnez-lui le dossier",
                     folder.display()
                 ),
             ));
@@ -886,8 +896,8 @@ fn writable(folder: &Path) -> bool {
 }
 
 /// What a port must be.
-const PORT_RANGE: &str = "not a port: give a whole number from 1 to 65535 (993 for IMAP with \
-     implicit TLS, 587 for SMTP with STARTTLS)";
+const PORT_RANGE: &str = "ce n'est pas un port : donnez un nombre entier de 1 à 65535 (993 pour \
+     IMAP avec TLS implicite, 587 pour SMTP avec STARTTLS)";
 
 /// Purchasing's addresses.
 #[derive(Debug, Clone, Default)]
@@ -925,39 +935,138 @@ fn lowercase(addresses: &[String]) -> Vec<String> {
 /// `HH:MM` (or `HH:MM:SS`) as a time of day.
 fn parse_time(key: &str, text: &str) -> anyhow::Result<jiff::civil::Time> {
     text.parse()
-        .map_err(|_| anyhow::anyhow!("{key}: « {text} » is not a time of day (HH:MM)"))
+        .map_err(|_| anyhow::anyhow!("{key}: « {text} » n'est pas une heure (HH:MM)"))
 }
 
 impl RawConfig {
-    /// Parses the text of a configuration file; the error starts with the line.
+    /// Parses the text of a configuration file; the errors, one per line,
+    /// each start with the line of its key.
     pub fn from_toml(text: &str) -> Result<RawConfig, String> {
-        toml::from_str(text).map_err(|err| {
+        match RawConfig::parse_all(text) {
+            (Some(raw), errors) if errors.is_empty() => Ok(raw),
+            (_, errors) => Err(errors
+                .iter()
+                .map(|(line, err)| match line {
+                    Some(line) => format!("{line}: {err}"),
+                    None => format!(" {err}"),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")),
+        }
+    }
+
+    /// Parses the text of a configuration file, going on past each key of a
+    /// wrong type or unknown (set aside, or given the example's value, so
+    /// that the next one is found): every such error, each starting with its
+    /// line (from 1) when known, and the configuration read with them set
+    /// aside when the file is TOML at all and no required key is missing.
+    pub fn parse_all(text: &str) -> (Option<RawConfig>, Vec<(Option<usize>, String)>) {
+        let mut text = text.to_owned();
+        let mut errors = Vec::new();
+        // NOTE: each pass sets aside one line, so the file's lines bound the passes.
+        for _ in 0..=text.lines().count() {
+            let err = match toml::from_str::<RawConfig>(&text) {
+                Ok(raw) => return (Some(raw), errors),
+                Err(err) => err,
+            };
             let line = err
                 .span()
                 .map(|s| text[..s.start].matches('\n').count() + 1);
-            let key = line.and_then(|line| key_at(text, line));
-            let place = match (line, &key) {
-                (Some(line), Some(key)) => format!("{line}: {key}: "),
-                (Some(line), None) => format!("{line}: "),
-                (None, _) => " ".into(),
-            };
-            format!("{place}{}", plain_message(key.as_deref(), err.message()))
-        })
+            let key = line.and_then(|line| key_at(&text, line));
+            let message = plain_message(key.as_deref(), err.message());
+            errors.push(match &key {
+                Some(key) => (line, format!("{key}: {message}")),
+                None => (line, message),
+            });
+            match (line, key) {
+                (Some(line), Some(key)) if text.parse::<toml::Table>().is_ok() => {
+                    text = set_aside(&text, line, &key);
+                }
+                _ => break,
+            }
+        }
+        (None, errors)
     }
 }
 
-/// serde's words for a wrong value, said as an operator needs them for the
-/// keys people get wrong: a port, a duration written with its unit.
+/// `text` with its line `line` (from 1), which gives `key`, replaced by the
+/// example's value of that key, or by an empty line when the example has none.
+fn set_aside(text: &str, line: usize, key: &str) -> String {
+    let example = include_str!("../config/licgate.example.toml");
+    let written = (1..=example.lines().count())
+        .find(|&l| key_at(example, l).as_deref() == Some(key))
+        .and_then(|l| example.lines().nth(l - 1));
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[line - 1] = written.unwrap_or_default();
+    lines.join("\n")
+}
+
+/// serde's and the TOML parser's words, said in French as an operator needs
+/// them, most precisely for the keys people get wrong: a port, a duration
+/// written with its unit.
 fn plain_message(key: Option<&str>, message: &str) -> String {
     let last = key.and_then(|k| k.rsplit('.').next()).unwrap_or_default();
+    let message = message.trim();
     let wrong = message.starts_with("invalid type") || message.starts_with("invalid value");
+    let quoted = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|word| format!("« {word} »"))
+            .collect()
+    };
     match last {
-        "port" if wrong => PORT_RANGE.to_owned(),
+        "port" if wrong => return PORT_RANGE.to_owned(),
         "poll-interval" | "timeout" if wrong => {
-            "a number of seconds, written as a whole number without unit (60, not \"60s\")".into()
+            return "ce n'est pas un nombre de secondes : écrivez un nombre entier, sans unité \
+                    (60, pas \"60s\")"
+                .into();
         }
-        _ => message.to_owned(),
+        _ => {}
     }
+    if let Some(rest) = message.strip_prefix("unknown field") {
+        let words = quoted(rest);
+        let (unknown, known) = words
+            .split_first()
+            .map_or(("?".into(), &[][..]), |(u, k)| (u.clone(), k));
+        return format!(
+            "clé inconnue {unknown} : corrigez-la ou retirez-la (clés possibles ici : {})",
+            known.join(", ")
+        );
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant") {
+        let words = quoted(rest);
+        let (unknown, known) = words
+            .split_first()
+            .map_or(("?".into(), &[][..]), |(u, k)| (u.clone(), k));
+        return format!(
+            "valeur inconnue {unknown} : donnez l'une de {}",
+            known.join(", ")
+        );
+    }
+    if let Some(rest) = message.strip_prefix("missing field") {
+        return format!(
+            "clé obligatoire {} absente de cette table : ajoutez-la",
+            quoted(rest).join(", ")
+        );
+    }
+    if wrong {
+        let expected = message
+            .rsplit_once("expected ")
+            .map_or("", |(_, e)| e)
+            .trim();
+        let expected = match expected {
+            e if e.starts_with('u') || e.starts_with('i') || e.contains("integer") => {
+                "un nombre entier"
+            }
+            e if e.contains("bool") => "true ou false",
+            e if e.contains("string") => "un texte entre guillemets",
+            e if e.contains("sequence") || e.contains("array") => "une liste entre [ ]",
+            _ => "une autre sorte de valeur",
+        };
+        return format!("valeur de mauvais type : il faut {expected}");
+    }
+    format!("syntaxe TOML invalide : {}", message.replace('\n', " ; "))
 }
 
 /// The dotted key written on `line` (from 1) of a TOML text: the table
@@ -993,9 +1102,10 @@ fn read_secret(
             let value = std::env::var(var).map_err(|_| {
                 let (file_key, credential) = secret_alternative(key);
                 anyhow::anyhow!(
-                    "{key}-env: environment variable {var} is not set; set it, or write \
-                     {file_key} = \"/run/credentials/licgate.service/{credential}\" instead \
-                     (the systemd unit hands the file over with LoadCredential={credential}:…)"
+                    "{key}-env: la variable d'environnement {var} n'est pas définie : \
+                     définissez-la, ou écrivez plutôt {file_key} = \
+                     \"/run/credentials/licgate.service/{credential}\" (l'unité systemd remet \
+                     le fichier avec LoadCredential={credential}:…)"
                 )
             })?;
             Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
@@ -1006,20 +1116,22 @@ fn read_secret(
             let value = std::fs::read_to_string(&path).map_err(|err| {
                 // NOTE: systemd hands credentials over only to the service.
                 let hint = if path.starts_with("/run/credentials/") {
-                    "; a systemd credential exists only inside the service: the unit's \
-                     ExecStartPre runs this check at each start (systemctl restart licgate, \
-                     then journalctl -u licgate)"
+                    " ; un identifiant systemd n'existe que dans le service : l'ExecStartPre \
+                     de l'unité fait cette vérification à chaque démarrage (systemctl restart \
+                     licgate, puis journalctl -u licgate), ou donnez le dossier où il est rangé \
+                     avec --credentials DOSSIER"
                 } else {
                     ""
                 };
                 anyhow::anyhow!(
-                    "{key}-file: cannot read secret file {} ({err}){hint}",
-                    path.display()
+                    "{key}-file: fichier secret {} illisible ({}){hint}",
+                    path.display(),
+                    crate::text::io_reason(&err)
                 )
             })?;
             Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
         }
-        _ => bail!("{key}: give exactly one of the -env and -file keys"),
+        _ => bail!("{key}: donnez une et une seule des clés {key}-env et {key}-file"),
     }
 }
 
@@ -1265,7 +1377,13 @@ mod tests {
         assert!(err.ends_with(&format!("imap.port: {PORT_RANGE}")), "{err}");
         let err = RawConfig::from_toml(&example().replacen("timeout = 30", "timeout = \"30s\"", 1))
             .unwrap_err();
-        assert!(err.ends_with("imap.timeout: a number of seconds, written as a whole number without unit (60, not \"60s\")"), "{err}");
+        assert!(
+            err.ends_with(
+                "imap.timeout: ce n'est pas un nombre de secondes : écrivez un nombre entier, \
+                 sans unité (60, pas \"60s\")"
+            ),
+            "{err}"
+        );
         let err = config(
             &example()
                 .replace("port = 993", "port = 0")
@@ -1319,7 +1437,7 @@ mod tests {
         let zero = example().replace("max-quantity = 1000", "max-quantity = 0");
         let err = config(&zero).unwrap_err().to_string();
         assert!(
-            err.starts_with("limits.max-quantity: 0 would refuse every mail"),
+            err.starts_with("limits.max-quantity: 0 refuserait tout courriel"),
             "{err}"
         );
         // Issue 18: on in the example, as the package ships it.
@@ -1337,7 +1455,7 @@ mod tests {
             "require-authentication = \"spf=pass\"",
         );
         let err = config(&verdict).unwrap_err().to_string();
-        assert!(err.contains("is not an authserv-id"), "{err}");
+        assert!(err.contains("n'est ni un authserv-id"), "{err}");
     }
 
     #[test]
@@ -1367,7 +1485,7 @@ mod tests {
         let err = config(&example().replace("\"14:00\"", "\"14h\"")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "digest.times: « 14h » is not a time of day (HH:MM)"
+            "digest.times: « 14h » n'est pas une heure (HH:MM)"
         );
         let err = config(&example().replace("cc = []", "cc = [\"achats\"]")).unwrap_err();
         assert!(err.to_string().starts_with("purchasing.cc"), "{err}");
@@ -1384,7 +1502,7 @@ mod tests {
             + 1;
         assert!(
             err.starts_with(&format!(
-                "{line}: imap.poll-intervall: unknown field `poll-intervall`"
+                "{line}: imap.poll-intervall: clé inconnue « poll-intervall » : corrigez-la"
             )),
             "{err}"
         );
@@ -1407,7 +1525,7 @@ mod tests {
         .unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("imap.auth.password-file: cannot read secret file"),
+                .starts_with("imap.auth.password-file: fichier secret /nonexistent/"),
             "{err}"
         );
     }

@@ -396,11 +396,15 @@ pub fn state_reply(
 }
 
 /// A reference as stored: `lg-…` as people type it is written in upper
-/// case; the id of a mail of licgate's own (`digest-on-demand-…`) as is.
+/// case, but for the suffix of a mail about it (`LG-….notice`); the id of a
+/// mail of licgate's own (`digest-on-demand-…`) as is.
 fn request_ref(id: &str) -> String {
     let id = id.trim();
     match id.get(..3) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("lg-") => id.to_ascii_uppercase(),
+        Some(prefix) if prefix.eq_ignore_ascii_case("lg-") => match id.split_once('.') {
+            Some((request, suffix)) => format!("{}.{suffix}", request.to_ascii_uppercase()),
+            None => id.to_ascii_uppercase(),
+        },
         _ => id.to_owned(),
     }
 }
@@ -569,5 +573,19 @@ async fn answer_client(stream: tokio::net::UnixStream, store: Store, rules: Rule
         Ok(Ok(())) => {}
         Ok(Err(err)) => tracing::warn!(cause = %err, "query answer not written"),
         Err(_) => tracing::warn!("query answer not taken within {CLIENT_TIMEOUT:?}: dropped"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Found by CI: the notice of a request, typed as `audit show` lists it,
+    // was looked for in upper case and not found.
+    #[test]
+    fn a_reference_is_found_as_typed() {
+        assert_eq!(request_ref(" lg-0a1b2c3d4e "), "LG-0A1B2C3D4E");
+        assert_eq!(request_ref("lg-0a1b2c3d4e.notice"), "LG-0A1B2C3D4E.notice");
+        assert_eq!(request_ref("digest-on-demand-1"), "digest-on-demand-1");
     }
 }

@@ -222,6 +222,21 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", french_number(n), if n > 1 { many } else { one })
 }
 
+/// Why an I/O operation failed, in French words for a person (the system's
+/// own words for the rare causes).
+pub fn io_reason(err: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match err.kind() {
+        ErrorKind::NotFound => "fichier absent".into(),
+        ErrorKind::PermissionDenied => "accès refusé".into(),
+        ErrorKind::IsADirectory => "c'est un dossier, pas un fichier".into(),
+        ErrorKind::InvalidData => "contenu qui n'est pas du texte UTF-8".into(),
+        ErrorKind::ConnectionRefused => "connexion refusée".into(),
+        ErrorKind::TimedOut => "délai dépassé".into(),
+        _ => err.to_string(),
+    }
+}
+
 /// French typography on a text written with plain spaces: a no-break space
 /// before `:`, `;`, `?` and `!`, and inside « ». Idempotent.
 pub fn typography(text: &str) -> String {

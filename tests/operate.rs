@@ -142,24 +142,24 @@ fn every_problem_is_reported_at_once_with_file_line_and_key() {
     let file = config.display().to_string();
     let expected = [
         format!(
-            "error: {file}:{}: imap.port: not a port: give a whole number from 1 to 65535",
+            "erreur\u{a0}: {file}:{}: imap.port: ce n'est pas un port\u{a0}: donnez un nombre entier de 1 à 65535",
             line_of(&config, "port = 0")
         ),
         format!(
-            "error: {file}:{}: imap.auth.password-env: environment variable LICGATE_NOT_SET is not set; set it, or write password-file = \"/run/credentials/licgate.service/imap-password\" instead (the systemd unit hands the file over with LoadCredential=imap-password:",
+            "erreur\u{a0}: {file}:{}: imap.auth.password-env: la variable d'environnement LICGATE_NOT_SET n'est pas définie\u{a0}: définissez-la, ou écrivez plutôt password-file = \"/run/credentials/licgate.service/imap-password\" (l'unité systemd remet le fichier avec LoadCredential=imap-password:",
             line_of(&config, "password-env")
         ),
         format!(
-            "error: {file}:{}: senders.allow: empty: every mail would go to quarantine",
+            "erreur\u{a0}: {file}:{}: senders.allow: vide\u{a0}: tout courriel irait en quarantaine",
             line_of(&config, "allow = []")
         ),
         format!(
-            "error: {file}:{}: store.path: {}: the folder that will hold the store does not exist",
+            "erreur\u{a0}: {file}:{}: store.path: {}\u{a0}: le dossier qui tiendra la base de données n'existe pas",
             line_of(&config, "path = \"missing/store\""),
             place.0.join("missing").display()
         ),
         format!(
-            "error: {file}:{}: rules.dir: /nonexistent/rules: no such folder",
+            "erreur\u{a0}: {file}:{}: rules.dir: /nonexistent/rules\u{a0}: dossier absent",
             line_of(&config, "dir = \"/nonexistent/rules\"")
         ),
     ];
@@ -178,37 +178,48 @@ fn every_problem_is_reported_at_once_with_file_line_and_key() {
     assert!(!place.0.join("missing").exists(), "nothing created");
 }
 
+// Issue 20: a value of the wrong type stopped the check, so the README's
+// own examples reported one problem each time.
 #[test]
-fn ports_and_durations_are_explained_in_words() {
+fn ports_durations_and_addresses_are_explained_all_at_once() {
     let place = Place::new("words");
-    for (from, to, line_start, message) in [
-        (
-            "port = 993",
-            "port = 70000",
-            "port = 70000",
-            "imap.port: not a port: give a whole number from 1 to 65535",
+    let config = place.config(|t| {
+        t.replace("port = 993", "port = 70000")
+            .replace("poll-interval = 60", "poll-interval = \"60s\"")
+            .replace(
+                "from = \"licences@infogerance.example\"",
+                "from = \"not-an-address\"",
+            )
+    });
+    let (code, _, err) = config_check(&config);
+    assert_eq!(code, 1, "{err}");
+    let file = config.display();
+    let expected = [
+        format!(
+            "erreur\u{a0}: {file}:{}: imap.port: ce n'est pas un port\u{a0}: donnez un nombre entier de 1 à 65535",
+            line_of(&config, "port = 70000")
         ),
-        (
-            "poll-interval = 60",
-            "poll-interval = \"60s\"",
-            "poll-interval",
-            "imap.poll-interval: a number of seconds, written as a whole number without unit (60, not \"60s\")",
+        format!(
+            "erreur\u{a0}: {file}:{}: imap.poll-interval: ce n'est pas un nombre de secondes\u{a0}: écrivez un nombre entier, sans unité (60, pas \"60s\")",
+            line_of(&config, "poll-interval")
         ),
-    ] {
-        let config = place.config(|t| t.replace(from, to));
-        let (code, _, err) = config_check(&config);
-        assert_eq!(code, 1, "{err}");
-        let expected = format!(
-            "error: {}:{}: {message}",
-            config.display(),
-            line_of(&config, line_start)
-        );
-        assert!(err.starts_with(&expected), "{err}\nexpected {expected}");
+        format!(
+            "erreur\u{a0}: {file}:{}: smtp.from: «\u{a0}not-an-address\u{a0}» n'est pas une adresse électronique",
+            line_of(&config, "from = \"not-an-address\"")
+        ),
+    ];
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), expected.len() + 1, "{err}");
+    for (line, expected) in lines.iter().zip(&expected) {
         assert!(
-            err.contains("configuration refusée, 1 erreur\u{a0}: corrigez l'erreur"),
-            "{err}"
+            line.starts_with(expected.as_str()),
+            "{line}\nexpected {expected}"
         );
     }
+    assert!(
+        err.contains("configuration refusée, 3 erreurs\u{a0}: corrigez les erreurs"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -225,7 +236,7 @@ fn an_empty_allow_when_meant_and_an_empty_purchasing_are_only_warned_of() {
     assert_eq!(code, 0, "{err}");
     assert!(
         err.starts_with(&format!(
-            "warning: {}:{}: purchasing.to: empty while [digest] times are set",
+            "avertissement\u{a0}: {}:{}: purchasing.to: vide alors que [digest] times est donné",
             config.display(),
             line_of(&config, "to = []")
         )),
@@ -258,7 +269,7 @@ fn senders_not_authenticated_are_warned_of() {
     assert_eq!(code, 0, "a warning, not an error: {err}");
     assert!(
         err.contains(&format!(
-            "warning: {}:{}: senders.require-authentication: off: any sender can write",
+            "avertissement\u{a0}: {}:{}: senders.require-authentication: désactivée\u{a0}: n'importe quel expéditeur peut écrire",
             off.display(),
             line_of(&off, "require-authentication = \"off\"")
         )),
@@ -567,10 +578,10 @@ fn connect_tries_each_step_and_names_the_one_that_failed() {
     let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{err}");
     for step in [
-        format!("connexion IMAP à 127.0.0.1:{}\u{a0}: ok\n", stack.imap_port),
-        "dossier IMAP «\u{a0}INBOX\u{a0}»\u{a0}: ok\n".to_owned(),
+        format!("ok\u{a0}: connexion IMAP à 127.0.0.1:{}\n", stack.imap_port),
+        "ok\u{a0}: ouverture du dossier IMAP «\u{a0}INBOX\u{a0}»\n".to_owned(),
         format!(
-            "connexion SMTP à 127.0.0.1:{}\u{a0}: ok (aucun message envoyé)\n",
+            "ok\u{a0}: connexion SMTP à 127.0.0.1:{} (aucun courriel envoyé)\n",
             stack.submission_port
         ),
     ] {
@@ -584,18 +595,19 @@ fn connect_tries_each_step_and_names_the_one_that_failed() {
     stack.start_smtp();
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("dossier IMAP «\u{a0}INBOX\u{a0}»\u{a0}: ok\n"),
+        err.contains("ok\u{a0}: ouverture du dossier IMAP «\u{a0}INBOX\u{a0}»\n"),
         "{err}"
     );
     assert!(
         err.contains(&format!(
-            "connexion SMTP à 127.0.0.1:{}\u{a0}: ",
+            "échec\u{a0}: connexion SMTP à 127.0.0.1:{}\u{a0}: ",
             stack.submission_port
-        )) && !err.contains("aucun message envoyé")
-            && err.contains("mais l'étape «\u{a0}connexion SMTP à"),
+        )) && !err.contains("aucun courriel envoyé")
+            && err.contains("mais cette étape a échoué\u{a0}: connexion SMTP à"),
         "{err}"
     );
-    // A wrong password: the IMAP login is named, nothing further is tried.
+    // A wrong password (the same for both servers here): each login is
+    // tried and named, in words an operator reads.
     let wrong = stack.run.join("wrong-password");
     std::fs::write(&wrong, "wrong\n").unwrap();
     let config = stack.config_with_auth(
@@ -610,12 +622,25 @@ fn connect_tries_each_step_and_names_the_one_that_failed() {
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(
         err.contains(&format!(
-            "connexion IMAP à 127.0.0.1:{}\u{a0}: ",
+            "échec\u{a0}: connexion IMAP à 127.0.0.1:{}\u{a0}: ",
             stack.imap_port
         )),
         "{err}"
     );
-    assert!(!err.contains("connexion SMTP"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "échec\u{a0}: connexion SMTP à 127.0.0.1:{}\u{a0}: ",
+            stack.submission_port
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("ces étapes ont échoué\u{a0}: connexion IMAP"),
+        "{err}"
+    );
+    for debug_dump in ["Some(", "code: None", "(reason unavailable): 5.7.8"] {
+        assert!(!err.contains(debug_dump), "{err}");
+    }
 }
 
 // The runbook's configuration reads its secrets from systemd credentials,
@@ -642,16 +667,47 @@ fn a_systemd_credential_is_only_warned_of_outside_the_service() {
     assert_eq!(output.status.code(), Some(0), "{err}");
     assert!(
         err.starts_with(&format!(
-            "warning: {}:{}: imap.auth.password-file: {credential}: a systemd credential, \
-             handed over only to the service: not read here",
+            "avertissement\u{a0}: {}:{}: imap.auth.password-file: {credential}\u{a0}: un identifiant \
+             systemd, remis au seul service, n'est pas lu ici",
             config.display(),
             line_of(&config, &format!("password-file = \"{credential}\""))
         )),
         "{err}"
     );
+    // Issue 20: the operator points at the folder LoadCredential= takes the
+    // secrets from, as the service would see them.
+    let folder = place.0.join("credstore");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("imap-password"), "secret\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .args(["config", "check", "--quiet", "--credentials"])
+        .arg(&folder)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(!err.contains("identifiant systemd"), "{err}");
+    std::fs::remove_file(folder.join("imap-password")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .args(["config", "check", "--quiet", "--credentials"])
+        .arg(&folder)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("imap-password illisible (fichier absent)"),
+        "{err}"
+    );
     let err = licgate::config::Config::load(&config).unwrap_err();
     assert!(
-        format!("{err:#}").contains("a systemd credential exists only inside the service"),
+        format!("{err:#}").contains("un identifiant systemd n'existe que dans le service"),
         "{err:#}"
     );
 }
@@ -754,8 +810,9 @@ fn a_store_folder_the_user_cannot_write_is_refused() {
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(
         err.starts_with(&format!(
-            "error: {}:{}: store.path: {}: the folder that will hold the store is not writable \
-             by this user: run as the daemon's user (runuser -u licgate -- licgate …) or give it the folder",
+            "erreur\u{a0}: {}:{}: store.path: {}\u{a0}: le dossier qui tiendra la base de données n'est \
+             pas accessible en écriture à cet utilisateur\u{a0}: lancez la commande en tant que \
+             l'utilisateur du démon (runuser -u licgate -- licgate …), ou donnez-lui le dossier",
             config.display(),
             line_of(&config, "path = \"store\""),
             place.0.display()

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use licgate::config::{Config, RawConfig};
-use licgate::text::count;
+use licgate::text::{count, typography};
 
 use super::run::ConfigArg;
 
@@ -22,54 +22,88 @@ pub struct CheckArgs {
     /// the SMTP server (no mail is sent); say which step failed.
     #[arg(long)]
     connect: bool,
+    /// Read the secrets given as systemd credentials (/run/credentials/licgate.service/NAME)
+    /// from this folder instead, as the service would: the folder the unit's
+    /// LoadCredential= takes them from (/etc/licgate/credentials, readable by root).
+    #[arg(long, value_name = "DOSSIER")]
+    credentials: Option<std::path::PathBuf>,
 }
 
 /// Exit 0 when `run` would start (warnings aside), 1 when it would not.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    if let Some(folder) = &args.credentials {
+        // SAFETY: set before any thread starts; the secrets are read after.
+        unsafe { std::env::set_var("CREDENTIALS_DIRECTORY", folder) };
+    }
     let path = &args.config.config;
     let text = licgate::config::read_file(path)?;
-    let raw = match RawConfig::from_toml(&text) {
-        Ok(raw) => raw,
-        Err(err) => {
-            eprintln!("error: {}:{err}", path.display());
-            return Ok(verdict(path, 1, 0));
-        }
-    };
+    let (raw, parse_errors) = RawConfig::parse_all(&text);
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut findings = raw.diagnose(base);
-    findings.sort_by_key(|f| f.line(&text));
-    let errors = findings.iter().filter(|f| !f.warning).count();
-    for finding in &findings {
-        let kind = if finding.warning { "warning" } else { "error" };
-        eprintln!(
-            "{kind}: {}",
-            licgate::text::typography(&finding.located(path, &text))
-        );
+    let findings = raw
+        .as_ref()
+        .map(|raw| raw.diagnose(base))
+        .unwrap_or_default();
+    let errors = parse_errors.len() + findings.iter().filter(|f| !f.warning).count();
+    let warnings = findings.iter().filter(|f| f.warning).count();
+    let file = path.display();
+    let mut lines: Vec<(Option<usize>, String)> = parse_errors
+        .into_iter()
+        .map(|(line, err)| match line {
+            Some(line) => (Some(line), format!("erreur : {file}:{line}: {err}")),
+            None => (None, format!("erreur : {file}: {err}")),
+        })
+        .collect();
+    lines.extend(findings.iter().map(|finding| {
+        let kind = if finding.warning {
+            "avertissement"
+        } else {
+            "erreur"
+        };
+        (
+            finding.line(&text),
+            format!("{kind} : {}", finding.located(path, &text)),
+        )
+    }));
+    lines.sort_by_key(|(line, _)| *line);
+    for (_, line) in lines {
+        eprintln!("{}", typography(&line));
     }
+    let Some(raw) = raw else {
+        return Ok(verdict(path, errors, warnings));
+    };
     if errors > 0 {
-        return Ok(verdict(path, errors, findings.len() - errors));
+        return Ok(verdict(path, errors, warnings));
     }
     if !args.quiet {
         println!(
-            "# Effective configuration of {}: defaults filled in, paths resolved;\n\
-             # secrets are named by their variable or file, never shown.\n{}",
+            "# Configuration effective de {} : valeurs par défaut remplies, chemins résolus ;\n\
+             # les secrets sont nommés par leur variable ou leur fichier, jamais montrés.\n{}",
             path.display(),
             raw.effective_toml(base)?
         );
     }
     if args.connect {
         let config = Config::load(path)?;
-        if let Err((step, err)) = connect(&config) {
-            eprintln!("{step}\u{a0}: {err:#}");
+        let failed = connect(&config);
+        if !failed.is_empty() {
+            let failed_steps = if failed.len() > 1 {
+                "ces étapes ont échoué"
+            } else {
+                "cette étape a échoué"
+            };
             eprintln!(
-                "{}\u{a0}: configuration valide, mais l'étape «\u{a0}{step}\u{a0}» a échoué\u{a0}: \
-                 voyez la raison ci-dessus",
-                path.display()
+                "{}",
+                typography(&format!(
+                    "{} : configuration valide, mais {failed_steps} : {} ; voyez la raison \
+                     ci-dessus",
+                    path.display(),
+                    failed.join(", ")
+                ))
             );
             return Ok(ExitCode::from(1));
         }
     }
-    Ok(verdict(path, 0, findings.len()))
+    Ok(verdict(path, 0, warnings))
 }
 
 /// Prints the verdict line and gives the exit code.
@@ -96,34 +130,51 @@ fn verdict(path: &Path, errors: usize, warnings: usize) -> ExitCode {
     }
 }
 
-/// Tries each network step `run` takes first; the failed step and why.
-fn connect(config: &Config) -> Result<(), (String, anyhow::Error)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Tries each network step `run` takes first, each one even when one
+/// before failed, printing how each went; the names of the failed ones.
+fn connect(config: &Config) -> Vec<String> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|err| ("runtime".to_owned(), err.into()))?;
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!(
+                "{}",
+                typography(&format!(
+                    "échec : impossible de préparer les connexions ({err})"
+                ))
+            );
+            return vec!["préparation".into()];
+        }
+    };
+    let mut failed = Vec::new();
+    let mut report = |step: String, outcome: anyhow::Result<&str>| match outcome {
+        Ok(done) => eprintln!("{}", typography(&format!("ok : {step}{done}"))),
+        Err(err) => {
+            eprintln!("{}", typography(&format!("échec : {step} : {err:#}")));
+            failed.push(step);
+        }
+    };
     runtime.block_on(async {
         let imap = format!("connexion IMAP à {}:{}", config.imap.host, config.imap.port);
-        let mut mailbox = licgate::net::imap::Connection::connect(&config.imap)
-            .await
-            .map_err(|err| (imap.clone(), err))?;
-        eprintln!("{imap}\u{a0}: ok");
-        let folder = format!("dossier IMAP «\u{a0}{}\u{a0}»", config.mailbox);
-        let watched = mailbox.folder(&config.mailbox);
-        mailbox
-            .select(&watched)
-            .await
-            .map_err(|err| (folder.clone(), err))?;
-        eprintln!("{folder}\u{a0}: ok");
-        mailbox.logout().await;
+        match licgate::net::imap::Connection::connect(&config.imap).await {
+            Ok(mut mailbox) => {
+                report(imap, Ok(""));
+                let folder = format!("ouverture du dossier IMAP « {} »", config.mailbox);
+                let watched = mailbox.folder(&config.mailbox);
+                let selected = mailbox.select(&watched).await.map(|_| "");
+                report(folder, selected);
+                mailbox.logout().await;
+            }
+            Err(err) => report(imap, Err(err)),
+        }
         let smtp = format!("connexion SMTP à {}:{}", config.smtp.host, config.smtp.port);
-        let sender =
-            licgate::net::smtp::Sender::new(&config.smtp).map_err(|err| (smtp.clone(), err))?;
-        sender
-            .check_login()
-            .await
-            .map_err(|err| (smtp.clone(), err))?;
-        eprintln!("{smtp}\u{a0}: ok (aucun message envoyé)");
-        Ok(())
-    })
+        let checked = match licgate::net::smtp::Sender::new(&config.smtp) {
+            Ok(sender) => sender.check_login().await,
+            Err(err) => Err(err),
+        };
+        report(smtp, checked.map(|()| " (aucun courriel envoyé)"));
+    });
+    failed
 }

@@ -37,8 +37,23 @@ impl Sender {
         let transport = self.transport().await?;
         let connected = tokio::time::timeout(self.server.timeout, transport.test_connection())
             .await
-            .map_err(|_| anyhow::anyhow!("no answer within {:?}", self.server.timeout))??;
-        anyhow::ensure!(connected, "the server closed the connection");
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "pas de réponse en {} s : le serveur est-il joignable ?",
+                    self.server.timeout.as_secs()
+                )
+            })?
+            .map_err(|err| {
+                let (code, words, _) = described(&err);
+                match code.as_deref() {
+                    Some("530" | "534" | "535" | "538") => anyhow::anyhow!(
+                        "{words} : vérifiez le nom d'utilisateur (smtp.username) et le secret \
+                         de [smtp.auth]"
+                    ),
+                    _ => anyhow::anyhow!("{words}"),
+                }
+            })?;
+        anyhow::ensure!(connected, "le serveur a fermé la connexion");
         Ok(())
     }
 
@@ -68,10 +83,9 @@ impl Sender {
             .send_raw(&envelope, mail.message)
             .await
             .map_err(|err| {
-                let code = err.status().map(|code| code.to_string());
-                let reason = format!("{:#}", anyhow::Error::from(err));
+                let (code, reason, answer) = described(&err);
                 SendError {
-                    failure: classify(code.as_deref(), &reason),
+                    failure: classify(code.as_deref(), &answer),
                     reason,
                 }
             })?;
@@ -144,6 +158,51 @@ fn build(server: &Server, token: Option<&str>) -> anyhow::Result<Transport> {
 
 /// What the server's answer `code` (none: no answer at all) with its `text`
 /// means for the mail.
+/// What went wrong with the SMTP server, in one sentence for a person (the
+/// server's code and its own words when it answered, else the cause), with
+/// the code and the server's answer alone, for [`classify`].
+fn described(err: &lettre::transport::smtp::Error) -> (Option<String>, String, String) {
+    use std::error::Error as _;
+    // NOTE: lettre's Display already ends with its source; anyhow's `{:#}`
+    // added it again, so each reason was said twice.
+    let answer = err.source().map(ToString::to_string).unwrap_or_default();
+    let code = err.status().map(|code| code.to_string());
+    let words = if let Some(code) = &code {
+        let kind = if err.is_permanent() {
+            "refus définitif"
+        } else {
+            "refus temporaire"
+        };
+        format!(
+            "{kind} du serveur SMTP ({code}) : « {} »",
+            crate::text::cap(&answer, 300)
+        )
+    } else if err.is_timeout() {
+        "le serveur SMTP n'a pas répondu dans le délai (smtp.timeout)".to_owned()
+    } else if err.is_tls() {
+        format!("échec de la négociation TLS avec le serveur SMTP ({answer})")
+    } else {
+        let mut cause = err.source();
+        let io = std::iter::from_fn(|| {
+            let current = cause?;
+            cause = current.source();
+            Some(current)
+        })
+        .find_map(|e| e.downcast_ref::<std::io::Error>());
+        match io {
+            Some(io) => format!(
+                "connexion au serveur SMTP impossible ({}) : le serveur est-il démarré, l'hôte \
+                 et le port sont-ils justes ?",
+                crate::text::io_reason(io)
+            ),
+            None if answer.is_empty() => err.to_string(),
+            None => format!("{err} ({answer})"),
+        }
+    };
+    (code, words, answer)
+}
+
+/// What a refusal means for the mail, from the code and the server's answer.
 fn classify(code: Option<&str>, text: &str) -> Failure {
     let Some(code) = code else {
         return Failure::Temporary;

@@ -365,6 +365,8 @@ pub async fn refused_notice(stack: &Stack, config: &Path) -> String {
     let (code, records) = licgate(&[
         "audit",
         "show",
+        "--format",
+        "json",
         "--config",
         config.to_str().unwrap(),
         &format!("{id}.notice"),

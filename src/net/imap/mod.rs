@@ -113,15 +113,46 @@ impl fmt::Display for NamespaceAnswer {
 /// mail gets the command timeout plus its size at that rate.
 const SLOWEST_LINK: u64 = 64 * 1024;
 
+/// Why the server refused to log `username` in, in one sentence for a
+/// person: the server's own words, then what to check.
+fn login_refused(username: &str, err: &async_imap::error::Error) -> anyhow::Error {
+    anyhow!(
+        "le serveur IMAP refuse la connexion de {username} ({}) : vérifiez le nom \
+         d'utilisateur (imap.username) et le secret de [imap.auth]",
+        server_words(err)
+    )
+}
+
+/// What an IMAP server or the network said: the server's text of a NO or a
+/// BAD (async-imap gives it as a debug dump), the cause of a network failure.
+fn server_words(err: &async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    match err {
+        Error::No(dump) | Error::Bad(dump) => {
+            let text = dump
+                .split_once("info: Some(\"")
+                .and_then(|(_, rest)| rest.rsplit_once("\")"))
+                .map_or(dump.as_str(), |(text, _)| text);
+            format!("« {} »", crate::text::cap(text, 300))
+        }
+        Error::Io(io) => crate::text::io_reason(io),
+        Error::ConnectionLost => "connexion perdue".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Runs `future` with a deadline.
 async fn timed<T>(
     limit: Duration,
     what: &str,
     future: impl Future<Output = T>,
 ) -> anyhow::Result<T> {
-    tokio::time::timeout(limit, future)
-        .await
-        .map_err(|_| anyhow!("{what}: no answer within {limit:?}"))
+    tokio::time::timeout(limit, future).await.map_err(|_| {
+        anyhow!(
+            "{what} : pas de réponse en {} s ; le serveur est-il joignable ?",
+            limit.as_secs()
+        )
+    })
 }
 
 impl Connection {
@@ -129,17 +160,25 @@ impl Connection {
     pub async fn connect(server: &Server) -> anyhow::Result<Connection> {
         let limit = server.timeout;
         let address = (server.host.as_str(), server.port);
-        let tcp = timed(limit, "IMAP connect", TcpStream::connect(address))
+        let tcp = timed(limit, "connexion IMAP", TcpStream::connect(address))
             .await?
-            .with_context(|| format!("IMAP connect to {}:{}", server.host, server.port))?;
+            .map_err(|err| {
+                anyhow!(
+                    "connexion à {}:{} impossible ({}) : le serveur IMAP est-il démarré, l'hôte \
+                     et le port sont-ils justes ?",
+                    server.host,
+                    server.port,
+                    crate::text::io_reason(&err)
+                )
+            })?;
         let stream: Box<dyn ImapIo> = match server.tls {
             TlsMode::Implicit => Box::new(tls(server, Box::new(tcp)).await?),
             TlsMode::Starttls | TlsMode::None => Box::new(tcp),
         };
         let mut client = Client::new(stream);
-        timed(limit, "IMAP greeting", client.read_response())
+        timed(limit, "accueil IMAP", client.read_response())
             .await??
-            .context("IMAP server closed at greeting")?;
+            .context("le serveur IMAP a fermé la connexion dès l'accueil")?;
         if server.tls == TlsMode::Starttls {
             timed(
                 limit,
@@ -154,11 +193,11 @@ impl Connection {
         let session = match &server.auth {
             Some(Auth::Password(password)) => timed(
                 limit,
-                "IMAP login",
+                "authentification IMAP",
                 client.login(username, password.expose()),
             )
             .await?
-            .map_err(|(err, _)| anyhow!("IMAP login as {username}: {err}"))?,
+            .map_err(|(err, _)| login_refused(username, &err))?,
             Some(Auth::Xoauth2(tokens)) => {
                 let token = tokens.token().await?;
                 let xoauth2 = Xoauth2 {
@@ -167,13 +206,13 @@ impl Connection {
                 };
                 timed(
                     limit,
-                    "IMAP AUTHENTICATE XOAUTH2",
+                    "authentification IMAP XOAUTH2",
                     client.authenticate("XOAUTH2", xoauth2),
                 )
                 .await?
-                .map_err(|(err, _)| anyhow!("IMAP XOAUTH2 login as {username}: {err}"))?
+                .map_err(|(err, _)| login_refused(username, &err))?
             }
-            None => bail!("IMAP needs credentials"),
+            None => bail!("[imap.auth] manque : donnez le secret de connexion IMAP"),
         };
         let mut mailbox = Connection {
             session,
@@ -846,15 +885,19 @@ async fn tls(
     stream: Box<dyn ImapIo>,
 ) -> anyhow::Result<tokio_rustls::client::TlsStream<Box<dyn ImapIo>>> {
     let config = crate::net::tls::client_config(server.ca_file.as_deref())?;
-    let name = rustls::pki_types::ServerName::try_from(server.host.clone())
-        .with_context(|| format!("{}: not a valid TLS server name", server.host))?;
+    let name = rustls::pki_types::ServerName::try_from(server.host.clone()).with_context(|| {
+        format!(
+            "{} n'est pas un nom de serveur valable pour TLS",
+            server.host
+        )
+    })?;
     timed(
         server.timeout,
-        "TLS handshake",
+        "négociation TLS",
         TlsConnector::from(config).connect(name, stream),
     )
     .await?
-    .with_context(|| format!("TLS handshake with {}", server.host))
+    .with_context(|| format!("négociation TLS avec {}", server.host))
 }
 
 mod mutf7;
@@ -865,6 +908,22 @@ mod namespace;
 mod tests {
     use super::namespace::{Namespaces, parse};
     use super::*;
+
+    // Issue 20: a refused login was a Rust debug dump.
+    #[test]
+    fn a_refused_login_gives_the_servers_words() {
+        let dump = "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication failed.\")";
+        let err = login_refused(
+            "licences@x.example",
+            &async_imap::error::Error::No(dump.into()),
+        );
+        assert_eq!(
+            err.to_string(),
+            "le serveur IMAP refuse la connexion de licences@x.example (« [AUTHENTICATIONFAILED] \
+             Authentication failed. ») : vérifiez le nom d'utilisateur (imap.username) et le \
+             secret de [imap.auth]"
+        );
+    }
 
     fn cyrus() -> Namespaces {
         parse(b"* NAMESPACE ((\"INBOX.\" \".\")) ((\"user.\" \".\")) ((\"Public.\" \".\"))")
