@@ -571,7 +571,7 @@ async fn answer_client(stream: tokio::net::UnixStream, store: Store, rules: Rule
     bytes.extend(output);
     match tokio::time::timeout(CLIENT_TIMEOUT, writer.write_all(&bytes)).await {
         Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!(cause = %err, "query answer not written"),
+        Ok(Err(err)) => tracing::warn!(cause = %err, "réponse à une requête non écrite"),
         Err(_) => tracing::warn!("query answer not taken within {CLIENT_TIMEOUT:?}: dropped"),
     }
 }

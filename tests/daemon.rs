@@ -531,7 +531,7 @@ async fn rules_are_reloaded_on_change_and_a_broken_file_keeps_the_previous_rules
     assert!(daemon.terminate());
     let log = std::fs::read_to_string(config.with_extension("log")).unwrap();
     assert!(
-        log.contains("rules not reloaded") && log.contains("calendar.toml:1"),
+        log.contains("règles non rechargées") && log.contains("calendar.toml:1"),
         "{log}"
     );
 }

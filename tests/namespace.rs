@@ -81,7 +81,7 @@ async fn folders_go_under_the_personal_namespace_in_modified_utf7() {
     );
 
     let log = std::fs::read_to_string(config.with_extension("log")).unwrap();
-    assert!(log.contains("connected to the mailbox"), "{log}");
+    assert!(log.contains("connecté à la boîte aux lettres"), "{log}");
     assert!(
         !log.contains("ERROR") && !log.contains("WARN"),
         "the daemon logs no error: {log}"
@@ -121,7 +121,7 @@ async fn a_refused_create_stops_the_daemon_with_a_clear_error() {
         assert!(log.contains(expected), "{expected:?} missing from: {log}");
     }
     assert!(
-        !log.contains("mailbox connection failed"),
+        !log.contains("connexion à la boîte aux lettres en échec"),
         "no retry: {log}"
     );
 }

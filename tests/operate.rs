@@ -721,7 +721,7 @@ async fn log_once_decided(config: &Path, count: usize) -> String {
         || async {
             std::fs::read_to_string(&path)
                 .unwrap_or_default()
-                .matches(" decided ")
+                .matches(" décidé ")
                 .count()
                 >= count
         },
@@ -750,7 +750,7 @@ async fn the_log_says_what_started_and_what_was_decided() {
     assert!(daemon.terminate());
     let start = log
         .lines()
-        .find(|l| l.contains(" starting "))
+        .find(|l| l.contains(" démarrage "))
         .expect("a start line");
     for field in [
         format!("version={}", env!("CARGO_PKG_VERSION")),
@@ -762,7 +762,7 @@ async fn the_log_says_what_started_and_what_was_decided() {
     ] {
         assert!(start.contains(&field), "{field} not in {start}");
     }
-    let decided: Vec<&str> = log.lines().filter(|l| l.contains(" decided ")).collect();
+    let decided: Vec<&str> = log.lines().filter(|l| l.contains(" décidé ")).collect();
     let accepted = decided
         .iter()
         .find(|l| l.contains("outcome=accepted"))

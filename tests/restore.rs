@@ -122,7 +122,7 @@ async fn a_restore_is_reported_and_recover_puts_the_lost_request_back_unanswered
     assert!(report.contains("licgate recover --config"), "{report}");
     let log = std::fs::read_to_string(config.with_extension("log")).unwrap();
     assert!(
-        log.contains("unknown to the store") && log.contains("after@example.test"),
+        log.contains("inconnus de la base de données") && log.contains("after@example.test"),
         "{log}"
     );
     // Not while the daemon holds the store.

@@ -26,7 +26,7 @@ pub(super) async fn mailbox_loop(
             Ok(()) => break,
             Err(err) if err.is::<crate::net::imap::FolderRefused>() => return Err(err),
             Err(err) => {
-                error!(cause = %format!("{err:#}"), retry_in = ?backoff, "mailbox connection failed");
+                error!(cause = %format!("{err:#}"), retry_in = ?backoff, "connexion à la boîte aux lettres en échec");
                 if !pause(backoff, &stop).await {
                     break;
                 }
@@ -72,7 +72,7 @@ async fn watch_mailbox(
         idle = mailbox.idle && config.idle,
         mailbox = %watched_name,
         folders = ?on_server,
-        "connected to the mailbox"
+        "connecté à la boîte aux lettres"
     );
     let unknown = recover::unknown_in_folders(shared, &mut mailbox).await?;
     if !unknown.is_empty() {
@@ -80,7 +80,7 @@ async fn watch_mailbox(
         error!(
             count = unknown.len(),
             ?mails,
-            "mails filed in licgate's folders are unknown to the store (restored from an older copy?): stop the daemon and run `licgate recover`"
+            "des courriels rangés dans les dossiers de licgate sont inconnus de la base de données (restaurée d'une copie plus ancienne ?) : arrêtez le démon et lancez « licgate recover »"
         );
     }
     schedule::load_history(shared)?;
@@ -150,7 +150,7 @@ async fn process(
             let decision = store
                 .decision(&request_id)?
                 .context("decided mail without decision")?;
-            info!(%request_id, folder = %decision.folder, "moving a mail decided before a restart");
+            info!(%request_id, folder = %decision.folder, "rangement d'un courriel décidé avant un redémarrage");
             moves.entry(decision.folder).or_default().push(envelope.uid);
             continue;
         }
@@ -253,7 +253,7 @@ async fn decide_and_file(
         let Some(raw) = fetched.remove(&envelope.uid) else {
             warn!(
                 uid = envelope.uid,
-                "message vanished before it could be fetched"
+                "courriel disparu avant d'avoir pu être lu"
             );
             continue;
         };
@@ -261,7 +261,7 @@ async fn decide_and_file(
         if *suspect && whole {
             warn!(
                 uid = envelope.uid,
-                "this mail was in hand when the process died: judging it first in a probe process"
+                "ce courriel était en cours quand le processus est mort : il est d'abord jugé dans un processus d'essai"
             );
         }
         let probed_first = whole
@@ -344,7 +344,7 @@ async fn decide_and_file(
             folder = %decision.folder,
             reply = decision.reply_queued,
             note = ?decision.note.as_deref().unwrap_or(""),
-            "decided"
+            "décidé"
         );
     }
     Ok(())
@@ -368,13 +368,13 @@ async fn record(
         let Some(one) = decided.first() else {
             return Err(err);
         };
-        error!(request_id = %one.decision.request_id, cause = %format!("{err:#}"), "decision not stored: stored quarantined instead");
+        error!(request_id = %one.decision.request_id, cause = %format!("{err:#}"), "décision non enregistrée : courriel enregistré en quarantaine à la place");
         let fallback = Decided {
             decision: Decision {
                 outcome: Outcome::Quarantined,
                 verdict: None,
                 reply_queued: false,
-                note: Some(format!("decision could not be stored: {err:#}")),
+                note: Some(format!("décision impossible à enregistrer\u{a0}: {err:#}")),
                 ..one.decision.clone()
             },
             raw: one.raw.clone(),
@@ -384,7 +384,7 @@ async fn record(
         store.record(std::slice::from_ref(&fallback), &[]).await?;
         return Ok(true);
     }
-    warn!(cause = %format!("{err:#}"), "batch not stored: storing its mails one by one");
+    warn!(cause = %format!("{err:#}"), "lot non enregistré : ses courriels sont enregistrés un par un");
     store.record(&[], duplicates).await?;
     let mut quarantined = false;
     for one in decided {
@@ -416,9 +416,9 @@ fn decide_all(
     {
         let key = mailbox_key(uid_validity, envelope.uid);
         let decided = if let Some(how) = crashed {
-            error!(%key, %how, "this mail crashes the judgement, or costs too much: quarantined unread");
+            error!(%key, %how, "ce courriel fait échouer le jugement, ou coûte trop : mis en quarantaine sans être lu");
             let mut decision = policy::quarantined(&shared.config, &key, &raw, &envelope, now);
-            decision.note = Some(format!("{how}: quarantined without being read here"));
+            decision.note = Some(format!("{how}\u{a0}: mis en quarantaine sans être lu ici"));
             // NOTE: unread, so under the hash of its bytes: a copy of a mail
             // decided before must not take that mail's id.
             decision.request_id = free_id(&shared.store, &seen, decision.request_id, &key)?;
@@ -441,7 +441,7 @@ fn decide_all(
             let body = body_digest(&raw);
             let request_id = match identify(&shared.store, &seen, &key, &raw, &header, body)? {
                 Identity::CopyOf { request_id, folder } => {
-                    info!(%request_id, "copy of a mail already decided: filed beside it, not answered again");
+                    info!(%request_id, "copie d'un courriel déjà décidé : rangée à côté, sans nouvelle réponse");
                     out.duplicates.push((key, request_id));
                     out.moves.entry(folder).or_default().push(envelope.uid);
                     continue;
@@ -479,11 +479,11 @@ fn decide_all(
                 Ok(replies) => policy::decide(&shared.config, &fetched, judged, replies, now),
                 Err(err) => {
                     let reason = format!("{err:#}");
-                    error!(%request_id, %reason, "mail not decided: quarantined");
+                    error!(%request_id, %reason, "courriel non décidé : mis en quarantaine");
                     let mut decision =
                         policy::quarantined(&shared.config, &key, &raw, &envelope, now);
                     decision.request_id = request_id;
-                    decision.note = Some(format!("could not be decided: {reason}"));
+                    decision.note = Some(format!("impossible à décider\u{a0}: {reason}"));
                     (decision, None)
                 }
             };
@@ -498,7 +498,7 @@ fn decide_all(
             let notice = match schedule::remember(shared, &decision) {
                 Some(movement) => schedule::removal_notice(shared, &decision, &movement, now)
                     .unwrap_or_else(|err| {
-                        error!(request_id = %decision.request_id, cause = %format!("{err:#}"), "removal notice not built: the digest will carry it");
+                        error!(request_id = %decision.request_id, cause = %format!("{err:#}"), "avis de suppression non construit : la synthèse le portera");
                         None
                     }),
                 None => None,
@@ -551,7 +551,7 @@ fn answer_question(shared: &Shared, verdict: &mut Verdict) {
     match answer {
         Ok(reply) => verdict.reply = Some(reply),
         Err(err) => {
-            error!(request_id = %verdict.request_id, cause = %format!("{err:#}"), "question not answered: the records could not be read")
+            error!(request_id = %verdict.request_id, cause = %format!("{err:#}"), "question sans réponse : les enregistrements sont illisibles")
         }
     }
 }

@@ -34,7 +34,7 @@ pub async fn serve_metrics(listener: TcpListener, shared: super::Shared) {
                         )
                     }
                     Err(err) => {
-                        warn!(cause = %format!("{err:#}"), "metrics unavailable");
+                        warn!(cause = %format!("{err:#}"), "métriques indisponibles");
                         "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
                     }
                 }

@@ -78,7 +78,7 @@ pub async fn run(
         rules = %config.rules.display(),
         licences = rules.catalog.len(),
         clients = rules.clients.len(),
-        "starting"
+        "démarrage"
     );
     let shared = Shared::new(config, store, rules);
     let (stop_tx, stop) = watch::channel(false);
@@ -120,7 +120,7 @@ pub async fn run(
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("metrics.listen: cannot listen on {address}"))?;
-        info!(%address, "serving Prometheus metrics on /metrics");
+        info!(%address, "métriques Prometheus servies sur /metrics");
         servers.spawn(named(
             "metrics",
             unfailing(metrics::serve_metrics(listener, shared.clone())),
@@ -128,7 +128,7 @@ pub async fn run(
     }
     let early = tokio::select! {
         _ = shutdown => {
-            info!("shutting down: finishing the mail in hand");
+            info!("arrêt : fin du traitement du courriel en cours");
             None
         }
         Some(ended) = loops.join_next() => Some(ended),
@@ -150,7 +150,7 @@ pub async fn run(
     match failure {
         Some(err) => Err(err),
         None => {
-            info!("stopped");
+            info!("arrêté");
             Ok(())
         }
     }
@@ -317,7 +317,7 @@ fn write_status(shared: &Shared, stopped_at: Option<Timestamp>) {
             status.write(&path)
         });
     if let Err(err) = collected {
-        warn!(file = %path.display(), cause = %format!("{err:#}"), "status file not written");
+        warn!(file = %path.display(), cause = %format!("{err:#}"), "fichier d'état non écrit");
     }
 }
 
@@ -345,10 +345,10 @@ async fn reload_loop(shared: Shared, stop: watch::Receiver<bool>) {
                     .rules
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) = rules;
-                info!(dir = %dir.display(), licences, clients, "rules reloaded");
+                info!(dir = %dir.display(), licences, clients, "règles rechargées");
             }
             Err(err) => {
-                error!(cause = %err, "rules not reloaded: the previous rules stay in force")
+                error!(cause = %err, "règles non rechargées : les précédentes restent en vigueur")
             }
         }
     }

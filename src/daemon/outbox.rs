@@ -75,14 +75,14 @@ pub(super) async fn outbox_loop(
             let Err(err) = result else {
                 retries.remove(id);
                 shared.store.reply_sent(*id, item, Timestamp::now())?;
-                info!(request_id = %item.request_id, to = ?item.to, "reply sent");
+                info!(request_id = %item.request_id, to = ?item.to, "réponse envoyée");
                 continue;
             };
             let reason = err.reason;
             match err.failure {
                 Failure::Refused => {
                     retries.remove(id);
-                    error!(request_id = %item.request_id, to = ?item.to, %reason, "reply refused by the SMTP server: not sent, recorded");
+                    error!(request_id = %item.request_id, to = ?item.to, %reason, "réponse refusée par le serveur SMTP : non envoyée, enregistrée");
                     shared
                         .store
                         .reply_refused(*id, item, Timestamp::now(), reason)?;
@@ -92,12 +92,12 @@ pub(super) async fn outbox_loop(
                     let attempts = retries.get(id).map_or(0, |(n, _)| *n) + 1;
                     let wait = retry_delay(attempts);
                     retries.insert(*id, (attempts, Instant::now() + wait));
-                    warn!(request_id = %item.request_id, cause = %reason, retry_in = ?wait, "reply not sent yet");
+                    warn!(request_id = %item.request_id, cause = %reason, retry_in = ?wait, "réponse pas encore envoyée");
                 }
             }
         }
         if let Some(reason) = login_refused {
-            error!(%reason, retry_in = ?login_backoff, "the SMTP server refuses the gateway itself: sending paused");
+            error!(%reason, retry_in = ?login_backoff, "le serveur SMTP refuse la passerelle elle-même : envoi suspendu");
             *shared.outbox_paused() = Some(reason);
             write_status(&shared, None);
             if !pause(login_backoff, &stop).await {
@@ -105,7 +105,7 @@ pub(super) async fn outbox_loop(
             }
             login_backoff = (login_backoff * 2).min(MAX_BACKOFF);
         } else if shared.outbox_paused().take().is_some() {
-            info!("the SMTP server accepts the gateway again: sending resumed");
+            info!("le serveur SMTP accepte de nouveau la passerelle : envoi repris");
             login_backoff = Duration::from_secs(1);
         }
     }

@@ -70,8 +70,8 @@ pub fn decide(
     let verdict = match judged {
         Ok(verdict) => verdict,
         Err(message) => {
-            error!(request_id = %decision.request_id, %message, "the judgement failed: mail quarantined");
-            decision.note = Some(format!("judgement failed: {message}"));
+            error!(request_id = %decision.request_id, %message, "le jugement a échoué : courriel mis en quarantaine");
+            decision.note = Some(format!("le jugement a échoué\u{a0}: {message}"));
             return (decision, None);
         }
     };
@@ -80,8 +80,8 @@ pub fn decide(
     decision.verdict = Some(verdict.clone().masked());
     let Some(sender) = decision.sender.clone() else {
         decision.note = Some(
-            "no sender address could be read (From: missing, or holding control characters): \
-             quarantined, not answered"
+            "aucune adresse d'expéditeur lisible (en-tête From absent, ou contenant des \
+             caractères de contrôle)\u{a0}: mis en quarantaine, sans réponse"
                 .into(),
         );
         return (decision, None);
@@ -110,7 +110,8 @@ pub fn decide(
             decision.outcome = Outcome::Quarantined;
             decision.folder = config.folders.quarantine.clone();
             decision.note = Some(format!(
-                "no reply can be addressed to this sender ({err:#}): quarantined, not answered"
+                "aucune réponse ne peut être adressée à cet expéditeur ({err:#})\u{a0}: mis en \
+                 quarantaine, sans réponse"
             ));
             return (decision, None);
         }
@@ -127,18 +128,21 @@ pub fn set_aside(config: &Config, raw: &[u8], sender: &str) -> Option<String> {
     // address would tell no one: such a mail is someone else's forgery.
     if sender == config.from {
         return Some(
-            "From: is the gateway's own address, which only licgate writes: quarantined, \
-             never decided nor answered"
+            "l'en-tête From porte l'adresse de la passerelle elle-même, que seul licgate \
+             écrit\u{a0}: mis en quarantaine, ni décidé ni répondu"
                 .into(),
         );
     }
     if !config.is_allowed(sender) {
-        return Some("sender not in senders.allow: quarantined, not answered".into());
+        return Some(
+            "expéditeur absent de senders.allow\u{a0}: mis en quarantaine, sans réponse".into(),
+        );
     }
     let server = config.authenticated_by.as_ref()?;
     let why = mail::authenticated(raw, server).err()?;
     Some(format!(
-        "sender not authenticated by the receiving server ({why}): quarantined, not answered"
+        "expéditeur non authentifié par le serveur de réception ({why})\u{a0}: mis en \
+         quarantaine, sans réponse"
     ))
 }
 
@@ -147,7 +151,7 @@ pub fn set_aside(config: &Config, raw: &[u8], sender: &str) -> Option<String> {
 pub fn not_answered(config: &Config, replies_this_hour: u32) -> Option<String> {
     (replies_this_hour >= config.replies_per_sender_per_hour).then(|| {
         format!(
-            "more than {} replies to this sender this hour: not answered",
+            "plus de {} réponses à cet expéditeur dans l'heure\u{a0}: sans réponse",
             config.replies_per_sender_per_hour
         )
     })
@@ -269,7 +273,12 @@ mod tests {
         let raw = raw.replace(&format!("From: {TECH}\r\n"), "");
         let (decision, reply) = decided(&config, raw.as_bytes(), None, 0);
         assert_eq!(decision.outcome, Outcome::Quarantined);
-        assert!(decision.note.unwrap().contains("no sender address"));
+        assert!(
+            decision
+                .note
+                .unwrap()
+                .contains("aucune adresse d'expéditeur")
+        );
         assert!(reply.is_none());
     }
 
@@ -284,7 +293,12 @@ mod tests {
         assert_eq!(decision.outcome, Outcome::Quarantined);
         assert_eq!(decision.folder, config.folders.quarantine);
         assert!(decision.verdict.is_none());
-        assert!(decision.note.unwrap().contains("gateway's own address"));
+        assert!(
+            decision
+                .note
+                .unwrap()
+                .contains("l'adresse de la passerelle elle-même")
+        );
         assert!(reply.is_none());
     }
 
@@ -300,7 +314,7 @@ mod tests {
             decision
                 .note
                 .unwrap()
-                .contains("replies to this sender this hour")
+                .contains("réponses à cet expéditeur dans l'heure")
         );
         assert!(reply.is_none());
     }
@@ -314,7 +328,7 @@ mod tests {
         assert_eq!(decision.request_id, "LG-0000000007");
         assert_eq!(
             decision.note.as_deref(),
-            Some("judgement failed: index out of bounds")
+            Some("le jugement a échoué\u{a0}: index out of bounds")
         );
         assert!(decision.verdict.is_none() && reply.is_none());
     }

@@ -264,7 +264,7 @@ async fn judge_again(shared: &Shared, found: Found) -> anyhow::Result<RecoveredM
         None => RECOVERED.to_owned(),
     });
     if decision.folder != place.folder {
-        error!(%request_id, found_in = %place.folder, decided = %decision.folder, "a recovered mail is judged otherwise than the folder it was filed in says");
+        error!(%request_id, found_in = %place.folder, decided = %decision.folder, "un courriel rétabli est jugé autrement que ne le dit le dossier où il était rangé");
     }
     schedule::remember(shared, &decision);
     let closes_held = decision.closes().is_some();

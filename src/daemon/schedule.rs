@@ -92,11 +92,11 @@ pub(super) async fn expire_held(shared: &Shared, now: Timestamp) -> anyhow::Resu
             continue;
         }
         let Some(decision) = shared.store.decision(&held.request_id)? else {
-            warn!(request_id = %held.request_id, "held request without decision: left held");
+            warn!(request_id = %held.request_id, "demande en attente sans décision : laissée en attente");
             continue;
         };
         let Some(verdict) = &decision.verdict else {
-            warn!(request_id = %held.request_id, "held request without verdict: left held");
+            warn!(request_id = %held.request_id, "demande en attente sans verdict : laissée en attente");
             continue;
         };
         let notice = judge::expiry_notice(verdict, held.confirm_before, &calendar);
@@ -117,7 +117,7 @@ pub(super) async fn expire_held(shared: &Shared, now: Timestamp) -> anyhow::Resu
             .expire(&held.request_id, now, &calendar, &item)
             .await?
         {
-            info!(request_id = %held.request_id, requester = %held.requester, "held request not confirmed in time: closed, requester told");
+            info!(request_id = %held.request_id, requester = %held.requester, "demande en attente non confirmée à temps : close, demandeur prévenu");
             closed += 1;
         }
     }
@@ -210,10 +210,10 @@ pub async fn send_scheduled(
             .await?;
         match &item {
             Some(item) => {
-                info!(id = %item.request_id, requests = pending.len(), "digest queued");
+                info!(id = %item.request_id, requests = pending.len(), "synthèse mise en file d'envoi");
                 queued_ids.push(item.request_id.clone());
             }
-            None => info!(%slot, "nothing accepted since the last digest: none sent"),
+            None => info!(%slot, "rien d'accepté depuis la dernière synthèse : aucune envoyée"),
         }
     }
     if let Some(reminder) = &config.reminder
@@ -236,7 +236,7 @@ pub async fn send_scheduled(
             store
                 .scheduled("reminder", &month, &[], Some(&item))
                 .await?;
-            info!(id = %item.request_id, "month-end reminder queued");
+            info!(id = %item.request_id, "rappel de fin de mois mis en file d'envoi");
             queued_ids.push(item.request_id);
         }
     }
@@ -252,12 +252,14 @@ pub(super) async fn schedule_loop(shared: Shared, stop: watch::Receiver<bool>) {
         match send_scheduled(&shared.store, &shared.config, &rules, now).await {
             Ok(ids) if !ids.is_empty() => shared.outbox_ready.notify_one(),
             Ok(_) => {}
-            Err(err) => error!(cause = %format!("{err:#}"), "scheduled mail not queued"),
+            Err(err) => {
+                error!(cause = %format!("{err:#}"), "courriel planifié non mis en file d'envoi")
+            }
         }
         match expire_held(&shared, now).await {
             Ok(0) => {}
             Ok(_) => shared.outbox_ready.notify_one(),
-            Err(err) => error!(cause = %format!("{err:#}"), "held requests not expired"),
+            Err(err) => error!(cause = %format!("{err:#}"), "demandes en attente non expirées"),
         }
         // Wake at the next slot, and at least each minute for the reminder
         // and clock changes.

@@ -298,7 +298,7 @@ pub enum ReceivingServer {
 /// comes from inside the tenant. The error says what was found instead, for
 /// the quarantine note.
 pub fn authenticated(raw: &[u8], server: &ReceivingServer) -> Result<(), String> {
-    let message = parse_header(raw).ok_or("no header, or a header too long to be read")?;
+    let message = parse_header(raw).ok_or("aucun en-tête, ou un en-tête trop long pour être lu")?;
     // NOTE: `header_raw` gives the last of repeated headers; the server's is the first.
     // NOTE: only a header written exactly by its name at the start of a
     // line counts: mail-parser also reads `\x0cName:`, which a server's
@@ -324,7 +324,7 @@ pub fn authenticated(raw: &[u8], server: &ReceivingServer) -> Result<(), String>
         return Ok(());
     }
     let Some(results) = first("Authentication-Results") else {
-        return Err("no Authentication-Results header".into());
+        return Err("aucun en-tête Authentication-Results".into());
     };
     let verdicts = match server {
         ReceivingServer::AuthservId(authserv_id) => {
@@ -332,7 +332,7 @@ pub fn authenticated(raw: &[u8], server: &ReceivingServer) -> Result<(), String>
             let id = id.split_whitespace().next().unwrap_or_default();
             if id != authserv_id {
                 return Err(format!(
-                    "topmost Authentication-Results written by « {} »",
+                    "premier en-tête Authentication-Results écrit par « {} »",
                     text::cap(id, 100)
                 ));
             }
@@ -346,7 +346,7 @@ pub fn authenticated(raw: &[u8], server: &ReceivingServer) -> Result<(), String>
     if passed {
         Ok(())
     } else {
-        Err("neither dmarc=pass nor compauth=pass".into())
+        Err("ni dmarc=pass ni compauth=pass".into())
     }
 }
 

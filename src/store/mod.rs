@@ -287,7 +287,7 @@ impl Store {
             from = schema,
             to = SCHEMA,
             decisions = decisions.len(),
-            "store migrated to the records of this version: older licgate versions cannot read it any more"
+            "base de données migrée vers les enregistrements de cette version : les versions plus anciennes de licgate ne peuvent plus la lire"
         );
         Ok(())
     }

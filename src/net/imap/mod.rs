@@ -237,11 +237,11 @@ impl Connection {
         if capabilities.has_str("NAMESPACE") {
             mailbox.namespace = mailbox.namespaces().await?;
             if let NamespaceAnswer::Unreadable(why) = &mailbox.namespace {
-                warn!(cause = %why, "NAMESPACE unreadable: folder names used as configured");
+                warn!(cause = %why, "NAMESPACE illisible : noms de dossiers pris tels que configurés");
             }
         }
         if let NamespaceAnswer::Read(namespaces) = &mailbox.namespace {
-            debug!(%namespaces, "server namespaces");
+            debug!(%namespaces, "espaces de noms du serveur");
             // The personal namespace's own delimiter, rather than that of
             // whichever folder LIST gave first (it may be in another namespace).
             if let Some(delimiter) = namespaces.personal.first().and_then(|n| n.delimiter) {
