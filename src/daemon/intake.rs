@@ -127,9 +127,22 @@ async fn watch_mailbox(
         if !config.idle {
             mailbox.idle = false;
         }
+        release_free_memory();
         mailbox = mailbox
             .wait(config.poll_interval, stopped(stop.clone()))
             .await?;
+    }
+}
+
+/// Hands the memory freed since the last wait back to the system: glibc
+/// keeps the free pages of its heap otherwise, so an idle daemon would hold
+/// the peak of its last burst of mails (or of the look at its folders after
+/// a restart) for good.
+fn release_free_memory() {
+    // SAFETY: malloc_trim only gives free pages of the heap back to the kernel.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
