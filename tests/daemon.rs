@@ -704,23 +704,32 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
         out.contains("depuis le dimanche 1er novembre 2026"),
         "{out}"
     );
-    // Sent on demand while the daemon runs: queued through its socket, sent
-    // by its outbox.
-    let (code, _) = licgate(&[
-        "digest",
-        "--config",
-        config,
-        "--since",
-        "2026-11-16",
-        "--send",
-    ]);
-    assert_eq!(code, 0);
-    eventually(
-        Duration::from_secs(15),
-        "digest sent on demand by the daemon",
-        || async { stack.count(PURCHASING, "INBOX").await == 3 },
-    )
-    .await;
+    // Issue 18, item 6: --since with --send sent again requests already
+    // ordered, with only « certaines ont pu figurer… »: refused, in French,
+    // saying what to do instead; nothing is sent.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args([
+            "digest",
+            "--config",
+            config,
+            "--since",
+            "2026-11-16",
+            "--send",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("--since 2026-11-16 et --send ne vont pas ensemble\u{a0}: une synthèse envoyée ne liste que les demandes pas encore transmises aux achats"),
+        "{err}"
+    );
+    assert!(
+        err.contains("envoyez «\u{a0}licgate digest --send\u{a0}» seul"),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stack.count(PURCHASING, "INBOX").await, 2);
     let (code, ledger) = licgate(&["ledger", "--config", config, "--at", "2026-11-23"]);
     assert_eq!(code, 0);
     assert!(
@@ -743,7 +752,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     );
     assert!(csv.contains(",GLPI #0001234\r\n"), "{csv}");
     assert!(daemon.terminate());
-    assert_eq!(subjects().await.len(), 3, "{:?}", subjects().await);
+    assert_eq!(subjects().await.len(), 2, "{:?}", subjects().await);
     let digest = stack
         .messages(PURCHASING, "INBOX")
         .await
@@ -807,21 +816,10 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
         audit.contains(&format!("after record {records}: {hash} ")),
         "{audit}"
     );
-    // On demand, daemon stopped: sent from the command, and recorded in
-    // the audit trail (queued, then sent) like a scheduled digest.
-    let (code, _) = licgate(&[
-        "digest",
-        "--config",
-        config,
-        "--since",
-        "2026-11-16",
-        "--send",
-    ]);
+    // On demand, daemon stopped, with every request in a digest already:
+    // nothing to send, nothing sent.
+    let (code, _) = licgate(&["digest", "--config", config, "--send"]);
     assert_eq!(code, 0);
-    eventually(Duration::from_secs(10), "digest sent on demand", || async {
-        stack.count(PURCHASING, "INBOX").await == 4
-    })
-    .await;
     let removal_id = pending
         .split("(LG-")
         .nth(1)
@@ -839,61 +837,9 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
         &format!("lg-{removal_id}"),
     ]);
     assert_eq!(code, 0, "{trail}");
-    let on_demand: Vec<&str> = trail
-        .split("\"id\": \"")
-        .filter_map(|rest| rest.split('"').next())
-        .filter(|id| id.starts_with("digest-on-demand-"))
-        .collect();
-    assert_eq!(
-        on_demand.len(),
-        2,
-        "both on-demand digests are in the trail: {trail}"
-    );
-    for id in on_demand {
-        let (_, sent) = licgate(&["audit", "show", "--config", config, id]);
-        assert!(
-            sent.contains("  mis en file     digest-on-demand-"),
-            "{sent}"
-        );
-        assert!(sent.contains("acceptée par le serveur SMTP pour"), "{sent}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_mail_the_smtp_server_refuses_for_good_is_recorded_and_blocks_nothing() {
-    let stack = Stack::start();
-    let config = stack.config("");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        &format!("to = [\"{PURCHASING}\"]"),
-        "to = [\"refused@example.test\"]",
-    );
-    std::fs::write(&config, text).unwrap();
-    let removal = suppression("removal");
-    stack.append(GATEWAY, &removal, MONDAY_10H).await;
-    let daemon = Daemon::start(&config);
-    eventually(
-        Duration::from_secs(30),
-        "the technician's reply",
-        || async { stack.count(TECH, "INBOX").await == 1 },
-    )
-    .await;
-    // The refused notice does not hold the outbox back.
-    stack.append(GATEWAY, &ajout("next"), MONDAY_10H).await;
-    eventually(Duration::from_secs(10), "the next reply", || async {
-        stack.count(TECH, "INBOX").await == 2
-    })
-    .await;
-    assert!(daemon.terminate());
-    let config = config.to_str().unwrap();
-    let status = licgate_status(std::path::Path::new(config));
-    assert!(status.contains("à envoyer         0 message\n"), "{status}");
-    // Found by review: a clean stop read as healthy for a minute.
-    assert!(
-        status.contains("\nPROBLÈME\u{a0}: le démon est arrêté depuis le "),
-        "{status}"
-    );
-    let records = refused_notice(&stack, std::path::Path::new(config)).await;
-    assert!(records.contains("refused by the test stack"), "{records}");
+    assert!(!trail.contains("digest-on-demand-"), "{trail}");
+    assert!(trail.contains("\"id\": \"digest-2"), "{trail}");
+    assert_eq!(stack.count(PURCHASING, "INBOX").await, 2);
 }
 
 // Issue 10: a technician answers a refusal by correcting the template in
@@ -1111,8 +1057,11 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
     assert_eq!(count(" confirmed by LG-"), 2, "{list}");
     let (code, audit) = licgate(&["audit", "verify", "--config", config]);
     assert_eq!(code, 0, "{audit}");
-    let (code, _) = licgate(&["digest", "--config", config, "--send"]);
-    assert_eq!(code, 0);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args(["digest", "--config", config, "--send"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
     eventually(Duration::from_secs(10), "the digest", || async {
         stack.count(PURCHASING, "INBOX").await == 2
     })
@@ -1123,4 +1072,113 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
     // Sent on demand, they are out of the next scheduled digest.
     let (code, next) = licgate(&["digest", "--config", config]);
     assert_eq!((code, next.as_str()), (0, ""));
+}
+
+/// The request ids a digest mail lists (its text part).
+fn listed_in(raw: &str) -> Vec<String> {
+    body_of(raw)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Référence\u{a0}: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+// Issue 18, item 3: 380 requests with long user names made a 10.9 MB
+// digest; Postfix answered 552, the outbox dropped it, the requests left
+// the pending set and `status` exited 0. Now the digest stays owed (its
+// requests back in the next digest, status exits 1 naming it), and a
+// digest cut under [digest] max-size goes through, in numbered parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_refused_as_too_big_stays_owed_then_goes_out_in_parts() {
+    let stack = Stack::start();
+    stack.size_limit(60_000);
+    let limits = "[limits]\nreplies-per-sender-per-hour = 1000\n";
+    let config = stack.config(&format!("{limits}[digest]\nmax-size = 10000000\n"));
+    let config_arg = config.to_str().unwrap();
+    let daemon = Daemon::start(&config);
+    let long_name = "Jean \"Dupont\" ".repeat(40);
+    let ids: Vec<String> = (0..30).map(|i| format!("big-{i}")).collect();
+    for id in &ids {
+        let mail = ajout(id).replace("Jean Dupont", &long_name);
+        stack.append(GATEWAY, &mail, MONDAY_10H).await;
+    }
+    eventually(Duration::from_secs(60), "30 requests accepted", || async {
+        stack.count(GATEWAY, ACCEPTED).await == 30
+    })
+    .await;
+    let (code, _) = licgate(&["digest", "--config", config_arg, "--send"]);
+    assert_eq!(code, 0);
+    let mut status = String::new();
+    eventually(
+        Duration::from_secs(30),
+        "status naming the refused digest",
+        || {
+            status = licgate_status(&config);
+            let refused = status.contains("est refusée par le serveur SMTP depuis le ");
+            async move { refused }
+        },
+    )
+    .await;
+    assert!(
+        status.contains("PROBLÈME\u{a0}: la synthèse «\u{a0}digest-on-demand-"),
+        "{status}"
+    );
+    assert!(status.contains("552"), "{status}");
+    assert!(
+        status.contains("30 demandes restent en attente, la prochaine synthèse les reprend"),
+        "{status}"
+    );
+    assert!(status.contains("(Europe/Paris)"), "{status}");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args(["status", "--config", config_arg])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stack.count(PURCHASING, "INBOX").await, 0);
+    // The requests are pending again: the next digest lists them.
+    let (code, pending) = licgate(&["digest", "--config", config_arg]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        pending.matches("Référence\u{a0}: LG-").count(),
+        30,
+        "{pending}"
+    );
+    assert!(daemon.terminate());
+
+    // Cut under the cap, each part is taken and together they list all.
+    let config = stack.config(&format!("{limits}[digest]\nmax-size = 40000\n"));
+    let daemon = Daemon::start(&config);
+    let socket = stack.run.join("store/licgate.sock");
+    eventually(Duration::from_secs(10), "the daemon answering", || async {
+        std::os::unix::net::UnixStream::connect(&socket).is_ok()
+    })
+    .await;
+    let (code, _) = licgate(&["digest", "--config", config_arg, "--send"]);
+    assert_eq!(code, 0);
+    eventually(Duration::from_secs(30), "every part delivered", || async {
+        let parts = stack.messages(PURCHASING, "INBOX").await;
+        parts.iter().map(|p| listed_in(p).len()).sum::<usize>() >= 30
+    })
+    .await;
+    let parts = stack.messages(PURCHASING, "INBOX").await;
+    let of = parts.len();
+    assert!(of > 1, "{of} part");
+    let mut listed: Vec<String> = parts.iter().flat_map(|p| listed_in(p)).collect();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed.len(), 30, "every request once");
+    for part in &parts {
+        assert!(part.len() < 60_000);
+        assert!(
+            subject_of(part).contains(&format!(" sur {of})")),
+            "{}",
+            subject_of(part)
+        );
+    }
+    eventually(Duration::from_secs(10), "nothing owed any more", || {
+        let status = licgate_status(&config);
+        async move { !status.contains("refusée par le serveur SMTP") }
+    })
+    .await;
+    assert!(daemon.terminate());
 }

@@ -382,6 +382,10 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
         stopped_at: None,
         started_at: None,
         unknown_mails: Vec::new(),
+        owed: Vec::new(),
+        rules_refused: None,
+        rules_refusals: 0,
+        time_zone: None,
     };
     std::fs::create_dir_all(place.0.join("store")).unwrap();
     status.write(&Status::file(&place.0.join("store"))).unwrap();
@@ -410,9 +414,12 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
         out.contains("PROBLÈME\u{a0}: le démon ne tourne pas"),
         "{out}"
     );
-    // Broken rules: the daemon keeps the previous ones; status says so
-    // (exit 1), and still reports the rest.
+    // Broken rules: the daemon keeps the previous ones, but the next start
+    // fails; status says so (exit 1), and still reports the rest, its times
+    // in the zone of the daemon's calendar, named (issue 18, item 9: they
+    // were UTC, read as Paris).
     status.updated_at = jiff::Timestamp::now();
+    status.time_zone = Some("Europe/Paris".into());
     status.write(&Status::file(&place.0.join("store"))).unwrap();
     let broken =
         place.config(|t| t.replace(&root().join("rules").display().to_string(), "/nonexistent"));
@@ -421,9 +428,11 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
     assert_eq!(output.status.code(), Some(1), "{out}");
     assert!(out.contains("aujourd'hui       2 acceptées"), "{out}");
     assert!(
-        out.contains("PROBLÈME\u{a0}: les règles ne se chargent pas ("),
+        out.contains("PROBLÈME\u{a0}: le prochain démarrage échouera\u{a0}: "),
         "{out}"
     );
+    assert!(out.contains("(Europe/Paris)\n"), "{out}");
+    status.time_zone = None;
     // Issue 20: right after a start, before the first listing, status said
     // « la boîte n'a jamais été relevée » and exited 1 for about 15 s.
     let config = place.config(|t| t);

@@ -13,8 +13,9 @@ use super::*;
 
 /// Sends the queued replies, a few at once, oldest first.
 ///
-/// A reply the server refused for good leaves the outbox (recorded); one
-/// that failed for now waits its own backoff, so fresh replies go out
+/// A reply the server refused for good leaves the outbox (recorded), but a
+/// mail of licgate's own stays owed ([`Store::own_refused`]); one that
+/// failed for now waits its own backoff, so fresh replies go out
 /// around it; a server that refuses the gateway itself (its login, or its
 /// right to send as its address) pauses all sending, since every reply
 /// would fail alike: one reply at a time then tries again, so a wrong
@@ -71,15 +72,34 @@ pub(super) async fn outbox_loop(
         }))
         .await;
         let mut login_refused = None;
+        let mut taken = false;
         for ((id, item), result) in queued.iter().zip(results) {
             let Err(err) = result else {
                 retries.remove(id);
                 shared.store.reply_sent(*id, item, Timestamp::now())?;
+                taken = true;
                 info!(request_id = %item.request_id, to = ?item.to, "reply sent");
                 continue;
             };
             let reason = err.reason;
             match err.failure {
+                // NOTE: licgate's own mails are never dropped (issue 18,
+                // item 3): a digest's requests go back to the next digest
+                // (cut under [digest] max-size), a notice waits its turn
+                // again, and `licgate status` names the mail until a mail
+                // the server takes carries what it carried.
+                Failure::Refused if item.own.is_some() => {
+                    error!(id = %item.request_id, to = ?item.to, %reason, "licgate's own mail refused by the SMTP server: still owed");
+                    let kept = shared
+                        .store
+                        .own_refused(*id, item, Timestamp::now(), reason)
+                        .await?;
+                    if kept {
+                        retries.insert(*id, (9, Instant::now() + MAX_BACKOFF));
+                    } else {
+                        retries.remove(id);
+                    }
+                }
                 Failure::Refused => {
                     retries.remove(id);
                     error!(request_id = %item.request_id, to = ?item.to, %reason, "reply refused by the SMTP server: not sent, recorded");
@@ -95,6 +115,13 @@ pub(super) async fn outbox_loop(
                     warn!(request_id = %item.request_id, cause = %reason, retry_in = ?wait, "reply not sent yet");
                 }
             }
+        }
+        // NOTE: one fsync for the group the server just took: a kill -9 after
+        // it can no longer send one of them again (issue 18, item 7); without
+        // it sled wrote the marks out within 500 ms, and a crash in that
+        // window sent the replies a second time.
+        if taken {
+            shared.store.flush().await?;
         }
         if let Some(reason) = login_refused {
             error!(%reason, retry_in = ?login_backoff, "the SMTP server refuses the gateway itself: sending paused");
@@ -182,6 +209,7 @@ mod tests {
                 to: vec![to.to_string()],
                 message: "Subject: x\r\n\r\nx\r\n".into(),
                 queued_at: decision.decided_at,
+                own: None,
             };
             let decided = Decided {
                 decision,
