@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
@@ -63,65 +64,83 @@ pub(super) async fn outbox_loop(
         }
         // NOTE: the SMTP server syncs each message to disk before accepting
         // it; sending a few at once over several connections hides that wait.
-        let results = futures::future::join_all(queued.iter().map(|(_, item)| {
-            sender.send(OutgoingMail {
-                from: &item.from,
-                to: &item.to,
-                message: item.message.as_bytes(),
+        let sender = &sender;
+        let mut sending: futures::stream::FuturesUnordered<_> = queued
+            .iter()
+            .map(|(id, item)| async move {
+                let mail = OutgoingMail {
+                    from: &item.from,
+                    to: &item.to,
+                    message: item.message.as_bytes(),
+                };
+                ((id, item), sender.send(mail).await)
             })
-        }))
-        .await;
+            .collect();
         let mut login_refused = None;
-        let mut taken = false;
-        for ((id, item), result) in queued.iter().zip(results) {
-            let Err(err) = result else {
-                retries.remove(id);
-                shared.store.reply_sent(*id, item, Timestamp::now())?;
-                taken = true;
-                info!(request_id = %item.request_id, to = ?item.to, "reply sent");
-                continue;
-            };
-            let reason = err.reason;
-            match err.failure {
-                // NOTE: licgate's own mails are never dropped (issue 18,
-                // item 3): a digest's requests go back to the next digest
-                // (cut under [digest] max-size), a notice waits its turn
-                // again, and `licgate status` names the mail until a mail
-                // the server takes carries what it carried.
-                Failure::Refused if item.own.is_some() => {
-                    error!(id = %item.request_id, to = ?item.to, %reason, "licgate's own mail refused by the SMTP server: still owed");
-                    let kept = shared
-                        .store
-                        .own_refused(*id, item, Timestamp::now(), reason)
-                        .await?;
-                    if kept {
-                        retries.insert(*id, (9, Instant::now() + MAX_BACKOFF));
-                    } else {
+        // NOTE: each reply is recorded as soon as the server took it, with
+        // those it took meanwhile, then flushed once (one fsync per group):
+        // a kill -9 after that can no longer send one of them again (issue
+        // 18, item 7). Recorded only once the slowest of the batch was
+        // taken, a whole batch was sent again. What remains is SMTP's own
+        // window (RFC 1047): the server queues a mail once it has its last
+        // line, before the gateway reads its answer; killed in between,
+        // the gateway sends it again.
+        while let Some(first) = sending.next().await {
+            let mut done = vec![first];
+            while let Some(Some(more)) = sending.next().now_or_never() {
+                done.push(more);
+            }
+            let mut taken = Vec::new();
+            for ((id, item), result) in done {
+                let Err(err) = result else {
+                    retries.remove(id);
+                    shared.store.reply_sent(*id, item, Timestamp::now())?;
+                    taken.push(item);
+                    continue;
+                };
+                let reason = err.reason;
+                match err.failure {
+                    // NOTE: licgate's own mails are never dropped (issue 18,
+                    // item 3): a digest's requests go back to the next digest
+                    // (cut under [digest] max-size), a notice waits its turn
+                    // again, and `licgate status` names the mail until a mail
+                    // the server takes carries what it carried.
+                    Failure::Refused if item.own.is_some() => {
+                        error!(id = %item.request_id, to = ?item.to, %reason, "licgate's own mail refused by the SMTP server: still owed");
+                        let kept = shared
+                            .store
+                            .own_refused(*id, item, Timestamp::now(), reason)
+                            .await?;
+                        if kept {
+                            retries.insert(*id, (9, Instant::now() + MAX_BACKOFF));
+                        } else {
+                            retries.remove(id);
+                        }
+                    }
+                    Failure::Refused => {
                         retries.remove(id);
+                        error!(request_id = %item.request_id, to = ?item.to, %reason, "reply refused by the SMTP server: not sent, recorded");
+                        shared
+                            .store
+                            .reply_refused(*id, item, Timestamp::now(), reason)?;
+                    }
+                    Failure::Gateway => login_refused = Some(reason),
+                    Failure::Temporary => {
+                        let attempts = retries.get(id).map_or(0, |(n, _)| *n) + 1;
+                        let wait = retry_delay(attempts);
+                        retries.insert(*id, (attempts, Instant::now() + wait));
+                        warn!(request_id = %item.request_id, cause = %reason, retry_in = ?wait, "reply not sent yet");
                     }
                 }
-                Failure::Refused => {
-                    retries.remove(id);
-                    error!(request_id = %item.request_id, to = ?item.to, %reason, "reply refused by the SMTP server: not sent, recorded");
-                    shared
-                        .store
-                        .reply_refused(*id, item, Timestamp::now(), reason)?;
-                }
-                Failure::Gateway => login_refused = Some(reason),
-                Failure::Temporary => {
-                    let attempts = retries.get(id).map_or(0, |(n, _)| *n) + 1;
-                    let wait = retry_delay(attempts);
-                    retries.insert(*id, (attempts, Instant::now() + wait));
-                    warn!(request_id = %item.request_id, cause = %reason, retry_in = ?wait, "reply not sent yet");
-                }
             }
-        }
-        // NOTE: one fsync for the group the server just took: a kill -9 after
-        // it can no longer send one of them again (issue 18, item 7); without
-        // it sled wrote the marks out within 500 ms, and a crash in that
-        // window sent the replies a second time.
-        if taken {
-            shared.store.flush().await?;
+            if !taken.is_empty() {
+                shared.store.flush().await?;
+            }
+            // Logged once recorded for good: a reply logged as sent is
+            // never sent again, whatever kills the process.
+            for item in taken {
+                info!(request_id = %item.request_id, to = ?item.to, "reply sent");
+            }
         }
         if let Some(reason) = login_refused {
             error!(%reason, retry_in = ?login_backoff, "the SMTP server refuses the gateway itself: sending paused");
