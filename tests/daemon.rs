@@ -500,7 +500,8 @@ async fn rules_are_reloaded_on_change_and_a_broken_file_keeps_the_previous_rules
             .join(name);
         std::fs::copy(shipped, rules.join(name)).unwrap();
     }
-    let config = stack.config("");
+    let metrics = format!("127.0.0.1:{}", stack.imap_port + 5);
+    let config = stack.config(&format!("[metrics]\nlisten = \"{metrics}\"\n"));
     let text = std::fs::read_to_string(&config).unwrap();
     let shipped_rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     std::fs::write(
@@ -546,6 +547,51 @@ async fn rules_are_reloaded_on_change_and_a_broken_file_keeps_the_previous_rules
         || async { stack.count(GATEWAY, ACCEPTED).await == 1 },
     )
     .await;
+    // Issue 18, item 9: the next start fails on that file (`config check`
+    // runs before it), yet status said only « le démon garde les
+    // précédentes » and exited 0 for the daemon, the metrics nothing.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(daemon.pid() as libc::pid_t, libc::SIGHUP) };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args(["status", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{status}");
+    assert!(
+        status.contains("PROBLÈME\u{a0}: le prochain démarrage échouera\u{a0}: ")
+            && status.contains("calendar.toml:1")
+            && status.contains("le démon en marche les a refusées le ")
+            && status.contains("(Europe/Paris) et garde les précédentes"),
+        "{status}"
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args([
+            "config",
+            "check",
+            "--quiet",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "the next start's check refuses it"
+    );
+    let exposition = http_get(&metrics, "/metrics").await;
+    assert!(
+        exposition.contains("\nlicgate_rules_refused 1\n"),
+        "{exposition}"
+    );
+    let refusals: u64 = exposition
+        .lines()
+        .find_map(|l| l.strip_prefix("licgate_rules_refusals_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(refusals >= 2, "the change and the SIGHUP: {exposition}");
 
     // Adding the client (and mending the calendar) is picked up without a restart.
     let shipped_calendar =
@@ -562,6 +608,11 @@ async fn rules_are_reloaded_on_change_and_a_broken_file_keeps_the_previous_rules
         || async { stack.count(GATEWAY, ACCEPTED).await == 2 },
     )
     .await;
+    let exposition = http_get(&metrics, "/metrics").await;
+    assert!(
+        exposition.contains("\nlicgate_rules_refused 0\n"),
+        "{exposition}"
+    );
     assert!(daemon.terminate());
     let log = std::fs::read_to_string(config.with_extension("log")).unwrap();
     assert!(

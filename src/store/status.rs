@@ -546,6 +546,59 @@ mod tests {
         );
     }
 
+    // Issue 18, item 3: a digest refused for good (552) left status at 0.
+    #[test]
+    fn a_mail_of_licgates_own_refused_for_good_is_a_problem_naming_it() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let now: Timestamp = "2026-11-23T09:00:05Z".parse().unwrap();
+        let owed = |id: &str, request_ids: &[&str]| Owed {
+            id: id.into(),
+            to: vec!["achats@example.test".into()],
+            reason: "552 5.3.4 message file too big".into(),
+            since: "2026-11-23T07:30:00Z".parse().unwrap(),
+            request_ids: request_ids.iter().map(|r| r.to_string()).collect(),
+        };
+        let status = Status {
+            updated_at: now,
+            last_poll: Some(now),
+            outbox_depth: 0,
+            oldest_queued: None,
+            today: vec![0; 5],
+            awaiting_digest: 2,
+            last_digest: None,
+            outbox_paused: None,
+            stopped_at: None,
+            started_at: None,
+            unknown_mails: Vec::new(),
+            owed: vec![
+                owed("digest-20261123-083000", &["LG-1", "LG-2"]),
+                owed("LG-3.notice", &[]),
+            ],
+            rules_refused: None,
+            rules_refusals: 0,
+            time_zone: None,
+        };
+        let problems = status.problems(now, Duration::from_secs(60), &paris);
+        assert_eq!(
+            problems[0],
+            "la synthèse «\u{a0}digest-20261123-083000\u{a0}» à achats@example.test est refusée \
+             par le serveur SMTP depuis le lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30 \
+             (Europe/Paris) (552 5.3.4 message file too big)\u{a0}: 2 demandes restent en \
+             attente, la prochaine synthèse les reprend\u{a0}; corrigez la cause (un message \
+             trop gros\u{a0}: baissez [digest] max-size\u{a0}; une adresse refusée\u{a0}: \
+             [purchasing] to et cc\u{a0}; la boîte des achats pleine\u{a0}: prévenez-les)"
+        );
+        assert!(
+            problems[1].starts_with(
+                "le message «\u{a0}LG-3.notice\u{a0}» à achats@example.test est refusé par le \
+                 serveur SMTP depuis le lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30 (Europe/Paris) \
+                 (552 5.3.4 message file too big)\u{a0}: il reste en file et il est réessayé \
+                 toutes les 5 minutes\u{a0}; "
+            ),
+            "{problems:?}"
+        );
+    }
+
     #[tokio::test]
     async fn today_is_the_calendars_day() {
         let dir = std::env::temp_dir().join(format!("licgate-status-{}", std::process::id()));
