@@ -1238,8 +1238,22 @@ async fn a_digest_refused_as_too_big_stays_owed_then_goes_out_in_parts() {
         std::os::unix::net::UnixStream::connect(&socket).is_ok()
     })
     .await;
-    let (code, _) = licgate(&["digest", "--config", config_arg, "--send"]);
-    assert_eq!(code, 0);
+    // The running daemon sends it with its own secrets: the command needs
+    // none (issue 18, low item: it read the IMAP and SMTP passwords).
+    std::fs::remove_file(stack.run.join("gateway-password")).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .args(["digest", "--config", config_arg, "--send"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("synthèse de 30 demandes en ")
+            && said.contains(
+                " parties mise en file pour achats@example.test\u{a0}: le démon l'envoie"
+            ),
+        "{said}"
+    );
     eventually(Duration::from_secs(30), "every part delivered", || async {
         let parts = stack.messages(PURCHASING, "INBOX").await;
         parts.iter().map(|p| listed_in(p).len()).sum::<usize>() >= 30
