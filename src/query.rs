@@ -526,7 +526,7 @@ pub fn ask(config: &Config, query: &Query) -> anyhow::Result<Answer> {
         );
     }
     let rules = Rules::load(&config.rules)?;
-    let store = Store::open(&config.store).map_err(|err| {
+    let store = crate::store::ReadCopy::open(&config.store).map_err(|err| {
         if err.is::<crate::store::Locked>() {
             err.context("no daemon answers on its socket, yet the store is open in another process")
         } else {

@@ -497,6 +497,101 @@ fn read_commands_never_create_a_store_nor_need_a_secret() {
     assert_eq!(text(&output.stdout), "[]\n");
 }
 
+/// Every file under `dir`: its bytes, owner, group and mode.
+fn files_of(dir: &Path) -> std::collections::BTreeMap<PathBuf, (Vec<u8>, u32, u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut files = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            files.extend(files_of(&entry.path()));
+            files.insert(
+                entry.path(),
+                (Vec::new(), meta.uid(), meta.gid(), meta.mode()),
+            );
+        } else {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            files.insert(entry.path(), (bytes, meta.uid(), meta.gid(), meta.mode()));
+        }
+    }
+    files
+}
+
+// Issue 18, low item: `licgate audit verify` run as root with the daemon
+// stopped wrote a snapshot file owned by root into the store (opening sled
+// writes). A read command reads a private copy: not a byte of the store
+// changes, no file is created in it, no owner changes.
+#[tokio::test]
+async fn read_commands_leave_the_store_byte_for_byte_as_it_was() {
+    let place = Place::new("readonly");
+    let config = place.config(|t| t);
+    let config = config.to_str().unwrap();
+    let store = place.0.join("store");
+    {
+        let opened = licgate::store::Store::open(&store).unwrap();
+        let mails = root().join("tests/golden/plain-text-accepted.eml");
+        let raw = std::fs::read(mails).unwrap();
+        let rules = licgate::Rules::load(&root().join("rules")).unwrap();
+        let at = "2026-11-16T09:00:00Z".parse().unwrap();
+        let verdict = licgate::check(&raw, &rules, Some(at), &licgate::Limits::default());
+        let decision = licgate::records::Decision {
+            schema: licgate::records::SCHEMA,
+            request_id: verdict.request_id.clone(),
+            mailbox_key: "7:1".into(),
+            decided_at: at,
+            received_at: Some(at),
+            sender: verdict.from.clone(),
+            outcome: verdict.outcome,
+            folder: "licgate/acceptees".into(),
+            note: None,
+            verdict: Some(verdict.clone()),
+            reply_queued: false,
+            closed_by: None,
+        };
+        let decided = licgate::store::Decided {
+            decision,
+            raw,
+            reply: None,
+            notice: None,
+        };
+        opened.record(&[decided], &[]).await.unwrap();
+    }
+    let before = files_of(&store);
+    let id = text(&licgate(&["audit", "list", "--format", "json", "--config", config]).stdout)
+        .split("\"request_id\":\"")
+        .nth(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .expect("one request listed");
+    for args in [
+        &["audit", "verify"][..],
+        &["audit", "list"],
+        &["audit", "export", "--format", "csv"],
+        &["audit", "show", &id],
+        &["audit", "show", "--raw", &id],
+        &["ledger"],
+        &["digest"],
+        &["status"],
+    ] {
+        let output = licgate(&[args, &["--config", config]].concat());
+        assert!(
+            output.status.code().is_some_and(|code| code < 2),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        let after = files_of(&store);
+        assert_eq!(
+            before.keys().collect::<Vec<_>>(),
+            after.keys().collect::<Vec<_>>(),
+            "{args:?} created or removed a file in the store"
+        );
+        assert!(
+            before == after,
+            "{args:?} changed a byte or an owner in the store"
+        );
+    }
+}
+
 // Reviewers' note: `licgate audit list | head` panicked on the closed pipe.
 #[test]
 fn output_to_a_closed_pipe_ends_quietly() {

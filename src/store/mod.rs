@@ -68,6 +68,81 @@ impl std::fmt::Display for Locked {
 
 impl std::error::Error for Locked {}
 
+/// A private copy of a store, opened to be read: opening sled writes (its
+/// snapshot, its configuration, a migration), and a read command must
+/// never change a byte of the store nor an owner in it (issue 18: `audit
+/// verify` run as root left a snapshot owned by root). The copy is taken
+/// under the store's lock, so that no daemon starts meanwhile, in a folder
+/// of the caller's alone, and removed when dropped.
+pub struct ReadCopy {
+    /// The copy, opened; taken out before the folder is removed.
+    store: Option<Store>,
+    /// The folder holding the copy.
+    dir: std::path::PathBuf,
+}
+
+impl ReadCopy {
+    /// Copies the store at `path` and opens the copy; [`Locked`] when a
+    /// process has the store open (the daemon).
+    pub fn open(path: &std::path::Path) -> anyhow::Result<ReadCopy> {
+        use std::os::unix::fs::DirBuilderExt;
+        use std::os::unix::io::AsRawFd;
+        let db = std::fs::File::open(path.join("db"))
+            .with_context(|| format!("{}: cannot read the store", path.display()))?;
+        // NOTE: sled holds this lock while the store is open; a shared one
+        // here writes nothing, and keeps a daemon from starting mid-copy.
+        // SAFETY: flock(2) on a descriptor this function owns.
+        if unsafe { libc::flock(db.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } != 0 {
+            return Err(anyhow::Error::new(Locked(path.to_owned())));
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "licgate-read-{}-{}",
+            std::process::id(),
+            Timestamp::now().as_nanosecond()
+        ));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        // Removed on any error below, as once read.
+        let mut copy = ReadCopy { store: None, dir };
+        copy_tree(path, &copy.dir)
+            .with_context(|| format!("{}: cannot copy the store to read it", path.display()))?;
+        drop(db);
+        copy.store = Some(Store::open(&copy.dir)?);
+        Ok(copy)
+    }
+}
+
+impl std::ops::Deref for ReadCopy {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        self.store.as_ref().expect("open until dropped")
+    }
+}
+
+impl Drop for ReadCopy {
+    fn drop(&mut self) {
+        drop(self.store.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Copies the regular files and folders under `from` into `to` (the
+/// daemon's socket left out).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            std::fs::create_dir(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// The sled database.
 #[derive(Clone)]
 pub struct Store {
