@@ -183,6 +183,8 @@ pub struct RawDigest {
     pub times: Vec<String>,
     #[serde(default)]
     pub days: DigestDays,
+    #[serde(default = "default_digest_max_size")]
+    pub max_size: usize,
 }
 
 impl Default for RawDigest {
@@ -190,9 +192,20 @@ impl Default for RawDigest {
         RawDigest {
             times: default_digest_times(),
             days: DigestDays::default(),
+            max_size: default_digest_max_size(),
         }
     }
 }
+
+use crate::compose::digest::DIGEST_MAX_SIZE;
+
+fn default_digest_max_size() -> usize {
+    DIGEST_MAX_SIZE
+}
+
+/// The smallest `[digest] max-size` taken: a part must hold at least one
+/// request with the digest's header and footer.
+pub const DIGEST_MIN_SIZE: usize = 20_000;
 
 /// On which days the digest is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -355,6 +368,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// Where licgate's own mails to purchasing go, and how long one may be.
+    pub fn mailing(&self) -> crate::compose::digest::Mailing {
+        crate::compose::digest::Mailing {
+            from: self.from.clone(),
+            to: self.purchasing.to.clone(),
+            cc: self.purchasing.cc.clone(),
+            contact: self
+                .purchasing
+                .contact
+                .clone()
+                .unwrap_or_else(|| self.from.clone()),
+            max_size: self.digest.max_size,
+        }
+    }
     /// Reads, parses and checks a configuration file; every error names the
     /// file, the line and the key.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
@@ -471,6 +498,7 @@ impl Config {
             digest: crate::compose::digest::Schedule {
                 times,
                 every_day: raw.digest.days == DigestDays::EveryDay,
+                max_size: raw.digest.max_size,
             },
             reminder: (!raw.reminder.to.is_empty()).then(|| Reminder {
                 to: lowercase(&raw.reminder.to),
@@ -753,6 +781,17 @@ impl RawConfig {
             error(
                 "reminder.time",
                 format!("{err}").replacen("reminder.time: ", "", 1),
+            );
+        }
+        if self.digest.max_size < DIGEST_MIN_SIZE {
+            error(
+                "digest.max-size",
+                format!(
+                    "{} octets ne suffisent pas à une demande avec l'en-tête et le pied de la \
+                     synthèse : donnez au moins {DIGEST_MIN_SIZE} (ou retirez la clé pour \
+                     {DIGEST_MAX_SIZE})",
+                    self.digest.max_size
+                ),
             );
         }
         if let Some(listen) = self.metrics.listen.filter(|l| !l.ip().is_loopback()) {

@@ -1098,3 +1098,15 @@ fn with_two_clients_the_reply_subject_is_the_subject_as_written() {
         )
     );
 }
+
+// Issue 18, low item: `licgate check --at 9999-12-30T10:00:00+01:00`
+// panicked in rules/calendar.rs (the month's cut-off past jiff's last
+// date); a `Date:` of that year did the same without `--at`.
+#[test]
+fn a_reception_time_past_the_calendar_is_no_reception_time() {
+    let verdict = judge_at(&Draft::new().raw(), "9999-12-30T10:00:00+01:00");
+    assert_eq!(warnings(&verdict), ["reception_time_unknown"]);
+    let dated = Draft::new().header("Date: Thu, 30 Dec 9999 10:00:00 +0100");
+    let verdict = plain(check(&dated.raw(), rules(), None, &Limits::default()));
+    assert!(warnings(&verdict).contains(&"reception_time_unknown"));
+}

@@ -215,3 +215,21 @@ fn rules_check_summarises_the_shipped_rules() {
         stdout(&output)
     );
 }
+
+// Issue 18, low item: `licgate check --at 9999-12-30T10:00:00+01:00` panicked.
+#[test]
+fn check_at_a_time_past_the_calendar_says_so_without_panicking() {
+    let output = licgate(&[
+        "check",
+        "--at",
+        "9999-12-30T10:00:00+01:00",
+        "tests/golden/plain-text-accepted.eml",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("le calendrier ne compte qu'entre les années 1970 et 9000"),
+        "{err}"
+    );
+}

@@ -393,6 +393,10 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
         stopped_at: None,
         started_at: None,
         unknown_mails: Vec::new(),
+        owed: Vec::new(),
+        rules_refused: None,
+        rules_refusals: 0,
+        time_zone: None,
     };
     std::fs::create_dir_all(place.0.join("store")).unwrap();
     status.write(&Status::file(&place.0.join("store"))).unwrap();
@@ -421,9 +425,12 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
         out.contains("PROBLÈME\u{a0}: le démon ne tourne pas"),
         "{out}"
     );
-    // Broken rules: the daemon keeps the previous ones; status says so
-    // (exit 1), and still reports the rest.
+    // Broken rules: the daemon keeps the previous ones, but the next start
+    // fails; status says so (exit 1), and still reports the rest, its times
+    // in the zone of the daemon's calendar, named (issue 18, item 9: they
+    // were UTC, read as Paris).
     status.updated_at = jiff::Timestamp::now();
+    status.time_zone = Some("Europe/Paris".into());
     status.write(&Status::file(&place.0.join("store"))).unwrap();
     let broken =
         place.config(|t| t.replace(&root().join("rules").display().to_string(), "/nonexistent"));
@@ -432,9 +439,11 @@ fn status_exits_one_unless_the_daemon_is_healthy() {
     assert_eq!(output.status.code(), Some(1), "{out}");
     assert!(out.contains("aujourd'hui       2 acceptées"), "{out}");
     assert!(
-        out.contains("PROBLÈME\u{a0}: les règles ne se chargent pas ("),
+        out.contains("PROBLÈME\u{a0}: le prochain démarrage échouera\u{a0}: "),
         "{out}"
     );
+    assert!(out.contains("(Europe/Paris)\n"), "{out}");
+    status.time_zone = None;
     // Issue 20: right after a start, before the first listing, status said
     // « la boîte n'a jamais été relevée » and exited 1 for about 15 s.
     let config = place.config(|t| t);
@@ -497,6 +506,101 @@ fn read_commands_never_create_a_store_nor_need_a_secret() {
     let output = licgate(&["ledger", "--format", "json", "--config", config]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "[]\n");
+}
+
+/// Every file under `dir`: its bytes, owner, group and mode.
+fn files_of(dir: &Path) -> std::collections::BTreeMap<PathBuf, (Vec<u8>, u32, u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut files = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            files.extend(files_of(&entry.path()));
+            files.insert(
+                entry.path(),
+                (Vec::new(), meta.uid(), meta.gid(), meta.mode()),
+            );
+        } else {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            files.insert(entry.path(), (bytes, meta.uid(), meta.gid(), meta.mode()));
+        }
+    }
+    files
+}
+
+// Issue 18, low item: `licgate audit verify` run as root with the daemon
+// stopped wrote a snapshot file owned by root into the store (opening sled
+// writes). A read command reads a private copy: not a byte of the store
+// changes, no file is created in it, no owner changes.
+#[tokio::test]
+async fn read_commands_leave_the_store_byte_for_byte_as_it_was() {
+    let place = Place::new("readonly");
+    let config = place.config(|t| t);
+    let config = config.to_str().unwrap();
+    let store = place.0.join("store");
+    {
+        let opened = licgate::store::Store::open(&store).unwrap();
+        let mails = root().join("tests/golden/plain-text-accepted.eml");
+        let raw = std::fs::read(mails).unwrap();
+        let rules = licgate::Rules::load(&root().join("rules")).unwrap();
+        let at = "2026-11-16T09:00:00Z".parse().unwrap();
+        let verdict = licgate::check(&raw, &rules, Some(at), &licgate::Limits::default());
+        let decision = licgate::records::Decision {
+            schema: licgate::records::SCHEMA,
+            request_id: verdict.request_id.clone(),
+            mailbox_key: "7:1".into(),
+            decided_at: at,
+            received_at: Some(at),
+            sender: verdict.from.clone(),
+            outcome: verdict.outcome,
+            folder: "licgate/acceptees".into(),
+            note: None,
+            verdict: Some(verdict.clone()),
+            reply_queued: false,
+            closed_by: None,
+        };
+        let decided = licgate::store::Decided {
+            decision,
+            raw,
+            reply: None,
+            notice: None,
+        };
+        opened.record(&[decided], &[]).await.unwrap();
+    }
+    let before = files_of(&store);
+    let id = text(&licgate(&["audit", "list", "--format", "json", "--config", config]).stdout)
+        .split("\"request_id\":\"")
+        .nth(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .expect("one request listed");
+    for args in [
+        &["audit", "verify"][..],
+        &["audit", "list"],
+        &["audit", "export", "--format", "csv"],
+        &["audit", "show", &id],
+        &["audit", "show", "--raw", &id],
+        &["ledger"],
+        &["digest"],
+        &["status"],
+    ] {
+        let output = licgate(&[args, &["--config", config]].concat());
+        assert!(
+            output.status.code().is_some_and(|code| code < 2),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        let after = files_of(&store);
+        assert_eq!(
+            before.keys().collect::<Vec<_>>(),
+            after.keys().collect::<Vec<_>>(),
+            "{args:?} created or removed a file in the store"
+        );
+        assert!(
+            before == after,
+            "{args:?} changed a byte or an owner in the store"
+        );
+    }
 }
 
 // Reviewers' note: `licgate audit list | head` panicked on the closed pipe.
@@ -819,4 +923,46 @@ fn a_store_folder_the_user_cannot_write_is_refused() {
         )),
         "{err}"
     );
+}
+
+// Issue 18, low items and item 9: the unit handed no `oauth-client-secret`
+// although the README and the example point to one; a configuration refused
+// at start restarted the unit every 10 s for ever; a purge left
+// /var/lib/licgate (raw mails) to a freed UID.
+#[test]
+fn the_unit_hands_every_credential_named_stops_retrying_and_a_purge_removes_the_store() {
+    let read = |path: &str| std::fs::read_to_string(root().join(path)).unwrap();
+    let unit = read("deploy/licgate.service");
+    let postinst = read("deploy/debian/postinst");
+    let prefix = "/run/credentials/licgate.service/";
+    let named: std::collections::BTreeSet<String> =
+        [read("config/licgate.example.toml"), read("README.md")]
+            .iter()
+            .flat_map(|text| {
+                text.split(prefix)
+                    .skip(1)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect()
+            })
+            .filter(|name: &String| !name.is_empty())
+            .collect();
+    assert!(named.contains("oauth-client-secret"), "{named:?}");
+    for name in &named {
+        let line = format!("LoadCredential={name}:/etc/licgate/credentials/{name}\n");
+        assert!(unit.contains(&line), "the unit lacks {line}");
+        assert!(
+            postinst.contains(name.as_str()),
+            "postinst does not create {name}"
+        );
+    }
+    assert!(unit.contains("\nStartLimitIntervalSec="), "{unit}");
+    assert!(unit.contains("\nStartLimitBurst="), "{unit}");
+    let postrm = read("deploy/debian/postrm");
+    let purge = postrm.split("\"$1\" = purge").nth(1).unwrap();
+    assert!(purge.contains("rm -rf /var/lib/licgate\n"), "{postrm}");
 }

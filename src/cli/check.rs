@@ -46,6 +46,15 @@ struct JsonReport<'a> {
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    if let Some(at) = args.at.filter(|at| !licgate::rules::reckoned(*at)) {
+        let years = licgate::rules::RECKONED_YEARS;
+        anyhow::bail!(
+            "--at {at}\u{a0}: le calendrier ne compte qu'entre les années {} et {}\u{a0}; donnez \
+             une heure de réception dans cet intervalle",
+            years.start(),
+            years.end()
+        );
+    }
     let rules = args.rules.load()?;
     let limits = Limits {
         max_message_size: args.max_size,

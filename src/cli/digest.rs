@@ -8,11 +8,10 @@ use anyhow::Context;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use licgate::compose::digest::Letter;
 use licgate::config::Config;
 use licgate::net::smtp::Sender;
 use licgate::net::{Outbound, OutgoingMail};
-use licgate::query::{self, DigestParts, Query};
+use licgate::query::{self, DigestParts, Query, Queued};
 
 use super::run::ConfigArg;
 
@@ -27,18 +26,19 @@ pub struct DigestArgs {
     /// Print the HTML part instead of the text.
     #[arg(long)]
     html: bool,
-    /// Send it now to purchasing ([purchasing] to and cc) instead of printing it.
+    /// Send it now to purchasing ([purchasing] to and cc) instead of
+    /// printing it: the requests not yet in a digest, taken out of the next
+    /// one (not with --since). The running daemon sends it; without one, it
+    /// is sent from here with the SMTP secrets.
     #[arg(long)]
     send: bool,
 }
 
 pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
-    // Only sending needs the SMTP secrets.
-    let config = if args.send {
-        Config::load(&args.config.config)?
-    } else {
-        Config::load_without_secrets(&args.config.config)?
-    };
+    if args.send {
+        return send(args);
+    }
+    let config = Config::load_without_secrets(&args.config.config)?;
     let query = Query::Digest {
         since: args.since,
         contact: Some(licgate::daemon::contact(&config).to_owned()),
@@ -49,73 +49,97 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
         eprintln!("aucune demande acceptée sur cette période\u{a0}: pas de synthèse");
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.send {
-        let text = if args.html {
-            digest.html
-        } else {
-            format!("Objet\u{a0}: {}\n\n{}", digest.subject, digest.text)
-        };
-        print!("{text}");
-        return Ok(ExitCode::SUCCESS);
+    let text = if args.html {
+        digest.html
+    } else {
+        format!("Objet\u{a0}: {}\n\n{}", digest.subject, digest.text)
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--send`: the digest of the requests not yet in one, queued in one step
+/// (by the running daemon, which sends it; else here, then sent from here).
+fn send(args: DigestArgs) -> anyhow::Result<ExitCode> {
+    // NOTE: a digest sent lists only what purchasing has not had yet: with
+    // --since it would list again requests already ordered (issue 18, item 6).
+    if let Some(day) = args.since {
+        anyhow::bail!(
+            "{}",
+            licgate::text::typography(&format!(
+                "--since {day} et --send ne vont pas ensemble : une synthèse envoyée ne liste \
+                 que les demandes pas encore transmises aux achats, pour qu'aucune ne soit \
+                 commandée deux fois ; envoyez « licgate digest --send » seul, ou imprimez \
+                 « licgate digest --since {day} » pour la relire"
+            ))
+        );
     }
-    let now = Timestamp::now();
+    let path = &args.config.config;
+    // Only sending from here needs the SMTP secrets: the running daemon
+    // sends with its own.
+    let config = Config::load_without_secrets(path)?;
     anyhow::ensure!(
         !config.purchasing.to.is_empty(),
         "{}: [purchasing] to is empty: nobody to send the digest to; give purchasing's address",
-        args.config.config.display()
+        path.display()
     );
-    let letter = Letter {
-        from: &config.from,
-        to: &config.purchasing.to,
-        cc: &config.purchasing.cc,
-        id: &format!("digest-on-demand-{}", now.as_millisecond()),
-        date: now,
-        subject: digest.subject,
-        text: digest.text,
-        html: Some(digest.html),
+    let query = Query::SendDigest {
+        mailing: config.mailing(),
     };
-    let item = letter.to_outbox()?;
+    let daemon = query::daemon_answers(&config);
+    let config = if daemon { config } else { Config::load(path)? };
+    let (queued, store) = if daemon {
+        let answer = query::ask(&config, &query)?;
+        (serde_json::from_slice::<Queued>(&answer.output)?, None)
+    } else {
+        let rules = licgate::Rules::load(&config.rules)?;
+        let store = licgate::store::Store::open(&config.store)?;
+        let answer = query::answer(&store, &rules, &query, Timestamp::now())?;
+        (
+            serde_json::from_slice::<Queued>(&answer.output)?,
+            Some(store),
+        )
+    };
+    if queued.mails.is_empty() {
+        eprintln!("aucune demande acceptée en attente de synthèse\u{a0}: rien à envoyer");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let requests = licgate::text::count(queued.requests as u64, "demande", "demandes");
+    let parts = match queued.mails.len() {
+        1 => String::new(),
+        n => format!(" en {n} parties"),
+    };
+    let to = queued.mails[0].1.to.join(", ");
     // Queued in the outbox and recorded in the audit trail, like a
     // scheduled digest: the running daemon sends it (within seconds);
     // without one, it is sent from here and recorded as sent.
-    let queue = Query::Queue {
-        item: item.clone(),
-        request_ids: digest.request_ids,
-    };
-    if query::daemon_answers(&config) {
-        query::ask(&config, &queue)?;
-        eprintln!(
-            "synthèse de {} mise en file pour {}\u{a0}: le démon l'envoie",
-            licgate::text::count(digest.items as u64, "demande", "demandes"),
-            item.to.join(", ")
-        );
+    let Some(store) = store else {
+        eprintln!("synthèse de {requests}{parts} mise en file pour {to}\u{a0}: le démon l'envoie");
         return Ok(ExitCode::SUCCESS);
-    }
-    let rules = licgate::Rules::load(&config.rules)?;
-    let store = licgate::store::Store::open(&config.store)?;
-    let id: u64 = String::from_utf8(query::answer(&store, &rules, &queue, now)?.output)?.parse()?;
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime
-        .block_on(async {
-            let mail = OutgoingMail {
-                from: &item.from,
-                to: &item.to,
-                message: item.message.as_bytes(),
-            };
-            Sender::new(&config.smtp)?.send(mail).await?;
-            anyhow::Ok(())
-        })
-        .context(
-            "pas envoyée maintenant : elle reste en file, le démon l'enverra à son démarrage",
-        )?;
-    store.reply_sent(id, &item, Timestamp::now())?;
-    runtime.block_on(store.flush())?;
-    eprintln!(
-        "synthèse de {} envoyée à {}",
-        licgate::text::count(digest.items as u64, "demande", "demandes"),
-        item.to.join(", ")
-    );
+    // NOTE: lettre's connection pool starts a task: inside the runtime.
+    let _runtime = runtime.enter();
+    let sender = Sender::new(&config.smtp)?;
+    for (id, item) in &queued.mails {
+        runtime
+            .block_on(async {
+                let mail = OutgoingMail {
+                    from: &item.from,
+                    to: &item.to,
+                    message: item.message.as_bytes(),
+                };
+                sender.send(mail).await?;
+                anyhow::Ok(())
+            })
+            .context(
+                "pas envoyée maintenant : elle reste en file, le démon l'enverra à son démarrage",
+            )?;
+        store.reply_sent(*id, item, Timestamp::now())?;
+        runtime.block_on(store.flush())?;
+    }
+    eprintln!("synthèse de {requests}{parts} envoyée à {to}");
     Ok(ExitCode::SUCCESS)
 }

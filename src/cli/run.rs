@@ -103,21 +103,33 @@ fn no_protocol_dumps() -> tracing_subscriber::filter::FilterFn {
 pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = Config::load_without_secrets(&args.config)?;
     let mut problems = Vec::new();
+    let file = Status::file(&config.store);
+    let status = Status::read(&file);
     // NOTE: broken rules do not stop the daemon (it keeps the previous
-    // ones) and must not stop its monitoring: a problem, times in the
-    // system's zone.
+    // ones) and must not stop its monitoring; but `config check`, run
+    // before each start, refuses them: the next start fails (issue 18,
+    // item 9). Times then in the zone of the daemon's calendar.
     let zone = match licgate::Rules::load(&config.rules) {
         Ok(rules) => rules.calendar.time_zone,
         Err(err) => {
+            let kept = match status.as_ref().ok().and_then(|s| s.rules_refused.as_ref()) {
+                Some(refused) => format!(
+                    "le démon en marche les a refusées le {} et garde les précédentes",
+                    licgate::store::status::zoned_time(
+                        refused.since,
+                        &daemon_zone(status.as_ref().ok())
+                    )
+                ),
+                None => "le démon en marche garde les précédentes".to_owned(),
+            };
             problems.push(format!(
-                "les règles ne se chargent pas ({err}) : le démon garde les précédentes ; \
-                 corrigez le fichier nommé (licgate rules check)"
+                "le prochain démarrage échouera : {err} ; {kept} ; corrigez le fichier nommé \
+                 (« licgate rules check »), puis « systemctl reload licgate »"
             ));
-            jiff::tz::TimeZone::system()
+            daemon_zone(status.as_ref().ok())
         }
     };
-    let file = Status::file(&config.store);
-    match Status::read(&file) {
+    match status {
         Ok(status) => {
             print!("{}", status.render(&zone));
             problems.extend(status.problems(jiff::Timestamp::now(), config.poll_interval, &zone));
@@ -152,6 +164,15 @@ pub fn status(args: ConfigArg) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The zone of the running daemon's calendar, from its status file; else
+/// the system's.
+fn daemon_zone(status: Option<&Status>) -> jiff::tz::TimeZone {
+    status
+        .and_then(|s| s.time_zone.as_deref())
+        .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+        .unwrap_or_else(jiff::tz::TimeZone::system)
 }
 
 #[cfg(test)]

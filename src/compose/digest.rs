@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::judge::{Outcome, Warning, WarningCode};
 use crate::records::audit::Head;
-use crate::records::{Decision, OutboxItem};
+use crate::records::{Decision, OutboxItem, Own};
 use crate::rules::{Calendar, Rules, french_date, french_date_time, french_time};
 use crate::text::{count, typography};
 
@@ -233,6 +233,8 @@ pub struct Digest {
     pub chain_head: Option<Head>,
     /// The address purchasing writes to about a request (the footer).
     pub contact: Option<String>,
+    /// Which part of how many, for a digest sent in parts ([`split`]).
+    pub part: Option<(usize, usize)>,
 }
 
 /// One line of « À commander »: a client and a licence, the net quantity
@@ -318,6 +320,29 @@ impl Digest {
             business_days_left,
             chain_head: None,
             contact: None,
+            part: None,
+        }
+    }
+
+    /// The id of this digest's mail: `id`, followed by `-pN` for part N.
+    pub fn mail_id(&self, id: &str) -> String {
+        match self.part {
+            Some((n, _)) => format!("{id}-p{n}"),
+            None => id.to_owned(),
+        }
+    }
+
+    /// The request ids it lists, oldest first.
+    pub fn request_ids(&self) -> Vec<String> {
+        self.items.iter().map(|i| i.request_id.clone()).collect()
+    }
+
+    /// Part `part` of this digest, listing `items` (a run of its own).
+    fn part_of(&self, items: &[Item], part: (usize, usize)) -> Digest {
+        Digest {
+            items: items.to_vec(),
+            part: Some(part),
+            ..self.clone()
         }
     }
 
@@ -417,8 +442,12 @@ impl Digest {
         } else {
             ""
         };
+        let part = self
+            .part
+            .map(|(n, of)| format!(", partie {n} sur {of}"))
+            .unwrap_or_default();
         let when = format!(
-            "{}, {}",
+            "{}, {}{part}",
             french_date(self.at.date()),
             french_time(self.at.time())
         );
@@ -438,6 +467,17 @@ impl Digest {
     }
 
     fn introduction(&self) -> String {
+        let part = match self.part {
+            Some((n, of)) => format!(
+                " Partie {n} sur {of} : trop longue pour un seul message, la synthèse est \
+                 envoyée en {of} parties ; chacune est complète pour les demandes qu'elle liste."
+            ),
+            None => String::new(),
+        };
+        self.plain_introduction() + &part
+    }
+
+    fn plain_introduction(&self) -> String {
         match self.kind {
             Kind::RemovalNotice => {
                 "Une suppression vient d'être acceptée : elle se traite dès réception.".to_owned()
@@ -779,6 +819,11 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Largest digest mail, in bytes (MIME as sent: text, HTML and headers); a
+/// longer digest goes out in numbered parts. Far under what servers take
+/// (Exchange Online 25 MB, Postfix 10 MB by default).
+pub const DIGEST_MAX_SIZE: usize = 300_000;
+
 /// When the digest is sent: times of day in the calendar's zone, on business
 /// days or every day.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -787,6 +832,8 @@ pub struct Schedule {
     pub times: Vec<Time>,
     /// Also on weekends, public holidays and closed days.
     pub every_day: bool,
+    /// Largest mail, in bytes: a longer digest goes out in numbered parts.
+    pub max_size: usize,
 }
 
 impl Default for Schedule {
@@ -794,6 +841,7 @@ impl Default for Schedule {
         Schedule {
             times: vec![Time::constant(8, 30, 0, 0), Time::constant(14, 0, 0, 0)],
             every_day: false,
+            max_size: DIGEST_MAX_SIZE,
         }
     }
 }
@@ -882,6 +930,91 @@ fn plain_reminder(calendar: &Calendar, today: Date) -> (String, String) {
     (subject, body)
 }
 
+/// `digest` as mails of at most `max_size` bytes each, as `mail` writes
+/// them: one mail when it fits, else numbered parts, each a complete digest
+/// of a run of its requests (oldest first). A part of a single request is
+/// sent whatever its size: it cannot be cut further.
+pub fn split(
+    digest: &Digest,
+    max_size: usize,
+    mail: impl Fn(&Digest) -> anyhow::Result<OutboxItem>,
+) -> anyhow::Result<Vec<OutboxItem>> {
+    let whole = mail(digest)?;
+    if whole.message.len() <= max_size || digest.items.len() < 2 {
+        return Ok(vec![whole]);
+    }
+    // NOTE: a first cut in runs of equal counts from the whole's size, then
+    // any run still too long is halved; the numbers are written last, so
+    // a margin keeps room for them (« partie 12 sur 13 » and its sentence).
+    let room = max_size.saturating_sub(PART_MARGIN).max(1);
+    let guess = whole
+        .message
+        .len()
+        .div_ceil(room)
+        .clamp(2, digest.items.len());
+    let per_run = digest.items.len().div_ceil(guess);
+    let mut todo: Vec<&[Item]> = digest.items.chunks(per_run).rev().collect();
+    let mut runs = Vec::new();
+    while let Some(run) = todo.pop() {
+        let size = mail(&digest.part_of(run, (1, 1)))?.message.len();
+        if size <= room || run.len() == 1 {
+            runs.push(run);
+        } else {
+            let (first, second) = run.split_at(run.len() / 2);
+            todo.extend([second, first]);
+        }
+    }
+    let of = runs.len();
+    runs.iter()
+        .enumerate()
+        .map(|(n, run)| mail(&digest.part_of(run, (n + 1, of))))
+        .collect()
+}
+
+/// Where licgate's own mails to purchasing go, and how long one may be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Mailing {
+    /// The gateway's address (`[smtp] from`).
+    pub from: String,
+    /// `[purchasing] to`.
+    pub to: Vec<String>,
+    /// `[purchasing] cc`.
+    pub cc: Vec<String>,
+    /// The address purchasing writes to about a request (the footer).
+    pub contact: String,
+    /// `[digest] max-size`: a longer digest goes out in parts.
+    pub max_size: usize,
+}
+
+impl Mailing {
+    /// The mails of `digest`, dated `date`, known by `id` (`id-pN` for its
+    /// parts when it goes out in several), each naming the requests it lists.
+    pub fn digest_mails(
+        &self,
+        mut digest: Digest,
+        id: &str,
+        date: Timestamp,
+    ) -> anyhow::Result<Vec<OutboxItem>> {
+        digest.contact = Some(self.contact.clone());
+        split(&digest, self.max_size, |part| {
+            Letter {
+                from: &self.from,
+                to: &self.to,
+                cc: &self.cc,
+                id: &part.mail_id(id),
+                date,
+                subject: part.subject(),
+                text: part.to_text(),
+                html: Some(part.to_html()),
+            }
+            .to_outbox(part.request_ids())
+        })
+    }
+}
+
+/// Bytes kept free in each part while cutting, for its number.
+const PART_MARGIN: usize = 2_000;
+
 /// One mail of licgate's own (digest, notice, reminder).
 #[derive(Debug, Clone)]
 pub struct Letter<'a> {
@@ -937,14 +1070,16 @@ impl Letter<'_> {
         Ok(String::from_utf8(message.formatted())?)
     }
 
-    /// The letter ready for the outbox (or to send at once), known by its `id`.
-    pub fn to_outbox(&self) -> anyhow::Result<OutboxItem> {
+    /// The letter ready for the outbox (or to send at once), known by its
+    /// `id`, owed until sent: a digest names the requests it lists.
+    pub fn to_outbox(&self, request_ids: Vec<String>) -> anyhow::Result<OutboxItem> {
         Ok(OutboxItem {
             request_id: self.id.to_owned(),
             from: self.from.to_owned(),
             to: self.to.iter().chain(self.cc).cloned().collect(),
             message: self.to_mime()?,
             queued_at: self.date,
+            own: Some(Own { request_ids }),
         })
     }
 }
@@ -979,6 +1114,78 @@ mod tests {
 
     const E1: &str = "Exchange Online (Plan 1)";
     const BS: &str = "Microsoft 365 Business Standard";
+
+    // Issue 18, item 3: 380 requests with 4,000-character user names made a
+    // 10.9 MB digest, refused (552) and dropped.
+    #[test]
+    fn a_long_digest_goes_out_in_numbered_parts_under_the_cap_each_complete() {
+        let items: Vec<Item> = (0..60)
+            .map(|n| Item {
+                users: vec!["\"Dupont\" ".repeat(400)],
+                ..item(
+                    &format!("LG-{n:02}"),
+                    "Garage",
+                    "Exchange Online (Plan 1)",
+                    1,
+                )
+            })
+            .collect();
+        let mailing = Mailing {
+            from: "licences@infogerance.example".into(),
+            to: vec!["achats@infogerance.example".into()],
+            cc: vec![],
+            contact: "licences@infogerance.example".into(),
+            max_size: 100_000,
+        };
+        let whole = mailing
+            .digest_mails(
+                digest(items.clone()),
+                "digest-1",
+                at("2026-11-23T13:00:00Z"),
+            )
+            .map(|mails| mails.len());
+        assert!(whole.unwrap() > 1);
+        let mails = mailing
+            .digest_mails(digest(items), "digest-1", at("2026-11-23T13:00:00Z"))
+            .unwrap();
+        let of = mails.len();
+        let mut listed = Vec::new();
+        for (n, mail) in mails.iter().enumerate() {
+            assert!(
+                mail.message.len() <= 100_000,
+                "part {n}: {}",
+                mail.message.len()
+            );
+            assert_eq!(mail.request_id, format!("digest-1-p{}", n + 1));
+            let subject = mail
+                .message
+                .lines()
+                .find(|l| l.starts_with("Subject:"))
+                .unwrap();
+            assert!(subject.contains("?="), "encoded: {subject}");
+            let own = mail.own.as_ref().unwrap();
+            assert!(!own.request_ids.is_empty());
+            listed.extend(own.request_ids.clone());
+        }
+        let expected: Vec<String> = (0..60).map(|n| format!("LG-{n:02}")).collect();
+        assert_eq!(listed, expected, "every request once, in order");
+        // Each part says which it is, and is a whole digest of its requests.
+        let part = digest(vec![item("LG-1", "Garage", "E1", 1)])
+            .part_of(&[item("LG-1", "Garage", "E1", 1)], (2, of));
+        assert!(
+            part.subject().contains(&format!(", partie 2 sur {of})")),
+            "{}",
+            part.subject()
+        );
+        let text = part.to_text();
+        assert!(
+            text.contains(&format!(
+                "Partie 2 sur {of}\u{a0}: trop longue pour un seul message, la synthèse est envoyée en {of} parties"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("=== À commander ===") && text.contains("Total par licence"));
+    }
 
     fn digest(items: Vec<Item>) -> Digest {
         Digest::new(

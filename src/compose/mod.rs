@@ -61,6 +61,7 @@ impl Addressing<'_> {
             to,
             message: to_mime(reply, self)?,
             queued_at: self.date,
+            own: None,
         })
     }
 }

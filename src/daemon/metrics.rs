@@ -18,6 +18,7 @@ pub async fn serve_metrics(listener: TcpListener, shared: super::Shared) {
         };
         let store = shared.store.clone();
         let zone = shared.rules().calendar.time_zone.clone();
+        let (rules_refused, rules_refusals) = shared.rules_refused().clone();
         tokio::spawn(async move {
             let mut request = vec![0; 2048];
             let read =
@@ -26,7 +27,9 @@ pub async fn serve_metrics(listener: TcpListener, shared: super::Shared) {
             let line = String::from_utf8_lossy(&request[..length]);
             let response = if line.starts_with("GET /metrics ") {
                 match Status::collect(&store, Timestamp::now(), &zone) {
-                    Ok(status) => {
+                    Ok(mut status) => {
+                        status.rules_refused = rules_refused;
+                        status.rules_refusals = rules_refusals;
                         let body = status.prometheus();
                         format!(
                             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -47,7 +47,7 @@ use crate::records::{Decision, OutboxItem};
 use crate::rules::{
     CALENDAR_FILE, CLIENTS_FILE, LICENCES_FILE, Rules, TICKETS_FILE, UPGRADES_FILE,
 };
-use crate::store::status::Status;
+use crate::store::status::{RulesRefused, Status};
 use crate::store::{Decided, Store};
 
 /// Mails decided together: one store flush and one move per folder for all.
@@ -226,6 +226,9 @@ struct Shared {
     clock: fn() -> Timestamp,
     /// When this daemon started, for `licgate status`.
     started_at: Timestamp,
+    /// The rules files refused on their last change, and how many changes
+    /// were refused since the start, for `licgate status` and the metrics.
+    rules_refused: Arc<Mutex<(Option<RulesRefused>, u64)>>,
 }
 
 impl Shared {
@@ -239,7 +242,15 @@ impl Shared {
             outbox_paused: Arc::new(Mutex::new(None)),
             clock: Timestamp::now,
             started_at: Timestamp::now(),
+            rules_refused: Arc::new(Mutex::new((None, 0))),
         }
+    }
+
+    /// The rules refused (see `rules_refused`); a poisoned lock is recovered.
+    fn rules_refused(&self) -> MutexGuard<'_, (Option<RulesRefused>, u64)> {
+        self.rules_refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The time by [`Shared::clock`].
@@ -308,10 +319,13 @@ fn give_back_freed_memory() {
 fn write_status(shared: &Shared, stopped_at: Option<Timestamp>) {
     let path = Status::file(&shared.config.store);
     let paused = shared.outbox_paused().clone();
+    let (rules_refused, rules_refusals) = shared.rules_refused().clone();
     let zone = shared.rules().calendar.time_zone.clone();
     let collected =
         Status::collect(&shared.store, Timestamp::now(), &zone).and_then(|mut status| {
             status.outbox_paused = paused;
+            status.rules_refused = rules_refused;
+            status.rules_refusals = rules_refusals;
             status.stopped_at = stopped_at;
             status.started_at = Some(shared.started_at);
             status.write(&path)
@@ -345,12 +359,21 @@ async fn reload_loop(shared: Shared, stop: watch::Receiver<bool>) {
                     .rules
                     .write()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) = rules;
+                shared.rules_refused().0 = None;
                 info!(dir = %dir.display(), licences, clients, "règles rechargées");
             }
             Err(err) => {
-                error!(cause = %err, "règles non rechargées : les précédentes restent en vigueur")
+                error!(cause = %err, "règles non rechargées : les précédentes restent en vigueur ; le prochain démarrage échouera");
+                let mut refused = shared.rules_refused();
+                let since = refused.0.as_ref().map_or_else(Timestamp::now, |r| r.since);
+                refused.0 = Some(RulesRefused {
+                    since,
+                    reason: err.to_string(),
+                });
+                refused.1 += 1;
             }
         }
+        write_status(&shared, None);
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
@@ -13,8 +14,9 @@ use super::*;
 
 /// Sends the queued replies, a few at once, oldest first.
 ///
-/// A reply the server refused for good leaves the outbox (recorded); one
-/// that failed for now waits its own backoff, so fresh replies go out
+/// A reply the server refused for good leaves the outbox (recorded), but a
+/// mail of licgate's own stays owed ([`Store::own_refused`]); one that
+/// failed for now waits its own backoff, so fresh replies go out
 /// around it; a server that refuses the gateway itself (its login, or its
 /// right to send as its address) pauses all sending, since every reply
 /// would fail alike: one reply at a time then tries again, so a wrong
@@ -62,38 +64,82 @@ pub(super) async fn outbox_loop(
         }
         // NOTE: the SMTP server syncs each message to disk before accepting
         // it; sending a few at once over several connections hides that wait.
-        let results = futures::future::join_all(queued.iter().map(|(_, item)| {
-            sender.send(OutgoingMail {
-                from: &item.from,
-                to: &item.to,
-                message: item.message.as_bytes(),
+        let sender = &sender;
+        let mut sending: futures::stream::FuturesUnordered<_> = queued
+            .iter()
+            .map(|(id, item)| async move {
+                let mail = OutgoingMail {
+                    from: &item.from,
+                    to: &item.to,
+                    message: item.message.as_bytes(),
+                };
+                ((id, item), sender.send(mail).await)
             })
-        }))
-        .await;
+            .collect();
         let mut login_refused = None;
-        for ((id, item), result) in queued.iter().zip(results) {
-            let Err(err) = result else {
-                retries.remove(id);
-                shared.store.reply_sent(*id, item, Timestamp::now())?;
-                info!(request_id = %item.request_id, to = ?item.to, "réponse envoyée");
-                continue;
-            };
-            let reason = err.reason;
-            match err.failure {
-                Failure::Refused => {
+        // NOTE: each reply is recorded as soon as the server took it, with
+        // those it took meanwhile, then flushed once (one fsync per group):
+        // a kill -9 after that can no longer send one of them again (issue
+        // 18, item 7). Recorded only once the slowest of the batch was
+        // taken, a whole batch was sent again. What remains is SMTP's own
+        // window (RFC 1047): the server queues a mail once it has its last
+        // line, before the gateway reads its answer; killed in between,
+        // the gateway sends it again.
+        while let Some(first) = sending.next().await {
+            let mut done = vec![first];
+            while let Some(Some(more)) = sending.next().now_or_never() {
+                done.push(more);
+            }
+            let mut taken = Vec::new();
+            for ((id, item), result) in done {
+                let Err(err) = result else {
                     retries.remove(id);
-                    error!(request_id = %item.request_id, to = ?item.to, %reason, "réponse refusée par le serveur SMTP : non envoyée, enregistrée");
-                    shared
-                        .store
-                        .reply_refused(*id, item, Timestamp::now(), reason)?;
+                    shared.store.reply_sent(*id, item, Timestamp::now())?;
+                    taken.push(item);
+                    continue;
+                };
+                let reason = err.reason;
+                match err.failure {
+                    // NOTE: licgate's own mails are never dropped (issue 18,
+                    // item 3): a digest's requests go back to the next digest
+                    // (cut under [digest] max-size), a notice waits its turn
+                    // again, and `licgate status` names the mail until a mail
+                    // the server takes carries what it carried.
+                    Failure::Refused if item.own.is_some() => {
+                        error!(id = %item.request_id, to = ?item.to, %reason, "courriel de licgate refusé par le serveur SMTP : toujours dû");
+                        let kept = shared
+                            .store
+                            .own_refused(*id, item, Timestamp::now(), reason)
+                            .await?;
+                        if kept {
+                            retries.insert(*id, (9, Instant::now() + MAX_BACKOFF));
+                        } else {
+                            retries.remove(id);
+                        }
+                    }
+                    Failure::Refused => {
+                        retries.remove(id);
+                        error!(request_id = %item.request_id, to = ?item.to, %reason, "réponse refusée par le serveur SMTP : non envoyée, enregistrée");
+                        shared
+                            .store
+                            .reply_refused(*id, item, Timestamp::now(), reason)?;
+                    }
+                    Failure::Gateway => login_refused = Some(reason),
+                    Failure::Temporary => {
+                        let attempts = retries.get(id).map_or(0, |(n, _)| *n) + 1;
+                        let wait = retry_delay(attempts);
+                        retries.insert(*id, (attempts, Instant::now() + wait));
+                        warn!(request_id = %item.request_id, cause = %reason, retry_in = ?wait, "réponse pas encore envoyée");
+                    }
                 }
-                Failure::Gateway => login_refused = Some(reason),
-                Failure::Temporary => {
-                    let attempts = retries.get(id).map_or(0, |(n, _)| *n) + 1;
-                    let wait = retry_delay(attempts);
-                    retries.insert(*id, (attempts, Instant::now() + wait));
-                    warn!(request_id = %item.request_id, cause = %reason, retry_in = ?wait, "réponse pas encore envoyée");
-                }
+            }
+            if !taken.is_empty() {
+                shared.store.flush().await?;
+            }
+            // Logged once recorded for good: a reply logged as sent is
+            // never sent again, whatever kills the process.
+            for item in taken {
+                info!(request_id = %item.request_id, to = ?item.to, "réponse envoyée");
             }
         }
         if let Some(reason) = login_refused {
@@ -182,6 +228,7 @@ mod tests {
                 to: vec![to.to_string()],
                 message: "Subject: x\r\n\r\nx\r\n".into(),
                 queued_at: decision.decided_at,
+                own: None,
             };
             let decided = Decided {
                 decision,

@@ -142,7 +142,7 @@ pub(super) fn removal_notice(
     let Some(mut item) = digest::Item::from_decision(decision, &rules) else {
         return Ok(None);
     };
-    item.cancels = query::cancels(&shared.history(), &movement.request_id);
+    item.cancels = query::Movements::new(&shared.history()).cancels(&movement.request_id);
     let mut notice = Digest::new(Kind::RemovalNotice, vec![item], now, &rules.calendar);
     drop(rules);
     notice.contact = Some(contact(&shared.config).to_owned());
@@ -156,7 +156,7 @@ pub(super) fn removal_notice(
         text: notice.to_text(),
         html: Some(notice.to_html()),
     };
-    Ok(Some(letter.to_outbox()?))
+    Ok(Some(letter.to_outbox(Vec::new())?))
 }
 
 /// The address purchasing writes to about a request: `[purchasing]
@@ -186,34 +186,24 @@ pub async fn send_scheduled(
         let pending = store.undigested()?;
         let ids: Vec<String> = pending.iter().map(|(_, id)| id.clone()).collect();
         let items = query::digest_items(store, rules, &ids)?;
-        let item = if items.is_empty() {
-            None
+        let mails = if items.is_empty() {
+            Vec::new()
         } else {
             let mut digest = Digest::new(Kind::Digest, items, slot, calendar);
             digest.chain_head = Some(store.audit_head()?);
-            digest.contact = Some(contact(config).to_owned());
             let local = slot.to_zoned(calendar.time_zone.clone());
-            let letter = Letter {
-                from: &config.from,
-                to: &config.purchasing.to,
-                cc: &config.purchasing.cc,
-                id: &format!("digest-{}", local.strftime("%Y%m%d-%H%M%S")),
-                date: now,
-                subject: digest.subject(),
-                text: digest.to_text(),
-                html: Some(digest.to_html()),
-            };
-            Some(letter.to_outbox()?)
+            let id = format!("digest-{}", local.strftime("%Y%m%d-%H%M%S"));
+            config.mailing().digest_mails(digest, &id, now)?
         };
         store
-            .scheduled("digest", &slot.to_string(), &pending, item.as_ref())
+            .scheduled("digest", &slot.to_string(), &pending, &mails)
             .await?;
-        match &item {
-            Some(item) => {
-                info!(id = %item.request_id, requests = pending.len(), "synthèse mise en file d'envoi");
-                queued_ids.push(item.request_id.clone());
-            }
-            None => info!(%slot, "rien d'accepté depuis la dernière synthèse : aucune envoyée"),
+        if mails.is_empty() {
+            info!(%slot, "rien d'accepté depuis la dernière synthèse : aucune envoyée");
+        }
+        for item in &mails {
+            info!(id = %item.request_id, parts = mails.len(), requests = pending.len(), "synthèse mise en file d'envoi");
+            queued_ids.push(item.request_id.clone());
         }
     }
     if let Some(reminder) = &config.reminder
@@ -232,9 +222,9 @@ pub async fn send_scheduled(
                 text,
                 html: None,
             };
-            let item = letter.to_outbox()?;
+            let item = letter.to_outbox(Vec::new())?;
             store
-                .scheduled("reminder", &month, &[], Some(&item))
+                .scheduled("reminder", &month, &[], std::slice::from_ref(&item))
                 .await?;
             info!(id = %item.request_id, "rappel de fin de mois mis en file d'envoi");
             queued_ids.push(item.request_id);

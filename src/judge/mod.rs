@@ -191,7 +191,11 @@ impl Judge<'_> {
             mail::read(raw)
         }
         .unwrap_or_default();
-        let received_at = received_at.or(mail.header_time);
+        // NOTE: a time the calendar cannot reckon with (a `Date:` of the year
+        // 9999) is no reception time: the window is then not checked, said so.
+        let received_at = received_at
+            .or(mail.header_time)
+            .filter(|at| crate::rules::reckoned(*at));
         let id = id.map_or_else(|| request_id(&mail, raw), str::to_owned);
         let mut judgement = Judgement::new(rules, limits);
         judgement.now = now;

@@ -259,6 +259,36 @@ pub struct OutboxItem {
     pub message: String,
     /// When it was queued.
     pub queued_at: Timestamp,
+    /// Set for a mail of licgate's own (a digest, a notice, the reminder):
+    /// never dropped when the server refuses it for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own: Option<Own>,
+}
+
+/// A mail of licgate's own that the SMTP server refused for good: owed
+/// until a later mail carries what it carried (`licgate status` names it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owed {
+    /// The mail's id (`digest-…`, `LG-….notice`, `reminder-…`).
+    pub id: String,
+    /// Its recipients.
+    pub to: Vec<String>,
+    /// The server's last answer.
+    pub reason: String,
+    /// When the server first refused it.
+    pub since: Timestamp,
+    /// The requests of a digest not yet carried by a mail the server took.
+    #[serde(default)]
+    pub request_ids: Vec<String>,
+}
+
+/// What licgate owes with one of its own mails.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Own {
+    /// The requests a digest lists (none for a notice or the reminder):
+    /// refused for good, they go back to the next digest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_ids: Vec<String>,
 }
 
 /// Decisions for the unit tests of the records and what reads them.

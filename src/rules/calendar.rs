@@ -82,6 +82,16 @@ impl Default for Calendar {
     }
 }
 
+/// The reception times the calendar reckons with: a deadline or a cut-off
+/// is computed up to two months ahead, which must stay inside the dates
+/// jiff knows (up to 9999-12-31); a time outside is no real reception time.
+pub const RECKONED_YEARS: std::ops::RangeInclusive<i16> = 1970..=9000;
+
+/// True when `at` lies in [`RECKONED_YEARS`] (in UTC).
+pub fn reckoned(at: Timestamp) -> bool {
+    RECKONED_YEARS.contains(&at.to_zoned(TimeZone::UTC).year())
+}
+
 impl Calendar {
     /// Parses and checks the text of `calendar.toml`; absent keys keep the defaults.
     pub fn from_toml(source: &str) -> Result<Calendar, SourceError> {

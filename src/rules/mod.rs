@@ -17,7 +17,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use calendar::{
-    Calendar, Window, easter_sunday, french_date, french_date_time, french_holidays, french_time,
+    Calendar, RECKONED_YEARS, Window, easter_sunday, french_date, french_date_time,
+    french_holidays, french_time, reckoned,
 };
 pub use catalog::{Catalog, Licence, LicenceMatch, Sku, import_products};
 pub use clients::{Client, Clients};

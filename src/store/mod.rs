@@ -9,7 +9,7 @@
 //! transaction and flushed before the daemon touches the mailbox, so a crash
 //! leaves each mail either undecided or fully decided.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context as _, bail};
 use jiff::Timestamp;
@@ -23,7 +23,7 @@ pub mod status;
 
 use crate::judge::{Held, Movement};
 use crate::records::audit::{self, Event, Head, Record};
-use crate::records::{Accepted, Decision, OutboxItem, SCHEMA, ledger};
+use crate::records::{Accepted, Decision, OutboxItem, Owed, SCHEMA, ledger};
 use crate::rules::Calendar;
 
 /// A new decision, ready to be stored.
@@ -67,6 +67,81 @@ impl std::fmt::Display for Locked {
 }
 
 impl std::error::Error for Locked {}
+
+/// A private copy of a store, opened to be read: opening sled writes (its
+/// snapshot, its configuration, a migration), and a read command must
+/// never change a byte of the store nor an owner in it (issue 18: `audit
+/// verify` run as root left a snapshot owned by root). The copy is taken
+/// under the store's lock, so that no daemon starts meanwhile, in a folder
+/// of the caller's alone, and removed when dropped.
+pub struct ReadCopy {
+    /// The copy, opened; taken out before the folder is removed.
+    store: Option<Store>,
+    /// The folder holding the copy.
+    dir: std::path::PathBuf,
+}
+
+impl ReadCopy {
+    /// Copies the store at `path` and opens the copy; [`Locked`] when a
+    /// process has the store open (the daemon).
+    pub fn open(path: &std::path::Path) -> anyhow::Result<ReadCopy> {
+        use std::os::unix::fs::DirBuilderExt;
+        use std::os::unix::io::AsRawFd;
+        let db = std::fs::File::open(path.join("db"))
+            .with_context(|| format!("{}: cannot read the store", path.display()))?;
+        // NOTE: sled holds this lock while the store is open; a shared one
+        // here writes nothing, and keeps a daemon from starting mid-copy.
+        // SAFETY: flock(2) on a descriptor this function owns.
+        if unsafe { libc::flock(db.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } != 0 {
+            return Err(anyhow::Error::new(Locked(path.to_owned())));
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "licgate-read-{}-{}",
+            std::process::id(),
+            Timestamp::now().as_nanosecond()
+        ));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        // Removed on any error below, as once read.
+        let mut copy = ReadCopy { store: None, dir };
+        copy_tree(path, &copy.dir)
+            .with_context(|| format!("{}: cannot copy the store to read it", path.display()))?;
+        drop(db);
+        copy.store = Some(Store::open(&copy.dir)?);
+        Ok(copy)
+    }
+}
+
+impl std::ops::Deref for ReadCopy {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        self.store.as_ref().expect("open until dropped")
+    }
+}
+
+impl Drop for ReadCopy {
+    fn drop(&mut self) {
+        drop(self.store.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Copies the regular files and folders under `from` into `to` (the
+/// daemon's socket left out).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            std::fs::create_dir(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
 
 /// The sled database.
 #[derive(Clone)]
@@ -114,6 +189,8 @@ enum Abort {
     TakenId { request_id: String, by: String },
     /// A confirmation or cancellation of a request no longer held.
     NotHeld { request_id: String },
+    /// A digest would list a request another digest took meanwhile.
+    Digested { request_id: String },
 }
 
 impl From<serde_json::Error> for Abort {
@@ -133,12 +210,35 @@ impl std::fmt::Display for Abort {
             Abort::NotHeld { request_id } => {
                 write!(f, "request {request_id} is no longer held for confirmation")
             }
+            Abort::Digested { request_id } => {
+                write!(f, "{}", DigestedMeanwhile(request_id.clone()))
+            }
         }
     }
 }
 
+/// A digest was not queued: another took one of its requests meanwhile
+/// (list again, then queue).
+#[derive(Debug)]
+pub struct DigestedMeanwhile(pub String);
+
+impl std::fmt::Display for DigestedMeanwhile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "request {} was taken by another digest meanwhile: nothing queued",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for DigestedMeanwhile {}
+
 fn transaction_failed(err: TransactionError<Abort>) -> anyhow::Error {
     match err {
+        TransactionError::Abort(Abort::Digested { request_id }) => {
+            anyhow::Error::new(DigestedMeanwhile(request_id))
+        }
         TransactionError::Abort(abort) => anyhow::anyhow!("store transaction failed: {abort}"),
         TransactionError::Storage(err) => anyhow::anyhow!("store transaction failed: {err}"),
     }
@@ -554,17 +654,45 @@ impl Store {
     }
 
     /// Removes a reply the SMTP server accepted at `at`, and records that in
-    /// the audit trail.
+    /// the audit trail; for a mail of licgate's own, what it carried is no
+    /// longer owed.
     ///
-    /// NOTE: not flushed here: sled writes it out within 500 ms and at
-    /// shutdown. Only a crash in that window sends the reply again, which an
-    /// fsync per reply would narrow at the cost of most of the outbox's speed.
+    /// NOTE: not flushed here: the outbox flushes once for the replies sent
+    /// together ([`Store::flush`]), so a crash after that fsync never sends
+    /// one again.
     pub fn reply_sent(&self, id: u64, item: &OutboxItem, at: Timestamp) -> anyhow::Result<()> {
         let event = Event::ReplySent {
             request_id: item.request_id.clone(),
             to: item.to.clone(),
         };
-        self.take_from_outbox(id, at, event)
+        let result: Result<(), TransactionError<Abort>> = (&self.outbox, &self.audit, &self.meta)
+            .transaction(|(outbox, audit, meta)| -> TxResult<()> {
+                let mut trail = Trail::open(audit, meta)?;
+                outbox.remove(&id.to_be_bytes())?;
+                trail.append(at, event.clone())?;
+                trail.close()?;
+                if let Some(own) = &item.own {
+                    let carried: HashSet<&str> =
+                        own.request_ids.iter().map(String::as_str).collect();
+                    let mut owed = owed_in(meta)?;
+                    // A refused notice is owed until itself is sent; a
+                    // refused digest until every request it listed is.
+                    owed.retain_mut(|entry| {
+                        if entry.id == item.request_id {
+                            return false;
+                        }
+                        if entry.request_ids.is_empty() {
+                            return true;
+                        }
+                        entry.request_ids.retain(|r| !carried.contains(r.as_str()));
+                        !entry.request_ids.is_empty()
+                    });
+                    set_owed(meta, &owed)?;
+                }
+                Ok(())
+            });
+        result.map_err(transaction_failed)?;
+        Ok(())
     }
 
     /// Removes a reply the SMTP server refused for good at `at` (a 5xx
@@ -582,10 +710,6 @@ impl Store {
             to: item.to.clone(),
             reason,
         };
-        self.take_from_outbox(id, at, event)
-    }
-
-    fn take_from_outbox(&self, id: u64, at: Timestamp, event: Event) -> anyhow::Result<()> {
         let result: Result<(), TransactionError<Abort>> = (&self.outbox, &self.audit, &self.meta)
             .transaction(|(outbox, audit, meta)| -> TxResult<()> {
                 let mut trail = Trail::open(audit, meta)?;
@@ -595,6 +719,77 @@ impl Store {
             });
         result.map_err(transaction_failed)?;
         Ok(())
+    }
+
+    /// Notes that the SMTP server refused for good at `at` a mail of
+    /// licgate's own (a digest, a notice, the reminder), which stays owed:
+    /// a digest leaves the outbox and its requests go back to the next
+    /// digest (which is cut under `[digest] max-size`); any other mail stays
+    /// queued, to be tried again. Recorded once in the audit trail, and as
+    /// [`Owed`] until a mail the server takes carries it; flushed. Gives
+    /// true when the mail stays queued.
+    pub async fn own_refused(
+        &self,
+        id: u64,
+        item: &OutboxItem,
+        at: Timestamp,
+        reason: String,
+    ) -> anyhow::Result<bool> {
+        let request_ids = item
+            .own
+            .as_ref()
+            .map(|own| own.request_ids.clone())
+            .unwrap_or_default();
+        let keys = request_ids
+            .iter()
+            .map(|_| self.db.generate_id())
+            .collect::<Result<Vec<u64>, _>>()?;
+        let event = Event::ReplyRefused {
+            request_id: item.request_id.clone(),
+            to: item.to.clone(),
+            reason: reason.clone(),
+        };
+        let result: Result<(), TransactionError<Abort>> =
+            (&self.outbox, &self.audit, &self.meta, &self.undigested).transaction(
+                |(outbox, audit, meta, undigested)| -> TxResult<()> {
+                    let mut owed = owed_in(meta)?;
+                    match owed.iter_mut().find(|o| o.id == item.request_id) {
+                        Some(entry) => entry.reason = reason.clone(),
+                        None => {
+                            let mut trail = Trail::open(audit, meta)?;
+                            trail.append(at, event.clone())?;
+                            trail.close()?;
+                            owed.push(Owed {
+                                id: item.request_id.clone(),
+                                to: item.to.clone(),
+                                reason: reason.clone(),
+                                since: at,
+                                request_ids: request_ids.clone(),
+                            });
+                        }
+                    }
+                    set_owed(meta, &owed)?;
+                    if !request_ids.is_empty() {
+                        outbox.remove(&id.to_be_bytes())?;
+                        for (key, request_id) in keys.iter().zip(&request_ids) {
+                            undigested.insert(&key.to_be_bytes(), request_id.as_bytes())?;
+                        }
+                        add_to_undigested_count(meta, request_ids.len() as i64)?;
+                    }
+                    Ok(())
+                },
+            );
+        result.map_err(transaction_failed)?;
+        self.db.flush_async().await?;
+        Ok(request_ids.is_empty())
+    }
+
+    /// licgate's own mails the SMTP server refused for good, still owed.
+    pub fn owed(&self) -> anyhow::Result<Vec<Owed>> {
+        Ok(match self.meta.get(OWED)? {
+            Some(bytes) => serde_json::from_slice(&bytes)?,
+            None => Vec::new(),
+        })
     }
 
     /// The accepted requests not yet in a scheduled digest, in the order
@@ -632,73 +827,82 @@ impl Store {
 
     /// Notes a scheduled mail as done in one flushed transaction: sets the
     /// mark `name`, takes the undigested requests `consumed` out, and queues
-    /// `item` (nothing is sent for an empty period), with its audit record.
+    /// `mails` (none for an empty period; a digest's parts), each with its
+    /// audit record. Refused, queuing nothing, when a request of `consumed`
+    /// was taken by another digest meanwhile (`licgate digest --send`).
     pub async fn scheduled(
         &self,
         name: &str,
         mark: &str,
         consumed: &[(u64, String)],
-        item: Option<&OutboxItem>,
+        mails: &[OutboxItem],
     ) -> anyhow::Result<()> {
-        let outbox_id = self.db.generate_id()?;
-        let json = item.map(serde_json::to_vec).transpose()?;
-        let request_ids: Vec<&str> = consumed.iter().map(|(_, id)| id.as_str()).collect();
-        let result: Result<(), TransactionError<Abort>> =
-            (&self.meta, &self.undigested, &self.outbox, &self.audit).transaction(
-                |(meta, undigested, outbox, audit)| -> TxResult<()> {
-                    meta.insert(format!("mark|{name}").as_bytes(), mark.as_bytes())?;
-                    for (key, _) in consumed {
-                        undigested.remove(&key.to_be_bytes())?;
-                    }
-                    add_to_undigested_count(meta, -(consumed.len() as i64))?;
-                    if let (Some(item), Some(json)) = (item, &json) {
-                        outbox.insert(&outbox_id.to_be_bytes(), json.as_slice())?;
-                        let mut trail = Trail::open(audit, meta)?;
-                        trail.append(item.queued_at, queued_event(item, &request_ids))?;
-                        trail.close()?;
-                    }
-                    Ok(())
-                },
-            );
-        result.map_err(transaction_failed)?;
+        self.queue(Some((name, mark)), consumed, mails)?;
         self.db.flush_async().await?;
         Ok(())
     }
 
-    /// Queues a mail of licgate's own sent on demand (a digest): in the
-    /// outbox and, as listing `request_ids`, in the audit trail, like a
-    /// scheduled one, and taken out of the next scheduled digest; flushed.
-    /// Gives its outbox id.
-    pub fn queue_own(&self, item: &OutboxItem, request_ids: &[String]) -> anyhow::Result<u64> {
-        let outbox_id = self.db.generate_id()?;
-        let json = serde_json::to_vec(item)?;
-        let ids: Vec<&str> = request_ids.iter().map(String::as_str).collect();
-        // NOTE: purchasing orders from the digest sent now: the requests it
-        // lists leave the next scheduled one, which must not list them again.
-        let listed: std::collections::HashSet<&str> = ids.iter().copied().collect();
-        let consumed: Vec<u64> = self
-            .undigested()?
-            .into_iter()
-            .filter(|(_, id)| listed.contains(id.as_str()))
-            .map(|(key, _)| key)
-            .collect();
+    /// Queues a digest sent on demand (`licgate digest --send`): its parts
+    /// in the outbox and the audit trail, like a scheduled one, and the
+    /// undigested requests `consumed` (what it lists) taken out of the next
+    /// scheduled digest; flushed. Refused when one of them was taken by
+    /// another digest meanwhile. Gives the outbox ids.
+    pub fn queue_own(
+        &self,
+        consumed: &[(u64, String)],
+        mails: &[OutboxItem],
+    ) -> anyhow::Result<Vec<u64>> {
+        let ids = self.queue(None, consumed, mails)?;
+        self.db.flush()?;
+        Ok(ids)
+    }
+
+    /// The transaction of [`Store::scheduled`] and [`Store::queue_own`].
+    fn queue(
+        &self,
+        mark: Option<(&str, &str)>,
+        consumed: &[(u64, String)],
+        mails: &[OutboxItem],
+    ) -> anyhow::Result<Vec<u64>> {
+        let outbox_ids = mails
+            .iter()
+            .map(|_| self.db.generate_id())
+            .collect::<Result<Vec<u64>, _>>()?;
+        let json = mails
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()?;
         let result: Result<(), TransactionError<Abort>> =
-            (&self.outbox, &self.audit, &self.meta, &self.undigested).transaction(
-                |(outbox, audit, meta, undigested)| -> TxResult<()> {
-                    outbox.insert(&outbox_id.to_be_bytes(), json.as_slice())?;
-                    let mut removed = 0;
-                    for key in &consumed {
-                        removed += i64::from(undigested.remove(&key.to_be_bytes())?.is_some());
+            (&self.meta, &self.undigested, &self.outbox, &self.audit).transaction(
+                |(meta, undigested, outbox, audit)| -> TxResult<()> {
+                    if let Some((name, mark)) = mark {
+                        meta.insert(format!("mark|{name}").as_bytes(), mark.as_bytes())?;
                     }
-                    add_to_undigested_count(meta, -removed)?;
+                    // NOTE: purchasing orders from what is sent: a request
+                    // another digest took meanwhile must not be listed twice.
+                    for (key, request_id) in consumed {
+                        if undigested.remove(&key.to_be_bytes())?.is_none() {
+                            return Err(ConflictableTransactionError::Abort(Abort::Digested {
+                                request_id: request_id.clone(),
+                            }));
+                        }
+                    }
+                    add_to_undigested_count(meta, -(consumed.len() as i64))?;
                     let mut trail = Trail::open(audit, meta)?;
-                    trail.append(item.queued_at, queued_event(item, &ids))?;
+                    for ((item, json), outbox_id) in mails.iter().zip(&json).zip(&outbox_ids) {
+                        outbox.insert(&outbox_id.to_be_bytes(), json.as_slice())?;
+                        let listed: Vec<&str> = item
+                            .own
+                            .iter()
+                            .flat_map(|own| own.request_ids.iter().map(String::as_str))
+                            .collect();
+                        trail.append(item.queued_at, queued_event(item, &listed))?;
+                    }
                     trail.close()
                 },
             );
         result.map_err(transaction_failed)?;
-        self.db.flush()?;
-        Ok(outbox_id)
+        Ok(outbox_ids)
     }
 
     /// Every audit record, in order.
@@ -957,6 +1161,25 @@ fn queued_event(item: &OutboxItem, request_ids: &[&str]) -> Event {
     }
 }
 
+/// Key of the [`Owed`] mails (JSON) in the meta tree.
+const OWED: &str = "owed";
+
+fn owed_in(meta: &TransactionalTree) -> TxResult<Vec<Owed>> {
+    match meta.get(OWED)? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(json_abort),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn set_owed(meta: &TransactionalTree, owed: &[Owed]) -> TxResult<()> {
+    if owed.is_empty() {
+        meta.remove(OWED)?;
+    } else {
+        meta.insert(OWED, serde_json::to_vec(owed).map_err(json_abort)?)?;
+    }
+    Ok(())
+}
+
 fn rate_key(sender: &str, at: Timestamp) -> String {
     let hour = at.to_string();
     format!("{}|{}", sender.to_lowercase(), &hour[..hour.len().min(13)])
@@ -989,6 +1212,123 @@ mod tests {
         }
     }
 
+    /// A fresh store holding the accepted requests `ids`, not yet digested.
+    async fn with_accepted(name: &str, ids: &[&str]) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("licgate-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        for id in ids {
+            let decision =
+                crate::records::fixture::accepted(id, "2026-11-23T09:00:00Z", "Garage", "E1", 1);
+            let decided = Decided {
+                decision,
+                raw: vec![],
+                reply: None,
+                notice: None,
+            };
+            store.record(&[decided], &[]).await.unwrap();
+        }
+        (store, dir)
+    }
+
+    /// A digest mail of licgate's own listing `ids`.
+    fn digest_mail(id: &str, ids: &[&str]) -> OutboxItem {
+        OutboxItem {
+            request_id: id.into(),
+            from: "licences@example.test".into(),
+            to: vec!["achats@example.test".into()],
+            message: "Subject: x\r\n\r\nx\r\n".into(),
+            queued_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+            own: Some(crate::records::Own {
+                request_ids: ids.iter().map(|id| id.to_string()).collect(),
+            }),
+        }
+    }
+
+    fn pending(store: &Store) -> Vec<String> {
+        store
+            .undigested()
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect()
+    }
+
+    // Issue 18, item 3: a digest the server refused (552, too big) was
+    // dropped with its requests; the next digest said « aucune demande ».
+    #[tokio::test]
+    async fn a_digest_refused_for_good_is_owed_its_requests_back_until_another_carries_them() {
+        let (store, dir) = with_accepted("owed", &["LG-1", "LG-2", "LG-3"]).await;
+        let consumed = store.undigested().unwrap();
+        let mail = digest_mail("digest-1", &["LG-1", "LG-2", "LG-3"]);
+        let ids = store
+            .queue_own(&consumed, std::slice::from_ref(&mail))
+            .unwrap();
+        assert!(pending(&store).is_empty());
+        let at = "2026-11-23T10:01:00Z".parse().unwrap();
+        let kept = store
+            .own_refused(ids[0], &mail, at, "552 5.3.4 message file too big".into())
+            .await
+            .unwrap();
+        assert!(!kept, "a digest leaves the outbox");
+        assert_eq!(store.outbox_len(), 0);
+        assert_eq!(pending(&store), ["LG-1", "LG-2", "LG-3"]);
+        assert_eq!(store.undigested_len().unwrap(), 3);
+        let owed = store.owed().unwrap();
+        assert_eq!(owed.len(), 1);
+        assert_eq!((owed[0].id.as_str(), owed[0].since), ("digest-1", at));
+        assert!(owed[0].reason.contains("552"));
+        // The next digest comes in two parts: owed until both are taken.
+        let consumed = store.undigested().unwrap();
+        let parts = [
+            digest_mail("digest-2-p1", &["LG-1", "LG-2"]),
+            digest_mail("digest-2-p2", &["LG-3"]),
+        ];
+        let ids = store.queue_own(&consumed, &parts).unwrap();
+        store.reply_sent(ids[0], &parts[0], at).unwrap();
+        assert_eq!(store.owed().unwrap()[0].request_ids, ["LG-3"]);
+        store.reply_sent(ids[1], &parts[1], at).unwrap();
+        assert!(store.owed().unwrap().is_empty());
+        // A notice refused for good stays queued, owed until sent.
+        let notice = digest_mail("LG-9.notice", &[]);
+        let ids = store.queue_own(&[], std::slice::from_ref(&notice)).unwrap();
+        let kept = store
+            .own_refused(ids[0], &notice, at, "550 5.2.2 mailbox full".into())
+            .await
+            .unwrap();
+        assert!(kept);
+        assert_eq!(store.outbox_len(), 1);
+        assert_eq!(store.owed().unwrap()[0].id, "LG-9.notice");
+        store.reply_sent(ids[0], &notice, at).unwrap();
+        assert!(store.owed().unwrap().is_empty());
+        store.verify_audit().unwrap();
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    // Issue 18, item 6: a scheduled digest between the command's listing and
+    // its queuing listed the same requests twice.
+    #[tokio::test]
+    async fn a_digest_is_not_queued_with_a_request_another_took_meanwhile() {
+        let (store, dir) = with_accepted("meanwhile", &["LG-1", "LG-2"]).await;
+        let listed = store.undigested().unwrap();
+        let mail = digest_mail("digest-1", &["LG-1", "LG-2"]);
+        store
+            .scheduled("digest", "slot", &listed, std::slice::from_ref(&mail))
+            .await
+            .unwrap();
+        let err = store
+            .queue_own(
+                &listed,
+                &[digest_mail("digest-on-demand", &["LG-1", "LG-2"])],
+            )
+            .unwrap_err();
+        assert!(err.is::<DigestedMeanwhile>(), "{err:#}");
+        assert_eq!(store.outbox_len(), 1, "nothing queued twice");
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[tokio::test]
     async fn a_decision_and_its_reply_are_stored_together_and_survive_reopening() {
         let dir = std::env::temp_dir().join(format!("licgate-store-{}", std::process::id()));
@@ -1001,6 +1341,7 @@ mod tests {
                 to: vec!["tech@example.test".into()],
                 message: "Subject: x\r\n\r\nbody\r\n".into(),
                 queued_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+                own: None,
             };
             let decided = [
                 Decided {

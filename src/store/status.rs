@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use super::folders::UnknownMail;
 use crate::judge::Outcome;
+use crate::records::Owed;
 use crate::records::audit::{Event, Record};
 use crate::rules::french_date_time;
 use crate::text::{count, typography};
@@ -53,6 +54,29 @@ pub struct Status {
     /// store restored from an older copy), found when the daemon started.
     #[serde(default)]
     pub unknown_mails: Vec<UnknownMail>,
+    /// licgate's own mails the SMTP server refused for good, still owed.
+    #[serde(default)]
+    pub owed: Vec<Owed>,
+    /// The rules files the running daemon refused on their last change (it
+    /// keeps the previous ones; the next start will fail), if it did.
+    #[serde(default)]
+    pub rules_refused: Option<RulesRefused>,
+    /// Refusals of the rules files since the daemon started (a counter).
+    #[serde(default)]
+    pub rules_refusals: u64,
+    /// The time zone of the daemon's calendar (IANA name): `licgate status`
+    /// shows times in it, even when the rules on disk are refused.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// The rules files refused by the running daemon on a reload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesRefused {
+    /// The first refusal since the files last loaded.
+    pub since: Timestamp,
+    /// Why (the file, line and key at fault).
+    pub reason: String,
 }
 
 /// How long after its start a daemon that has not read the mailbox yet is
@@ -80,6 +104,10 @@ impl Status {
             stopped_at: None,
             started_at: None,
             unknown_mails: store.unknown_mails()?,
+            owed: store.owed()?,
+            rules_refused: None,
+            rules_refusals: 0,
+            time_zone: zone.iana_name().map(str::to_owned),
         })
     }
 
@@ -112,7 +140,7 @@ impl Status {
         zone: &TimeZone,
     ) -> Vec<String> {
         let age = |t: Timestamp| Duration::try_from(now.duration_since(t)).unwrap_or_default();
-        let at = |t: Timestamp| french_date_time(&t.to_zoned(zone.clone()));
+        let at = |t: Timestamp| zoned_time(t, zone);
         let mut problems = Vec::new();
         if let Some(stopped) = self.stopped_at {
             problems.push(format!(
@@ -142,6 +170,9 @@ impl Status {
         if !self.unknown_mails.is_empty() {
             problems.push(unknown_mails(&self.unknown_mails, zone));
         }
+        for owed in &self.owed {
+            problems.push(owed_mail(owed, zone));
+        }
         if let Some(reason) = &self.outbox_paused {
             problems.push(format!(
                 "envoi suspendu : le serveur SMTP refuse la passerelle ({reason}) ; vérifiez \
@@ -163,12 +194,8 @@ impl Status {
 
     /// The text `licgate status` prints, in French, times in `zone`.
     pub fn render(&self, zone: &TimeZone) -> String {
-        let at = |t: Option<Timestamp>| {
-            t.map_or_else(
-                || "jamais".to_owned(),
-                |t| french_date_time(&t.to_zoned(zone.clone())),
-            )
-        };
+        let at =
+            |t: Option<Timestamp>| t.map_or_else(|| "jamais".to_owned(), |t| zoned_time(t, zone));
         let today = |outcome: Outcome| {
             let position = Outcome::ALL.iter().position(|o| *o == outcome);
             position
@@ -254,6 +281,16 @@ impl Status {
                 "Accepted requests waiting for the next digest.",
                 vec![(String::new(), self.awaiting_digest as i64)],
             ),
+            (
+                "licgate_owed_mails",
+                "licgate's own mails (digest, notice) the SMTP server refused for good, still owed.",
+                vec![(String::new(), self.owed.len() as i64)],
+            ),
+            (
+                "licgate_rules_refused",
+                "1 while the rules files on disk are refused: the daemon keeps the previous ones, and its next start will fail.",
+                vec![(String::new(), i64::from(self.rules_refused.is_some()))],
+            ),
         ];
         let mut out = String::new();
         for (name, help, samples) in gauges {
@@ -262,8 +299,63 @@ impl Status {
                 let _ = writeln!(out, "{name}{labels} {value}");
             }
         }
+        let name = "licgate_rules_refusals_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Changes of the rules files refused since the daemon started.\n\
+             # TYPE {name} counter\n{name} {}",
+            self.rules_refusals
+        );
         out
     }
+}
+
+/// A time in `zone`, in French, naming the zone (« lundi 23 novembre 2026
+/// à 10 h (Europe/Paris) »): a reader never takes UTC for Paris.
+pub fn zoned_time(t: Timestamp, zone: &TimeZone) -> String {
+    format!(
+        "{} ({})",
+        french_date_time(&t.to_zoned(zone.clone())),
+        zone.iana_name().unwrap_or("heure locale")
+    )
+}
+
+/// The problem of a mail of licgate's own the server refuses: which, why,
+/// since when, what becomes of it, and what to do.
+fn owed_mail(owed: &Owed, zone: &TimeZone) -> String {
+    let what = if owed.request_ids.is_empty() {
+        format!(
+            "le message « {} » à {} est refusé par le serveur SMTP depuis le {} ({}) : il reste \
+             en file et il est réessayé toutes les 5 minutes",
+            owed.id,
+            owed.to.join(", "),
+            zoned_time(owed.since, zone),
+            owed.reason
+        )
+    } else {
+        format!(
+            "la synthèse « {} » à {} est refusée par le serveur SMTP depuis le {} ({}) : {} \
+             en attente, la prochaine synthèse {}",
+            owed.id,
+            owed.to.join(", "),
+            zoned_time(owed.since, zone),
+            owed.reason,
+            count(
+                owed.request_ids.len() as u64,
+                "demande reste",
+                "demandes restent"
+            ),
+            if owed.request_ids.len() > 1 {
+                "les reprend"
+            } else {
+                "la reprend"
+            }
+        )
+    };
+    format!(
+        "{what} ; corrigez la cause (un message trop gros : baissez [digest] max-size ; une \
+         adresse refusée : [purchasing] to et cc ; la boîte des achats pleine : prévenez-les)"
+    )
 }
 
 /// Most unknown mails named one by one in `licgate status`.
@@ -279,7 +371,7 @@ fn unknown_mails(mails: &[UnknownMail], zone: &TimeZone) -> String {
         .map(|mail| {
             let received = mail.received_at.map_or_else(
                 || "date de réception inconnue".to_owned(),
-                |t| format!("reçu le {}", french_date_time(&t.to_zoned(zone.clone()))),
+                |t| format!("reçu le {}", zoned_time(t, zone)),
             );
             let id = mail
                 .message_id
@@ -351,12 +443,16 @@ mod tests {
             stopped_at: None,
             started_at: None,
             unknown_mails: Vec::new(),
+            owed: Vec::new(),
+            rules_refused: None,
+            rules_refusals: 0,
+            time_zone: None,
         };
         assert_eq!(
             status.render(&paris),
-            "mis à jour        lundi 23 novembre 2026 à 10\u{a0}h\n\
-             dernier relevé    lundi 23 novembre 2026 à 10\u{a0}h\n\
-             à envoyer         1 message, le plus ancien depuis le lundi 23 novembre 2026 à 9\u{a0}h\u{a0}30\n\
+            "mis à jour        lundi 23 novembre 2026 à 10\u{a0}h (Europe/Paris)\n\
+             dernier relevé    lundi 23 novembre 2026 à 10\u{a0}h (Europe/Paris)\n\
+             à envoyer         1 message, le plus ancien depuis le lundi 23 novembre 2026 à 9\u{a0}h\u{a0}30 (Europe/Paris)\n\
              aujourd'hui       1 acceptée, 2 refusées, 0 ignorée, 0 en quarantaine, 1 à confirmer\n\
              synthèse          1 demande acceptée pour la prochaine, dernier créneau jamais\n"
         );
@@ -365,10 +461,12 @@ mod tests {
             status.problems(later, Duration::from_secs(60), &paris),
             [
                 "le démon ne tourne pas\u{a0}: son état n'est plus mis à jour depuis le lundi 23 \
-                 novembre 2026 à 10\u{a0}h\u{a0}; voyez «\u{a0}systemctl status licgate\u{a0}»",
-                "la boîte n'a pas été relevée depuis le lundi 23 novembre 2026 à 10\u{a0}h\u{a0}: \
+                 novembre 2026 à 10\u{a0}h (Europe/Paris)\u{a0}; voyez «\u{a0}systemctl status licgate\u{a0}»",
+                "la boîte n'a pas été relevée depuis le lundi 23 novembre 2026 à 10\u{a0}h \
+                 (Europe/Paris)\u{a0}: \
                  voyez «\u{a0}journalctl -u licgate\u{a0}»",
-                "une réponse attend depuis le lundi 23 novembre 2026 à 9\u{a0}h\u{a0}30\u{a0}: le \
+                "une réponse attend depuis le lundi 23 novembre 2026 à 9\u{a0}h\u{a0}30 \
+                 (Europe/Paris)\u{a0}: le \
                  serveur SMTP est-il joignable\u{a0}?",
             ]
         );
@@ -379,7 +477,7 @@ mod tests {
         };
         assert_eq!(
             stopped.problems(stopped.updated_at, Duration::from_secs(60), &paris)[0],
-            "le démon est arrêté depuis le lundi 23 novembre 2026 à 10\u{a0}h\u{a0}: \
+            "le démon est arrêté depuis le lundi 23 novembre 2026 à 10\u{a0}h (Europe/Paris)\u{a0}: \
              démarrez-le («\u{a0}systemctl start licgate\u{a0}»)"
         );
     }
@@ -402,6 +500,10 @@ mod tests {
             stopped_at: None,
             started_at: None,
             unknown_mails: Vec::new(),
+            owed: Vec::new(),
+            rules_refused: None,
+            rules_refusals: 0,
+            time_zone: None,
         };
         assert!(
             status
@@ -420,7 +522,7 @@ mod tests {
             [
                 "1 courriel classé dans les dossiers de licgate est inconnu de sa base de \
               données, sans doute restaurée d'une copie plus ancienne\u{a0}: «\u{a0}licgate/acceptees\u{a0}» \
-              n°\u{a0}3, reçu le lundi 16 novembre 2026 à 10\u{a0}h, <b@example.test>\u{a0}; \
+              n°\u{a0}3, reçu le lundi 16 novembre 2026 à 10\u{a0}h (Europe/Paris), <b@example.test>\u{a0}; \
               arrêtez le démon, lancez «\u{a0}licgate recover --config FICHIER\u{a0}», puis \
               redémarrez-le"
             ]
@@ -440,6 +542,59 @@ mod tests {
         );
         assert!(
             problems[0].contains("n°\u{a0}4, date de réception inconnue, sans Message-ID"),
+            "{problems:?}"
+        );
+    }
+
+    // Issue 18, item 3: a digest refused for good (552) left status at 0.
+    #[test]
+    fn a_mail_of_licgates_own_refused_for_good_is_a_problem_naming_it() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let now: Timestamp = "2026-11-23T09:00:05Z".parse().unwrap();
+        let owed = |id: &str, request_ids: &[&str]| Owed {
+            id: id.into(),
+            to: vec!["achats@example.test".into()],
+            reason: "552 5.3.4 message file too big".into(),
+            since: "2026-11-23T07:30:00Z".parse().unwrap(),
+            request_ids: request_ids.iter().map(|r| r.to_string()).collect(),
+        };
+        let status = Status {
+            updated_at: now,
+            last_poll: Some(now),
+            outbox_depth: 0,
+            oldest_queued: None,
+            today: vec![0; 5],
+            awaiting_digest: 2,
+            last_digest: None,
+            outbox_paused: None,
+            stopped_at: None,
+            started_at: None,
+            unknown_mails: Vec::new(),
+            owed: vec![
+                owed("digest-20261123-083000", &["LG-1", "LG-2"]),
+                owed("LG-3.notice", &[]),
+            ],
+            rules_refused: None,
+            rules_refusals: 0,
+            time_zone: None,
+        };
+        let problems = status.problems(now, Duration::from_secs(60), &paris);
+        assert_eq!(
+            problems[0],
+            "la synthèse «\u{a0}digest-20261123-083000\u{a0}» à achats@example.test est refusée \
+             par le serveur SMTP depuis le lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30 \
+             (Europe/Paris) (552 5.3.4 message file too big)\u{a0}: 2 demandes restent en \
+             attente, la prochaine synthèse les reprend\u{a0}; corrigez la cause (un message \
+             trop gros\u{a0}: baissez [digest] max-size\u{a0}; une adresse refusée\u{a0}: \
+             [purchasing] to et cc\u{a0}; la boîte des achats pleine\u{a0}: prévenez-les)"
+        );
+        assert!(
+            problems[1].starts_with(
+                "le message «\u{a0}LG-3.notice\u{a0}» à achats@example.test est refusé par le \
+                 serveur SMTP depuis le lundi 23 novembre 2026 à 8\u{a0}h\u{a0}30 (Europe/Paris) \
+                 (552 5.3.4 message file too big)\u{a0}: il reste en file et il est réessayé \
+                 toutes les 5 minutes\u{a0}; "
+            ),
             "{problems:?}"
         );
     }
@@ -491,6 +646,10 @@ mod tests {
             stopped_at: None,
             started_at: None,
             unknown_mails: Vec::new(),
+            owed: Vec::new(),
+            rules_refused: None,
+            rules_refusals: 0,
+            time_zone: None,
         };
         assert_eq!(
             status.prometheus(),
@@ -512,7 +671,16 @@ mod tests {
              licgate_decisions_today{verdict=\"held\"} 2\n\
              # HELP licgate_awaiting_digest Accepted requests waiting for the next digest.\n\
              # TYPE licgate_awaiting_digest gauge\n\
-             licgate_awaiting_digest 4\n"
+             licgate_awaiting_digest 4\n\
+             # HELP licgate_owed_mails licgate's own mails (digest, notice) the SMTP server refused for good, still owed.\n\
+             # TYPE licgate_owed_mails gauge\n\
+             licgate_owed_mails 0\n\
+             # HELP licgate_rules_refused 1 while the rules files on disk are refused: the daemon keeps the previous ones, and its next start will fail.\n\
+             # TYPE licgate_rules_refused gauge\n\
+             licgate_rules_refused 0\n\
+             # HELP licgate_rules_refusals_total Changes of the rules files refused since the daemon started.\n\
+             # TYPE licgate_rules_refusals_total counter\n\
+             licgate_rules_refusals_total 0\n"
         );
     }
 }

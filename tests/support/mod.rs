@@ -79,6 +79,11 @@ impl Stack {
         mailstack(&["start-smtp", self.run.to_str().unwrap()]);
     }
 
+    /// Postfix refuses messages larger than `bytes` (552 5.3.4).
+    pub fn size_limit(&self, bytes: usize) {
+        mailstack(&["size-limit", self.run.to_str().unwrap(), &bytes.to_string()]);
+    }
+
     pub fn stop_imap(&self) {
         mailstack(&["stop-imap", self.run.to_str().unwrap()]);
     }
