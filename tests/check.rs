@@ -1098,3 +1098,41 @@ fn with_two_clients_the_reply_subject_is_the_subject_as_written() {
         )
     );
 }
+
+// Issue 19, item 1: « Date souhaitée : 20/11/2026 » after one user was
+// read as a second one, and `Quantité : +2` was accepted.
+#[test]
+fn line_ignored_never_counts_as_a_user() {
+    let verdict = Draft::new()
+        .set(
+            "Nom Prénom de l'utilisateur",
+            "Jean Dupont\nDate souhaitée : 20/11/2026",
+        )
+        .judge();
+    assert_eq!(problems(&verdict), ["users_count"]);
+    assert_eq!(warnings(&verdict), ["line_ignored"]);
+    assert_eq!(verdict.request.users, ["Jean Dupont"]);
+    let body = reply_body(&verdict);
+    assert!(
+        body.contains("La ligne « Date souhaitée : 20/11/2026 » n'est pas un champ du modèle"),
+        "{body}"
+    );
+    // An empty users field followed by such lines has no user at all.
+    let verdict = Draft::new()
+        .set("Quantité", "+1")
+        .set(
+            "Nom Prénom de l'utilisateur",
+            "\nDate souhaitée : 20/11/2026\nRemarque : au plus vite",
+        )
+        .judge();
+    assert_eq!(problems(&verdict), ["user_missing"]);
+    // A `Ticket :` line is read as the ticket, not reported.
+    let verdict = Draft::new()
+        .set(
+            "Nom Prénom de l'utilisateur",
+            "Jean Dupont, Marie Curie\nTicket : GLPI 0004521",
+        )
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    assert!(warnings(&verdict).is_empty(), "{:?}", warnings(&verdict));
+}

@@ -371,6 +371,13 @@ impl<'r> Judgement<'r> {
         for field in fields.too_long() {
             self.problems.push(Problem::field_too_long(*field));
         }
+        // A ticket line is read, as a ticket ([`ticket::from_body`]).
+        for line in fields.ignored() {
+            let label = line.split([':', '\u{FF1A}']).next().unwrap_or_default();
+            if !self.rules.tickets.is_label(label) {
+                self.warnings.push(Warning::line_ignored(line));
+            }
+        }
         let mut conflicts = Vec::new();
         for &field in Field::template(self.request.action) {
             let distinct = distinct_values(fields.values(field));

@@ -320,16 +320,22 @@ fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
     for problem in &verdict.problems {
         let _ = writeln!(body, "- {}", problem.message);
     }
-    // NOTE: of the remarks, only the annual commitment matters while the
-    // request is refused (outside office hours, a name normalised… do not).
-    let annual: Vec<_> = verdict
+    // NOTE: of the remarks, only the annual commitment and the lines not
+    // read matter while the request is refused (outside office hours, a
+    // name normalised… do not).
+    let remarks: Vec<_> = verdict
         .warnings
         .iter()
-        .filter(|w| w.code == WarningCode::AnnualLicence)
+        .filter(|w| {
+            matches!(
+                w.code,
+                WarningCode::AnnualLicence | WarningCode::LineIgnored
+            )
+        })
         .collect();
-    if !annual.is_empty() {
+    if !remarks.is_empty() {
         body.push_str("\nÀ noter :\n");
-        for warning in annual {
+        for warning in remarks {
             let _ = writeln!(body, "- {}", warning.message);
         }
     }

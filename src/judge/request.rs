@@ -319,6 +319,10 @@ pub struct Fields {
     /// The fields with a value longer than its cap: what was read of them is
     /// cut, so it must never be taken as the request.
     too_long: Vec<Field>,
+    /// `Label : value` lines right after a field whose label is none of the
+    /// template's (`Date souhaitée : 20/11/2026`): they end the field and
+    /// are never read as its value, so the technician is told.
+    ignored: Vec<String>,
 }
 
 impl Fields {
@@ -340,6 +344,12 @@ impl Fields {
         &self.too_long
     }
 
+    /// The lines of another label that ended a field, as written (at most
+    /// [`MAX_IGNORED`]).
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
     fn values_mut(&mut self, field: Field) -> &mut Vec<String> {
         let i = Field::BODY
             .iter()
@@ -354,6 +364,9 @@ impl Fields {
         let Some(value) = value_or_none(written) else {
             return false;
         };
+        if field == Field::Address && says_none(value) {
+            return false;
+        }
         let (value, cut) = text::clean_line_cut(value, field.max_chars());
         self.cut(field, cut);
         self.values_mut(field).push(value);
@@ -398,28 +411,52 @@ const SIGN_OFFS: &[&str] = &[
 
 /// Reads the template's fields from the new text of a body.
 ///
-/// A value may stand on the line after its label; the users may go on over
-/// several lines, until a blank line, another label or a sign-off.
+/// A value may stand on the line after its label (or, for a label alone on
+/// its line as Outlook writes a table's cells as text, after blank lines);
+/// the users may go on over several lines, until a blank line, another label
+/// (the template's or any `Label : value` line) or a sign-off.
 pub fn parse_fields(body: &str) -> Fields {
     let mut fields = Fields::default();
     // The field that the next lines may still add to, and whether it has a value yet.
     let mut open: Option<(Field, bool)> = None;
+    // Whether the open field's label stood alone on its line (a table's
+    // cell): its value may come after blank lines.
+    let mut bare = false;
     // NOTE: the template is a dozen lines: what follows its first thousands
     // is never read, so a mail of a million field lines costs no more.
     let lines = body.lines().take(MAX_BODY_LINES).flat_map(split_joined);
     for line in lines {
         let line = strip_bullet(line);
         if line.is_empty() {
-            open = None;
+            if !(bare && matches!(open, Some((_, false)))) {
+                open = None;
+            }
             continue;
         }
+        bare = false;
         if let Some((field, value)) = split_label(line) {
             let has_value = fields.push(field, value);
             open = Some((field, has_value));
             continue;
         }
+        if let Some(field) = bare_label(line) {
+            open = Some((field, false));
+            bare = true;
+            continue;
+        }
         let words = text::words(line);
         if SIGN_OFFS.iter().any(|s| words.starts_with(s)) {
+            open = None;
+            continue;
+        }
+        // Issue 19, item 1: `Date souhaitée : 20/11/2026` after the users
+        // is no user; it ends the field.
+        if is_other_label(line) {
+            if open.is_some() && fields.ignored.len() < MAX_IGNORED {
+                fields
+                    .ignored
+                    .push(text::clean_line(line, text::MAX_VALUE_CHARS));
+            }
             open = None;
             continue;
         }
@@ -433,6 +470,57 @@ pub fn parse_fields(body: &str) -> Fields {
         }
     }
     fields
+}
+
+/// Most ignored lines reported for one mail.
+pub const MAX_IGNORED: usize = 3;
+
+/// Longest label of a `Label : value` line that is not the template's, in
+/// characters (`Date de départ souhaitée`).
+const MAX_OTHER_LABEL_CHARS: usize = 40;
+
+/// True for a line of the shape `Label : value` (`Date souhaitée : 20/11`,
+/// `Ticket : GLPI 0004521`, `NB : …`): a short label of words only, no
+/// digit, before a colon that is no URL's. A name with a time
+/// (`Jean Dupont, arrivée à 9:00`) is not one.
+fn is_other_label(line: &str) -> bool {
+    let Some((label, value)) = line.split_once([':', '\u{FF1A}']) else {
+        return false;
+    };
+    let label = text::trim(label);
+    let mut chars = label.chars();
+    chars.next().is_some_and(char::is_alphabetic)
+        && label.chars().count() <= MAX_OTHER_LABEL_CHARS
+        && label.split_whitespace().count() <= 5
+        && chars.all(|c| c.is_alphabetic() || c.is_whitespace() || "'’-.()/".contains(c))
+        && !value.starts_with("//")
+}
+
+/// The field of a line that is only a label (`Nom du client`, `Quantité :`),
+/// as Outlook writes a table's cells as text, one per line.
+fn bare_label(line: &str) -> Option<Field> {
+    let label = line.trim_end_matches(|c: char| c.is_whitespace() || c == ':' || c == '\u{FF1A}');
+    // NOTE: a label is a few words: a long line is never folded for one.
+    (label.len() <= MAX_LABEL_BYTES)
+        .then(|| Field::from_label(label))
+        .flatten()
+}
+
+/// True for a value that says there is none (`N/A`, `néant`, `-`): for the
+/// optional `Adresse à créer`, such a word means the field is empty.
+fn says_none(value: &str) -> bool {
+    matches!(
+        text::words(value).as_str(),
+        "" | "n a"
+            | "na"
+            | "neant"
+            | "aucune"
+            | "aucun"
+            | "sans objet"
+            | "non applicable"
+            | "non"
+            | "rien"
+    )
 }
 
 /// Longest label looked for inside a line, in bytes.
@@ -524,11 +612,13 @@ fn ends_a_label(text: &str) -> bool {
 }
 
 /// Splits `Label : value` (or `Label<TAB>value`, from an HTML table) when the
-/// label is one of the template's.
+/// label is one of the template's; the first of the colon and the tab
+/// separates (a value may hold either).
 fn split_label(line: &str) -> Option<(Field, &str)> {
-    let (label, value) = line
-        .split_once([':', '\u{FF1A}'])
-        .or_else(|| line.split_once('\t'))?;
+    let (label, value) = line.split_once([':', '\u{FF1A}', '\t'])?;
+    // A label cell without its colon, then a value cell that starts with one.
+    let value =
+        value.trim_start_matches(|c: char| c.is_whitespace() || c == ':' || c == '\u{FF1A}');
     Some((Field::from_label(label)?, value))
 }
 
@@ -747,6 +837,86 @@ mod tests {
             ["Jean Dupont", "Marie Curie"]
         );
         assert_eq!(split_users("A B, C D; E F"), ["A B", "C D", "E F"]);
+    }
+
+    // Issue 19, item 1: « Date souhaitée : 20/11/2026 » was read as a
+    // second user, and let an order for two licences through.
+    #[test]
+    fn another_label_ends_the_users_and_is_no_user() {
+        let fields = parse_fields(
+            "Quantité : +2\nNom Prénom de l'utilisateur : Jean Dupont\n\
+             Date souhaitée : 20/11/2026\nBureau à distance associé : NON\n",
+        );
+        assert_eq!(fields.values(Field::Users), ["Jean Dupont"]);
+        assert_eq!(fields.ignored(), ["Date souhaitée : 20/11/2026"]);
+        // An empty users field followed by such lines has no user at all.
+        let fields =
+            parse_fields("Nom Prénom de l'utilisateur :\nTicket : GLPI 0004521\nNB: urgent\n");
+        assert!(fields.values(Field::Users).is_empty());
+        assert_eq!(fields.ignored(), ["Ticket : GLPI 0004521"]);
+        // A continuation line of names, even with a time in it, still counts.
+        let fields = parse_fields(
+            "Nom Prénom de l'utilisateur : Jean Dupont,\nMarie Curie (arrivée à 9:00)\n\
+             Paul Martin\n",
+        );
+        assert_eq!(
+            split_users(&fields.values(Field::Users)[0]),
+            ["Jean Dupont", "Marie Curie (arrivée à 9:00)", "Paul Martin"]
+        );
+        assert!(fields.ignored().is_empty());
+        // Lines of another label before the template are not reported.
+        assert!(
+            parse_fields("Ticket : 12\nNom du client : X\n")
+                .ignored()
+                .is_empty()
+        );
+        assert!(!is_other_label("https://portal.office.com"));
+        assert!(is_other_label("Date de départ souhaitée : 30/11"));
+    }
+
+    // Issue 19, item 2: Outlook writes a pasted table as text with each
+    // cell on its own line, and as HTML one row per line, cells apart by a
+    // tab; labels without colon.
+    #[test]
+    fn a_table_as_cells_on_lines_or_tabs_is_read() {
+        let text = "Nom du client\n\nBoulangerie Martin\n\nType de licence\n\n\
+                    Microsoft 365 Business Standard\n\nQuantité\n\n+1\n\n\
+                    Nom Prénom de l'utilisateur\n\nJean Dupont\n\n\
+                    Adresse à créer (si non nominatif)\n\n\nBureau à distance associé\n\nNON\n";
+        let fields = parse_fields(text);
+        assert_eq!(fields.values(Field::Client), ["Boulangerie Martin"]);
+        assert_eq!(fields.values(Field::Quantity), ["+1"]);
+        assert_eq!(fields.values(Field::Users), ["Jean Dupont"]);
+        assert!(fields.values(Field::Address).is_empty());
+        assert_eq!(fields.values(Field::RemoteDesktop), ["NON"]);
+        let html = "Nom du client\tBoulangerie Martin\t\nQuantité :\t+1\t\n\
+                    Nom Prénom de l'utilisateur\tJean Dupont (arrivée : 1/12)\t\n\
+                    Adresse à créer (si non nominatif)\t\u{a0}\t\nBureau à distance associé\t: NON\t\n";
+        let fields = parse_fields(html);
+        assert_eq!(fields.values(Field::Client), ["Boulangerie Martin"]);
+        assert_eq!(fields.values(Field::Quantity), ["+1"]);
+        assert_eq!(
+            fields.values(Field::Users),
+            ["Jean Dupont (arrivée : 1/12)"]
+        );
+        assert!(fields.values(Field::Address).is_empty());
+        assert_eq!(fields.values(Field::RemoteDesktop), ["NON"]);
+        // A label with its colon still ends at a blank line.
+        let fields = parse_fields("Nom du client :\n\nMerci de faire vite\n");
+        assert!(fields.values(Field::Client).is_empty());
+    }
+
+    // Issue 19, item 4: « N/A » was refused as an invalid address, telling
+    // the technician to invent one.
+    #[test]
+    fn a_word_for_none_leaves_the_address_empty() {
+        for none in ["N/A", "néant", "Aucune", "-", "sans objet", "/", "NA"] {
+            let fields = parse_fields(&format!("Adresse à créer (si non nominatif) : {none}\n"));
+            assert!(fields.values(Field::Address).is_empty(), "{none}");
+        }
+        let fields = parse_fields("Adresse à créer : accueil@x.fr\nNom du client : N/A\n");
+        assert_eq!(fields.values(Field::Address), ["accueil@x.fr"]);
+        assert_eq!(fields.values(Field::Client), ["N/A"]);
     }
 
     #[test]

@@ -187,6 +187,9 @@ codes! {
         ReceptionTimeUnknown => "reception_time_unknown",
         /// An upgrade or an annual licence: held until the requester confirms.
         ConfirmationRequired => "confirmation_required",
+        /// A `Label : value` line right after a field, whose label is none
+        /// of the template's: it ended the field and was not read.
+        LineIgnored => "line_ignored",
     }
 }
 
@@ -803,6 +806,14 @@ impl Warning {
             "{why} : la demande n'est commandée qu'après la confirmation de son auteur{until}."
         );
         warning(WarningCode::ConfirmationRequired, message)
+    }
+
+    pub fn line_ignored(line: &str) -> Warning {
+        let message = format!(
+            "La ligne « {line} » n'est pas un champ du modèle : elle n'a pas été lue, \
+             ni comme utilisateur ni comme consigne pour les achats."
+        );
+        warning(WarningCode::LineIgnored, message)
     }
 
     pub fn reception_time_unknown() -> Warning {

@@ -16,6 +16,7 @@ use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use crate::text;
 
+pub(crate) mod flowed;
 pub(crate) mod html;
 
 /// What the judgement reads from a mail.
@@ -498,10 +499,14 @@ fn automatic_reason(message: &Message) -> Option<String> {
     None
 }
 
-/// The first text/plain part with content, else the first HTML part as text.
+/// The first text/plain part with content (unwrapped when it is
+/// `format=flowed`), else the first HTML part as text.
 fn body_text(message: &Message) -> Option<String> {
     let plain = message.text_bodies().find_map(|part| match &part.body {
-        PartType::Text(t) if !text::trim(t).is_empty() => Some(t.to_string()),
+        PartType::Text(t) if !text::trim(t).is_empty() => Some(match flowed_delsp(part) {
+            Some(delsp) => flowed::unwrap(t, delsp),
+            None => t.to_string(),
+        }),
         _ => None,
     });
     let text = plain.or_else(|| {
@@ -511,6 +516,22 @@ fn body_text(message: &Message) -> Option<String> {
         })
     })?;
     (!text::trim(&text).is_empty()).then_some(text)
+}
+
+/// For a `format=flowed` part (RFC 3676), whether it is `DelSp=yes`;
+/// `None` for any other part.
+fn flowed_delsp(part: &mail_parser::MessagePart) -> Option<bool> {
+    let attribute = |name: &str| {
+        part.content_type()?
+            .attributes()?
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .map(|a| a.value.as_ref())
+            .map(text::trim)
+    };
+    attribute("format")
+        .is_some_and(|v| v.eq_ignore_ascii_case("flowed"))
+        .then(|| attribute("delsp").is_some_and(|v| v.eq_ignore_ascii_case("yes")))
 }
 
 /// Keeps the text above the first mark of quoted history or signature, and
