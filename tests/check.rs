@@ -1136,3 +1136,50 @@ fn line_ignored_never_counts_as_a_user() {
     assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
     assert!(warnings(&verdict).is_empty(), "{:?}", warnings(&verdict));
 }
+
+// Issue 19, item 5: a count followed by a comment was refused; a removal's
+// refusal gave « +1 » as its example, which leads to `quantity_sign`.
+#[test]
+fn quantity_with_a_comment_is_read_and_a_removal_example_is_negative() {
+    let removal = "[SUPPRESSION] Licence Office 365 - Boulangerie Martin";
+    let verdict = Draft::new()
+        .subject(removal)
+        .set("Quantité", "-1 (départ)")
+        .set("Nom Prénom de l'utilisateur", "Jean Dupont")
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    assert_eq!(verdict.request.quantity, Some(-1));
+    let verdict = Draft::new().set("Quantité", "2 licences").judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    assert_eq!(warnings(&verdict), ["quantity_unsigned"]);
+    for ambiguous in ["1 ou 2", "deux", "2-3"] {
+        let verdict = Draft::new().set("Quantité", ambiguous).judge();
+        assert_eq!(problems(&verdict), ["quantity_invalid"], "{ambiguous}");
+    }
+    let verdict = Draft::new()
+        .subject(removal)
+        .set("Quantité", "moins un")
+        .judge();
+    let body = reply_body(&verdict);
+    assert!(body.contains("(par exemple -1)"), "{body}");
+    assert!(!body.contains("+1"), "{body}");
+}
+
+// Issue 19, item 6: « - URGENT » after the client was refused as
+// `client_unknown`.
+#[test]
+fn urgency_in_the_subject_is_no_part_of_the_client() {
+    let verdict = Draft::new()
+        .subject("[AJOUT] Licence Office 365 - Boulangerie Martin - URGENT")
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    let body = reply_body(&verdict);
+    assert!(
+        body.contains("La mention « urgent » de l'objet n'est pas nécessaire"),
+        "{body}"
+    );
+    assert!(
+        !reply_body(&Draft::new().judge()).contains("urgent"),
+        "said only when the subject says it"
+    );
+}

@@ -344,6 +344,7 @@ impl<'r> Judgement<'r> {
         let parsed = request::parse_subject(&subject);
         self.request.action = parsed.action;
         self.template.action = parsed.action;
+        self.template.urgent = parsed.urgent;
         match parsed.issue {
             Some(SubjectIssue::NotTemplate) => self.problems.push(Problem::subject_not_template()),
             Some(SubjectIssue::ActionNotChosen) => {

@@ -25,6 +25,9 @@ pub struct Template {
     pub client: Option<String>,
     /// The other fields, as understood.
     fields: Vec<(Field, String)>,
+    /// The subject said « URGENT »: the acceptance says every request is
+    /// handled on receipt.
+    pub urgent: bool,
 }
 
 impl Template {
@@ -87,7 +90,7 @@ pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Rep
     match verdict.outcome {
         Outcome::Accepted => Reply {
             subject: format!("[ACCEPTÉE] {subject} ({id})"),
-            body: text::typography(&acceptance(verdict, calendar)),
+            body: text::typography(&acceptance(verdict, calendar, template.urgent)),
         },
         Outcome::Held => Reply {
             subject: format!("[À CONFIRMER] {subject} ({id})"),
@@ -192,9 +195,16 @@ fn summary(body: &mut String, verdict: &Verdict) {
     }
 }
 
-fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
+fn acceptance(verdict: &Verdict, calendar: &Calendar, urgent: bool) -> String {
     let mut body =
-        String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n\n");
+        String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n");
+    if urgent {
+        body.push_str(
+            "La mention « urgent » de l'objet n'est pas nécessaire : chaque demande est \
+             contrôlée et transmise aux achats dès sa réception.\n",
+        );
+    }
+    body.push('\n');
     // A confirmation is accepted under the reference of the request it confirms.
     let reference = verdict.confirms.as_deref().unwrap_or(&verdict.request_id);
     let _ = writeln!(body, "Référence : {reference}");
@@ -465,7 +475,7 @@ pub fn answer_to_confirmation(verdict: &Verdict, held: &str, calendar: &Calendar
     match verdict.outcome {
         Outcome::Accepted => Reply {
             subject: format!("[ACCEPTÉE] {subject} ({held})"),
-            body: text::typography(&acceptance(verdict, calendar)),
+            body: text::typography(&acceptance(verdict, calendar, false)),
         },
         Outcome::Ignored => {
             let mut body = format!(

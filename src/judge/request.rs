@@ -62,6 +62,8 @@ pub struct Subject {
     pub client: Option<String>,
     /// The first thing found wrong, if any.
     pub issue: Option<SubjectIssue>,
+    /// The subject said « URGENT » or « IMPORTANT » (taken off the client).
+    pub urgent: bool,
 }
 
 /// What could be read of a request: resolved names where they resolved,
@@ -101,7 +103,7 @@ const PREFIXES: &[&str] = &[
 /// Parses `[AJOUT] Licence Office 365 - Client`, tolerating case, spacing,
 /// dash variants and reply/forward prefixes.
 pub fn parse_subject(subject: &str) -> Subject {
-    let rest = clean_subject(subject);
+    let (rest, urgent_before) = strip_urgency_tags(clean_subject(subject));
     let Some((tag, rest)) = rest.strip_prefix('[').and_then(|r| r.split_once(']')) else {
         return Subject {
             issue: Some(SubjectIssue::NotTemplate),
@@ -114,12 +116,13 @@ pub fn parse_subject(subject: &str) -> Subject {
         "mise a niveau" | "upgrade" => Some(Action::MiseANiveau),
         _ => None,
     };
-    let (product, client) = match rest.find(text::is_dash) {
+    let (product, client, urgent_after) = match rest.find(text::is_dash) {
         Some(at) => {
             let dash_len = rest[at..].chars().next().map_or(1, char::len_utf8);
-            (&rest[..at], value_or_none(&rest[at + dash_len..]))
+            let (client, urgent) = strip_urgency(&rest[at + dash_len..]);
+            (&rest[..at], value_or_none(client), urgent)
         }
-        None => (rest, None),
+        None => (rest, None, false),
     };
     let product_ok = matches!(
         text::words(product).as_str(),
@@ -138,7 +141,79 @@ pub fn parse_subject(subject: &str) -> Subject {
         action,
         client: client.map(str::to_owned),
         issue,
+        urgent: urgent_before || urgent_after,
     }
+}
+
+/// Words of urgency technicians add to a subject.
+const URGENCY: &[&str] = &[
+    "urgent",
+    "urgente",
+    "important",
+    "importante",
+    "tres urgent",
+];
+
+/// `subject` without `[URGENT]` or `URGENT :` before its tag; whether there
+/// was one.
+fn strip_urgency_tags(subject: &str) -> (&str, bool) {
+    let mut rest = subject;
+    let mut urgent = false;
+    // NOTE: a few tags at most: a subject of a thousand tags stops here.
+    for _ in 0..3 {
+        let tag = rest
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .or_else(|| rest.split_once([':', '-', '–']));
+        match tag {
+            Some((word, after)) if URGENCY.contains(&text::words(word).as_str()) => {
+                rest = text::trim(after);
+                urgent = true;
+            }
+            _ => break,
+        }
+    }
+    (rest, urgent)
+}
+
+/// The client of a subject without the urgency after it (`Martin - URGENT`,
+/// `Martin (urgent)`, `Martin URGENT !`); whether there was one.
+fn strip_urgency(client: &str) -> (&str, bool) {
+    let mut rest = client;
+    let mut urgent = false;
+    for _ in 0..3 {
+        rest = rest.trim_end_matches(|c: char| {
+            c.is_whitespace() || c == '!' || c == ':' || text::is_dash(c)
+        });
+        let bracketed = rest
+            .strip_suffix(')')
+            .and_then(|r| r.rsplit_once('('))
+            .or_else(|| rest.strip_suffix(']').and_then(|r| r.rsplit_once('[')));
+        let (before, word) = match bracketed {
+            Some((before, word)) => (before, word),
+            None => match rest.rsplit_once(char::is_whitespace) {
+                Some((before, word)) => (before, word),
+                None => break,
+            },
+        };
+        let mut words = text::words(word);
+        let mut before = before;
+        if let Some(tres) = before
+            .trim_end()
+            .rsplit_once(char::is_whitespace)
+            .filter(|(_, w)| matches!(text::words(w).as_str(), "tres"))
+        {
+            words = format!("tres {words}");
+            before = tres.0;
+        }
+        if !URGENCY.contains(&words.as_str()) {
+            break;
+        }
+        rest = before;
+        urgent = true;
+    }
+    let rest = rest.trim_end_matches(|c: char| c.is_whitespace() || text::is_dash(c));
+    (rest, urgent)
 }
 
 /// `subject` without reply and forward prefixes, the tags of licgate's
@@ -677,19 +752,75 @@ pub struct Quantity {
     pub count: u32,
 }
 
-/// Parses `+2`, `-1`, `3`, `+ 2` or `−1` (minus sign). `None` unless it is a non-zero integer.
+/// Parses `+2`, `-1`, `3`, `+ 2` or `−1` (minus sign), and a count followed
+/// by a unit or a comment (`-1 (départ)`, `+2 licences`). `None` unless it
+/// is a non-zero integer, read without doubt: `1 ou 2`, `deux`, `2-3` or
+/// `+2 (peut-être 3)` are none.
 pub fn parse_quantity(value: &str) -> Option<Quantity> {
-    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-    let (sign, digits) = match compact.chars().next()? {
-        '+' => (Some(Sign::Plus), &compact[1..]),
-        c if text::is_dash(c) => (Some(Sign::Minus), &compact[c.len_utf8()..]),
-        _ => (None, compact.as_str()),
+    let value = text::trim(value);
+    let (sign, rest) = match value.chars().next()? {
+        '+' => (Some(Sign::Plus), &value[1..]),
+        c if text::is_dash(c) => (Some(Sign::Minus), &value[c.len_utf8()..]),
+        _ => (None, value),
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let rest = text::trim(rest);
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (digits, comment) = rest.split_at(end);
+    if digits.is_empty() || !is_plain_comment(comment) {
         return None;
     }
     let count: u32 = digits.parse().ok().filter(|n| *n > 0)?;
     Some(Quantity { sign, count })
+}
+
+/// Words that may follow a count.
+const UNITS: &[&str] = &[
+    "licence",
+    "licences",
+    "license",
+    "licenses",
+    "utilisateur",
+    "utilisateurs",
+    "compte",
+    "comptes",
+    "poste",
+    "postes",
+];
+
+/// Words that make a count doubtful, wherever they stand.
+const DOUBTS: &[&str] = &[
+    "ou", "a", "plus", "moins", "environ", "voire", "peut", "max", "maximum", "min", "minimum",
+    "sur", "et",
+];
+
+/// True when what follows a count leaves it as it is: nothing, a unit,
+/// then at most one comment in parentheses, with no other number nor a
+/// word of doubt.
+fn is_plain_comment(comment: &str) -> bool {
+    if comment.is_empty() {
+        return true;
+    }
+    if !comment.starts_with(|c: char| c.is_whitespace() || c == '(') {
+        return false;
+    }
+    let comment = text::trim(comment);
+    let (units, remark) = match comment.split_once('(') {
+        Some((units, remark)) => match remark.strip_suffix(')') {
+            Some(remark) if !remark.contains(['(', ')']) => (units, remark),
+            _ => return false,
+        },
+        None => (comment, ""),
+    };
+    let units_ok = text::words(units)
+        .split(' ')
+        .all(|w| w.is_empty() || UNITS.contains(&w));
+    let remark_ok = remark.split_whitespace().all(|token| {
+        let token = token.trim_matches(|c: char| !c.is_alphanumeric());
+        !token.bytes().all(|b| b.is_ascii_digit()) || token.is_empty()
+    }) && text::words(remark).split(' ').all(|w| !DOUBTS.contains(&w));
+    units_ok && remark_ok
 }
 
 /// `OUI` -> true, `NON` -> false, whatever the case and accents.
@@ -775,6 +906,37 @@ mod tests {
         assert_eq!(
             subject("RE: [REFUSÉE] [AJOUT] Licence Office 365 - Boulangerie Martin"),
             ok
+        );
+    }
+
+    // Issue 19, item 6: « - URGENT » after the client was read as part of
+    // its name, and the request refused as `client_unknown`.
+    #[test]
+    fn urgency_is_taken_off_the_client() {
+        for written in [
+            "[AJOUT] Licence Office 365 - Boulangerie Martin - URGENT",
+            "[AJOUT] Licence Office 365 - Boulangerie Martin URGENT !!",
+            "[AJOUT] Licence Office 365 - Boulangerie Martin (urgent)",
+            "[AJOUT] Licence Office 365 - Boulangerie Martin – TRÈS URGENT",
+            "[AJOUT] Licence Office 365 - Boulangerie Martin IMPORTANT",
+            "[URGENT] [AJOUT] Licence Office 365 - Boulangerie Martin",
+            "URGENT : [AJOUT] Licence Office 365 - Boulangerie Martin",
+        ] {
+            let parsed = parse_subject(written);
+            assert_eq!(
+                parsed.client.as_deref(),
+                Some("Boulangerie Martin"),
+                "{written}"
+            );
+            assert_eq!(parsed.action, Some(Action::Ajout), "{written}");
+            assert!(parsed.urgent, "{written}");
+        }
+        let parsed = parse_subject("[AJOUT] Licence Office 365 - Urgences Dentaires");
+        assert_eq!(parsed.client.as_deref(), Some("Urgences Dentaires"));
+        assert!(!parsed.urgent);
+        assert_eq!(
+            parse_subject("[AJOUT] Licence Office 365 - URGENT").issue,
+            Some(SubjectIssue::ClientMissing)
         );
     }
 
@@ -935,6 +1097,28 @@ mod tests {
         assert_eq!(parse_quantity("−3"), q(Some(Sign::Minus), 3));
         assert_eq!(parse_quantity("4"), q(None, 4));
         for bad in ["0", "+0", "deux", "+", "1.5", "+X", "99999999999", ""] {
+            assert_eq!(parse_quantity(bad), None, "{bad}");
+        }
+        // Issue 19, item 5: a count followed by a unit or a comment is read;
+        // what is really ambiguous still is not.
+        assert_eq!(parse_quantity("-1 (départ)"), q(Some(Sign::Minus), 1));
+        assert_eq!(parse_quantity("+2 licences"), q(Some(Sign::Plus), 2));
+        assert_eq!(parse_quantity("2 licences"), q(None, 2));
+        assert_eq!(
+            parse_quantity("-1 licence (départ le 30/11)"),
+            q(Some(Sign::Minus), 1)
+        );
+        for bad in [
+            "1 ou 2",
+            "2-3",
+            "2 à 3",
+            "+2 (peut-être 3)",
+            "+2 (1 de plus)",
+            "2 licences ou plus",
+            "+2 (voire 3",
+            "2,5",
+            "3 (2 + 1)",
+        ] {
             assert_eq!(parse_quantity(bad), None, "{bad}");
         }
     }

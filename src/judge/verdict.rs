@@ -335,7 +335,13 @@ impl Problem {
         let hint = match (field, action) {
             (Field::RemoteDesktop, _) => " (OUI ou NON)",
             (Field::Quantity, Some(Action::MiseANiveau)) => " (nombre de licences à faire évoluer)",
-            (Field::Quantity, _) => " (+N pour un ajout, -N pour une suppression)",
+            (Field::Quantity, Some(Action::Suppression)) => {
+                " (-N, le nombre de licences à supprimer : par exemple -1)"
+            }
+            (Field::Quantity, Some(Action::Ajout)) => {
+                " (+N, le nombre de licences à ajouter : par exemple +1)"
+            }
+            (Field::Quantity, None) => " (+N pour un ajout, -N pour une suppression)",
             (Field::CurrentLicence, _) => {
                 " (nom officiel Microsoft complet ; une mise à niveau nomme la licence actuelle \
                  et la licence cible à la place de « Type de licence »)"
@@ -554,9 +560,17 @@ impl Problem {
                 "La quantité « {written} » n'est pas un nombre entier non nul : écrivez le nombre \
                  de licences à faire évoluer (par exemple 1)."
             ),
-            _ => format!(
+            Some(Action::Suppression) => format!(
+                "La quantité « {written} » n'est pas un nombre entier non nul : pour une \
+                 suppression, écrivez -N, le nombre de licences à supprimer (par exemple -1)."
+            ),
+            Some(Action::Ajout) => format!(
+                "La quantité « {written} » n'est pas un nombre entier non nul : pour un ajout, \
+                 écrivez +N, le nombre de licences à ajouter (par exemple +1)."
+            ),
+            None => format!(
                 "La quantité « {written} » n'est pas un nombre entier non nul : écrivez +N pour un \
-                 ajout ou -N pour une suppression (par exemple +1)."
+                 ajout ou -N pour une suppression (par exemple +1 ou -1)."
             ),
         };
         problem(ProblemCode::QuantityInvalid, Some(Field::Quantity), message)
