@@ -555,13 +555,18 @@ pub const MAX_IGNORED: usize = 3;
 const MAX_OTHER_LABEL_CHARS: usize = 40;
 
 /// True for a line of the shape `Label : value` (`Date souhaitée : 20/11`,
-/// `Ticket : GLPI 0004521`, `NB : …`): a short label of words only, no
-/// digit, before a colon that is no URL's. A name with a time
+/// `Ticket : GLPI 0004521`, `NB : …`), or a table's row `Label<TAB>value`:
+/// a short label of words only, no digit, before a colon that is no URL's. A name with a time
 /// (`Jean Dupont, arrivée à 9:00`) is not one.
 fn is_other_label(line: &str) -> bool {
-    let Some((label, value)) = line.split_once([':', '\u{FF1A}']) else {
+    let Some((label, value)) = line.split_once([':', '\u{FF1A}', '\t']) else {
         return false;
     };
+    // A table's row (`Date souhaitée<TAB>01/12`) has a value; a cell's
+    // last paragraph of names ends with a lone tab.
+    if line.as_bytes().get(label.len()) == Some(&b'\t') && text::trim(value).is_empty() {
+        return false;
+    }
     let label = text::trim(label);
     let mut chars = label.chars();
     chars.next().is_some_and(char::is_alphabetic)
@@ -823,13 +828,27 @@ fn is_plain_comment(comment: &str) -> bool {
     units_ok && remark_ok
 }
 
-/// `OUI` -> true, `NON` -> false, whatever the case and accents.
+/// `OUI` -> true, `NON` -> false, whatever the case and accents, and with a
+/// comment after a parenthesis, a dash or a comma (`NON (pas besoin)`); a
+/// comment that names the other answer (`OUI/NON`, `non, ou oui`) is none.
 pub fn parse_yes_no(value: &str) -> Option<bool> {
-    match text::words(value).as_str() {
+    let value = text::trim(value);
+    let answer = |word: &str| match word {
         "oui" => Some(true),
         "non" => Some(false),
         _ => None,
+    };
+    let head = value.get(..3).map(str::to_ascii_lowercase)?;
+    let yes = answer(&head)?;
+    let comment = text::trim(&value[3..]);
+    if text::words(comment).is_empty() {
+        return Some(yes);
     }
+    let separated = comment.starts_with(['(', ',']) || comment.starts_with(text::is_dash);
+    let doubtful = text::words(comment)
+        .split(' ')
+        .any(|w| answer(w).is_some() || w == "ou");
+    (separated && !doubtful).then_some(yes)
 }
 
 #[cfg(test)]
@@ -1034,6 +1053,9 @@ mod tests {
         );
         assert!(!is_other_label("https://portal.office.com"));
         assert!(is_other_label("Date de départ souhaitée : 30/11"));
+        // A table's row of another label; a cell's last line of names is none.
+        assert!(is_other_label("Date souhaitée\t01/12/2026\t"));
+        assert!(!is_other_label("Marie Curie\t"));
     }
 
     // Issue 19, item 2: Outlook writes a pasted table as text with each
@@ -1128,5 +1150,19 @@ mod tests {
         assert_eq!(parse_yes_no("OUI"), Some(true));
         assert_eq!(parse_yes_no(" Non "), Some(false));
         assert_eq!(parse_yes_no("OUI/NON"), None);
+        // Issue 19: a comment after the answer.
+        assert_eq!(parse_yes_no("NON (pas besoin)"), Some(false));
+        assert_eq!(parse_yes_no("Oui - RDS partagé"), Some(true));
+        assert_eq!(parse_yes_no("NON."), Some(false));
+        for bad in [
+            "NON - ou OUI ?",
+            "non, oui",
+            "nonobstant",
+            "OUI NON",
+            "ou",
+            "é",
+        ] {
+            assert_eq!(parse_yes_no(bad), None, "{bad}");
+        }
     }
 }
