@@ -353,6 +353,57 @@ fn licence_unknown_suggests_official_names_and_never_corrects() {
     }
 }
 
+// Issue 19: « Copilot » got « Microsoft Sales Copilot », « M365 BP »
+// Business Standard, « Business standart » its « (no Teams) » and
+// « Prepaid Legacy » variants.
+#[test]
+fn licence_suggestions_follow_usual_names_and_never_mislead() {
+    for (written, expected, never) in [
+        (
+            "Copilot",
+            "Microsoft Copilot for Microsoft 365",
+            "Sales Copilot",
+        ),
+        (
+            "M365 BP",
+            "Microsoft 365 Business Premium",
+            "Business Standard",
+        ),
+        (
+            "Business standart",
+            "Microsoft 365 Business Standard",
+            "(no Teams)",
+        ),
+        (
+            "Business standart",
+            "Microsoft 365 Business Standard",
+            "Legacy",
+        ),
+        ("Exchange Plan 1", "Exchange Online (Plan 1)", "Plan 2"),
+        ("O365 E3", "Office 365 E3", "Microsoft 365 E3"),
+        ("EOP1", "Exchange Online (Plan 1)", "Protection"),
+    ] {
+        let verdict = Draft::new().set("Type de licence", written).judge();
+        // A pointer only: never taken as the licence.
+        assert_eq!(problems(&verdict), ["licence_unknown"], "{written}");
+        let message = &verdict.problems[0].message;
+        assert!(
+            message.contains(&format!("« {expected} »")),
+            "{written}: {message}"
+        );
+        assert!(!message.contains(never), "{written}: {message}");
+    }
+    // A variant comes when the mail names it.
+    let verdict = Draft::new()
+        .set("Type de licence", "Business Standard no Teams")
+        .judge();
+    let message = &verdict.problems[0].message;
+    assert!(
+        message.contains("« Microsoft 365 Business Standard (no Teams) »"),
+        "{message}"
+    );
+}
+
 // Issue 10: suggestions named sector variants no one asked for
 // (« Project Plan 3_USGOV_GCCHIGH »), and several names when one held every
 // word written.
