@@ -1234,3 +1234,19 @@ fn urgency_in_the_subject_is_no_part_of_the_client() {
         "said only when the subject says it"
     );
 }
+
+// Issue 19: two licences in one mail were answered « n'en gardez qu'une »,
+// and the second user never got a licence.
+#[test]
+fn field_duplicate_of_a_licence_asks_for_a_request_of_its_own() {
+    let verdict = Draft::new()
+        .add("Type de licence", "Exchange Online (Plan 1)")
+        .judge();
+    assert_eq!(problems(&verdict), ["field_duplicate"]);
+    let message = &verdict.problems[0].message;
+    assert!(
+        message.contains("envoyez une demande séparée pour l'autre"),
+        "{message}"
+    );
+    assert!(!message.contains("n'en gardez qu'une"), "{message}");
+}

@@ -248,11 +248,15 @@ impl Judge<'_> {
                 .as_deref()
                 .and_then(correction::quoted_acceptance);
             let subject = mail.subject.as_deref().unwrap_or_default();
-            if let Some(held) = request::answered_hold(subject)
+            if let Some(answered) = request::answered_hold(subject)
                 && mail.automatic.is_none()
             {
-                judgement.problems = vec![Problem::confirmation_missing(&held)];
-                return judgement.answer_to_hold(&mail, &held, id, received_at);
+                let deadline = held
+                    .iter()
+                    .find(|h| h.request_id == answered)
+                    .map(|h| h.confirm_before);
+                judgement.problems = vec![Problem::confirmation_missing(&answered)];
+                return judgement.answer_to_hold(&mail, &answered, deadline, id, received_at);
             }
         }
         match &correction {
@@ -841,10 +845,12 @@ impl Judgement<'_> {
 
     /// The refusal of an answer to `[À CONFIRMER]` that says neither
     /// `CONFIRMER` nor `ANNULER` (its problem already pushed).
+    /// `deadline` is the held request's, when it is known (not offline).
     fn answer_to_hold(
         self,
         mail: &Mail,
         held: &str,
+        deadline: Option<Timestamp>,
         request_id: String,
         received_at: Option<Timestamp>,
     ) -> Verdict {
@@ -852,9 +858,10 @@ impl Judgement<'_> {
             problems: self.problems,
             ..verdict_on(mail, request_id, received_at, Outcome::Rejected)
         };
-        verdict.reply = Some(reply::answer_to_confirmation(
+        verdict.reply = Some(reply::confirmation_missing(
             &verdict,
             held,
+            deadline,
             &self.rules.calendar,
         ));
         verdict

@@ -261,12 +261,25 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar, urgent: bool) -> String {
                 Some(cutoff) if cutoff > *received && cutoff < refund => cutoff,
                 _ => refund,
             };
-            let _ = write!(
-                body,
-                "\nCet ajout peut encore être annulé avec remboursement au prorata jusqu'au {} : \
-                 envoyez une demande de suppression avant.\n",
-                french_date_time(&until)
-            );
+            if calendar.is_business_day(until.date()) {
+                let _ = write!(
+                    body,
+                    "\nCet ajout peut encore être annulé avec remboursement au prorata jusqu'au \
+                     {} : envoyez une demande de suppression avant.\n",
+                    french_date_time(&until)
+                );
+            } else {
+                // NOTE: a removal sent on a closed day is handled at the next
+                // opening, after the deadline.
+                let last = calendar.last_business_moment_before(until.date());
+                let _ = write!(
+                    body,
+                    "\nCet ajout peut encore être annulé avec remboursement au prorata jusqu'au \
+                     {}, un jour fermé : envoyez une demande de suppression au plus tard le {}.\n",
+                    french_date_time(&until),
+                    french_date_time(&last)
+                );
+            }
         }
         (None, true) => body.push_str(
             "\nLa suppression n'apparaîtra dans la console qu'après le 1er du mois prochain \
@@ -505,6 +518,41 @@ pub fn answer_to_confirmation(verdict: &Verdict, held: &str, calendar: &Calendar
                 body: text::typography(&body),
             }
         }
+    }
+}
+
+/// The refusal of an answer to `[À CONFIRMER]` without the command: under
+/// the held request's own subject and reference (from the inbox list it
+/// must not read as a refused request), with its deadline when known. The
+/// code is never repeated: only the `[À CONFIRMER]` mail carries it.
+pub fn confirmation_missing(
+    verdict: &Verdict,
+    held: &str,
+    deadline: Option<Timestamp>,
+    calendar: &Calendar,
+) -> Reply {
+    let subject = request_subject(verdict, &Template::default());
+    let mut body =
+        format!("Bonjour,\n\nVotre réponse « {subject} » n'a pas été prise en compte :\n");
+    for problem in &verdict.problems {
+        let _ = writeln!(body, "- {}", problem.message);
+    }
+    let until = match deadline {
+        Some(at) => format!(
+            "jusqu'au {}",
+            french_date_time(&at.to_zoned(calendar.time_zone.clone()))
+        ),
+        None => "jusqu'à l'échéance donnée dans le message [À CONFIRMER]".to_owned(),
+    };
+    let _ = writeln!(
+        body,
+        "\nLa demande {held} peut être confirmée {until} ; sans confirmation à temps, elle est \
+         close et rien n'est commandé.\n\nRéférence : {held}\n"
+    );
+    body.push_str(CONFIRMATION_SIGNATURE);
+    Reply {
+        subject: format!("[À CONFIRMER] {subject} ({held})"),
+        body: text::typography(&body),
     }
 }
 

@@ -374,8 +374,22 @@ impl Problem {
     }
 
     pub fn field_duplicate(field: Field, values: &[&str]) -> Problem {
+        // NOTE: two licences or two clients are two requests: keeping one
+        // would leave the other user without a licence.
+        let what_to_do = match field {
+            Field::Client => {
+                "une demande ne porte que sur un client : gardez-en un ici, et envoyez une \
+                 demande séparée pour l'autre"
+            }
+            Field::Licence | Field::CurrentLicence | Field::TargetLicence => {
+                "une demande ne porte que sur une licence : gardez-en une ici, et envoyez une \
+                 demande séparée pour l'autre"
+            }
+            Field::Users => "écrivez tous les noms sur une seule ligne, séparés par des virgules",
+            _ => "n'en gardez qu'une",
+        };
         let message = format!(
-            "Le champ « {} » est donné plusieurs fois avec des valeurs différentes ({}) : n'en gardez qu'une.",
+            "Le champ « {} » est donné plusieurs fois avec des valeurs différentes ({}) : {what_to_do}.",
             field.label(),
             quoted_list(values)
         );
@@ -439,8 +453,8 @@ impl Problem {
 
     pub fn licence_not_exact(written: &str, official: &str) -> Problem {
         let message = format!(
-            "« {written} » n'est pas écrit exactement comme le nom officiel « {official} » : \
-             copiez le nom exact depuis le tenant du client dans « Licence cible »."
+            "« {written} » n'est pas écrit exactement comme le nom officiel « {official} » \
+             (majuscules ou espaces) : écrivez « {official} » dans « Licence cible »."
         );
         problem(
             ProblemCode::LicenceNotExact,
