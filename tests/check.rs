@@ -1226,7 +1226,7 @@ fn urgency_in_the_subject_is_no_part_of_the_client() {
     assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
     let body = reply_body(&verdict);
     assert!(
-        body.contains("La mention « urgent » de l'objet n'est pas nécessaire"),
+        body.contains("La mention d'urgence de l'objet n'est pas nécessaire"),
         "{body}"
     );
     assert!(

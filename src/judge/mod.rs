@@ -32,6 +32,11 @@ use confirmation::{Answer, Command};
 use reply::Template;
 use request::{Fields, Sign, SubjectIssue};
 
+/// Fields with a value in a complete request: client, licence, quantity,
+/// users and remote desktop (an upgrade has one more, the address is
+/// optional).
+const FIELDS_OF_A_REQUEST: usize = 5;
+
 /// Bounds on what is read and accepted: with them, judging any mail costs
 /// time and memory linear in its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +222,22 @@ impl Judge<'_> {
         {
             return judgement.confirmation(&mail, &command, held, id, received_at);
         }
-        let fields = mail.body.as_deref().map(request::parse_fields);
+        let fields = mail.body.as_deref().map(|body| {
+            let text = request::parse_fields(body);
+            // Issue 19, item 2: Outlook's text part of a pasted table may
+            // lose what its HTML keeps as rows; the HTML is read only then.
+            match mail.alternative.as_deref() {
+                Some(html) if text.filled() < FIELDS_OF_A_REQUEST => {
+                    let html = request::parse_fields(html);
+                    if html.filled() > text.filled() {
+                        html
+                    } else {
+                        text
+                    }
+                }
+                _ => text,
+            }
+        });
         // An answer to a refusal is judged on the template it quotes, as
         // edited; a template in the new text wins over anything quoted.
         let correction = match &fields {

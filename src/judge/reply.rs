@@ -200,7 +200,7 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar, urgent: bool) -> String {
         String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n");
     if urgent {
         body.push_str(
-            "La mention « urgent » de l'objet n'est pas nécessaire : chaque demande est \
+            "La mention d'urgence de l'objet n'est pas nécessaire : chaque demande est \
              contrôlée et transmise aux achats dès sa réception.\n",
         );
     }

@@ -414,13 +414,18 @@ impl Fields {
         self.values.iter().all(Vec::is_empty) && self.too_long.is_empty()
     }
 
+    /// How many fields have a value.
+    pub fn filled(&self) -> usize {
+        self.values.iter().filter(|v| !v.is_empty()).count()
+    }
+
     /// The fields with a value that was cut ([`Field::max_chars`]).
     pub fn too_long(&self) -> &[Field] {
         &self.too_long
     }
 
-    /// The lines of another label that ended a field, as written (at most
-    /// [`MAX_IGNORED`]).
+    /// The lines of another label that ended a field, as written (the first
+    /// few).
     pub fn ignored(&self) -> &[String] {
         &self.ignored
     }
@@ -548,7 +553,7 @@ pub fn parse_fields(body: &str) -> Fields {
 }
 
 /// Most ignored lines reported for one mail.
-pub const MAX_IGNORED: usize = 3;
+const MAX_IGNORED: usize = 3;
 
 /// Longest label of a `Label : value` line that is not the template's, in
 /// characters (`Date de départ souhaitée`).
@@ -556,8 +561,8 @@ const MAX_OTHER_LABEL_CHARS: usize = 40;
 
 /// True for a line of the shape `Label : value` (`Date souhaitée : 20/11`,
 /// `Ticket : GLPI 0004521`, `NB : …`), or a table's row `Label<TAB>value`:
-/// a short label of words only, no digit, before a colon that is no URL's. A name with a time
-/// (`Jean Dupont, arrivée à 9:00`) is not one.
+/// a short label of words only, no digit, before a colon that is no URL's.
+/// A name with a time (`Jean Dupont, arrivée à 9:00`) is not one.
 fn is_other_label(line: &str) -> bool {
     let Some((label, value)) = line.split_once([':', '\u{FF1A}', '\t']) else {
         return false;

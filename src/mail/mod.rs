@@ -41,6 +41,10 @@ pub struct Mail {
     /// The whole text of the body, quoted history included, when it has
     /// some: where an answer to a refusal holds the corrected template.
     pub quoted: Option<String>,
+    /// The new text of the HTML part, when `body` comes from the text part
+    /// of a mail that has both: Outlook writes a pasted table in its text
+    /// part as labels and values apart, which the HTML keeps as rows.
+    pub alternative: Option<String>,
 }
 
 /// Most header lines a mail may have before its headers are read: a mail
@@ -220,12 +224,13 @@ pub fn read(raw: &[u8]) -> Option<Mail> {
     }
     let message = MessageParser::default().parse(raw)?;
     let mut mail = read_envelope(&message);
-    if let Some(text) = body_text(&message) {
+    if let Some((text, html)) = body_text(&message) {
         let new = strip_history(&text);
         if new.len() < text.len() {
             mail.quoted = Some(text);
         }
         mail.body = Some(new);
+        mail.alternative = html.map(|html| strip_history(&html));
     }
     dispose(message);
     Some(mail)
@@ -403,6 +408,7 @@ fn read_envelope(message: &Message) -> Mail {
         automatic: automatic_reason(message),
         body: None,
         quoted: None,
+        alternative: None,
     }
 }
 
@@ -500,8 +506,9 @@ fn automatic_reason(message: &Message) -> Option<String> {
 }
 
 /// The first text/plain part with content (unwrapped when it is
-/// `format=flowed`), else the first HTML part as text.
-fn body_text(message: &Message) -> Option<String> {
+/// `format=flowed`), else the first HTML part as text; with the first HTML
+/// part as text beside a text part, when there is one.
+fn body_text(message: &Message) -> Option<(String, Option<String>)> {
     let plain = message.text_bodies().find_map(|part| match &part.body {
         PartType::Text(t) if !text::trim(t).is_empty() => Some(match flowed_delsp(part) {
             Some(delsp) => flowed::unwrap(t, delsp),
@@ -509,13 +516,15 @@ fn body_text(message: &Message) -> Option<String> {
         }),
         _ => None,
     });
-    let text = plain.or_else(|| {
-        message.html_bodies().find_map(|part| match &part.body {
-            PartType::Html(h) => Some(html::to_text(h)),
-            _ => None,
-        })
-    })?;
-    (!text::trim(&text).is_empty()).then_some(text)
+    let html = message.html_bodies().find_map(|part| match &part.body {
+        PartType::Html(h) => Some(html::to_text(h)),
+        _ => None,
+    });
+    let (text, alternative) = match plain {
+        Some(plain) => (plain, html),
+        None => (html?, None),
+    };
+    (!text::trim(&text).is_empty()).then_some((text, alternative))
 }
 
 /// For a `format=flowed` part (RFC 3676), whether it is `DelSp=yes`;
