@@ -365,8 +365,13 @@ impl Field {
     }
 
     pub(crate) fn from_label(label: &str) -> Option<Field> {
-        let words = text::words(label);
-        let field = match words.as_str() {
+        Field::from_words(&text::words(label))
+    }
+
+    /// [`Field::from_label`] of a label already folded to its words
+    /// ([`text::words`]).
+    fn from_words(words: &str) -> Option<Field> {
+        let field = match words {
             "nom du client" | "nom client" | "client" => Field::Client,
             "type de licence" | "type de license" | "type de licences" | "type licence" => {
                 Field::Licence
@@ -519,12 +524,12 @@ pub fn parse_fields(body: &str) -> Fields {
             open = Some((field, has_value));
             continue;
         }
-        if let Some(field) = bare_label(line) {
+        let words = text::words(line);
+        if let Some(field) = bare_label(line, &words) {
             open = Some((field, false));
             bare = true;
             continue;
         }
-        let words = text::words(line);
         if SIGN_OFFS.iter().any(|s| words.starts_with(s)) {
             open = None;
             continue;
@@ -582,13 +587,14 @@ fn is_other_label(line: &str) -> bool {
 }
 
 /// The field of a line that is only a label (`Nom du client`, `Quantité :`),
-/// as Outlook writes a table's cells as text, one per line.
-fn bare_label(line: &str) -> Option<Field> {
+/// as Outlook writes a table's cells as text, one per line; `words` are the
+/// line's ([`text::words`]).
+fn bare_label(line: &str, words: &str) -> Option<Field> {
     let label = line.trim_end_matches(|c: char| c.is_whitespace() || c == ':' || c == '\u{FF1A}');
-    // NOTE: a label is a few words: a long line is never folded for one.
-    (label.len() <= MAX_LABEL_BYTES)
-        .then(|| Field::from_label(label))
-        .flatten()
+    if label.contains([':', '\u{FF1A}', '\t']) {
+        return None;
+    }
+    Field::from_words(words)
 }
 
 /// True for a value that says there is none (`N/A`, `néant`, `-`): for the

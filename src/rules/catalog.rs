@@ -89,6 +89,9 @@ pub struct Catalog {
     vocabulary: Vec<String>,
     /// The words of each licence name, as indexes in `vocabulary`.
     tokens: Vec<Vec<usize>>,
+    /// Whether each word of `vocabulary` marks a variant or a sector
+    /// ([`VARIANTS`], [`SECTORS`]): looked up once, not at each suggestion.
+    marks_variant: Vec<bool>,
     internal: Vec<InternalName>,
     /// Index in `internal` by [`text::words`] of the name.
     internal_by_words: HashMap<String, usize>,
@@ -146,6 +149,7 @@ impl Catalog {
             squashed: HashMap::new(),
             vocabulary: Vec::new(),
             tokens: Vec::new(),
+            marks_variant: Vec::new(),
             internal: Vec::new(),
             internal_by_words: HashMap::new(),
             usual: Vec::new(),
@@ -261,6 +265,11 @@ impl Catalog {
         }
         catalog.sold = sold;
         catalog.usual = usual;
+        catalog.marks_variant = catalog
+            .vocabulary
+            .iter()
+            .map(|word| SECTORS.contains(&word.as_str()) || VARIANTS.contains(&word.as_str()))
+            .collect();
         Ok(catalog)
     }
 
@@ -325,11 +334,9 @@ impl Catalog {
                 .collect();
         }
         let named = |candidate: &[usize]| {
-            candidate.iter().all(|&i| {
-                let word = &self.vocabulary[i];
-                !(SECTORS.contains(&word.as_str()) || VARIANTS.contains(&word.as_str()))
-                    || words.contains(word)
-            })
+            candidate
+                .iter()
+                .all(|&i| !self.marks_variant[i] || words.contains(&self.vocabulary[i]))
         };
         let written: Option<Vec<usize>> = words
             .iter()
