@@ -165,6 +165,11 @@ pub fn trim(s: &str) -> &str {
 }
 
 fn push_unaccented(out: &mut String, c: char) {
+    // NOTE: most of what is folded is ASCII: lower-cased without Unicode's
+    // tables (the same result), a third of a judgement's time before.
+    if c.is_ascii() {
+        return out.push(c.to_ascii_lowercase());
+    }
     let base = match c {
         'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
         'ç' | 'Ç' => 'c',

@@ -353,6 +353,57 @@ fn licence_unknown_suggests_official_names_and_never_corrects() {
     }
 }
 
+// Issue 19: « Copilot » got « Microsoft Sales Copilot », « M365 BP »
+// Business Standard, « Business standart » its « (no Teams) » and
+// « Prepaid Legacy » variants.
+#[test]
+fn licence_suggestions_follow_usual_names_and_never_mislead() {
+    for (written, expected, never) in [
+        (
+            "Copilot",
+            "Microsoft Copilot for Microsoft 365",
+            "Sales Copilot",
+        ),
+        (
+            "M365 BP",
+            "Microsoft 365 Business Premium",
+            "Business Standard",
+        ),
+        (
+            "Business standart",
+            "Microsoft 365 Business Standard",
+            "(no Teams)",
+        ),
+        (
+            "Business standart",
+            "Microsoft 365 Business Standard",
+            "Legacy",
+        ),
+        ("Exchange Plan 1", "Exchange Online (Plan 1)", "Plan 2"),
+        ("O365 E3", "Office 365 E3", "Microsoft 365 E3"),
+        ("EOP1", "Exchange Online (Plan 1)", "Protection"),
+    ] {
+        let verdict = Draft::new().set("Type de licence", written).judge();
+        // A pointer only: never taken as the licence.
+        assert_eq!(problems(&verdict), ["licence_unknown"], "{written}");
+        let message = &verdict.problems[0].message;
+        assert!(
+            message.contains(&format!("« {expected} »")),
+            "{written}: {message}"
+        );
+        assert!(!message.contains(never), "{written}: {message}");
+    }
+    // A variant comes when the mail names it.
+    let verdict = Draft::new()
+        .set("Type de licence", "Business Standard no Teams")
+        .judge();
+    let message = &verdict.problems[0].message;
+    assert!(
+        message.contains("« Microsoft 365 Business Standard (no Teams) »"),
+        "{message}"
+    );
+}
+
 // Issue 10: suggestions named sector variants no one asked for
 // (« Project Plan 3_USGOV_GCCHIGH »), and several names when one held every
 // word written.
@@ -1109,4 +1160,105 @@ fn a_reception_time_past_the_calendar_is_no_reception_time() {
     let dated = Draft::new().header("Date: Thu, 30 Dec 9999 10:00:00 +0100");
     let verdict = plain(check(&dated.raw(), rules(), None, &Limits::default()));
     assert!(warnings(&verdict).contains(&"reception_time_unknown"));
+}
+
+// Issue 19, item 1: « Date souhaitée : 20/11/2026 » after one user was
+// read as a second one, and `Quantité : +2` was accepted.
+#[test]
+fn line_ignored_never_counts_as_a_user() {
+    let verdict = Draft::new()
+        .set(
+            "Nom Prénom de l'utilisateur",
+            "Jean Dupont\nDate souhaitée : 20/11/2026",
+        )
+        .judge();
+    assert_eq!(problems(&verdict), ["users_count"]);
+    assert_eq!(warnings(&verdict), ["line_ignored"]);
+    assert_eq!(verdict.request.users, ["Jean Dupont"]);
+    let body = reply_body(&verdict);
+    assert!(
+        body.contains("La ligne « Date souhaitée : 20/11/2026 » n'est pas un champ du modèle"),
+        "{body}"
+    );
+    // An empty users field followed by such lines has no user at all.
+    let verdict = Draft::new()
+        .set("Quantité", "+1")
+        .set(
+            "Nom Prénom de l'utilisateur",
+            "\nDate souhaitée : 20/11/2026\nRemarque : au plus vite",
+        )
+        .judge();
+    assert_eq!(problems(&verdict), ["user_missing"]);
+    // A `Ticket :` line is read as the ticket, not reported.
+    let verdict = Draft::new()
+        .set(
+            "Nom Prénom de l'utilisateur",
+            "Jean Dupont, Marie Curie\nTicket : GLPI 0004521",
+        )
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    assert!(warnings(&verdict).is_empty(), "{:?}", warnings(&verdict));
+}
+
+// Issue 19, item 5: a count followed by a comment was refused; a removal's
+// refusal gave « +1 » as its example, which leads to `quantity_sign`.
+#[test]
+fn quantity_with_a_comment_is_read_and_a_removal_example_is_negative() {
+    let removal = "[SUPPRESSION] Licence Office 365 - Boulangerie Martin";
+    let verdict = Draft::new()
+        .subject(removal)
+        .set("Quantité", "-1 (départ)")
+        .set("Nom Prénom de l'utilisateur", "Jean Dupont")
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    assert_eq!(verdict.request.quantity, Some(-1));
+    let verdict = Draft::new().set("Quantité", "2 licences").judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    assert_eq!(warnings(&verdict), ["quantity_unsigned"]);
+    for ambiguous in ["1 ou 2", "deux", "2-3"] {
+        let verdict = Draft::new().set("Quantité", ambiguous).judge();
+        assert_eq!(problems(&verdict), ["quantity_invalid"], "{ambiguous}");
+    }
+    let verdict = Draft::new()
+        .subject(removal)
+        .set("Quantité", "moins un")
+        .judge();
+    let body = reply_body(&verdict);
+    assert!(body.contains("(par exemple -1)"), "{body}");
+    assert!(!body.contains("+1"), "{body}");
+}
+
+// Issue 19, item 6: « - URGENT » after the client was refused as
+// `client_unknown`.
+#[test]
+fn urgency_in_the_subject_is_no_part_of_the_client() {
+    let verdict = Draft::new()
+        .subject("[AJOUT] Licence Office 365 - Boulangerie Martin - URGENT")
+        .judge();
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{:?}", verdict.problems);
+    let body = reply_body(&verdict);
+    assert!(
+        body.contains("La mention d'urgence de l'objet n'est pas nécessaire"),
+        "{body}"
+    );
+    assert!(
+        !reply_body(&Draft::new().judge()).contains("urgent"),
+        "said only when the subject says it"
+    );
+}
+
+// Issue 19: two licences in one mail were answered « n'en gardez qu'une »,
+// and the second user never got a licence.
+#[test]
+fn field_duplicate_of_a_licence_asks_for_a_request_of_its_own() {
+    let verdict = Draft::new()
+        .add("Type de licence", "Exchange Online (Plan 1)")
+        .judge();
+    assert_eq!(problems(&verdict), ["field_duplicate"]);
+    let message = &verdict.problems[0].message;
+    assert!(
+        message.contains("envoyez une demande séparée pour l'autre"),
+        "{message}"
+    );
+    assert!(!message.contains("n'en gardez qu'une"), "{message}");
 }

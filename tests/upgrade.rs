@@ -378,6 +378,41 @@ fn an_answer_without_the_command_says_what_to_write() {
     );
 }
 
+// Issue 19: the answer without the command got a `[REFUSÉE]` under a new
+// reference, which read as a refused upgrade from the inbox list; and it
+// did not say until when to confirm. The code is never repeated there.
+#[test]
+fn an_answer_without_the_command_keeps_the_requests_subject_and_deadline() {
+    let held = held();
+    let id = held.request_id.clone();
+    let raw = answer(TECH, "Oui c'est bon pour moi.");
+    let verdict = judge(
+        &raw,
+        "2026-11-24T09:00:00+01:00",
+        std::slice::from_ref(&held),
+    );
+    let reply = verdict.reply.unwrap();
+    assert_eq!(reply.subject, format!("[À CONFIRMER] {SUBJECT} ({id})"));
+    let deadline = licgate::rules::french_date_time(
+        &held
+            .confirm_before
+            .to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap()),
+    );
+    assert!(
+        reply
+            .body
+            .contains(&format!("peut être confirmée jusqu'au {deadline}")),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.body.contains(&format!("Référence\u{a0}: {id}")),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.contains(&KEYS.code(&id)), "{}", reply.body);
+}
+
 #[test]
 fn a_confirmation_is_refused_unless_from_the_requester_in_time() {
     let held = held();

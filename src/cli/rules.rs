@@ -18,7 +18,7 @@ pub enum RulesCommand {
         rules: RulesDir,
     },
     /// Rewrite licences.toml from Microsoft's "Product names and service plan
-    /// identifiers for licensing" CSV, keeping the [[internal]] names.
+    /// identifiers for licensing" CSV, keeping sold, [[usual]] and [[internal]].
     ImportProducts {
         #[command(flatten)]
         rules: RulesDir,

@@ -32,6 +32,11 @@ use confirmation::{Answer, Command};
 use reply::Template;
 use request::{Fields, Sign, SubjectIssue};
 
+/// Fields with a value in a complete request: client, licence, quantity,
+/// users and remote desktop (an upgrade has one more, the address is
+/// optional).
+const FIELDS_OF_A_REQUEST: usize = 5;
+
 /// Bounds on what is read and accepted: with them, judging any mail costs
 /// time and memory linear in its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +226,22 @@ impl Judge<'_> {
         {
             return judgement.confirmation(&mail, &command, held, id, received_at);
         }
-        let fields = mail.body.as_deref().map(request::parse_fields);
+        let fields = mail.body.as_deref().map(|body| {
+            let text = request::parse_fields(body);
+            // Issue 19, item 2: Outlook's text part of a pasted table may
+            // lose what its HTML keeps as rows; the HTML is read only then.
+            match mail.alternative.as_deref() {
+                Some(html) if text.filled() < FIELDS_OF_A_REQUEST => {
+                    let html = request::parse_fields(html);
+                    if html.filled() > text.filled() {
+                        html
+                    } else {
+                        text
+                    }
+                }
+                _ => text,
+            }
+        });
         // An answer to a refusal is judged on the template it quotes, as
         // edited; a template in the new text wins over anything quoted.
         let correction = match &fields {
@@ -252,11 +272,15 @@ impl Judge<'_> {
                 .as_deref()
                 .and_then(correction::quoted_acceptance);
             let subject = mail.subject.as_deref().unwrap_or_default();
-            if let Some(held) = request::answered_hold(subject)
+            if let Some(answered) = request::answered_hold(subject)
                 && mail.automatic.is_none()
             {
-                judgement.problems = vec![Problem::confirmation_missing(&held)];
-                return judgement.answer_to_hold(&mail, &held, id, received_at);
+                let deadline = held
+                    .iter()
+                    .find(|h| h.request_id == answered)
+                    .map(|h| h.confirm_before);
+                judgement.problems = vec![Problem::confirmation_missing(&answered)];
+                return judgement.answer_to_hold(&mail, &answered, deadline, id, received_at);
             }
         }
         match &correction {
@@ -348,6 +372,7 @@ impl<'r> Judgement<'r> {
         let parsed = request::parse_subject(&subject);
         self.request.action = parsed.action;
         self.template.action = parsed.action;
+        self.template.urgent = parsed.urgent;
         match parsed.issue {
             Some(SubjectIssue::NotTemplate) => self.problems.push(Problem::subject_not_template()),
             Some(SubjectIssue::ActionNotChosen) => {
@@ -374,6 +399,13 @@ impl<'r> Judgement<'r> {
         let first = |field: Field| fields.values(field).first().map(String::as_str);
         for field in fields.too_long() {
             self.problems.push(Problem::field_too_long(*field));
+        }
+        // A ticket line is read, as a ticket ([`ticket::from_body`]).
+        for line in fields.ignored() {
+            let label = line.split([':', '\u{FF1A}']).next().unwrap_or_default();
+            if !self.rules.tickets.is_label(label) {
+                self.warnings.push(Warning::line_ignored(line));
+            }
         }
         let mut conflicts = Vec::new();
         for &field in Field::template(self.request.action) {
@@ -837,10 +869,12 @@ impl Judgement<'_> {
 
     /// The refusal of an answer to `[À CONFIRMER]` that says neither
     /// `CONFIRMER` nor `ANNULER` (its problem already pushed).
+    /// `deadline` is the held request's, when it is known (not offline).
     fn answer_to_hold(
         self,
         mail: &Mail,
         held: &str,
+        deadline: Option<Timestamp>,
         request_id: String,
         received_at: Option<Timestamp>,
     ) -> Verdict {
@@ -848,9 +882,10 @@ impl Judgement<'_> {
             problems: self.problems,
             ..verdict_on(mail, request_id, received_at, Outcome::Rejected)
         };
-        verdict.reply = Some(reply::answer_to_confirmation(
+        verdict.reply = Some(reply::confirmation_missing(
             &verdict,
             held,
+            deadline,
             &self.rules.calendar,
         ));
         verdict

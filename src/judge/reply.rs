@@ -25,6 +25,9 @@ pub struct Template {
     pub client: Option<String>,
     /// The other fields, as understood.
     fields: Vec<(Field, String)>,
+    /// The subject said « URGENT »: the acceptance says every request is
+    /// handled on receipt.
+    pub urgent: bool,
 }
 
 impl Template {
@@ -87,7 +90,7 @@ pub fn build(verdict: &Verdict, template: &Template, calendar: &Calendar) -> Rep
     match verdict.outcome {
         Outcome::Accepted => Reply {
             subject: format!("[ACCEPTÉE] {subject} ({id})"),
-            body: text::typography(&acceptance(verdict, calendar)),
+            body: text::typography(&acceptance(verdict, calendar, template.urgent)),
         },
         Outcome::Held => Reply {
             subject: format!("[À CONFIRMER] {subject} ({id})"),
@@ -192,9 +195,16 @@ fn summary(body: &mut String, verdict: &Verdict) {
     }
 }
 
-fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
+fn acceptance(verdict: &Verdict, calendar: &Calendar, urgent: bool) -> String {
     let mut body =
-        String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n\n");
+        String::from("Bonjour,\n\nVotre demande est acceptée et transmise aux achats.\n");
+    if urgent {
+        body.push_str(
+            "La mention d'urgence de l'objet n'est pas nécessaire : chaque demande est \
+             contrôlée et transmise aux achats dès sa réception.\n",
+        );
+    }
+    body.push('\n');
     // A confirmation is accepted under the reference of the request it confirms.
     let reference = verdict.confirms.as_deref().unwrap_or(&verdict.request_id);
     let _ = writeln!(body, "Référence : {reference}");
@@ -251,12 +261,25 @@ fn acceptance(verdict: &Verdict, calendar: &Calendar) -> String {
                 Some(cutoff) if cutoff > *received && cutoff < refund => cutoff,
                 _ => refund,
             };
-            let _ = write!(
-                body,
-                "\nCet ajout peut encore être annulé avec remboursement au prorata jusqu'au {} : \
-                 envoyez une demande de suppression avant.\n",
-                french_date_time(&until)
-            );
+            if calendar.is_business_day(until.date()) {
+                let _ = write!(
+                    body,
+                    "\nCet ajout peut encore être annulé avec remboursement au prorata jusqu'au \
+                     {} : envoyez une demande de suppression avant.\n",
+                    french_date_time(&until)
+                );
+            } else {
+                // NOTE: a removal sent on a closed day is handled at the next
+                // opening, after the deadline.
+                let last = calendar.last_business_moment_before(until.date());
+                let _ = write!(
+                    body,
+                    "\nCet ajout peut encore être annulé avec remboursement au prorata jusqu'au \
+                     {}, un jour fermé : envoyez une demande de suppression au plus tard le {}.\n",
+                    french_date_time(&until),
+                    french_date_time(&last)
+                );
+            }
         }
         (None, true) => body.push_str(
             "\nLa suppression n'apparaîtra dans la console qu'après le 1er du mois prochain \
@@ -320,16 +343,22 @@ fn refusal(verdict: &Verdict, original: &str, template: &Template) -> String {
     for problem in &verdict.problems {
         let _ = writeln!(body, "- {}", problem.message);
     }
-    // NOTE: of the remarks, only the annual commitment matters while the
-    // request is refused (outside office hours, a name normalised… do not).
-    let annual: Vec<_> = verdict
+    // NOTE: of the remarks, only the annual commitment and the lines not
+    // read matter while the request is refused (outside office hours, a
+    // name normalised… do not).
+    let remarks: Vec<_> = verdict
         .warnings
         .iter()
-        .filter(|w| w.code == WarningCode::AnnualLicence)
+        .filter(|w| {
+            matches!(
+                w.code,
+                WarningCode::AnnualLicence | WarningCode::LineIgnored
+            )
+        })
         .collect();
-    if !annual.is_empty() {
+    if !remarks.is_empty() {
         body.push_str("\nÀ noter :\n");
-        for warning in annual {
+        for warning in remarks {
             let _ = writeln!(body, "- {}", warning.message);
         }
     }
@@ -459,7 +488,7 @@ pub fn answer_to_confirmation(verdict: &Verdict, held: &str, calendar: &Calendar
     match verdict.outcome {
         Outcome::Accepted => Reply {
             subject: format!("[ACCEPTÉE] {subject} ({held})"),
-            body: text::typography(&acceptance(verdict, calendar)),
+            body: text::typography(&acceptance(verdict, calendar, false)),
         },
         Outcome::Ignored => {
             let mut body = format!(
@@ -489,6 +518,41 @@ pub fn answer_to_confirmation(verdict: &Verdict, held: &str, calendar: &Calendar
                 body: text::typography(&body),
             }
         }
+    }
+}
+
+/// The refusal of an answer to `[À CONFIRMER]` without the command: under
+/// the held request's own subject and reference (from the inbox list it
+/// must not read as a refused request), with its deadline when known. The
+/// code is never repeated: only the `[À CONFIRMER]` mail carries it.
+pub fn confirmation_missing(
+    verdict: &Verdict,
+    held: &str,
+    deadline: Option<Timestamp>,
+    calendar: &Calendar,
+) -> Reply {
+    let subject = request_subject(verdict, &Template::default());
+    let mut body =
+        format!("Bonjour,\n\nVotre réponse « {subject} » n'a pas été prise en compte :\n");
+    for problem in &verdict.problems {
+        let _ = writeln!(body, "- {}", problem.message);
+    }
+    let until = match deadline {
+        Some(at) => format!(
+            "jusqu'au {}",
+            french_date_time(&at.to_zoned(calendar.time_zone.clone()))
+        ),
+        None => "jusqu'à l'échéance donnée dans le message [À CONFIRMER]".to_owned(),
+    };
+    let _ = writeln!(
+        body,
+        "\nLa demande {held} peut être confirmée {until} ; sans confirmation à temps, elle est \
+         close et rien n'est commandé.\n\nRéférence : {held}\n"
+    );
+    body.push_str(CONFIRMATION_SIGNATURE);
+    Reply {
+        subject: format!("[À CONFIRMER] {subject} ({held})"),
+        body: text::typography(&body),
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Subject {
     pub client: Option<String>,
     /// The first thing found wrong, if any.
     pub issue: Option<SubjectIssue>,
+    /// The subject said « URGENT » or « IMPORTANT » (taken off the client).
+    pub urgent: bool,
 }
 
 /// What could be read of a request: resolved names where they resolved,
@@ -101,7 +103,7 @@ const PREFIXES: &[&str] = &[
 /// Parses `[AJOUT] Licence Office 365 - Client`, tolerating case, spacing,
 /// dash variants and reply/forward prefixes.
 pub fn parse_subject(subject: &str) -> Subject {
-    let rest = clean_subject(subject);
+    let (rest, urgent_before) = strip_urgency_tags(clean_subject(subject));
     let Some((tag, rest)) = rest.strip_prefix('[').and_then(|r| r.split_once(']')) else {
         return Subject {
             issue: Some(SubjectIssue::NotTemplate),
@@ -114,12 +116,13 @@ pub fn parse_subject(subject: &str) -> Subject {
         "mise a niveau" | "upgrade" => Some(Action::MiseANiveau),
         _ => None,
     };
-    let (product, client) = match rest.find(text::is_dash) {
+    let (product, client, urgent_after) = match rest.find(text::is_dash) {
         Some(at) => {
             let dash_len = rest[at..].chars().next().map_or(1, char::len_utf8);
-            (&rest[..at], value_or_none(&rest[at + dash_len..]))
+            let (client, urgent) = strip_urgency(&rest[at + dash_len..]);
+            (&rest[..at], value_or_none(client), urgent)
         }
-        None => (rest, None),
+        None => (rest, None, false),
     };
     let product_ok = matches!(
         text::words(product).as_str(),
@@ -138,7 +141,79 @@ pub fn parse_subject(subject: &str) -> Subject {
         action,
         client: client.map(str::to_owned),
         issue,
+        urgent: urgent_before || urgent_after,
     }
+}
+
+/// Words of urgency technicians add to a subject.
+const URGENCY: &[&str] = &[
+    "urgent",
+    "urgente",
+    "important",
+    "importante",
+    "tres urgent",
+];
+
+/// `subject` without `[URGENT]` or `URGENT :` before its tag; whether there
+/// was one.
+fn strip_urgency_tags(subject: &str) -> (&str, bool) {
+    let mut rest = subject;
+    let mut urgent = false;
+    // NOTE: a few tags at most: a subject of a thousand tags stops here.
+    for _ in 0..3 {
+        let tag = rest
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .or_else(|| rest.split_once([':', '-', '–']));
+        match tag {
+            Some((word, after)) if URGENCY.contains(&text::words(word).as_str()) => {
+                rest = text::trim(after);
+                urgent = true;
+            }
+            _ => break,
+        }
+    }
+    (rest, urgent)
+}
+
+/// The client of a subject without the urgency after it (`Martin - URGENT`,
+/// `Martin (urgent)`, `Martin URGENT !`); whether there was one.
+fn strip_urgency(client: &str) -> (&str, bool) {
+    let mut rest = client;
+    let mut urgent = false;
+    for _ in 0..3 {
+        rest = rest.trim_end_matches(|c: char| {
+            c.is_whitespace() || c == '!' || c == ':' || text::is_dash(c)
+        });
+        let bracketed = rest
+            .strip_suffix(')')
+            .and_then(|r| r.rsplit_once('('))
+            .or_else(|| rest.strip_suffix(']').and_then(|r| r.rsplit_once('[')));
+        let (before, word) = match bracketed {
+            Some((before, word)) => (before, word),
+            None => match rest.rsplit_once(char::is_whitespace) {
+                Some((before, word)) => (before, word),
+                None => break,
+            },
+        };
+        let mut words = text::words(word);
+        let mut before = before;
+        if let Some(tres) = before
+            .trim_end()
+            .rsplit_once(char::is_whitespace)
+            .filter(|(_, w)| matches!(text::words(w).as_str(), "tres"))
+        {
+            words = format!("tres {words}");
+            before = tres.0;
+        }
+        if !URGENCY.contains(&words.as_str()) {
+            break;
+        }
+        rest = before;
+        urgent = true;
+    }
+    let rest = rest.trim_end_matches(|c: char| c.is_whitespace() || text::is_dash(c));
+    (rest, urgent)
 }
 
 /// `subject` without reply and forward prefixes, the tags of licgate's
@@ -290,8 +365,13 @@ impl Field {
     }
 
     pub(crate) fn from_label(label: &str) -> Option<Field> {
-        let words = text::words(label);
-        let field = match words.as_str() {
+        Field::from_words(&text::words(label))
+    }
+
+    /// [`Field::from_label`] of a label already folded to its words
+    /// ([`text::words`]).
+    fn from_words(words: &str) -> Option<Field> {
+        let field = match words {
             "nom du client" | "nom client" | "client" => Field::Client,
             "type de licence" | "type de license" | "type de licences" | "type licence" => {
                 Field::Licence
@@ -319,6 +399,10 @@ pub struct Fields {
     /// The fields with a value longer than its cap: what was read of them is
     /// cut, so it must never be taken as the request.
     too_long: Vec<Field>,
+    /// `Label : value` lines right after a field whose label is none of the
+    /// template's (`Date souhaitée : 20/11/2026`): they end the field and
+    /// are never read as its value, so the technician is told.
+    ignored: Vec<String>,
 }
 
 impl Fields {
@@ -335,9 +419,20 @@ impl Fields {
         self.values.iter().all(Vec::is_empty) && self.too_long.is_empty()
     }
 
+    /// How many fields have a value.
+    pub fn filled(&self) -> usize {
+        self.values.iter().filter(|v| !v.is_empty()).count()
+    }
+
     /// The fields with a value that was cut ([`Field::max_chars`]).
     pub fn too_long(&self) -> &[Field] {
         &self.too_long
+    }
+
+    /// The lines of another label that ended a field, as written (the first
+    /// few).
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
     }
 
     fn values_mut(&mut self, field: Field) -> &mut Vec<String> {
@@ -354,6 +449,9 @@ impl Fields {
         let Some(value) = value_or_none(written) else {
             return false;
         };
+        if field == Field::Address && says_none(value) {
+            return false;
+        }
         let (value, cut) = text::clean_line_cut(value, field.max_chars());
         self.cut(field, cut);
         self.values_mut(field).push(value);
@@ -398,28 +496,52 @@ const SIGN_OFFS: &[&str] = &[
 
 /// Reads the template's fields from the new text of a body.
 ///
-/// A value may stand on the line after its label; the users may go on over
-/// several lines, until a blank line, another label or a sign-off.
+/// A value may stand on the line after its label (or, for a label alone on
+/// its line as Outlook writes a table's cells as text, after blank lines);
+/// the users may go on over several lines, until a blank line, another label
+/// (the template's or any `Label : value` line) or a sign-off.
 pub fn parse_fields(body: &str) -> Fields {
     let mut fields = Fields::default();
     // The field that the next lines may still add to, and whether it has a value yet.
     let mut open: Option<(Field, bool)> = None;
+    // Whether the open field's label stood alone on its line (a table's
+    // cell): its value may come after blank lines.
+    let mut bare = false;
     // NOTE: the template is a dozen lines: what follows its first thousands
     // is never read, so a mail of a million field lines costs no more.
     let lines = body.lines().take(MAX_BODY_LINES).flat_map(split_joined);
     for line in lines {
         let line = strip_bullet(line);
         if line.is_empty() {
-            open = None;
+            if !(bare && matches!(open, Some((_, false)))) {
+                open = None;
+            }
             continue;
         }
+        bare = false;
         if let Some((field, value)) = split_label(line) {
             let has_value = fields.push(field, value);
             open = Some((field, has_value));
             continue;
         }
         let words = text::words(line);
+        if let Some(field) = bare_label(line, &words) {
+            open = Some((field, false));
+            bare = true;
+            continue;
+        }
         if SIGN_OFFS.iter().any(|s| words.starts_with(s)) {
+            open = None;
+            continue;
+        }
+        // Issue 19, item 1: `Date souhaitée : 20/11/2026` after the users
+        // is no user; it ends the field.
+        if is_other_label(line) {
+            if open.is_some() && fields.ignored.len() < MAX_IGNORED {
+                fields
+                    .ignored
+                    .push(text::clean_line(line, text::MAX_VALUE_CHARS));
+            }
             open = None;
             continue;
         }
@@ -433,6 +555,63 @@ pub fn parse_fields(body: &str) -> Fields {
         }
     }
     fields
+}
+
+/// Most ignored lines reported for one mail.
+const MAX_IGNORED: usize = 3;
+
+/// Longest label of a `Label : value` line that is not the template's, in
+/// characters (`Date de départ souhaitée`).
+const MAX_OTHER_LABEL_CHARS: usize = 40;
+
+/// True for a line of the shape `Label : value` (`Date souhaitée : 20/11`,
+/// `Ticket : GLPI 0004521`, `NB : …`), or a table's row `Label<TAB>value`:
+/// a short label of words only, no digit, before a colon that is no URL's.
+/// A name with a time (`Jean Dupont, arrivée à 9:00`) is not one.
+fn is_other_label(line: &str) -> bool {
+    let Some((label, value)) = line.split_once([':', '\u{FF1A}', '\t']) else {
+        return false;
+    };
+    // A table's row (`Date souhaitée<TAB>01/12`) has a value; a cell's
+    // last paragraph of names ends with a lone tab.
+    if line.as_bytes().get(label.len()) == Some(&b'\t') && text::trim(value).is_empty() {
+        return false;
+    }
+    let label = text::trim(label);
+    let mut chars = label.chars();
+    chars.next().is_some_and(char::is_alphabetic)
+        && label.chars().count() <= MAX_OTHER_LABEL_CHARS
+        && label.split_whitespace().count() <= 5
+        && chars.all(|c| c.is_alphabetic() || c.is_whitespace() || "'’-.()/".contains(c))
+        && !value.starts_with("//")
+}
+
+/// The field of a line that is only a label (`Nom du client`, `Quantité :`),
+/// as Outlook writes a table's cells as text, one per line; `words` are the
+/// line's ([`text::words`]).
+fn bare_label(line: &str, words: &str) -> Option<Field> {
+    let label = line.trim_end_matches(|c: char| c.is_whitespace() || c == ':' || c == '\u{FF1A}');
+    if label.contains([':', '\u{FF1A}', '\t']) {
+        return None;
+    }
+    Field::from_words(words)
+}
+
+/// True for a value that says there is none (`N/A`, `néant`, `-`): for the
+/// optional `Adresse à créer`, such a word means the field is empty.
+fn says_none(value: &str) -> bool {
+    matches!(
+        text::words(value).as_str(),
+        "" | "n a"
+            | "na"
+            | "neant"
+            | "aucune"
+            | "aucun"
+            | "sans objet"
+            | "non applicable"
+            | "non"
+            | "rien"
+    )
 }
 
 /// Longest label looked for inside a line, in bytes.
@@ -524,11 +703,13 @@ fn ends_a_label(text: &str) -> bool {
 }
 
 /// Splits `Label : value` (or `Label<TAB>value`, from an HTML table) when the
-/// label is one of the template's.
+/// label is one of the template's; the first of the colon and the tab
+/// separates (a value may hold either).
 fn split_label(line: &str) -> Option<(Field, &str)> {
-    let (label, value) = line
-        .split_once([':', '\u{FF1A}'])
-        .or_else(|| line.split_once('\t'))?;
+    let (label, value) = line.split_once([':', '\u{FF1A}', '\t'])?;
+    // A label cell without its colon, then a value cell that starts with one.
+    let value =
+        value.trim_start_matches(|c: char| c.is_whitespace() || c == ':' || c == '\u{FF1A}');
     Some((Field::from_label(label)?, value))
 }
 
@@ -587,28 +768,98 @@ pub struct Quantity {
     pub count: u32,
 }
 
-/// Parses `+2`, `-1`, `3`, `+ 2` or `−1` (minus sign). `None` unless it is a non-zero integer.
+/// Parses `+2`, `-1`, `3`, `+ 2` or `−1` (minus sign), and a count followed
+/// by a unit or a comment (`-1 (départ)`, `+2 licences`). `None` unless it
+/// is a non-zero integer, read without doubt: `1 ou 2`, `deux`, `2-3` or
+/// `+2 (peut-être 3)` are none.
 pub fn parse_quantity(value: &str) -> Option<Quantity> {
-    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-    let (sign, digits) = match compact.chars().next()? {
-        '+' => (Some(Sign::Plus), &compact[1..]),
-        c if text::is_dash(c) => (Some(Sign::Minus), &compact[c.len_utf8()..]),
-        _ => (None, compact.as_str()),
+    let value = text::trim(value);
+    let (sign, rest) = match value.chars().next()? {
+        '+' => (Some(Sign::Plus), &value[1..]),
+        c if text::is_dash(c) => (Some(Sign::Minus), &value[c.len_utf8()..]),
+        _ => (None, value),
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let rest = text::trim(rest);
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (digits, comment) = rest.split_at(end);
+    if digits.is_empty() || !is_plain_comment(comment) {
         return None;
     }
     let count: u32 = digits.parse().ok().filter(|n| *n > 0)?;
     Some(Quantity { sign, count })
 }
 
-/// `OUI` -> true, `NON` -> false, whatever the case and accents.
+/// Words that may follow a count.
+const UNITS: &[&str] = &[
+    "licence",
+    "licences",
+    "license",
+    "licenses",
+    "utilisateur",
+    "utilisateurs",
+    "compte",
+    "comptes",
+    "poste",
+    "postes",
+];
+
+/// Words that make a count doubtful, wherever they stand.
+const DOUBTS: &[&str] = &[
+    "ou", "a", "plus", "moins", "environ", "voire", "peut", "max", "maximum", "min", "minimum",
+    "sur", "et",
+];
+
+/// True when what follows a count leaves it as it is: nothing, a unit,
+/// then at most one comment in parentheses, with no other number nor a
+/// word of doubt.
+fn is_plain_comment(comment: &str) -> bool {
+    if comment.is_empty() {
+        return true;
+    }
+    if !comment.starts_with(|c: char| c.is_whitespace() || c == '(') {
+        return false;
+    }
+    let comment = text::trim(comment);
+    let (units, remark) = match comment.split_once('(') {
+        Some((units, remark)) => match remark.strip_suffix(')') {
+            Some(remark) if !remark.contains(['(', ')']) => (units, remark),
+            _ => return false,
+        },
+        None => (comment, ""),
+    };
+    let units_ok = text::words(units)
+        .split(' ')
+        .all(|w| w.is_empty() || UNITS.contains(&w));
+    let remark_ok = remark.split_whitespace().all(|token| {
+        let token = token.trim_matches(|c: char| !c.is_alphanumeric());
+        !token.bytes().all(|b| b.is_ascii_digit()) || token.is_empty()
+    }) && text::words(remark).split(' ').all(|w| !DOUBTS.contains(&w));
+    units_ok && remark_ok
+}
+
+/// `OUI` -> true, `NON` -> false, whatever the case and accents, and with a
+/// comment after a parenthesis, a dash or a comma (`NON (pas besoin)`); a
+/// comment that names the other answer (`OUI/NON`, `non, ou oui`) is none.
 pub fn parse_yes_no(value: &str) -> Option<bool> {
-    match text::words(value).as_str() {
+    let value = text::trim(value);
+    let answer = |word: &str| match word {
         "oui" => Some(true),
         "non" => Some(false),
         _ => None,
+    };
+    let head = value.get(..3).map(str::to_ascii_lowercase)?;
+    let yes = answer(&head)?;
+    let comment = text::trim(&value[3..]);
+    if text::words(comment).is_empty() {
+        return Some(yes);
     }
+    let separated = comment.starts_with(['(', ',']) || comment.starts_with(text::is_dash);
+    let doubtful = text::words(comment)
+        .split(' ')
+        .any(|w| answer(w).is_some() || w == "ou");
+    (separated && !doubtful).then_some(yes)
 }
 
 #[cfg(test)]
@@ -688,6 +939,37 @@ mod tests {
         );
     }
 
+    // Issue 19, item 6: « - URGENT » after the client was read as part of
+    // its name, and the request refused as `client_unknown`.
+    #[test]
+    fn urgency_is_taken_off_the_client() {
+        for written in [
+            "[AJOUT] Licence Office 365 - Boulangerie Martin - URGENT",
+            "[AJOUT] Licence Office 365 - Boulangerie Martin URGENT !!",
+            "[AJOUT] Licence Office 365 - Boulangerie Martin (urgent)",
+            "[AJOUT] Licence Office 365 - Boulangerie Martin – TRÈS URGENT",
+            "[AJOUT] Licence Office 365 - Boulangerie Martin IMPORTANT",
+            "[URGENT] [AJOUT] Licence Office 365 - Boulangerie Martin",
+            "URGENT : [AJOUT] Licence Office 365 - Boulangerie Martin",
+        ] {
+            let parsed = parse_subject(written);
+            assert_eq!(
+                parsed.client.as_deref(),
+                Some("Boulangerie Martin"),
+                "{written}"
+            );
+            assert_eq!(parsed.action, Some(Action::Ajout), "{written}");
+            assert!(parsed.urgent, "{written}");
+        }
+        let parsed = parse_subject("[AJOUT] Licence Office 365 - Urgences Dentaires");
+        assert_eq!(parsed.client.as_deref(), Some("Urgences Dentaires"));
+        assert!(!parsed.urgent);
+        assert_eq!(
+            parse_subject("[AJOUT] Licence Office 365 - URGENT").issue,
+            Some(SubjectIssue::ClientMissing)
+        );
+    }
+
     #[test]
     fn subject_issues() {
         assert_eq!(
@@ -749,6 +1031,89 @@ mod tests {
         assert_eq!(split_users("A B, C D; E F"), ["A B", "C D", "E F"]);
     }
 
+    // Issue 19, item 1: « Date souhaitée : 20/11/2026 » was read as a
+    // second user, and let an order for two licences through.
+    #[test]
+    fn another_label_ends_the_users_and_is_no_user() {
+        let fields = parse_fields(
+            "Quantité : +2\nNom Prénom de l'utilisateur : Jean Dupont\n\
+             Date souhaitée : 20/11/2026\nBureau à distance associé : NON\n",
+        );
+        assert_eq!(fields.values(Field::Users), ["Jean Dupont"]);
+        assert_eq!(fields.ignored(), ["Date souhaitée : 20/11/2026"]);
+        // An empty users field followed by such lines has no user at all.
+        let fields =
+            parse_fields("Nom Prénom de l'utilisateur :\nTicket : GLPI 0004521\nNB: urgent\n");
+        assert!(fields.values(Field::Users).is_empty());
+        assert_eq!(fields.ignored(), ["Ticket : GLPI 0004521"]);
+        // A continuation line of names, even with a time in it, still counts.
+        let fields = parse_fields(
+            "Nom Prénom de l'utilisateur : Jean Dupont,\nMarie Curie (arrivée à 9:00)\n\
+             Paul Martin\n",
+        );
+        assert_eq!(
+            split_users(&fields.values(Field::Users)[0]),
+            ["Jean Dupont", "Marie Curie (arrivée à 9:00)", "Paul Martin"]
+        );
+        assert!(fields.ignored().is_empty());
+        // Lines of another label before the template are not reported.
+        assert!(
+            parse_fields("Ticket : 12\nNom du client : X\n")
+                .ignored()
+                .is_empty()
+        );
+        assert!(!is_other_label("https://portal.office.com"));
+        assert!(is_other_label("Date de départ souhaitée : 30/11"));
+        // A table's row of another label; a cell's last line of names is none.
+        assert!(is_other_label("Date souhaitée\t01/12/2026\t"));
+        assert!(!is_other_label("Marie Curie\t"));
+    }
+
+    // Issue 19, item 2: Outlook writes a pasted table as text with each
+    // cell on its own line, and as HTML one row per line, cells apart by a
+    // tab; labels without colon.
+    #[test]
+    fn a_table_as_cells_on_lines_or_tabs_is_read() {
+        let text = "Nom du client\n\nBoulangerie Martin\n\nType de licence\n\n\
+                    Microsoft 365 Business Standard\n\nQuantité\n\n+1\n\n\
+                    Nom Prénom de l'utilisateur\n\nJean Dupont\n\n\
+                    Adresse à créer (si non nominatif)\n\n\nBureau à distance associé\n\nNON\n";
+        let fields = parse_fields(text);
+        assert_eq!(fields.values(Field::Client), ["Boulangerie Martin"]);
+        assert_eq!(fields.values(Field::Quantity), ["+1"]);
+        assert_eq!(fields.values(Field::Users), ["Jean Dupont"]);
+        assert!(fields.values(Field::Address).is_empty());
+        assert_eq!(fields.values(Field::RemoteDesktop), ["NON"]);
+        let html = "Nom du client\tBoulangerie Martin\t\nQuantité :\t+1\t\n\
+                    Nom Prénom de l'utilisateur\tJean Dupont (arrivée : 1/12)\t\n\
+                    Adresse à créer (si non nominatif)\t\u{a0}\t\nBureau à distance associé\t: NON\t\n";
+        let fields = parse_fields(html);
+        assert_eq!(fields.values(Field::Client), ["Boulangerie Martin"]);
+        assert_eq!(fields.values(Field::Quantity), ["+1"]);
+        assert_eq!(
+            fields.values(Field::Users),
+            ["Jean Dupont (arrivée : 1/12)"]
+        );
+        assert!(fields.values(Field::Address).is_empty());
+        assert_eq!(fields.values(Field::RemoteDesktop), ["NON"]);
+        // A label with its colon still ends at a blank line.
+        let fields = parse_fields("Nom du client :\n\nMerci de faire vite\n");
+        assert!(fields.values(Field::Client).is_empty());
+    }
+
+    // Issue 19, item 4: « N/A » was refused as an invalid address, telling
+    // the technician to invent one.
+    #[test]
+    fn a_word_for_none_leaves_the_address_empty() {
+        for none in ["N/A", "néant", "Aucune", "-", "sans objet", "/", "NA"] {
+            let fields = parse_fields(&format!("Adresse à créer (si non nominatif) : {none}\n"));
+            assert!(fields.values(Field::Address).is_empty(), "{none}");
+        }
+        let fields = parse_fields("Adresse à créer : accueil@x.fr\nNom du client : N/A\n");
+        assert_eq!(fields.values(Field::Address), ["accueil@x.fr"]);
+        assert_eq!(fields.values(Field::Client), ["N/A"]);
+    }
+
     #[test]
     fn value_on_next_line_and_duplicates_are_kept() {
         let fields =
@@ -767,6 +1132,28 @@ mod tests {
         for bad in ["0", "+0", "deux", "+", "1.5", "+X", "99999999999", ""] {
             assert_eq!(parse_quantity(bad), None, "{bad}");
         }
+        // Issue 19, item 5: a count followed by a unit or a comment is read;
+        // what is really ambiguous still is not.
+        assert_eq!(parse_quantity("-1 (départ)"), q(Some(Sign::Minus), 1));
+        assert_eq!(parse_quantity("+2 licences"), q(Some(Sign::Plus), 2));
+        assert_eq!(parse_quantity("2 licences"), q(None, 2));
+        assert_eq!(
+            parse_quantity("-1 licence (départ le 30/11)"),
+            q(Some(Sign::Minus), 1)
+        );
+        for bad in [
+            "1 ou 2",
+            "2-3",
+            "2 à 3",
+            "+2 (peut-être 3)",
+            "+2 (1 de plus)",
+            "2 licences ou plus",
+            "+2 (voire 3",
+            "2,5",
+            "3 (2 + 1)",
+        ] {
+            assert_eq!(parse_quantity(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -774,5 +1161,19 @@ mod tests {
         assert_eq!(parse_yes_no("OUI"), Some(true));
         assert_eq!(parse_yes_no(" Non "), Some(false));
         assert_eq!(parse_yes_no("OUI/NON"), None);
+        // Issue 19: a comment after the answer.
+        assert_eq!(parse_yes_no("NON (pas besoin)"), Some(false));
+        assert_eq!(parse_yes_no("Oui - RDS partagé"), Some(true));
+        assert_eq!(parse_yes_no("NON."), Some(false));
+        for bad in [
+            "NON - ou OUI ?",
+            "non, oui",
+            "nonobstant",
+            "OUI NON",
+            "ou",
+            "é",
+        ] {
+            assert_eq!(parse_yes_no(bad), None, "{bad}");
+        }
     }
 }

@@ -187,6 +187,9 @@ codes! {
         ReceptionTimeUnknown => "reception_time_unknown",
         /// An upgrade or an annual licence: held until the requester confirms.
         ConfirmationRequired => "confirmation_required",
+        /// A `Label : value` line right after a field, whose label is none
+        /// of the template's: it ended the field and was not read.
+        LineIgnored => "line_ignored",
     }
 }
 
@@ -332,7 +335,13 @@ impl Problem {
         let hint = match (field, action) {
             (Field::RemoteDesktop, _) => " (OUI ou NON)",
             (Field::Quantity, Some(Action::MiseANiveau)) => " (nombre de licences à faire évoluer)",
-            (Field::Quantity, _) => " (+N pour un ajout, -N pour une suppression)",
+            (Field::Quantity, Some(Action::Suppression)) => {
+                " (-N, le nombre de licences à supprimer : par exemple -1)"
+            }
+            (Field::Quantity, Some(Action::Ajout)) => {
+                " (+N, le nombre de licences à ajouter : par exemple +1)"
+            }
+            (Field::Quantity, None) => " (+N pour un ajout, -N pour une suppression)",
             (Field::CurrentLicence, _) => {
                 " (nom officiel Microsoft complet ; une mise à niveau nomme la licence actuelle \
                  et la licence cible à la place de « Type de licence »)"
@@ -365,8 +374,22 @@ impl Problem {
     }
 
     pub fn field_duplicate(field: Field, values: &[&str]) -> Problem {
+        // NOTE: two licences or two clients are two requests: keeping one
+        // would leave the other user without a licence.
+        let what_to_do = match field {
+            Field::Client => {
+                "une demande ne porte que sur un client : gardez-en un ici, et envoyez une \
+                 demande séparée pour l'autre"
+            }
+            Field::Licence | Field::CurrentLicence | Field::TargetLicence => {
+                "une demande ne porte que sur une licence : gardez-en une ici, et envoyez une \
+                 demande séparée pour l'autre"
+            }
+            Field::Users => "écrivez tous les noms sur une seule ligne, séparés par des virgules",
+            _ => "n'en gardez qu'une",
+        };
         let message = format!(
-            "Le champ « {} » est donné plusieurs fois avec des valeurs différentes ({}) : n'en gardez qu'une.",
+            "Le champ « {} » est donné plusieurs fois avec des valeurs différentes ({}) : {what_to_do}.",
             field.label(),
             quoted_list(values)
         );
@@ -430,8 +453,8 @@ impl Problem {
 
     pub fn licence_not_exact(written: &str, official: &str) -> Problem {
         let message = format!(
-            "« {written} » n'est pas écrit exactement comme le nom officiel « {official} » : \
-             copiez le nom exact depuis le tenant du client dans « Licence cible »."
+            "« {written} » n'est pas écrit exactement comme le nom officiel « {official} » \
+             (majuscules ou espaces) : écrivez « {official} » dans « Licence cible »."
         );
         problem(
             ProblemCode::LicenceNotExact,
@@ -551,9 +574,17 @@ impl Problem {
                 "La quantité « {written} » n'est pas un nombre entier non nul : écrivez le nombre \
                  de licences à faire évoluer (par exemple 1)."
             ),
-            _ => format!(
+            Some(Action::Suppression) => format!(
+                "La quantité « {written} » n'est pas un nombre entier non nul : pour une \
+                 suppression, écrivez -N, le nombre de licences à supprimer (par exemple -1)."
+            ),
+            Some(Action::Ajout) => format!(
+                "La quantité « {written} » n'est pas un nombre entier non nul : pour un ajout, \
+                 écrivez +N, le nombre de licences à ajouter (par exemple +1)."
+            ),
+            None => format!(
                 "La quantité « {written} » n'est pas un nombre entier non nul : écrivez +N pour un \
-                 ajout ou -N pour une suppression (par exemple +1)."
+                 ajout ou -N pour une suppression (par exemple +1 ou -1)."
             ),
         };
         problem(ProblemCode::QuantityInvalid, Some(Field::Quantity), message)
@@ -803,6 +834,14 @@ impl Warning {
             "{why} : la demande n'est commandée qu'après la confirmation de son auteur{until}."
         );
         warning(WarningCode::ConfirmationRequired, message)
+    }
+
+    pub fn line_ignored(line: &str) -> Warning {
+        let message = format!(
+            "La ligne « {line} » n'est pas un champ du modèle : elle n'a pas été lue, \
+             ni comme utilisateur ni comme consigne pour les achats."
+        );
+        warning(WarningCode::LineIgnored, message)
     }
 
     pub fn reception_time_unknown() -> Warning {

@@ -3,7 +3,8 @@
 //!
 //! Unlike a renderer it only has to keep the template's lines apart: block
 //! elements (`p`, `div`, `li`, `br`, `tr`...) end a line, table cells are
-//! separated by a tab, entities are decoded, and what a reader never sees
+//! separated by a tab (a table row is one line, whatever paragraphs Outlook
+//! wraps each cell's text in), entities are decoded, and what a reader never sees
 //! (`head`, `style`, `script`, comments, Outlook's conditional comments) or
 //! should not count (`blockquote`: quoted history) is dropped.
 
@@ -25,6 +26,12 @@ pub fn to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     // Names of the dropped elements we are inside, innermost last.
     let mut skipped: Vec<String> = Vec::new();
+    // Inside a table cell: whether it has text yet. A cell's first
+    // paragraph stays on its row's line (Outlook wraps each cell's text in
+    // `<p class=MsoNormal>`); a block after text in it ends a line, once
+    // more text comes (`pending_break`).
+    let mut cell: Option<bool> = None;
+    let mut pending_break = false;
     let mut rest = html;
     while let Some(c) = rest.chars().next() {
         if let Some(after) = rest.strip_prefix("<!--") {
@@ -48,16 +55,43 @@ pub fn to_text(html: &str) -> String {
             } else if tag.name == "br" {
                 trim_line_end(&mut out);
                 out.push('\n');
+            } else if matches!(tag.name.as_str(), "td" | "th") {
+                pending_break = false;
+                if tag.closing {
+                    trim_line_end(&mut out);
+                    out.push('\t');
+                    cell = None;
+                } else {
+                    cell = Some(false);
+                }
             } else if BLOCKS.contains(&tag.name.as_str()) {
-                end_line(&mut out);
-            } else if tag.closing && matches!(tag.name.as_str(), "td" | "th") {
-                out.push('\t');
+                match cell {
+                    Some(false) if !matches!(tag.name.as_str(), "tr" | "table") => {}
+                    Some(true) if !matches!(tag.name.as_str(), "tr" | "table") => {
+                        pending_break = true
+                    }
+                    _ => {
+                        end_line(&mut out);
+                        pending_break = false;
+                        cell = None;
+                    }
+                }
             }
             continue;
         }
         if !skipped.is_empty() {
             rest = &rest[c.len_utf8()..];
             continue;
+        }
+        let space = matches!(c, ' ' | '\t' | '\r' | '\n');
+        if !space {
+            if pending_break {
+                end_line(&mut out);
+                pending_break = false;
+            }
+            if let Some(has_text) = cell.as_mut() {
+                *has_text = true;
+            }
         }
         if c == '&'
             && let Some(len) = entity_len(rest)
@@ -66,7 +100,7 @@ pub fn to_text(html: &str) -> String {
             rest = &rest[len..];
             continue;
         }
-        if matches!(c, ' ' | '\t' | '\r' | '\n') {
+        if space {
             if !out.is_empty() && !out.ends_with([' ', '\n', '\t']) {
                 out.push(' ');
             }
@@ -169,6 +203,29 @@ mod tests {
     fn table_cells_are_separated_by_tabs() {
         let html = "<table><tr><td>Quantité</td><td>+1</td></tr></table>";
         assert_eq!(to_text(html), "Quantité\t+1\t\n");
+    }
+
+    // Issue 19, item 2: the template pasted from Word as a two-column
+    // table; each cell's `<p class=MsoNormal>` put label and value on lines
+    // of their own, apart.
+    #[test]
+    fn an_outlook_table_row_is_one_line() {
+        let html = "<table class=MsoTableGrid border=1 cellspacing=0 cellpadding=0>\n\
+            <tr style='height:14.2pt'>\n<td width=227 valign=top style='width:170.1pt'>\n\
+            <p class=MsoNormal><b><span style='color:black'>Nom du client<o:p></o:p></span></b></p>\n\
+            </td>\n<td width=378 valign=top>\n<p class=MsoNormal>Boulangerie Martin<o:p></o:p></p>\n\
+            </td>\n</tr>\n<tr><td><p class=MsoNormal>Nom Prénom de l'utilisateur<o:p></o:p></p></td>\n\
+            <td><p class=MsoNormal>Jean Dupont<o:p></o:p></p><p class=MsoNormal>Marie Curie<o:p></o:p></p></td></tr>\n\
+            <tr><td><p class=MsoNormal>Adresse à créer<o:p></o:p></p></td>\
+            <td><p class=MsoNormal><o:p>&nbsp;</o:p></p></td></tr></table>\n\
+            <p class=MsoNormal>Cordialement<o:p></o:p></p>";
+        assert_eq!(
+            to_text(html),
+            "Nom du client\tBoulangerie Martin\t\n\
+             Nom Prénom de l'utilisateur\tJean Dupont\nMarie Curie\t\n\
+             Adresse à créer\t\u{a0}\t\n\
+             Cordialement\n"
+        );
     }
 
     #[test]

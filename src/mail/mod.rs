@@ -16,6 +16,7 @@ use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use crate::text;
 
+pub(crate) mod flowed;
 pub(crate) mod html;
 
 /// What the judgement reads from a mail.
@@ -40,6 +41,10 @@ pub struct Mail {
     /// The whole text of the body, quoted history included, when it has
     /// some: where an answer to a refusal holds the corrected template.
     pub quoted: Option<String>,
+    /// The new text of the HTML part, when `body` comes from the text part
+    /// of a mail that has both: Outlook writes a pasted table in its text
+    /// part as labels and values apart, which the HTML keeps as rows.
+    pub alternative: Option<String>,
 }
 
 /// Most header lines a mail may have before its headers are read: a mail
@@ -219,12 +224,13 @@ pub fn read(raw: &[u8]) -> Option<Mail> {
     }
     let message = MessageParser::default().parse(raw)?;
     let mut mail = read_envelope(&message);
-    if let Some(text) = body_text(&message) {
+    if let Some((text, html)) = body_text(&message) {
         let new = strip_history(&text);
         if new.len() < text.len() {
             mail.quoted = Some(text);
         }
         mail.body = Some(new);
+        mail.alternative = html.map(|html| strip_history(&html));
     }
     dispose(message);
     Some(mail)
@@ -402,6 +408,7 @@ fn read_envelope(message: &Message) -> Mail {
         automatic: automatic_reason(message),
         body: None,
         quoted: None,
+        alternative: None,
     }
 }
 
@@ -498,19 +505,42 @@ fn automatic_reason(message: &Message) -> Option<String> {
     None
 }
 
-/// The first text/plain part with content, else the first HTML part as text.
-fn body_text(message: &Message) -> Option<String> {
+/// The first text/plain part with content (unwrapped when it is
+/// `format=flowed`), else the first HTML part as text; with the first HTML
+/// part as text beside a text part, when there is one.
+fn body_text(message: &Message) -> Option<(String, Option<String>)> {
     let plain = message.text_bodies().find_map(|part| match &part.body {
-        PartType::Text(t) if !text::trim(t).is_empty() => Some(t.to_string()),
+        PartType::Text(t) if !text::trim(t).is_empty() => Some(match flowed_delsp(part) {
+            Some(delsp) => flowed::unwrap(t, delsp),
+            None => t.to_string(),
+        }),
         _ => None,
     });
-    let text = plain.or_else(|| {
-        message.html_bodies().find_map(|part| match &part.body {
-            PartType::Html(h) => Some(html::to_text(h)),
-            _ => None,
-        })
-    })?;
-    (!text::trim(&text).is_empty()).then_some(text)
+    let html = message.html_bodies().find_map(|part| match &part.body {
+        PartType::Html(h) => Some(html::to_text(h)),
+        _ => None,
+    });
+    let (text, alternative) = match plain {
+        Some(plain) => (plain, html),
+        None => (html?, None),
+    };
+    (!text::trim(&text).is_empty()).then_some((text, alternative))
+}
+
+/// For a `format=flowed` part (RFC 3676), whether it is `DelSp=yes`;
+/// `None` for any other part.
+fn flowed_delsp(part: &mail_parser::MessagePart) -> Option<bool> {
+    let attribute = |name: &str| {
+        part.content_type()?
+            .attributes()?
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .map(|a| a.value.as_ref())
+            .map(text::trim)
+    };
+    attribute("format")
+        .is_some_and(|v| v.eq_ignore_ascii_case("flowed"))
+        .then(|| attribute("delsp").is_some_and(|v| v.eq_ignore_ascii_case("yes")))
 }
 
 /// Keeps the text above the first mark of quoted history or signature, and

@@ -170,6 +170,16 @@ impl Calendar {
         day
     }
 
+    /// The end of office hours of the last business day before `date`: the
+    /// last moment a request is handled before a deadline on `date`.
+    pub fn last_business_moment_before(&self, date: Date) -> Zoned {
+        let mut day = date.yesterday().expect("date in range");
+        while !self.is_business_day(day) {
+            day = day.yesterday().expect("date in range");
+        }
+        self.zoned(day, self.office_end)
+    }
+
     /// The moment the month's orders close: the cut-off time of its last business day.
     pub fn cutoff_of_month(&self, date: Date) -> Zoned {
         self.zoned(self.last_business_day(date), self.cutoff)
@@ -370,6 +380,24 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    // Issue 19: a refund deadline on a closed day gives the last business
+    // moment before it.
+    #[test]
+    fn last_business_moment_before_a_closed_day() {
+        let cal = Calendar::default();
+        let before = |s: &str| {
+            cal.last_business_moment_before(date(s))
+                .datetime()
+                .to_string()
+        };
+        // Saturday: Friday's end of office hours.
+        assert_eq!(before("2026-11-28"), "2026-11-27T17:30:00");
+        // Christmas 2026 is a Friday: Thursday.
+        assert_eq!(before("2026-12-25"), "2026-12-24T17:30:00");
+        // Monday after Easter Monday 2026 (6 April): Friday 3 April.
+        assert_eq!(before("2026-04-06"), "2026-04-03T17:30:00");
     }
 
     #[test]

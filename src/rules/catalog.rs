@@ -5,6 +5,11 @@
 //! a warning), then against the internal names (refused: the official name is
 //! required); anything else is unknown and gets up to three suggestions.
 //! Nothing is ever corrected silently.
+//!
+//! Suggestions follow the usual names technicians write (`BP`, `E3`,
+//! `Copilot`, `M365`…, `[[usual]]`), rank the licences the company sells
+//! first (`sold`), and never offer a variant (no Teams, Legacy, a sector…)
+//! the mail does not name.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -41,6 +46,24 @@ struct InternalName {
     stands_for: Vec<String>,
 }
 
+/// A usual name or abbreviation (`BP`, `M365`): a pointer for suggestions
+/// only, never taken as the licence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Usual {
+    /// The name as written in `licences.toml`, for the import to keep it.
+    name: String,
+    /// Its words ([`tokens`]), matched as a run of the written words.
+    words: Vec<String>,
+    /// The official licences it points to (indexes in `licences`), or
+    /// none when it only stands for other words.
+    points_to: Vec<usize>,
+    /// The words it stands for (`M365` -> `Microsoft 365`), when it points
+    /// to no licence, as written in `licences.toml`.
+    means: Option<String>,
+    /// The words of `means` ([`tokens`]).
+    means_words: Vec<String>,
+}
+
 /// How a written licence name relates to the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LicenceMatch<'a> {
@@ -66,18 +89,38 @@ pub struct Catalog {
     vocabulary: Vec<String>,
     /// The words of each licence name, as indexes in `vocabulary`.
     tokens: Vec<Vec<usize>>,
+    /// Whether each word of `vocabulary` marks a variant or a sector
+    /// ([`VARIANTS`], [`SECTORS`]): looked up once, not at each suggestion.
+    marks_variant: Vec<bool>,
     internal: Vec<InternalName>,
     /// Index in `internal` by [`text::words`] of the name.
     internal_by_words: HashMap<String, usize>,
+    /// The usual names, in the file's order.
+    usual: Vec<Usual>,
+    /// Whether the company sells each licence (by index): ranked first.
+    sold: Vec<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
     #[serde(default)]
+    sold: Vec<Spanned<String>>,
+    #[serde(default)]
+    usual: Vec<RawUsual>,
+    #[serde(default)]
     internal: Vec<RawInternal>,
     #[serde(default)]
     licence: Vec<RawLicence>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUsual {
+    name: Spanned<String>,
+    #[serde(default)]
+    points_to: Vec<Spanned<String>>,
+    means: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -106,8 +149,11 @@ impl Catalog {
             squashed: HashMap::new(),
             vocabulary: Vec::new(),
             tokens: Vec::new(),
+            marks_variant: Vec::new(),
             internal: Vec::new(),
             internal_by_words: HashMap::new(),
+            usual: Vec::new(),
+            sold: Vec::new(),
         };
         let mut word_index: HashMap<String, usize> = HashMap::new();
         for licence in raw.licence {
@@ -174,6 +220,56 @@ impl Catalog {
                 .insert(key, catalog.internal.len());
             catalog.internal.push(InternalName { name, stands_for });
         }
+        let official = |name: &Spanned<String>, key: &str| {
+            catalog.exact.get(name.get_ref()).copied().ok_or_else(|| {
+                let msg = format!(
+                    "{key}: « {} » is not an official licence name",
+                    name.get_ref()
+                );
+                SourceError::at(source, name.span(), msg)
+            })
+        };
+        let mut sold = vec![false; catalog.licences.len()];
+        for name in &raw.sold {
+            sold[official(name, "sold")?] = true;
+        }
+        let mut usual = Vec::new();
+        for raw_usual in &raw.usual {
+            let name = text::trim(raw_usual.name.get_ref()).to_owned();
+            let points_to = raw_usual
+                .points_to
+                .iter()
+                .map(|target| official(target, "usual.points_to"))
+                .collect::<Result<Vec<usize>, SourceError>>()?;
+            let means = raw_usual
+                .means
+                .as_deref()
+                .map(text::trim)
+                .map(str::to_owned);
+            let means_words = means.as_deref().map(tokens).unwrap_or_default();
+            let words = tokens(&name);
+            if words.is_empty() || points_to.is_empty() == means_words.is_empty() {
+                let msg = format!(
+                    "usual: « {name} » needs a name and either points_to (official names) \
+                     or means (the words it stands for)"
+                );
+                return Err(SourceError::at(source, raw_usual.name.span(), msg));
+            }
+            usual.push(Usual {
+                name,
+                words,
+                points_to,
+                means,
+                means_words,
+            });
+        }
+        catalog.sold = sold;
+        catalog.usual = usual;
+        catalog.marks_variant = catalog
+            .vocabulary
+            .iter()
+            .map(|word| SECTORS.contains(&word.as_str()) || VARIANTS.contains(&word.as_str()))
+            .collect();
         Ok(catalog)
     }
 
@@ -207,17 +303,40 @@ impl Catalog {
         LicenceMatch::Unknown(self.suggest(written))
     }
 
-    /// Up to three official names close to `written`, best first: only the
-    /// name that holds every word written with the fewest others, when one
-    /// does; never a variant for a sector (GCC, Government, Students…) the
-    /// mail does not name.
+    /// Up to three official names close to `written`, best first, those the
+    /// company sells before the others. A usual name (`BP`, `Copilot`)
+    /// gives the licences it points to, narrowed by the other words
+    /// written. Otherwise: only the name that holds every word written with
+    /// the fewest others, when one does; never a variant (for a sector, no
+    /// Teams, Legacy…) the mail does not name.
     fn suggest(&self, written: &str) -> Vec<&str> {
-        let words = tokens(written);
-        let sector_named = |candidate: &[usize]| {
-            candidate.iter().all(|&i| {
-                let word = &self.vocabulary[i];
-                !SECTORS.contains(&word.as_str()) || words.contains(word)
-            })
+        let (words, pointed) = self.read_usual(&tokens(written));
+        if !pointed.is_empty() {
+            let known: Vec<usize> = words
+                .iter()
+                .filter_map(|w| self.vocabulary.iter().position(|v| v == w))
+                .collect();
+            let narrowed: Vec<usize> = pointed
+                .iter()
+                .copied()
+                .filter(|&i| known.iter().all(|w| self.tokens[i].contains(w)))
+                .collect();
+            let mut chosen = if narrowed.is_empty() {
+                pointed
+            } else {
+                narrowed
+            };
+            chosen.sort_by_key(|&i| !self.sold[i]);
+            return chosen
+                .into_iter()
+                .take(3)
+                .map(|i| self.licences[i].name.as_str())
+                .collect();
+        }
+        let named = |candidate: &[usize]| {
+            candidate
+                .iter()
+                .all(|&i| !self.marks_variant[i] || words.contains(&self.vocabulary[i]))
         };
         let written: Option<Vec<usize>> = words
             .iter()
@@ -230,7 +349,7 @@ impl Catalog {
                 .iter()
                 .zip(&self.licences)
                 .filter(|(candidate, _)| {
-                    sector_named(candidate) && written.iter().all(|w| candidate.contains(w))
+                    named(candidate) && written.iter().all(|w| candidate.contains(w))
                 })
                 .map(|(candidate, licence)| (candidate.len(), licence.name.as_str()))
                 .collect(),
@@ -259,20 +378,88 @@ impl Catalog {
                     .collect()
             })
             .collect();
-        let mut scored: Vec<(f64, &str)> = self
+        let mut scored: Vec<(bool, f64, &str)> = self
             .tokens
             .iter()
             .zip(&self.licences)
-            .filter(|(candidate, _)| sector_named(candidate))
-            .map(|(candidate, licence)| (similarity(&query, candidate), licence.name.as_str()))
-            .filter(|(score, _)| *score >= 0.5)
+            .zip(&self.sold)
+            .filter(|((candidate, _), _)| named(candidate))
+            .map(|((candidate, licence), sold)| {
+                (*sold, similarity(&query, candidate), licence.name.as_str())
+            })
+            .filter(|(_, score, _)| *score >= 0.5)
             .collect();
+        // NOTE: only names about as close as the closest: a far one, sold
+        // or not, is another product (« Business standart » is not
+        // « Microsoft Teams Phone Standard for Small and Medium Business »).
+        let best = scored.iter().map(|s| s.1).fold(0.0, f64::max);
+        scored.retain(|(_, score, _)| *score >= best - NEAR_BEST);
         scored.sort_by(|a, b| {
-            b.0.total_cmp(&a.0)
-                .then(a.1.len().cmp(&b.1.len()))
-                .then(a.1.cmp(b.1))
+            b.0.cmp(&a.0)
+                .then(b.1.total_cmp(&a.1))
+                .then(a.2.len().cmp(&b.2.len()))
+                .then(a.2.cmp(b.2))
         });
-        scored.into_iter().take(3).map(|(_, name)| name).collect()
+        scored
+            .into_iter()
+            .take(3)
+            .map(|(_, _, name)| name)
+            .collect()
+    }
+
+    /// The written words with the usual names read: those that stand for
+    /// other words replaced by them (`m365` -> `microsoft 365`), those that
+    /// point to licences taken out, their licences given apart (in order,
+    /// once each). The longest usual name wins at each word.
+    fn read_usual(&self, written: &[String]) -> (Vec<String>, Vec<usize>) {
+        let mut words = Vec::with_capacity(written.len());
+        let mut pointed: Vec<usize> = Vec::new();
+        let mut at = 0;
+        while at < written.len() {
+            let found = self
+                .usual
+                .iter()
+                .filter(|usual| written[at..].starts_with(&usual.words))
+                .max_by_key(|usual| usual.words.len());
+            match found {
+                Some(usual) => {
+                    words.extend(usual.means_words.iter().cloned());
+                    for &i in &usual.points_to {
+                        if !pointed.contains(&i) {
+                            pointed.push(i);
+                        }
+                    }
+                    at += usual.words.len();
+                }
+                None => {
+                    words.push(written[at].clone());
+                    at += 1;
+                }
+            }
+        }
+        (words, pointed)
+    }
+
+    /// The official names the company sells, in the catalog's order.
+    pub fn sold_names(&self) -> impl Iterator<Item = &str> {
+        self.licences
+            .iter()
+            .zip(&self.sold)
+            .filter(|(_, sold)| **sold)
+            .map(|(licence, _)| licence.name.as_str())
+    }
+
+    /// The usual names as `licences.toml` writes them: the name, then the
+    /// official names it points to, or the words it stands for.
+    fn usual_entries(&self) -> impl Iterator<Item = (&str, Vec<&str>, Option<&str>)> {
+        self.usual.iter().map(|usual| {
+            let points_to = usual
+                .points_to
+                .iter()
+                .map(|&i| self.licences[i].name.as_str())
+                .collect();
+            (usual.name.as_str(), points_to, usual.means.as_deref())
+        })
     }
 
     /// The internal names, with the official names they stand for.
@@ -282,6 +469,25 @@ impl Catalog {
             .map(|i| (i.name.as_str(), i.stands_for.as_slice()))
     }
 }
+
+/// How far below the closest name's score another suggestion may be.
+const NEAR_BEST: f64 = 0.05;
+
+/// Words of official names that mark a variant of a product (`(no Teams)`,
+/// `EEA`, `Prepaid Legacy`, a trial…), offered only when the mail names them.
+const VARIANTS: &[&str] = &[
+    "no",
+    "eea",
+    "legacy",
+    "prepaid",
+    "trial",
+    "donation",
+    "hub",
+    "unattended",
+    "developer",
+    "without",
+    "with",
+];
 
 /// Words of official names that mark a variant for one sector only.
 const SECTORS: &[&str] = &[
@@ -387,6 +593,27 @@ pub fn import_products(csv: &str, current: &str) -> Result<String, String> {
     }
     let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
     let mut out = String::from(LICENCES_HEADER);
+    let sold: Vec<String> = existing
+        .sold_names()
+        .filter(|name| products.contains_key(*name))
+        .map(|name| format!("  {},\n", quote(name)))
+        .collect();
+    let _ = write!(out, "\nsold = [\n{}]\n", sold.concat());
+    for (name, points_to, means) in existing.usual_entries() {
+        let points_to: Vec<String> = points_to
+            .into_iter()
+            .filter(|target| products.contains_key(*target))
+            .map(quote)
+            .collect();
+        let target = match means {
+            Some(means) => format!("means = {}", quote(means)),
+            // NOTE: a usual name left with no licence Microsoft still lists
+            // is dropped.
+            None if points_to.is_empty() => continue,
+            None => format!("points_to = [{}]", points_to.join(", ")),
+        };
+        let _ = write!(out, "\n[[usual]]\nname = {}\n{target}\n", quote(name));
+    }
     for (name, stands_for) in existing.internal_names() {
         let list: Vec<String> = stands_for.iter().map(|s| quote(s)).collect();
         let _ = write!(
@@ -427,6 +654,16 @@ pub fn import_products(csv: &str, current: &str) -> Result<String, String> {
 const LICENCES_HEADER: &str = "\
 # Licence names known to licgate.
 #
+# sold: the official names the company sells, offered first when a request
+#   names a licence that is not an official name. Edit by hand.
+#
+# [[usual]]: the abbreviations and usual names technicians write, pointers
+#   for suggestions only (a request that writes one is refused, with the
+#   official name to write). Edit these by hand:
+#     name      = as technicians write it, matched as whole words, whatever the case
+#     points_to = the official names it points to, or
+#     means     = the words it stands for (\"M365\" means \"Microsoft 365\")
+#
 # [[internal]]: the names used with clients (never in an order), and the
 #   official licence(s) each stands for. Edit these by hand:
 #     name       = the client-facing name, matched whatever the case and accents
@@ -435,7 +672,7 @@ const LICENCES_HEADER: &str = "\
 # [[licence]]: Microsoft's official product names (Product_Display_Name) and
 #   their SKUs (String_Id, GUID). Refresh them when Microsoft updates its list:
 #     licgate rules import-products --csv \"Product names and service plan identifiers for licensing.csv\"
-#   which rewrites this file and keeps the [[internal]] entries.
+#   which rewrites this file and keeps sold, [[usual]] and [[internal]].
 ";
 
 #[cfg(test)]
@@ -519,6 +756,62 @@ mod tests {
         assert_eq!(s[0], "Exchange Online (Plan 2)");
     }
 
+    // Issue 19: usual names point the suggestions; what the company sells
+    // comes first; a variant only when named.
+    #[test]
+    fn usual_names_and_sold_licences_lead_the_suggestions() {
+        let c = Catalog::from_toml(
+            r#"
+            sold = ["Microsoft 365 Business Standard"]
+            [[usual]]
+            name = "BP"
+            points_to = ["Microsoft 365 Business Premium"]
+            [[usual]]
+            name = "M365"
+            means = "Microsoft 365"
+            [[usual]]
+            name = "E3"
+            points_to = ["Office 365 E3", "Microsoft 365 E3"]
+            [[licence]]
+            name = "Microsoft 365 Business Premium"
+            [[licence]]
+            name = "Microsoft 365 Business Standard"
+            [[licence]]
+            name = "Microsoft 365 Business Standard (no Teams)"
+            [[licence]]
+            name = "Microsoft 365 E3"
+            [[licence]]
+            name = "Office 365 E3"
+            "#,
+        )
+        .unwrap();
+        let suggested = |written: &str| match c.lookup(written) {
+            LicenceMatch::Unknown(s) => s,
+            other => panic!("{written}: {other:?}"),
+        };
+        assert_eq!(suggested("M365 BP"), ["Microsoft 365 Business Premium"]);
+        // The other words written narrow what a usual name points to.
+        assert_eq!(suggested("M365 E3"), ["Microsoft 365 E3"]);
+        assert_eq!(suggested("E3"), ["Office 365 E3", "Microsoft 365 E3"]);
+        assert_eq!(
+            suggested("Business Standart"),
+            ["Microsoft 365 Business Standard"]
+        );
+        assert_eq!(
+            suggested("Business Standard no Teams"),
+            ["Microsoft 365 Business Standard (no Teams)"]
+        );
+        // Sold first, whatever the score.
+        assert_eq!(suggested("Busines")[0], "Microsoft 365 Business Standard");
+        for bad in [
+            "sold = [\"Nope\"]\n",
+            "[[usual]]\nname = \"X\"\n",
+            "[[usual]]\nname = \"X\"\nmeans = \"Y\"\npoints_to = [\"Office 365 E3\"]\n[[licence]]\nname = \"Office 365 E3\"\n",
+        ] {
+            assert!(Catalog::from_toml(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn internal_name_must_stand_for_an_official_name() {
         let err = Catalog::from_toml("[[internal]]\nname = \"X\"\nstands_for = [\"Nope\"]\n")
@@ -537,7 +830,10 @@ mod tests {
                    Exchange Online (Plan 1),EXCHANGESTANDARD,4b9405b0,A\r\n\
                    Exchange Online (Plan 1),EXCHANGESTANDARD,4b9405b0,B\r\n\
                    \"Windows 365 Business 2 vCPU, 4 GB\",CPC_B,02d8,C\r\n";
-        let current = "[[internal]]\nname = \"Boîte mail simple\"\nstands_for = [\"Exchange Online (Plan 1)\"]\n\
+        let current = "sold = [\"Exchange Online (Plan 1)\"]\n\
+                       [[usual]]\nname = \"EOP1\"\npoints_to = [\"Exchange Online (Plan 1)\"]\n\
+                       [[usual]]\nname = \"M365\"\nmeans = \"Microsoft 365\"\n\
+                       [[internal]]\nname = \"Boîte mail simple\"\nstands_for = [\"Exchange Online (Plan 1)\"]\n\
                        [[licence]]\nname = \"Exchange Online (Plan 1)\"\n";
         let generated = Catalog::from_toml(&import_products(csv, current).unwrap()).unwrap();
         assert_eq!(generated.len(), 2);
@@ -551,5 +847,10 @@ mod tests {
         );
         assert!(generated.get("Windows 365 Business 2 vCPU, 4 GB").is_some());
         assert_eq!(generated.internal_names().count(), 1);
+        assert_eq!(
+            generated.sold_names().collect::<Vec<_>>(),
+            ["Exchange Online (Plan 1)"]
+        );
+        assert_eq!(generated.usual_entries().count(), 2);
     }
 }
