@@ -11,6 +11,7 @@ fn item(id: &str, at: &str, client: &str, licence: &str, quantity: i64, users: &
         request_id: id.into(),
         received_at: at.parse().expect("valid time"),
         sender: "julie.bernard@infogerance.example".into(),
+        sender_name: Some("Julie Bernard".into()),
         client: client.into(),
         tenant: None,
         licence: licence.into(),
@@ -89,13 +90,12 @@ fn main() {
         "O365_BUSINESS_PREMIUM",
     );
     let at: Timestamp = "2026-11-23T13:00:00Z".parse().expect("valid time");
-    let mut digest = Digest::new(
+    let digest = Digest::new(
         Kind::Digest,
         vec![removal, annual, generic, addition],
         at,
         &Calendar::default(),
     );
-    digest.contact = Some("licences@infogerance.example".into());
     if std::env::args().any(|a| a == "--text") {
         print!("Objet : {}\n\n{}", digest.subject(), digest.to_text());
     } else {

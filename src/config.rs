@@ -374,11 +374,6 @@ impl Config {
             from: self.from.clone(),
             to: self.purchasing.to.clone(),
             cc: self.purchasing.cc.clone(),
-            contact: self
-                .purchasing
-                .contact
-                .clone()
-                .unwrap_or_else(|| self.from.clone()),
             max_size: self.digest.max_size,
         }
     }

@@ -59,13 +59,8 @@ pub enum Query {
         json: bool,
     },
     /// The digest of the requests accepted since a day (default: those the
-    /// next scheduled digest holds), as [`DigestParts`] in JSON; its footer
-    /// names `contact`.
-    Digest {
-        since: Option<Date>,
-        #[serde(default)]
-        contact: Option<String>,
-    },
+    /// next scheduled digest holds), as [`DigestParts`] in JSON.
+    Digest { since: Option<Date> },
     /// Queues now, in one step, the digest of the requests the next
     /// scheduled digest would hold (`licgate digest --send`), in parts under
     /// `mailing.max_size`, recorded in the audit trail and taken out of the
@@ -263,7 +258,7 @@ pub fn answer(
         Query::SendDigest { mailing } => Answer::ok(serde_json::to_vec(&send_digest(
             store, rules, mailing, now,
         )?)?),
-        Query::Digest { since, contact } => {
+        Query::Digest { since } => {
             let ids: Vec<String> = match since {
                 None => store.undigested()?.into_iter().map(|(_, id)| id).collect(),
                 Some(day) => {
@@ -283,8 +278,7 @@ pub fn answer(
                 DigestParts::default()
             } else {
                 let kind = Kind::OnDemand { since: *since };
-                let mut digest = Digest::new(kind, items, now, calendar);
-                digest.contact = contact.clone();
+                let digest = Digest::new(kind, items, now, calendar);
                 DigestParts {
                     items: digest.items.len(),
                     subject: digest.subject(),
@@ -683,10 +677,7 @@ mod tests {
         )))
         .unwrap();
         let now = "2026-11-23T09:00:00Z".parse().unwrap();
-        let query = Query::Digest {
-            since: None,
-            contact: None,
-        };
+        let query = Query::Digest { since: None };
         let started = std::time::Instant::now();
         let answer = answer(&store, &rules, &query, now).unwrap();
         let parts: DigestParts = serde_json::from_slice(&answer.output).unwrap();

@@ -39,10 +39,7 @@ pub fn run(args: DigestArgs) -> anyhow::Result<ExitCode> {
         return send(args);
     }
     let config = Config::load_without_secrets(&args.config.config)?;
-    let query = Query::Digest {
-        since: args.since,
-        contact: Some(licgate::daemon::contact(&config).to_owned()),
-    };
+    let query = Query::Digest { since: args.since };
     let answer = query::ask(&config, &query)?;
     let digest: DigestParts = serde_json::from_slice(&answer.output)?;
     if digest.items == 0 {

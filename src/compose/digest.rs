@@ -34,6 +34,9 @@ pub struct Item {
     pub received_at: Timestamp,
     /// Who asked (the technician's address).
     pub sender: String,
+    /// The name the technician's mail gives beside the address, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender_name: Option<String>,
     pub client: String,
     /// The client's tenant (`clients.toml`), to find it in the admin center.
     pub tenant: Option<String>,
@@ -87,6 +90,7 @@ impl Item {
             request_id: decision.request_id.clone(),
             received_at: decision.received_or_decided(),
             sender: decision.sender.clone().unwrap_or_default(),
+            sender_name: verdict.from_name.clone(),
             tenant: rules.clients.lookup(&client).and_then(|c| c.tenant.clone()),
             skus: rules
                 .catalog
@@ -231,8 +235,6 @@ pub struct Digest {
     /// The audit trail's head when written: printed in the footer, so a
     /// trail rewritten later no longer matches the digests already sent.
     pub chain_head: Option<Head>,
-    /// The address purchasing writes to about a request (the footer).
-    pub contact: Option<String>,
     /// Which part of how many, for a digest sent in parts ([`split`]).
     pub part: Option<(usize, usize)>,
 }
@@ -319,7 +321,6 @@ impl Digest {
             cutoff,
             business_days_left,
             chain_head: None,
-            contact: None,
             part: None,
         }
     }
@@ -516,13 +517,12 @@ impl Digest {
         } else {
             ""
         };
-        let ask = match &self.contact {
-            Some(contact) => format!(
-                "Une question sur une demande : écrivez à {contact} en citant sa référence (LG-…)."
-            ),
-            None => "Une question sur une demande : citez sa référence (LG-…).".to_owned(),
-        };
-        format!("Message automatique de licgate.{once} {ask}")
+        // NOTE: these mails go to purchasing: a question about a request
+        // goes to the technician who asked, never back to purchasing itself.
+        format!(
+            "Message automatique de licgate.{once} Une question sur une demande : écrivez à \
+             son demandeur (ligne « Demandeur ») en citant sa référence (LG-…)."
+        )
     }
 
     /// The plain-text part, in French typography.
@@ -542,14 +542,14 @@ impl Digest {
             }
             let _ = writeln!(out, "-- {title} --");
             for line in lines {
-                let tenant = line
-                    .tenant
-                    .map(|t| format!(" (tenant {t})"))
-                    .unwrap_or_default();
+                let tenant = match line.tenant {
+                    Some(tenant) => format!(" (tenant {tenant})"),
+                    None => format!(" ({NO_TENANT})"),
+                };
                 let _ = writeln!(out, "{}{tenant}", line.client);
                 let _ = writeln!(
                     out,
-                    "  {:+}  {}  [SKU {}]",
+                    "  {:+}  {}  [id Microsoft {}]",
                     line.net,
                     licence_cell(line.from, line.licence),
                     or_dash(&line.sku)
@@ -562,7 +562,7 @@ impl Digest {
             for total in Orders::totals(lines) {
                 let _ = writeln!(
                     out,
-                    "  {:+}  {}  [SKU {}]",
+                    "  {:+}  {}  [id Microsoft {}]",
                     total.net,
                     licence_cell(total.from, total.licence),
                     or_dash(&total.sku)
@@ -634,17 +634,24 @@ impl Digest {
                 "<tr><td style=\"padding:10px 18px 4px 18px;font-size:15px;font-weight:bold;color:{colour}\">{urgent}{}</td></tr>\n\
                  <tr><td style=\"padding:0 18px 6px 18px\">\n\
                  <table width=\"{INNER}\" cellpadding=\"5\" cellspacing=\"0\" border=\"1\" style=\"border-collapse:collapse;border:1px solid #d1d5db;font-size:13px\">\n\
-                 <tr bgcolor=\"#f3f4f6\"><th width=\"160\" align=\"left\">Client</th><th width=\"150\" align=\"left\">Tenant</th>\
-                 <th width=\"190\" align=\"left\">Licence</th><th width=\"124\" align=\"left\">SKU</th><th width=\"60\" align=\"right\">Qté</th></tr>\n",
+                 <tr bgcolor=\"#f3f4f6\"><th width=\"150\" align=\"left\">Client</th><th width=\"150\" align=\"left\">Tenant</th>\
+                 <th width=\"234\" align=\"left\">Produit (nom de la console)</th><th width=\"90\" align=\"left\" style=\"font-size:11px\">Id Microsoft</th><th width=\"60\" align=\"right\">Qté</th></tr>\n",
                 escape(title)
             );
             for line in lines {
                 let _ = write!(
                     out,
-                    "<tr><td width=\"160\" valign=\"top\"><b>{}</b></td><td width=\"150\" valign=\"top\">{}</td>\
-                     <td width=\"190\" valign=\"top\">{}",
+                    "<tr><td width=\"150\" valign=\"top\"><b>{}</b></td><td width=\"150\" valign=\"top\">{}</td>\
+                     <td width=\"234\" valign=\"top\">{}",
                     escape(line.client),
-                    escape(line.tenant.unwrap_or("—")),
+                    match line.tenant {
+                        Some(tenant) => escape(tenant),
+                        None => format!(
+                            "{}<br><span style=\"font-size:11px;color:{RED}\">{}</span>",
+                            badge_html("À RENSEIGNER", RED),
+                            escape(NO_TENANT)
+                        ),
+                    },
                     escape(&licence_cell(line.from, line.licence)),
                 );
                 for badge in &line.badges {
@@ -652,7 +659,7 @@ impl Digest {
                 }
                 let _ = writeln!(
                     out,
-                    "</td><td width=\"124\" valign=\"top\">{}</td>\
+                    "</td><td width=\"90\" valign=\"top\" style=\"{ID_STYLE}\">{}</td>\
                      <td width=\"60\" valign=\"top\" align=\"right\" style=\"font-size:15px;font-weight:bold;color:{colour}\">{:+}</td></tr>",
                     escape(or_dash(&line.sku)),
                     line.net
@@ -661,8 +668,8 @@ impl Digest {
             for total in Orders::totals(lines) {
                 let _ = writeln!(
                     out,
-                    "<tr bgcolor=\"#f9fafb\"><td width=\"500\" colspan=\"3\" valign=\"top\">Total {}, tous clients (distributeur)</td>\
-                     <td width=\"124\" valign=\"top\">{}</td><td width=\"60\" valign=\"top\" align=\"right\"><b>{:+}</b></td></tr>",
+                    "<tr bgcolor=\"#f9fafb\"><td width=\"534\" colspan=\"3\" valign=\"top\">Total {}, tous clients (distributeur)</td>\
+                     <td width=\"90\" valign=\"top\" style=\"{ID_STYLE}\">{}</td><td width=\"60\" valign=\"top\" align=\"right\"><b>{:+}</b></td></tr>",
                     escape(&licence_cell(total.from, total.licence)),
                     escape(or_dash(&total.sku)),
                     total.net
@@ -757,6 +764,12 @@ fn order_sections<'o, 'a>(orders: &'o Orders<'a>) -> [Section<'o, 'a>; 3] {
     ]
 }
 
+/// Said of a client without `tenant` in `clients.toml`.
+const NO_TENANT: &str = "tenant non renseigné dans clients.toml : vérifiez le client dans l'espace partenaire avant de commander, puis ajoutez son tenant";
+
+/// Microsoft's ids, small and grey: the product's name is what purchasing reads.
+const ID_STYLE: &str = "font-size:11px;color:#6b7280;font-family:monospace";
+
 fn or_dash(value: &str) -> &str {
     if value.is_empty() { "—" } else { value }
 }
@@ -772,7 +785,11 @@ fn badge_html(label: &str, colour: &str) -> String {
 /// The per-request lines: requester, users, reception, effect, reference, ticket.
 fn details(item: &Item, zone: &jiff::tz::TimeZone) -> Vec<(&'static str, String)> {
     let received = item.received_at.to_zoned(zone.clone());
-    let mut lines = vec![("Demandeur", item.sender.clone())];
+    let requester = match &item.sender_name {
+        Some(name) => format!("{name} <{}>", item.sender),
+        None => item.sender.clone(),
+    };
+    let mut lines = vec![("Demandeur", requester)];
     if !item.users.is_empty() {
         let label = if item.users.len() > 1 {
             "Utilisateurs"
@@ -980,8 +997,6 @@ pub struct Mailing {
     pub to: Vec<String>,
     /// `[purchasing] cc`.
     pub cc: Vec<String>,
-    /// The address purchasing writes to about a request (the footer).
-    pub contact: String,
     /// `[digest] max-size`: a longer digest goes out in parts.
     pub max_size: usize,
 }
@@ -991,11 +1006,10 @@ impl Mailing {
     /// parts when it goes out in several), each naming the requests it lists.
     pub fn digest_mails(
         &self,
-        mut digest: Digest,
+        digest: Digest,
         id: &str,
         date: Timestamp,
     ) -> anyhow::Result<Vec<OutboxItem>> {
-        digest.contact = Some(self.contact.clone());
         split(&digest, self.max_size, |part| {
             Letter {
                 from: &self.from,
@@ -1097,6 +1111,7 @@ mod tests {
             request_id: id.into(),
             received_at: at("2026-11-23T09:15:00Z"),
             sender: "julie@infogerance.example".into(),
+            sender_name: None,
             client: client.into(),
             tenant: None,
             licence: licence.into(),
@@ -1134,7 +1149,6 @@ mod tests {
             from: "licences@infogerance.example".into(),
             to: vec!["achats@infogerance.example".into()],
             cc: vec![],
-            contact: "licences@infogerance.example".into(),
             max_size: 100_000,
         };
         let whole = mailing
@@ -1307,12 +1321,12 @@ mod tests {
         assert_eq!(totals, [(E1, 4), (BS, 4)]);
         let text = digest.to_text();
         assert!(
-            text.contains("Total par licence, pour le distributeur\u{a0}:\n  +4  Exchange Online (Plan 1)  [SKU SKU_24]\n  +4  Microsoft 365 Business Standard"),
+            text.contains("Total par licence, pour le distributeur\u{a0}:\n  +4  Exchange Online (Plan 1)  [id Microsoft SKU_24]\n  +4  Microsoft 365 Business Standard"),
             "{text}"
         );
         let html = digest.to_html();
         assert!(
-            html.contains("Total Exchange Online (Plan 1), tous clients (distributeur)</td><td width=\"124\" valign=\"top\">SKU_24</td><td width=\"60\" valign=\"top\" align=\"right\"><b>+4</b>"),
+            html.contains(&format!("Total Exchange Online (Plan 1), tous clients (distributeur)</td><td width=\"90\" valign=\"top\" style=\"{ID_STYLE}\">SKU_24</td><td width=\"60\" valign=\"top\" align=\"right\"><b>+4</b>")),
             "{html}"
         );
     }
@@ -1327,18 +1341,19 @@ mod tests {
         let digest = digest(vec![garage, cabinet]);
         let html = digest.to_html();
         assert!(
-            html.contains("<td width=\"160\" valign=\"top\"><b>Garage</b></td><td width=\"150\" valign=\"top\">garage.onmicrosoft.com</td>"),
+            html.contains("<td width=\"150\" valign=\"top\"><b>Garage</b></td><td width=\"150\" valign=\"top\">garage.onmicrosoft.com</td>"),
             "{html}"
         );
         assert!(
             html.contains(">EXCHANGESTANDARD, EXCHANGESTANDARD_GOV</td>"),
             "{html}"
         );
-        assert!(html.contains("<b>Cabinet</b></td><td width=\"150\" valign=\"top\">—</td>"));
+        assert!(html.contains("<b>Cabinet</b></td><td width=\"150\" valign=\"top\">"));
+        assert!(html.contains("RENSEIGNER"), "{html}");
         let text = digest.to_text();
-        assert!(text.contains("Garage (tenant garage.onmicrosoft.com)\n  +1  Exchange Online (Plan 1)  [SKU EXCHANGESTANDARD, EXCHANGESTANDARD_GOV]"), "{text}");
+        assert!(text.contains("Garage (tenant garage.onmicrosoft.com)\n  +1  Exchange Online (Plan 1)  [id Microsoft EXCHANGESTANDARD, EXCHANGESTANDARD_GOV]"), "{text}");
         assert!(
-            text.contains("Cabinet\n  +1  Exchange Online (Plan 1)  [SKU —]"),
+            text.contains("Cabinet (tenant non renseigné dans clients.toml\u{a0}: vérifiez le client dans l'espace partenaire avant de commander, puis ajoutez son tenant)\n  +1  Exchange Online (Plan 1)  [id Microsoft —]"),
             "{text}"
         );
     }
@@ -1409,18 +1424,37 @@ mod tests {
         assert_eq!(digest.to_html().matches(">&nbsp;URGENT&nbsp;<").count(), 1);
     }
 
+    // Issue 20: the footer sent purchasing to write to purchasing; the
+    // requester was a bare address, and a client without tenant unflagged.
     #[test]
-    fn the_footer_names_the_contact_and_no_command() {
-        let mut digest = digest(vec![item("LG-1", "Garage", E1, 1)]);
-        digest.contact = Some("licences@infogerance.example".into());
+    fn the_footer_sends_questions_to_the_requester_and_names_no_command() {
+        let mut named = item("LG-1", "Garage", E1, 1);
+        named.sender_name = Some("Julie Bernard".into());
+        let mut digest = digest(vec![named]);
         digest.chain_head = Some(Head {
             len: 12,
             hash: "ab12".repeat(16),
         });
         let text = digest.to_text();
         assert!(
-            text.contains("écrivez à licences@infogerance.example en citant sa référence (LG-…)"),
+            text.contains(
+                "écrivez à son demandeur (ligne «\u{a0}Demandeur\u{a0}») en citant sa référence (LG-…)"
+            ),
             "{text}"
+        );
+        assert!(
+            text.contains("Demandeur\u{a0}: Julie Bernard <julie@infogerance.example>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Garage (tenant non renseigné dans clients.toml\u{a0}: vérifiez"),
+            "{text}"
+        );
+        let html = digest.to_html();
+        assert!(html.contains("RENSEIGNER") && html.contains("Produit (nom de la console)"));
+        assert!(
+            html.contains("Julie Bernard &lt;julie@infogerance.example&gt;"),
+            "{html}"
         );
         // Issue 8, item 16: a trail rewritten in the store alone went unnoticed.
         let hash = "ab12".repeat(16);
@@ -1535,7 +1569,6 @@ mod tests {
             len: 1,
             hash: "ab".into(),
         });
-        full.contact = Some("x@example.fr".into());
         let notice = Digest::new(
             Kind::RemovalNotice,
             vec![hostile()],

@@ -19,7 +19,7 @@ mod recover;
 mod schedule;
 
 pub use recover::{RecoveredMail, recover};
-pub use schedule::{contact, send_scheduled};
+pub use schedule::send_scheduled;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -143,9 +143,8 @@ pub(super) fn removal_notice(
         return Ok(None);
     };
     item.cancels = query::Movements::new(&shared.history()).cancels(&movement.request_id);
-    let mut notice = Digest::new(Kind::RemovalNotice, vec![item], now, &rules.calendar);
+    let notice = Digest::new(Kind::RemovalNotice, vec![item], now, &rules.calendar);
     drop(rules);
-    notice.contact = Some(contact(&shared.config).to_owned());
     let letter = Letter {
         from: &shared.config.from,
         to: &purchasing.to,
@@ -157,12 +156,6 @@ pub(super) fn removal_notice(
         html: Some(notice.to_html()),
     };
     Ok(Some(letter.to_outbox(Vec::new())?))
-}
-
-/// The address purchasing writes to about a request: `[purchasing]
-/// contact`, else the shared mailbox.
-pub fn contact(config: &Config) -> &str {
-    config.purchasing.contact.as_deref().unwrap_or(&config.from)
 }
 
 /// Queues the scheduled mails due at `now` that are not done yet: the digest

@@ -1004,6 +1004,7 @@ fn verdict_on(
         request_id,
         received_at,
         from: mail.from.clone(),
+        from_name: mail.from_name.clone(),
         message_id: mail.message_id.clone(),
         subject: mail.subject.clone(),
         problems: Vec::new(),

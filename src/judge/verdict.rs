@@ -226,6 +226,9 @@ pub struct Verdict {
     pub received_at: Option<Timestamp>,
     /// Sender address.
     pub from: Option<String>,
+    /// The name written beside the sender's address, for purchasing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
     /// Message-ID of the mail.
     pub message_id: Option<String>,
     /// Decoded subject.

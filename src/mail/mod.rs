@@ -26,6 +26,8 @@ pub struct Mail {
     pub subject: Option<String>,
     /// Address of the first `From:` mailbox.
     pub from: Option<String>,
+    /// The name written beside that address (`Julie Bernard`), if any.
+    pub from_name: Option<String>,
     /// `Message-ID` without angle brackets.
     pub message_id: Option<String>,
     /// `References` of the mail, without angle brackets.
@@ -359,6 +361,9 @@ pub fn authenticated(raw: &[u8], server: &ReceivingServer) -> Result<(), String>
 /// Longest subject kept, in characters.
 const MAX_SUBJECT_CHARS: usize = 300;
 
+/// Longest name of a sender kept, in characters.
+const MAX_NAME_CHARS: usize = 100;
+
 /// Longest address or Message-ID kept, in characters (RFC 5321 allows 254
 /// for an address).
 const MAX_ADDRESS_CHARS: usize = 256;
@@ -380,6 +385,10 @@ fn read_envelope(message: &Message) -> Mail {
             .subject()
             .map(|s| text::clean_line(s, MAX_SUBJECT_CHARS)),
         from: sender(message).map(address),
+        from_name: sender(message)
+            .and_then(|_| message.from()?.first()?.name())
+            .map(|name| text::clean_line(name, MAX_NAME_CHARS))
+            .filter(|name| !name.is_empty()),
         message_id: message.message_id().map(address),
         // NOTE: only the last ones matter for threading a reply.
         references: match message.references() {

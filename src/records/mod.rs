@@ -331,6 +331,7 @@ pub(crate) mod fixture {
                 request_id: id.into(),
                 received_at: Some(at),
                 from: Some("tech@example.test".into()),
+                from_name: None,
                 message_id: Some(format!("{id}@example.test")),
                 subject: Some(format!("[AJOUT] Licence Office 365 - {client}")),
                 problems: vec![],
