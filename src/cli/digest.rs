@@ -1,6 +1,7 @@
-//! `licgate digest`: prints (or sends) purchasing's digest on demand, from
-//! the running daemon or the store; what the scheduled digests hold is left
-//! as it is.
+//! `licgate digest`: prints purchasing's digest on demand, from the running
+//! daemon or a copy of the store, leaving the scheduled digests as they are;
+//! or (`--send`) sends now what the next scheduled digest holds, in one
+//! query to the running daemon, else from here.
 
 use std::process::ExitCode;
 
