@@ -245,18 +245,32 @@ pub fn io_reason(err: &std::io::Error) -> String {
 /// French typography on a text written with plain spaces: a no-break space
 /// before `:`, `;`, `?` and `!`, and inside « ». Idempotent.
 pub fn typography(text: &str) -> String {
+    // NOTE: on bytes, copying the runs between changes: it runs on every
+    // reply and digest, and char by char it cost more than parsing the mail.
+    const OPENING: &[u8] = "« ".as_bytes();
+    const CLOSING: &[u8] = "»".as_bytes();
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 16);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, chars.peek()) {
-            (' ', Some(':' | ';' | '?' | '!' | '»')) => out.push('\u{a0}'),
-            ('«', Some(' ')) => {
-                chars.next();
-                out.push_str("«\u{a0}");
-            }
-            (c, _) => out.push(c),
+    let (mut copied, mut i) = (0, 0);
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        if rest[0] == b' '
+            && (matches!(rest.get(1), Some(b':' | b';' | b'?' | b'!'))
+                || rest[1..].starts_with(CLOSING))
+        {
+            out.push_str(&text[copied..i]);
+            out.push('\u{a0}');
+            copied = i + 1;
+        } else if rest.starts_with(OPENING) {
+            out.push_str(&text[copied..i]);
+            out.push_str("«\u{a0}");
+            copied = i + OPENING.len();
+            i = copied;
+            continue;
         }
+        i += 1;
     }
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -349,5 +363,16 @@ mod tests {
             .replace(" ;", "\u{a0};");
         assert_eq!(typography(text), french);
         assert_eq!(typography(&typography(text)), french);
+        for (text, french) in [
+            ("", ""),
+            (" ", " "),
+            ("a «", "a «"),
+            ("« ", "«\u{a0}"),
+            ("é : ü ?", "é\u{a0}: ü\u{a0}?"),
+            ("x »", "x\u{a0}»"),
+            ("«  deux", "«\u{a0} deux"),
+        ] {
+            assert_eq!(typography(text), french, "{text:?}");
+        }
     }
 }

@@ -135,7 +135,12 @@ pub fn shape(raw: &[u8]) -> Shape {
         0
     } else {
         let patterns = declared.iter().map(|b| [b"--".as_slice(), b].concat());
-        aho_corasick::AhoCorasick::new(patterns).map_or(usize::MAX, |ac| ac.find_iter(raw).count())
+        // NOTE: built for each mail: the automaton that is cheapest to
+        // build, not the DFA `new` picks for a few patterns (10 % of `check`).
+        aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
+            .build(patterns)
+            .map_or(usize::MAX, |ac| ac.find_iter(raw).count())
     };
     Shape {
         header_lines,
