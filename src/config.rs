@@ -689,8 +689,8 @@ impl RawConfig {
                     unseen.push(Finding::warning(
                         &format!("{key}.{file_key}"),
                         format!(
-                            "{} : un identifiant systemd, remis au seul service, n'est pas lu \
-                             ici ; l'ExecStartPre de l'unité fait cette vérification avec lui à \
+                            "{} : un secret remis par systemd (LoadCredential), au seul service, \
+                             n'est pas lu ici ; l'ExecStartPre de l'unité fait cette vérification avec lui à \
                              chaque démarrage (systemctl restart licgate, puis journalctl -u \
                              licgate), ou donnez le dossier où il est rangé avec --credentials \
                              DOSSIER",
@@ -720,10 +720,14 @@ impl RawConfig {
             let address = pattern
                 .strip_prefix("*@")
                 .map_or(pattern.clone(), |d| format!("x@{d}"));
-            if !crate::text::is_email_address(&address) {
+            let local = address.rsplit_once('@').map_or("", |(local, _)| local);
+            if !crate::text::is_email_address(&address) || local.contains(['%', '!']) {
                 error(
                     "senders.allow",
-                    format!("« {pattern} » n'est ni une adresse ni *@domaine"),
+                    format!(
+                        "« {pattern} » n'est ni une adresse simple ni *@domaine : écrivez \
+                         l'adresse d'un technicien (prenom.nom@domaine) ou *@domaine"
+                    ),
                 );
             }
         }
@@ -1150,7 +1154,7 @@ fn read_secret(
             let value = std::fs::read_to_string(&path).map_err(|err| {
                 // NOTE: systemd hands credentials over only to the service.
                 let hint = if path.starts_with("/run/credentials/") {
-                    " ; un identifiant systemd n'existe que dans le service : l'ExecStartPre \
+                    " ; un secret remis par systemd n'existe que dans le service : l'ExecStartPre \
                      de l'unité fait cette vérification à chaque démarrage (systemctl restart \
                      licgate, puis journalctl -u licgate), ou donnez le dossier où il est rangé \
                      avec --credentials DOSSIER"
@@ -1163,7 +1167,16 @@ fn read_secret(
                     crate::text::io_reason(&err)
                 )
             })?;
-            Ok(Secret::new(value.trim_end_matches(['\r', '\n']).to_owned()))
+            let value = value.trim_end_matches(['\r', '\n']);
+            if value.is_empty() {
+                bail!(
+                    "{key}-file: le fichier secret {} est vide : écrivez-y le secret (printf '%s' \
+                     'LE SECRET' > {}), puis chmod 0600",
+                    path.display(),
+                    path.display()
+                );
+            }
+            Ok(Secret::new(value.to_owned()))
         }
         _ => bail!("{key}: donnez une et une seule des clés {key}-env et {key}-file"),
     }

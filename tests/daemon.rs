@@ -853,7 +853,7 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     // and the total per licence for the distributor.
     let orders = text.split("=== Détail").next().unwrap();
     assert!(
-        orders.contains("-- Ajouts --\nBoulangerie Martin (tenant boulangeriemartin.onmicrosoft.com)\n  +2  Microsoft 365 Business Standard  [id Microsoft O365_BUSINESS_PREMIUM]"),
+        orders.contains("-- Ajouts --\nBoulangerie Martin (tenant boulangeriemartin.onmicrosoft.com)\n  +2  Microsoft 365 Business Standard  [réf. technique O365_BUSINESS_PREMIUM]"),
         "{text}"
     );
     assert!(

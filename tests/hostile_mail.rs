@@ -240,8 +240,20 @@ async fn secrets_files_and_the_query_socket_stay_private_and_bounded() {
         "From: ",
         "Authentication-Results: mx.example.test; dmarc=fail\r\nX-Spam: 1\r\nAuthentication-Results: mx.example.test; dmarc=pass\r\nFrom: ",
     );
+    // Found by review: a group in From:, the address DMARC checked first.
+    let group = ajout("group").replace(
+        &format!("From: Julie Bernard <{TECH}>"),
+        &format!(
+            "Authentication-Results: mx.example.test; dmarc=pass header.from=evil.test\r\n\
+             From: attacker@evil.test: {TECH};"
+        ),
+    );
     stack
-        .append_all(GATEWAY, [authenticated, forged, ajout("plain")], MONDAY_10H)
+        .append_all(
+            GATEWAY,
+            [authenticated, forged, ajout("plain"), group],
+            MONDAY_10H,
+        )
         .await;
     let daemon = Daemon::start_with(&config, "trace", Some(0o000));
     eventually(
@@ -290,6 +302,15 @@ async fn secrets_files_and_the_query_socket_stay_private_and_bounded() {
             .count(),
         2,
         "the forged header and the mail without one: {audit}"
+    );
+    let group = audit
+        .lines()
+        .find(|l| l.contains("group@example.test"))
+        .unwrap();
+    assert!(
+        group.contains("\"verdict\":\"quarantined\"")
+            && group.contains("aucune adresse d'expéditeur lisible"),
+        "{group}"
     );
 }
 

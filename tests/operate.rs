@@ -771,8 +771,8 @@ fn a_systemd_credential_is_only_warned_of_outside_the_service() {
     assert_eq!(output.status.code(), Some(0), "{err}");
     assert!(
         err.starts_with(&format!(
-            "avertissement\u{a0}: {}:{}: imap.auth.password-file: {credential}\u{a0}: un identifiant \
-             systemd, remis au seul service, n'est pas lu ici",
+            "avertissement\u{a0}: {}:{}: imap.auth.password-file: {credential}\u{a0}: un secret remis \
+             par systemd (LoadCredential), au seul service, n'est pas lu ici",
             config.display(),
             line_of(&config, &format!("password-file = \"{credential}\""))
         )),
@@ -793,7 +793,23 @@ fn a_systemd_credential_is_only_warned_of_outside_the_service() {
         .unwrap();
     let err = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{err}");
-    assert!(!err.contains("identifiant systemd"), "{err}");
+    assert!(!err.contains("remis par systemd"), "{err}");
+    // Found by review: the package creates the credential files empty.
+    std::fs::write(folder.join("imap-password"), "").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .args(["config", "check", "--quiet", "--credentials"])
+        .arg(&folder)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("imap-password est vide\u{a0}: écrivez-y le secret"),
+        "{err}"
+    );
     std::fs::remove_file(folder.join("imap-password")).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
         .env_remove("CREDENTIALS_DIRECTORY")
@@ -811,7 +827,7 @@ fn a_systemd_credential_is_only_warned_of_outside_the_service() {
     );
     let err = licgate::config::Config::load(&config).unwrap_err();
     assert!(
-        format!("{err:#}").contains("un identifiant systemd n'existe que dans le service"),
+        format!("{err:#}").contains("un secret remis par systemd n'existe que dans le service"),
         "{err:#}"
     );
 }

@@ -549,7 +549,7 @@ impl Digest {
                 let _ = writeln!(out, "{}{tenant}", line.client);
                 let _ = writeln!(
                     out,
-                    "  {:+}  {}  [id Microsoft {}]",
+                    "  {:+}  {}  [réf. technique {}]",
                     line.net,
                     licence_cell(line.from, line.licence),
                     or_dash(&line.sku)
@@ -562,7 +562,7 @@ impl Digest {
             for total in Orders::totals(lines) {
                 let _ = writeln!(
                     out,
-                    "  {:+}  {}  [id Microsoft {}]",
+                    "  {:+}  {}  [réf. technique {}]",
                     total.net,
                     licence_cell(total.from, total.licence),
                     or_dash(&total.sku)
@@ -635,7 +635,7 @@ impl Digest {
                  <tr><td style=\"padding:0 18px 6px 18px\">\n\
                  <table width=\"{INNER}\" cellpadding=\"5\" cellspacing=\"0\" border=\"1\" style=\"border-collapse:collapse;border:1px solid #d1d5db;font-size:13px\">\n\
                  <tr bgcolor=\"#f3f4f6\"><th width=\"150\" align=\"left\">Client</th><th width=\"150\" align=\"left\">Tenant</th>\
-                 <th width=\"234\" align=\"left\">Produit (nom de la console)</th><th width=\"90\" align=\"left\" style=\"font-size:11px\">Id Microsoft</th><th width=\"60\" align=\"right\">Qté</th></tr>\n",
+                 <th width=\"234\" align=\"left\">Produit (nom de la console)</th><th width=\"90\" align=\"left\" style=\"font-size:11px\">Réf. technique</th><th width=\"60\" align=\"right\">Qté</th></tr>\n",
                 escape(title)
             );
             for line in lines {
@@ -765,7 +765,7 @@ fn order_sections<'o, 'a>(orders: &'o Orders<'a>) -> [Section<'o, 'a>; 3] {
 }
 
 /// Said of a client without `tenant` in `clients.toml`.
-const NO_TENANT: &str = "tenant non renseigné dans clients.toml : vérifiez le client dans l'espace partenaire avant de commander, puis ajoutez son tenant";
+const NO_TENANT: &str = "tenant non renseigné dans clients.toml : vérifiez le client dans l'espace partenaire avant de commander, puis faites ajouter son tenant par l'exploitant";
 
 /// Microsoft's ids, small and grey: the product's name is what purchasing reads.
 const ID_STYLE: &str = "font-size:11px;color:#6b7280;font-family:monospace";
@@ -1321,7 +1321,7 @@ mod tests {
         assert_eq!(totals, [(E1, 4), (BS, 4)]);
         let text = digest.to_text();
         assert!(
-            text.contains("Total par licence, pour le distributeur\u{a0}:\n  +4  Exchange Online (Plan 1)  [id Microsoft SKU_24]\n  +4  Microsoft 365 Business Standard"),
+            text.contains("Total par licence, pour le distributeur\u{a0}:\n  +4  Exchange Online (Plan 1)  [réf. technique SKU_24]\n  +4  Microsoft 365 Business Standard"),
             "{text}"
         );
         let html = digest.to_html();
@@ -1351,9 +1351,9 @@ mod tests {
         assert!(html.contains("<b>Cabinet</b></td><td width=\"150\" valign=\"top\">"));
         assert!(html.contains("RENSEIGNER"), "{html}");
         let text = digest.to_text();
-        assert!(text.contains("Garage (tenant garage.onmicrosoft.com)\n  +1  Exchange Online (Plan 1)  [id Microsoft EXCHANGESTANDARD, EXCHANGESTANDARD_GOV]"), "{text}");
+        assert!(text.contains("Garage (tenant garage.onmicrosoft.com)\n  +1  Exchange Online (Plan 1)  [réf. technique EXCHANGESTANDARD, EXCHANGESTANDARD_GOV]"), "{text}");
         assert!(
-            text.contains("Cabinet (tenant non renseigné dans clients.toml\u{a0}: vérifiez le client dans l'espace partenaire avant de commander, puis ajoutez son tenant)\n  +1  Exchange Online (Plan 1)  [id Microsoft —]"),
+            text.contains("Cabinet (tenant non renseigné dans clients.toml\u{a0}: vérifiez le client dans l'espace partenaire avant de commander, puis faites ajouter son tenant par l'exploitant)\n  +1  Exchange Online (Plan 1)  [réf. technique —]"),
             "{text}"
         );
     }

@@ -353,13 +353,23 @@ pub fn authenticated(raw: &[u8], server: &ReceivingServer) -> Result<(), String>
         }
         ReceivingServer::ExchangeOnline => &results,
     };
-    let passed = verdicts
-        .split(|c: char| c == ';' || c.is_whitespace())
-        .any(|token| token == "dmarc=pass" || token == "compauth=pass");
-    if passed {
-        Ok(())
-    } else {
-        Err("ni dmarc=pass ni compauth=pass".into())
+    let tokens = || verdicts.split(|c: char| c == ';' || c.is_whitespace());
+    let passed = tokens().any(|token| token == "dmarc=pass" || token == "compauth=pass");
+    if !passed {
+        return Err("ni dmarc=pass ni compauth=pass".into());
+    }
+    // NOTE: the server vouches for the domain it read in From:, which must
+    // be the one licgate reads there.
+    let domain = sender(&message)
+        .and_then(|a| a.rsplit_once('@'))
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .ok_or("aucune adresse d'expéditeur simple")?;
+    match tokens().find_map(|t| t.strip_prefix("header.from=")) {
+        Some(vouched) if vouched != domain => Err(format!(
+            "le serveur a vérifié le domaine « {} », pas celui de l'expéditeur",
+            text::cap(vouched, 100)
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -441,12 +451,20 @@ fn sender<'m>(message: &'m Message<'_>) -> Option<&'m str> {
         .filter(|h| h.name == mail_parser::HeaderName::From)
         .count();
     let from = message.from()?;
-    if headers != 1 || from.iter().count() != 1 {
+    // NOTE: a group (`x@evil.test: tech@example.test;`) or a route
+    // (`<@evil.test:tech@example.test>`) is read by others, DMARC checkers
+    // among them, as another address: only one plain mailbox, written
+    // whole as the address or inside <>, names a sender.
+    if headers != 1 || !matches!(from, mail_parser::Address::List(_)) || from.iter().count() != 1 {
         return None;
     }
-    from.first()?
+    let address = from
+        .first()?
         .address()
-        .filter(|a| a.is_ascii() && !a.chars().any(text::is_hostile))
+        .filter(|a| a.is_ascii() && !a.chars().any(text::is_hostile))?;
+    let written = message.header_raw("From")?.trim().to_ascii_lowercase();
+    let plain = address.to_ascii_lowercase();
+    (written == plain || written.ends_with(&format!("<{plain}>"))).then_some(address)
 }
 
 /// Local parts of addresses that only machines send from.
@@ -732,6 +750,36 @@ mod tests {
         assert!(authenticated(mail(&both).as_bytes(), &mx).is_err());
         let other = "Authentication-Results: evil.example; dmarc=pass\r\n";
         assert!(authenticated(mail(other).as_bytes(), &mx).is_err());
+        // Found by review: a DMARC pass for the domain of another address.
+        let elsewhere =
+            "Authentication-Results: mx.example.fr; dmarc=pass header.from=evil.test\r\n";
+        assert!(authenticated(mail(elsewhere).as_bytes(), &mx).is_err());
+    }
+
+    // Found by review: a group or a route in From: was read as the address
+    // inside it, which a DMARC checker reads otherwise.
+    #[test]
+    fn only_one_plain_mailbox_names_a_sender() {
+        let from = |value: &str| {
+            read(format!("From: {value}\r\nSubject: s\r\n\r\nbody\r\n").as_bytes())
+                .unwrap()
+                .from
+        };
+        for plain in [
+            "tech@example.fr",
+            "Julie <tech@example.fr>",
+            "\"B, J\" <Tech@Example.fr>",
+        ] {
+            assert!(from(plain).is_some(), "{plain}");
+        }
+        for forged in [
+            "attacker@evil.test: tech@example.fr;",
+            "attacker@evil.test: tech@example.fr",
+            "<@evil.test:tech@example.fr>",
+            "tech@example.fr (attacker@evil.test), x@evil.test",
+        ] {
+            assert_ne!(from(forged).as_deref(), Some("tech@example.fr"), "{forged}");
+        }
     }
 
     // Found by review: Exchange Online writes no authserv-id, and gives
