@@ -5,13 +5,21 @@
 //! elements (`p`, `div`, `li`, `br`, `tr`...) end a line, table cells are
 //! separated by a tab (a table row is one line, whatever paragraphs Outlook
 //! wraps each cell's text in), entities are decoded, and what a reader never sees
-//! (`head`, `style`, `script`, comments, Outlook's conditional comments) or
+//! (`head`, `style`, `script`, comments, Outlook's conditional comments,
+//! elements styled out of sight: `display:none`, `visibility:hidden`,
+//! `mso-hide:all`, `font-size:0`, `opacity:0`, white text, the `hidden`
+//! attribute) or
 //! should not count (`blockquote`: quoted history) is dropped.
 
 use mail_parser::decoders::html::add_html_token;
 
 /// Elements whose whole content is dropped.
 const SKIPPED: &[&str] = &["head", "style", "script", "title", "template", "blockquote"];
+
+/// Elements that have no content and no closing tag.
+const VOID: &[&str] = &[
+    "br", "hr", "img", "input", "meta", "link", "col", "area", "base", "wbr", "source",
+];
 
 /// Elements that start or end a line of text (`br` always ends one).
 const BLOCKS: &[&str] = &[
@@ -50,7 +58,11 @@ pub fn to_text(html: &str) -> String {
                         skipped.push(tag.name);
                     }
                 }
-            } else if SKIPPED.contains(&tag.name.as_str()) && !tag.closing && !tag.self_closing {
+            } else if (SKIPPED.contains(&tag.name.as_str()) || tag.hidden)
+                && !tag.closing
+                && !tag.self_closing
+                && !VOID.contains(&tag.name.as_str())
+            {
                 skipped.push(tag.name);
             } else if tag.name == "br" {
                 trim_line_end(&mut out);
@@ -121,6 +133,8 @@ struct Tag {
     closing: bool,
     /// `<name/>`.
     self_closing: bool,
+    /// Styled or marked so that a reader never sees its content.
+    hidden: bool,
 }
 
 impl Tag {
@@ -137,8 +151,77 @@ impl Tag {
             name,
             closing,
             self_closing: inner.ends_with('/'),
+            hidden: !closing && hides(inner),
         }
     }
+}
+
+/// Whether the attributes of a tag (the inside of `<...>`) keep its content
+/// out of sight: in its style (spaces and case aside), or as the `hidden`
+/// attribute. A text hidden so is no part of the order a technician sees.
+fn hides(inner: &str) -> bool {
+    let style: String = inner
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    // NOTE: `font-size:0.9em` and `opacity:0.5` are seen: only a zero alone is hidden.
+    let zero = |property: &str| {
+        style.match_indices(property).any(|(at, _)| {
+            !style[at + property.len()..].starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        })
+    };
+    // NOTE: white text (`color`, not `background-color`) on the mail's white.
+    let white = style.match_indices("color:").any(|(at, _)| {
+        let own = !style[..at].ends_with(|c: char| c == '-' || c.is_ascii_alphanumeric());
+        let value = &style[at + "color:".len()..];
+        let hex = |len: usize| {
+            value.len() >= len
+                && value[..len].bytes().all(|b| b == b'f' || b == b'#')
+                && !value[len..].starts_with(|c: char| c.is_ascii_hexdigit())
+        };
+        own && (value.starts_with("white")
+            || value.starts_with("rgb(255,255,255)")
+            || (value.starts_with('#') && (hex(4) || hex(7))))
+    });
+    ["display:none", "visibility:hidden", "mso-hide:all"]
+        .iter()
+        .any(|hidden| style.contains(hidden))
+        || white
+        || zero("font-size:0")
+        || zero("opacity:0")
+        || bare_words(inner)
+            .iter()
+            .any(|word| word.eq_ignore_ascii_case("hidden"))
+}
+
+/// The words of a tag's inside outside quoted values: its name and the
+/// names of its attributes (`hidden` in `<div hidden class="x">`).
+fn bare_words(inner: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut quote = None;
+    let mut start = None;
+    for (at, c) in inner.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c.is_whitespace() || matches!(c, '=' | '/' | '"' | '\'') => {
+                if let Some(begin) = start.take() {
+                    words.push(&inner[begin..at]);
+                }
+                if c == '"' || c == '\'' {
+                    quote = Some(c);
+                }
+            }
+            None => {
+                start.get_or_insert(at);
+            }
+        }
+    }
+    if let (Some(begin), None) = (start, quote) {
+        words.push(&inner[begin..]);
+    }
+    words
 }
 
 /// Length of the entity (`&name;`, `&#123;`, `&#x1F;`) at the start of `s`, if it is one.
@@ -190,6 +273,40 @@ mod tests {
                 .ends_with("Type de licence : Exchange Online (Plan 1)"),
             "{text:?}"
         );
+    }
+
+    // Found by review: text styled out of sight was read into the order
+    // (`+<span style="display:none">2</span>1` gave 21 licences).
+    #[test]
+    fn what_a_reader_never_sees_is_dropped() {
+        for hidden in [
+            "<span style=\"display:none\">2</span>",
+            "<span style='DISPLAY : None !important'>2</span>",
+            "<span style=\"mso-hide:all\">2</span>",
+            "<span style=\"visibility:hidden\">2</span>",
+            "<span style=\"font-size:0px\">2</span>",
+            "<span style=\"font-size:0\">2<span>3</span></span>",
+            "<span style=\"opacity:0;color:red\">2</span>",
+            "<span hidden>2</span>",
+            "<div hidden=\"\">2</div>",
+            "<span style=\"color:#FFFFFF\">2</span>",
+            "<span style=\"color: #fff;\">2</span>",
+            "<font style=\"color:White\">2</font>",
+        ] {
+            let html = format!("<p>Quantité : +{hidden}1</p>");
+            assert_eq!(to_text(&html), "Quantité : +1\n", "{hidden}");
+        }
+        for seen in [
+            "<span style=\"font-size:0.9em\">2</span>",
+            "<span style=\"opacity:0.8\">2</span>",
+            "<span title=\"hidden\">2</span>",
+            "<img style=\"display:none\" src=x>2",
+            "<span style=\"background-color:#ffffff\">2</span>",
+            "<span style=\"color:#ffffee\">2</span>",
+        ] {
+            let html = format!("<p>Quantité : +{seen}1</p>");
+            assert_eq!(to_text(&html), "Quantité : +21\n", "{seen}");
+        }
     }
 
     #[test]
