@@ -1062,25 +1062,25 @@ fn plain_message(key: Option<&str>, message: &str) -> String {
         }
         _ => {}
     }
-    if let Some(rest) = message.strip_prefix("unknown field") {
+    // serde's `unknown field `x`, expected one of `a`, `b``: the word
+    // written, then those it could have been.
+    let unknown_and_known = |rest: &str| {
         let words = quoted(rest);
-        let (unknown, known) = words
-            .split_first()
-            .map_or(("?".into(), &[][..]), |(u, k)| (u.clone(), k));
+        let (unknown, known) = words.split_first().map_or_else(
+            || ("?".to_owned(), String::new()),
+            |(unknown, known)| (unknown.clone(), known.join(", ")),
+        );
+        (unknown, known)
+    };
+    if let Some(rest) = message.strip_prefix("unknown field") {
+        let (unknown, known) = unknown_and_known(rest);
         return format!(
-            "clé inconnue {unknown} : corrigez-la ou retirez-la (clés possibles ici : {})",
-            known.join(", ")
+            "clé inconnue {unknown} : corrigez-la ou retirez-la (clés possibles ici : {known})"
         );
     }
     if let Some(rest) = message.strip_prefix("unknown variant") {
-        let words = quoted(rest);
-        let (unknown, known) = words
-            .split_first()
-            .map_or(("?".into(), &[][..]), |(u, k)| (u.clone(), k));
-        return format!(
-            "valeur inconnue {unknown} : donnez l'une de {}",
-            known.join(", ")
-        );
+        let (unknown, known) = unknown_and_known(rest);
+        return format!("valeur inconnue {unknown} : donnez l'une de {known}");
     }
     if let Some(rest) = message.strip_prefix("missing field") {
         return format!(

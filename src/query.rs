@@ -219,26 +219,30 @@ pub fn answer(
         Query::AuditVerify { records } => match store.verify_audit() {
             Ok(count) => {
                 let mut out = format!(
-                    "audit trail intact: {count} records, head {}\n",
+                    "journal d'audit intact : {}, tête {}\n",
+                    crate::text::count(count, "enregistrement", "enregistrements"),
                     store.audit_head()?.hash
                 );
                 if let Some(n) = records {
                     match store.audit_hash_at(*n)? {
                         Some(hash) => out.push_str(&format!(
-                            "after record {n}: {hash} (a digest sent then names the same)\n"
+                            "après l'enregistrement {n} : {hash} (une synthèse envoyée alors nomme le même)\n"
                         )),
-                        None => anyhow::bail!("the audit trail has no record {n}"),
+                        None => anyhow::bail!(
+                            "le journal d'audit n'a pas d'enregistrement {n} : donnez un numéro \
+                             que cite une synthèse"
+                        ),
                     }
                 }
-                Answer::ok(out)
+                Answer::ok(crate::text::typography(&out))
             }
             // Only a broken chain is damage; a store that cannot be read
             // is an error of its own (disk, permissions), said as such.
             Err(err) if err.is::<audit::Tampering>() => Answer {
                 code: 1,
-                output: format!("AUDIT TRAIL DAMAGED: {err:#}\n").into_bytes(),
+                output: format!("JOURNAL D'AUDIT ENDOMMAGÉ\u{a0}: {err:#}\n").into_bytes(),
             },
-            Err(err) => return Err(err.context("cannot read the audit trail")),
+            Err(err) => return Err(err.context("journal d'audit illisible")),
         },
         Query::Ledger { client, at, json } => {
             let client = client
@@ -310,7 +314,7 @@ fn send_digest(
         if items.is_empty() {
             return Ok(Queued::default());
         }
-        let mut digest = Digest::new(Kind::OnDemand { since: None }, items, now, &rules.calendar);
+        let mut digest = Digest::new(Kind::SentOnDemand, items, now, &rules.calendar);
         digest.chain_head = Some(store.audit_head()?);
         let id = format!("digest-on-demand-{}", now.as_millisecond());
         let mails = mailing.digest_mails(digest, &id, now)?;
@@ -514,8 +518,8 @@ pub fn ask(config: &Config, query: &Query) -> anyhow::Result<Answer> {
     // mistyped path would then « verify » as an empty, intact trail).
     if !config.store.join("db").is_file() {
         anyhow::bail!(
-            "{}: no store there ([store] path of the configuration): the daemon has not run \
-             with this path yet, or the path is wrong",
+            "{} : aucune base de données à cet endroit ([store] path de la configuration) : le \
+             démon n'a pas encore tourné avec ce chemin, ou le chemin est faux",
             config.store.display()
         );
     }

@@ -112,7 +112,7 @@ async fn mails_end_in_their_folders_and_technicians_get_the_right_replies() {
     let (code, verified) = licgate(&["audit", "verify", "--config", config.to_str().unwrap()]);
     assert_eq!(code, 0, "{verified}");
     assert!(
-        verified.starts_with("audit trail intact: 6 records, head "),
+        verified.starts_with("journal d'audit intact\u{a0}: 6 enregistrements, tête "),
         "4 decisions, 2 replies sent: {verified}"
     );
     let (_, listed) = licgate(&[
@@ -896,9 +896,9 @@ async fn purchasing_gets_the_removal_at_once_and_the_digest_at_its_time() {
     let (hash, rest) = named.split_once(" (enregistrement n° ").unwrap();
     let records = rest.split(')').next().unwrap();
     let (_, audit) = licgate(&["audit", "verify", "--config", config, "--records", records]);
-    assert!(audit.starts_with("audit trail intact"), "{audit}");
+    assert!(audit.starts_with("journal d'audit intact"), "{audit}");
     assert!(
-        audit.contains(&format!("after record {records}: {hash} ")),
+        audit.contains(&format!("après l'enregistrement {records}\u{a0}: {hash} ")),
         "{audit}"
     );
     // On demand, daemon stopped, with every request in a digest already:
@@ -979,7 +979,7 @@ async fn a_refusal_answered_with_the_template_corrected_in_the_quote_is_accepted
     let accepted = list.lines().nth(1).unwrap();
     assert!(accepted.contains("accepted"), "{list}");
     assert!(
-        accepted.ends_with(&format!("corrects {refused_id}")),
+        accepted.ends_with(&format!("corrige {refused_id}")),
         "{list}"
     );
 }
@@ -1138,8 +1138,8 @@ async fn an_upgrade_and_an_annual_addition_are_ordered_once_confirmed() {
     // Each request held, then confirmed: the trail links both ways.
     let count = |what: &str| list.lines().filter(|l| l.contains(what)).count();
     assert_eq!(count(" held "), 2, "{list}");
-    assert_eq!(count(" confirms LG-"), 2, "{list}");
-    assert_eq!(count(" confirmed by LG-"), 2, "{list}");
+    assert_eq!(count(" confirme LG-"), 2, "{list}");
+    assert_eq!(count(" confirmée par LG-"), 2, "{list}");
     let (code, audit) = licgate(&["audit", "verify", "--config", config]);
     assert_eq!(code, 0, "{audit}");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_licgate"))

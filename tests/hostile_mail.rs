@@ -272,7 +272,7 @@ async fn secrets_files_and_the_query_socket_stay_private_and_bounded() {
     let _ = std::io::Write::write_all(&mut endless, &vec![b'x'; 200_000]);
     let (code, verified) = licgate(&["audit", "verify", "--config", config.to_str().unwrap()]);
     assert_eq!(code, 0, "{verified}");
-    assert!(verified.starts_with("audit trail intact"), "{verified}");
+    assert!(verified.starts_with("journal d'audit intact"), "{verified}");
 
     for path in [
         stack.run.join("store"),

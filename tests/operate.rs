@@ -311,6 +311,23 @@ fn the_confirmation_key_is_rotated_keeping_the_one_before() {
     assert_eq!(lines[1], before.trim(), "the previous key kept second");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+    // Found by review: a second rotation at once dropped the key of codes
+    // still waiting to be used, and the requests could only expire.
+    let third = licgate(&["keys", "rotate", "--config", config]);
+    let err = text(&third.stderr);
+    assert_eq!(third.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("la dernière rotation date du ") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        after,
+        "nothing rotated"
+    );
+    let forced = licgate(&["keys", "rotate", "--force", "--config", config]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    assert_ne!(std::fs::read_to_string(&file).unwrap(), after);
 }
 
 // Issue 20: every command needed --config; the file is found as postconf
@@ -491,7 +508,7 @@ fn read_commands_never_create_a_store_nor_need_a_secret() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
         assert!(
             err.contains(&format!(
-                "{}: no store there ([store] path of the configuration)",
+                "{}\u{a0}: aucune base de données à cet endroit ([store] path de la configuration)",
                 store.display()
             )),
             "{args:?}: {err}"
@@ -502,7 +519,7 @@ fn read_commands_never_create_a_store_nor_need_a_secret() {
     drop(licgate::store::Store::open(&store).unwrap());
     let output = licgate(&["audit", "verify", "--config", config]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert!(text(&output.stdout).starts_with("audit trail intact: 0 records"));
+    assert!(text(&output.stdout).starts_with("journal d'audit intact\u{a0}: 0 enregistrement"));
     let output = licgate(&["ledger", "--format", "json", "--config", config]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "[]\n");
@@ -782,45 +799,32 @@ fn a_systemd_credential_is_only_warned_of_outside_the_service() {
     // secrets from, as the service would see them.
     let folder = place.0.join("credstore");
     std::fs::create_dir_all(&folder).unwrap();
+    let check_with_credentials = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .args(["config", "check", "--quiet", "--credentials"])
+            .arg(&folder)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        (output.status.code(), text(&output.stderr))
+    };
     std::fs::write(folder.join("imap-password"), "secret\n").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .args(["config", "check", "--quiet", "--credentials"])
-        .arg(&folder)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{err}");
+    let (code, err) = check_with_credentials();
+    assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("remis par systemd"), "{err}");
     // Found by review: the package creates the credential files empty.
     std::fs::write(folder.join("imap-password"), "").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .args(["config", "check", "--quiet", "--credentials"])
-        .arg(&folder)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{err}");
+    let (code, err) = check_with_credentials();
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("imap-password est vide\u{a0}: écrivez-y le secret"),
         "{err}"
     );
     std::fs::remove_file(folder.join("imap-password")).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_licgate"))
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .args(["config", "check", "--quiet", "--credentials"])
-        .arg(&folder)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{err}");
+    let (code, err) = check_with_credentials();
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("imap-password illisible (fichier absent)"),
         "{err}"

@@ -108,9 +108,15 @@ fn read_mail(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
         std::io::stdin()
             .lock()
             .read_to_end(&mut raw)
-            .context("cannot read standard input")?;
+            .context("entrée standard illisible")?;
     } else {
-        raw = std::fs::read(path).context("cannot read the file")?;
+        raw = std::fs::read(path).map_err(|err| {
+            anyhow::anyhow!(
+                "{} : fichier illisible ({})",
+                path.display(),
+                licgate::text::io_reason(&err)
+            )
+        })?;
     }
     Ok(raw)
 }

@@ -216,6 +216,9 @@ pub enum Kind {
     /// `licgate digest`: the requests accepted since a day, or (`None`)
     /// those the next scheduled digest holds.
     OnDemand { since: Option<Date> },
+    /// `licgate digest --send`: the next scheduled digest's requests, sent
+    /// now in its stead (the next one no longer carries them).
+    SentOnDemand,
     /// The notice sent to purchasing as soon as a removal is accepted.
     RemovalNotice,
 }
@@ -461,7 +464,7 @@ impl Digest {
                 )
             }
             Kind::Digest => format!("[licgate] {urgent}{} ({when})", self.counts()),
-            Kind::OnDemand { .. } => {
+            Kind::OnDemand { .. } | Kind::SentOnDemand => {
                 format!("[licgate] {urgent}{} (à la demande, {when})", self.counts())
             }
         }
@@ -485,6 +488,11 @@ impl Digest {
             }
             Kind::Digest => format!(
                 "Demandes acceptées par licgate depuis la synthèse précédente ({}).",
+                self.counts()
+            ),
+            Kind::SentOnDemand => format!(
+                "Synthèse envoyée à la demande : les demandes acceptées depuis la synthèse \
+                 précédente ({}) ; la prochaine synthèse ne les reprendra pas.",
                 self.counts()
             ),
             Kind::OnDemand { since: None } => format!(
@@ -512,7 +520,7 @@ impl Digest {
     }
 
     fn footer(&self) -> String {
-        let once = if self.kind == Kind::Digest {
+        let once = if matches!(self.kind, Kind::Digest | Kind::SentOnDemand) {
             " Chaque demande acceptée figure dans une seule synthèse."
         } else {
             ""
@@ -1422,6 +1430,28 @@ mod tests {
         let details = text.split("=== Détail des ajouts").nth(1).unwrap();
         assert_eq!(details.matches("\nGarage\n").count(), 1, "{text}");
         assert_eq!(digest.to_html().matches(">&nbsp;URGENT&nbsp;<").count(), 1);
+    }
+
+    // Found by review: the digest `--send` sent said its requests would be
+    // in the next digest, which it takes them out of.
+    #[test]
+    fn a_digest_sent_on_demand_says_the_next_one_will_not_repeat_it() {
+        let mut sent = digest(vec![item("LG-1", "Garage", E1, 1)]);
+        sent.kind = Kind::SentOnDemand;
+        let text = sent.to_text();
+        assert!(
+            text.contains("la prochaine synthèse ne les reprendra pas"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Chaque demande acceptée figure dans une seule synthèse"),
+            "{text}"
+        );
+        assert!(
+            sent.subject().contains("(à la demande, "),
+            "{}",
+            sent.subject()
+        );
     }
 
     // Issue 20: the footer sent purchasing to write to purchasing; the

@@ -305,28 +305,28 @@ impl Entry {
         }
     }
 
-    /// What links this entry to another: `corrects LG-…`, `confirms LG-…`,
-    /// `confirmed by LG-…` or `cancelled by LG-…`.
+    /// What links this entry to another: `corrige LG-…`, `confirme LG-…`,
+    /// `annule LG-…`, `confirmée par LG-…` or `annulée par LG-…`.
     fn links(&self) -> Vec<String> {
         let mut links = Vec::new();
         if let Some(refused) = &self.corrects {
-            links.push(format!("corrects {refused}"));
+            links.push(format!("corrige {refused}"));
         }
         if let Some(held) = &self.confirms {
             let how = if self.verdict == Outcome::Accepted {
-                "confirms"
+                "confirme"
             } else {
-                "cancels"
+                "annule"
             };
             links.push(format!("{how} {held}"));
         }
         if let Some(answer) = &self.closed_by {
             let how = if self.verdict == Outcome::Accepted {
-                "confirmed"
+                "confirmée"
             } else {
-                "cancelled"
+                "annulée"
             };
-            links.push(format!("{how} by {answer}"));
+            links.push(format!("{how} par {answer}"));
         }
         links
     }
@@ -587,7 +587,12 @@ pub fn show_text(id: &str, records: &[Record], zone: &jiff::tz::TimeZone) -> Str
                     }
                 }
                 if let Some(by) = &d.closed_by {
-                    out.push_str(&format!("  close par       {by}\n"));
+                    let how = if d.outcome == Outcome::Accepted {
+                        "confirmée par  "
+                    } else {
+                        "annulée par    "
+                    };
+                    out.push_str(&format!("  {how} {by}\n"));
                 }
                 if let Some(note) = &d.note {
                     out.push_str(&format!("  note            {note}\n"));
