@@ -1162,6 +1162,56 @@ fn a_reception_time_past_the_calendar_is_no_reception_time() {
     assert!(warnings(&verdict).contains(&"reception_time_unknown"));
 }
 
+// Found by the outside review: `Jean Dupont, DUPONT Jean` with `+2`, and
+// a note among the names (« à voir avec le client », « TBD »), were each
+// accepted as one more licence.
+#[test]
+fn each_licence_is_a_person_named_once() {
+    for users in [
+        "Jean Dupont, Jean Dupont",
+        "Jean Dupont, DUPONT Jean",
+        "Jean Dupont\njean dupont",
+    ] {
+        let verdict = Draft::new()
+            .set("Quantité", "+2")
+            .set("Nom Prénom de l'utilisateur", users)
+            .judge();
+        assert_eq!(problems(&verdict), ["users_count"], "{users}");
+        assert!(
+            verdict.problems[0].message.contains("figure deux fois"),
+            "{users}"
+        );
+    }
+    for note in [
+        "à voir avec le client",
+        "TBD",
+        "Stagiaire",
+        "voir ticket",
+        "À définir",
+    ] {
+        let verdict = Draft::new()
+            .set("Quantité", "+2")
+            .set(
+                "Nom Prénom de l'utilisateur",
+                &format!("Jean Dupont\n{note}"),
+            )
+            .judge();
+        assert_eq!(problems(&verdict), ["user_missing"], "{note}");
+        assert!(
+            verdict.problems[0]
+                .message
+                .contains("n'est pas le nom d'une personne"),
+            "{note}"
+        );
+    }
+    // Names that hold no such word, and two people of one family, pass.
+    let verdict = Draft::new()
+        .set("Quantité", "+2")
+        .set("Nom Prénom de l'utilisateur", "Jean Dupont, Marie Dupont")
+        .judge();
+    assert!(verdict.problems.is_empty(), "{:?}", verdict.problems);
+}
+
 // Issue 19, item 1: « Date souhaitée : 20/11/2026 » after one user was
 // read as a second one, and `Quantité : +2` was accepted.
 #[test]

@@ -675,6 +675,14 @@ impl<'r> Judgement<'r> {
         if users.is_empty() && address.is_none() {
             self.problems.push(Problem::user_missing());
         }
+        // NOTE: each name is a licence bought: a note among the names, or a
+        // person written twice, would be paid for as one more person.
+        if let Some(note) = users.iter().find(|u| !request::names_a_person(u)) {
+            self.problems.push(Problem::user_not_a_person(note));
+        }
+        if let Some(twice) = request::written_twice(&users) {
+            self.problems.push(Problem::user_twice(twice));
+        }
         if let Some(count) = count.filter(|c| !users.is_empty() && users.len() != *c as usize) {
             self.problems.push(Problem::users_count(users.len(), count));
         }

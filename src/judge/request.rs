@@ -743,6 +743,43 @@ fn value_or_none(value: &str) -> Option<&str> {
     (!value.is_empty() && !placeholder).then_some(value)
 }
 
+/// Words that no person's name holds, but that notes among the names do
+/// (« à voir avec le client », « TBD », « stagiaire », « voir ticket »),
+/// folded.
+const NOT_NAMES: &[&str] = &[
+    "voir",
+    "ticket",
+    "tbd",
+    "tbc",
+    "definir",
+    "preciser",
+    "stagiaire",
+    "arrivant",
+    "embauche",
+    "idem",
+    "inconnu",
+    "test",
+    "client",
+];
+
+/// Whether a users entry may name a person: none of [`NOT_NAMES`] in it.
+pub fn names_a_person(entry: &str) -> bool {
+    !text::words(entry)
+        .split(' ')
+        .any(|word| NOT_NAMES.contains(&word))
+}
+
+/// The first name written twice among `users`, whatever the order of its
+/// words, their case and accents (`Jean Dupont`, `DUPONT Jean`).
+pub fn written_twice(users: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    users.iter().find_map(|user| {
+        let mut words: Vec<String> = text::words(user).split(' ').map(str::to_owned).collect();
+        words.sort();
+        (!seen.insert(words)).then_some(user.as_str())
+    })
+}
+
 /// The user names of the `Nom Prénom` field, separated by `,`, `;` or lines.
 pub fn split_users(value: &str) -> Vec<String> {
     value

@@ -661,6 +661,25 @@ impl Problem {
         problem(ProblemCode::UserMissing, Some(Field::Users), message)
     }
 
+    pub fn user_not_a_person(written: &str) -> Problem {
+        let message = format!(
+            "« {} » n'est pas le nom d'une personne : indiquez le Nom Prénom de chaque \
+             utilisateur (ou, pour un compte non nominatif, l'adresse à créer), et rien d'autre \
+             dans ce champ.",
+            text::cap(written, 80)
+        );
+        problem(ProblemCode::UserMissing, Some(Field::Users), message)
+    }
+
+    pub fn user_twice(name: &str) -> Problem {
+        let message = format!(
+            "« {} » figure deux fois parmi les utilisateurs : chaque personne n'a qu'une \
+             licence ; indiquez-la une seule fois, et la quantité qui correspond.",
+            text::cap(name, 80)
+        );
+        problem(ProblemCode::UsersCount, Some(Field::Users), message)
+    }
+
     pub fn users_count(names: usize, quantity: u32) -> Problem {
         let names = text::count(
             names as u64,
