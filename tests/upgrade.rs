@@ -378,6 +378,21 @@ fn an_answer_without_the_command_says_what_to_write() {
     );
 }
 
+// Found by the outside review: another technician's answer to the
+// `[À CONFIRMER]` got `confirmation_missing` with the deadline, as if it
+// were theirs to confirm.
+#[test]
+fn an_answer_from_another_sender_is_told_whose_request_it_is() {
+    let held = held();
+    let raw = answer("other@infogerance.example", "OK pour moi.");
+    let verdict = judge(&raw, "2026-11-24T09:00:00+01:00", &[held]);
+    assert_eq!(verdict.outcome, Outcome::Rejected);
+    assert_eq!(codes(&verdict), [("confirmation_sender", None)]);
+    let body = verdict.reply.unwrap().body;
+    assert!(body.contains("Seul l'auteur de la demande"), "{body}");
+    assert!(body.contains("l'échéance donnée dans le message"), "{body}");
+}
+
 // Issue 19: the answer without the command got a `[REFUSÉE]` under a new
 // reference, which read as a refused upgrade from the inbox list; and it
 // did not say until when to confirm. The code is never repeated there.

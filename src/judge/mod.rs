@@ -275,11 +275,18 @@ impl Judge<'_> {
             if let Some(answered) = request::answered_hold(subject)
                 && mail.automatic.is_none()
             {
-                let deadline = held
-                    .iter()
-                    .find(|h| h.request_id == answered)
-                    .map(|h| h.confirm_before);
-                judgement.problems = vec![Problem::confirmation_missing(&answered)];
+                let held = held.iter().find(|h| h.request_id == answered);
+                // NOTE: someone else's answer is told whose request it is,
+                // not its deadline.
+                let by_another = held.is_some_and(|h| {
+                    mail.from.as_deref().map(str::to_lowercase).as_deref() != Some(&h.requester)
+                });
+                let deadline = held.filter(|_| !by_another).map(|h| h.confirm_before);
+                judgement.problems = vec![if by_another {
+                    Problem::confirmation_sender(&answered)
+                } else {
+                    Problem::confirmation_missing(&answered)
+                }];
                 return judgement.answer_to_hold(&mail, &answered, deadline, id, received_at);
             }
         }
